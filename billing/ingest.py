@@ -1,0 +1,409 @@
+"""From located raw tables to the normalised Dataset: typed columns, derived fields, quarantine.
+
+Every data row ends up either accepted (in `Dataset.tables`) or quarantined
+(one entry per bad cell in `Dataset.quarantine`, with the spreadsheet row as
+the user sees it). `read = accepted + quarantined` for every table. Work is
+done column by column over whole Series; per-row Python only touches the
+(few) quarantined cells.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from babel.numbers import get_currency_name
+
+from billing.dates import parse_dates
+from billing.linecode import append_check, canonical_series, make_codes
+from billing.model import Dataset, RawWorkbook, SkipNote, TableCount, empty_quarantine, empty_table
+from billing.money import parse_money
+from billing.schema import FALSE_WORDS, INVOICE_KINDS, TABLE_ORDER, TABLES, TRUE_WORDS, Column
+from billing.tabular import RawTable, TablesFound, locate_tables
+
+# Symbols people type in a currency column instead of the ISO code.
+CURRENCY_ALIASES = {
+    "$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "￥": "CNY", "元": "CNY",
+    "RMB": "CNY", "人民币": "CNY", "美元": "USD", "欧元": "EUR", "FT": "HUF", "FORINT": "HUF",
+    "CHF": "CHF", "ZŁ": "PLN", "KČ": "CZK",
+}
+
+
+class SchemaError(ValueError):
+    """A required table or column is missing: one message naming expected and found."""
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How to read one source. `decimal` and `date_order` override detection."""
+
+    default_currency: str = "USD"
+    default_terms_days: int = 30
+    decimal: str | None = None  # "." or ","; None = detect per column
+    date_order: str = "auto"  # "auto" | "dmy" | "mdy" | "ymd"
+    mapping: dict | None = field(default=None, hash=False)
+
+
+class _Table:
+    """Accumulates the typed columns and the cell errors of one table."""
+
+    def __init__(self, raw: RawTable):
+        self.raw = raw
+        self.n = len(raw.rows)
+        self.out: dict[str, pd.Series] = {}
+        self.bad = np.zeros(self.n, dtype=bool)
+        self.errors: list[pd.DataFrame] = []
+
+    def header(self, column: str) -> str:
+        series = self.raw.columns.get(column)
+        label = getattr(series, "name", None)
+        return str(label) if label not in (None, "") and not isinstance(label, int) else column
+
+    def has(self, column: str) -> bool:
+        return column in self.raw.columns
+
+    def values(self, column: str) -> pd.Series:
+        if column in self.raw.columns:
+            return self.raw.columns[column].reset_index(drop=True)
+        return pd.Series([None] * self.n, dtype="object")
+
+    def fail(self, column: str, mask: np.ndarray | pd.Series, message: pd.Series | str) -> None:
+        """Quarantine the rows in `mask`, noting the column, raw value and message."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        idx = np.flatnonzero(mask)
+        raw = self.values(column).iloc[idx]
+        msg = message.iloc[idx].to_numpy() if isinstance(message, pd.Series) else message
+        self.errors.append(pd.DataFrame({
+            "table": self.raw.name, "sheet": self.raw.sheet, "row": self.raw.rows[idx].astype("int64"),
+            "column": self.header(column), "value": raw.map(_show).to_numpy(), "message": msg,
+        }))
+        self.bad[idx] = True
+
+
+def _show(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return str(value)
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    as_text = values.astype("string").str.strip()
+    return (values.isna() | as_text.isna() | (as_text == "")).to_numpy(dtype=bool)
+
+
+def _text(t: _Table, col: Column) -> pd.Series:
+    values = t.values(col.name)
+    text = values.map(_cell_text, na_action="ignore").astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _cell_text(value: object) -> str:
+    # Excel stores an id typed as 17 as the float 17.0: show it as "17", not "17.0".
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (pd.Timestamp,)):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    return str(value)
+
+
+def _required(t: _Table, col: Column, blank: np.ndarray) -> None:
+    if col.required:
+        t.fail(col.name, blank, f"{col.name} is required but the cell is empty; fill it in or remove the row")
+
+
+def _convert_simple(t: _Table, col: Column, opts: IngestOptions) -> None:
+    """Columns whose conversion needs no other column: ids, text, dates, ints, qty, flags, rates."""
+    values = t.values(col.name)
+    blank = _blank(values)
+    if col.kind in ("id", "text"):
+        t.out[col.name] = _text(t, col)
+    elif col.kind == "date":
+        parsed = parse_dates(values, order=opts.date_order)
+        t.fail(col.name, parsed.error.notna().to_numpy(), parsed.error)
+        t.out[col.name] = parsed.dates.astype("datetime64[ns]")
+    elif col.kind in ("int", "qty", "rate"):
+        number, error = _parse_number(values, whole=col.kind == "int")
+        t.fail(col.name, error.notna().to_numpy(), error)
+        if col.kind == "int":
+            t.out[col.name] = number.round().astype("Int64")
+        else:
+            t.out[col.name] = number.astype("float64")
+    elif col.kind == "flag":
+        words = _text(t, col).str.casefold().fillna("")
+        yes, no = words.isin(TRUE_WORDS), words.isin(FALSE_WORDS)
+        t.fail(col.name, ~(yes | no).to_numpy(),
+               f"{col.name} should be yes/no (also 1/0, true/false, igen/nem, 是/否)")
+        t.out[col.name] = yes.astype("bool")
+    _required(t, col, blank)
+
+
+def _parse_number(values: pd.Series, whole: bool) -> tuple[pd.Series, pd.Series]:
+    """Plain numbers (quantities, terms, rates): numeric cells as they are, text with , or . decimals."""
+    numeric = pd.to_numeric(values.where(values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))),
+                            errors="coerce")
+    text = values.astype("string").str.strip().str.replace(r"[\s\u00a0\u202f']", "", regex=True)
+    comma_decimal = text.str.fullmatch(r"[+-]?\d+,\d+").fillna(False)
+    text = text.where(~comma_decimal, text.str.replace(",", ".", regex=False))
+    text = text.str.replace(",", "", regex=False)
+    from_text = pd.to_numeric(text, errors="coerce")
+    number = numeric.fillna(from_text).astype("float64")
+    blank = _blank(values)
+    error = pd.Series(pd.NA, index=values.index, dtype="string")
+    error[(number.isna() & ~blank).to_numpy()] = "is not a number"
+    if whole:
+        fractional = number.notna() & (number != number.round())
+        error[fractional.to_numpy()] = "must be a whole number"
+    return number, error
+
+
+def _currency(t: _Table, default: pd.Series) -> pd.Series:
+    """The row's currency: its own cell, else `default` (customer's, else the source's)."""
+    if not t.has("currency"):
+        return default.astype("string")
+    own = _text(t, TABLES[t.raw.name].column("currency")).str.upper()
+    own = own.replace(CURRENCY_ALIASES)
+    known = own.dropna().unique()
+    invalid = {c for c in known if not _is_currency(c)}
+    if invalid:
+        mask = own.isin(list(invalid)).fillna(False).to_numpy()
+        t.fail("currency", mask, "is not an ISO 4217 currency code (e.g. USD, EUR, HUF, CNY)")
+    return own.fillna(default.astype("string")).astype("string")
+
+
+_CURRENCY_OK: dict[str, bool] = {}
+
+
+def _is_currency(code: str) -> bool:
+    if code not in _CURRENCY_OK:
+        _CURRENCY_OK[code] = len(code) == 3 and code.isalpha() and get_currency_name(code, locale="en") != code
+    return _CURRENCY_OK[code]
+
+
+def _money(t: _Table, col: Column, currency: pd.Series, opts: IngestOptions) -> pd.Series:
+    values = t.values(col.name)
+    parsed = parse_money(values, currency, decimal=opts.decimal)
+    t.fail(col.name, parsed.error.notna().to_numpy(), parsed.error)
+    _required(t, col, parsed.blank.to_numpy(dtype=bool))
+    return parsed.minor.astype("Int64")
+
+
+def _customer_lookup(customers: pd.DataFrame | None, ids: pd.Series, column: str) -> pd.Series:
+    if customers is None or len(customers) == 0 or column not in customers:
+        return pd.Series(pd.NA, index=ids.index, dtype=customers[column].dtype if customers is not None and column in customers else "object")
+    first = customers.drop_duplicates("customer_id").set_index("customer_id")[column]
+    return ids.map(first)
+
+
+def _finish(t: _Table, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    base = empty_table(name)
+    frame = pd.DataFrame(t.out)
+    frame["_sheet"] = pd.Series([t.raw.sheet] * t.n, dtype="string")
+    frame["_row"] = t.raw.rows.astype("int64")
+    accepted = frame.loc[~t.bad].reset_index(drop=True)
+    for col in base.columns:
+        if col not in accepted:
+            accepted[col] = pd.Series([pd.NA] * len(accepted), dtype=base[col].dtype) \
+                if str(base[col].dtype) not in ("bool", "int64", "float64") else \
+                pd.Series(np.zeros(len(accepted), dtype=base[col].dtype))
+        elif str(base[col].dtype) != str(accepted[col].dtype):
+            accepted[col] = accepted[col].astype(base[col].dtype)
+    extra = [c for c in accepted.columns if c not in base.columns]
+    accepted = accepted[list(base.columns) + extra]
+    errors = pd.concat(t.errors, ignore_index=True) if t.errors else empty_quarantine()
+    return accepted, errors
+
+
+def _build_customers(raw: RawTable, opts: IngestOptions) -> _Table:
+    t = _Table(raw)
+    for col in TABLES["customers"].columns:
+        if col.kind != "money":
+            _convert_simple(t, col, opts)
+    t.out["language"] = t.out["language"].str.lower().str.slice(0, 2).fillna("en")
+    cur = pd.Series(opts.default_currency, index=range(t.n), dtype="string")
+    t.out["currency"] = _currency(t, cur)
+    t.out["credit_limit"] = _money(t, TABLES["customers"].column("credit_limit"), t.out["currency"], opts)
+    terms = t.out["payment_terms_days"]
+    t.fail("payment_terms_days", (terms < 0).fillna(False).to_numpy(), "payment terms cannot be negative")
+    return t
+
+
+def _build_orders(raw: RawTable, customers: pd.DataFrame | None, opts: IngestOptions) -> _Table:
+    t = _Table(raw)
+    for col in TABLES["orders"].columns:
+        if col.kind != "money" and col.name != "currency":
+            _convert_simple(t, col, opts)
+    fallback = _customer_lookup(customers, t.out["customer_id"], "currency")
+    t.out["currency"] = _currency(t, pd.Series(fallback, dtype="string").fillna(opts.default_currency))
+    t.out["unit_price"] = _money(t, TABLES["orders"].column("unit_price"), t.out["currency"], opts)
+    t.out["billing_block"] = t.out["billing_block"]
+    return t
+
+
+def _build_payments(raw: RawTable, customers: pd.DataFrame | None, opts: IngestOptions) -> _Table:
+    t = _Table(raw)
+    for col in TABLES["payments"].columns:
+        if col.kind != "money" and col.name != "currency":
+            _convert_simple(t, col, opts)
+    fallback = _customer_lookup(customers, t.out["customer_id"], "currency")
+    t.out["currency"] = _currency(t, pd.Series(fallback, dtype="string").fillna(opts.default_currency))
+    amount = _money(t, TABLES["payments"].column("amount"), t.out["currency"], opts)
+    t.fail("amount", (amount < 0).fillna(False).to_numpy(),
+           "is a negative payment (a refund or reversal); enter refunds as a credit note or remove the row")
+    t.out["amount"] = amount
+    return t
+
+
+def _build_invoices(raw: RawTable, customers: pd.DataFrame | None, opts: IngestOptions) -> _Table:
+    t = _Table(raw)
+    table = TABLES["invoices"]
+    for col in table.columns:
+        if col.kind != "money" and col.name not in ("currency", "kind"):
+            _convert_simple(t, col, opts)
+    fallback = _customer_lookup(customers, t.out["customer_id"], "currency")
+    t.out["currency"] = _currency(t, pd.Series(fallback, dtype="string").fillna(opts.default_currency))
+    for name in ("unit_price", "discount", "tax", "amount"):
+        col = table.column(name)
+        if name == "amount":
+            col = Column("amount", "money", False)  # blank amounts may be computed below
+        t.out[name] = _money(t, col, t.out["currency"], opts)
+    _derive_amount(t)
+    _derive_kind(t)
+    line_no = t.out["line_no"]
+    t.fail("line_no", (line_no < 1).fillna(False).to_numpy(), "line numbers start at 1")
+    return t
+
+
+def _derive_amount(t: _Table) -> None:
+    """Blank amount = quantity × unit_price − discount + tax, rounded half-even to minor units."""
+    amount = t.out["amount"]
+    blank = amount.isna().to_numpy() & ~t.bad
+    qty, price = t.out["quantity"], t.out["unit_price"]
+    computable = blank & qty.notna().to_numpy() & price.notna().to_numpy()
+    if computable.any():
+        gross = np.rint(qty.to_numpy(dtype=float, na_value=0.0) * price.to_numpy(dtype=float, na_value=0.0))
+        total = (gross.astype(np.int64) - t.out["discount"].fillna(0).to_numpy(dtype=np.int64)
+                 + t.out["tax"].fillna(0).to_numpy(dtype=np.int64))
+        amount = amount.mask(computable, pd.Series(total, index=amount.index).astype("Int64"))
+        t.out["amount"] = amount
+    t.fail("amount", blank & ~computable,
+           "amount is required: fill it in, or give quantity and unit_price so it can be computed")
+
+
+def _derive_kind(t: _Table) -> None:
+    """Kind from the sheet (several languages), else by sign; credit notes held negative."""
+    given = _text(t, TABLES["invoices"].column("kind")).str.casefold().str.strip()
+    kind = given.map(lambda k: INVOICE_KINDS.get(k, "?"), na_action="ignore").astype("string")
+    t.fail("kind", (kind == "?").fillna(False).to_numpy(),
+           "kind should be 'invoice' or 'credit_note' (or leave it blank)")
+    amount = t.out["amount"]
+    by_sign = pd.Series(np.where((amount < 0).fillna(False), "credit_note", "invoice"), index=amount.index)
+    kind = kind.where(kind.notna() & (kind != "?"), by_sign).astype("string")
+    credit = (kind == "credit_note").to_numpy()
+    t.out["amount"] = amount.mask(credit, -amount.abs())
+    t.out["kind"] = kind
+
+
+def _number_lines(inv: pd.DataFrame) -> pd.DataFrame:
+    """Blank line_no: numbered in sheet order within the invoice, after any numbers it already has."""
+    missing = inv["line_no"].isna()
+    if missing.any():
+        order = inv.assign(_m=missing).sort_values(["_sheet", "_row"])
+        start = order.groupby("invoice_no")["line_no"].transform("max").fillna(0)
+        seq = order[missing.loc[order.index]].groupby("invoice_no").cumcount() + 1
+        inv.loc[seq.index, "line_no"] = (start.loc[seq.index] + seq).astype("Int64")
+    inv["line_no"] = inv["line_no"].astype("int64")
+    return inv
+
+
+def _derive_due(inv: pd.DataFrame, customers: pd.DataFrame | None, opts: IngestOptions) -> pd.DataFrame:
+    terms = _customer_lookup(customers, inv["customer_id"], "payment_terms_days")
+    terms = pd.to_numeric(terms, errors="coerce").fillna(opts.default_terms_days).astype("int64")
+    derived = inv["due_date"].isna()
+    inv["due_date_derived"] = derived.to_numpy(dtype=bool)
+    inv["due_date"] = inv["due_date"].fillna(inv["invoice_date"] + pd.to_timedelta(terms, unit="D"))
+    return inv
+
+
+def _assign_codes(inv: pd.DataFrame) -> pd.DataFrame:
+    """Keep users' codes, derive the rest; later repeats get `{code}/{k}` + check so keys stay unique."""
+    derived = make_codes(inv["invoice_no"], inv["line_no"]) if len(inv) else inv["line_code"]
+    inv["line_code_given"] = inv["line_code"].notna().to_numpy(dtype=bool)
+    inv["line_code"] = inv["line_code"].fillna(derived).astype("string")
+    inv["line_code_original"] = inv["line_code"]
+    key = canonical_series(inv["line_code"])
+    order = np.lexsort((inv["_row"].to_numpy(), inv["_sheet"].astype(str).to_numpy()))
+    repeat = pd.Series(0, index=inv.index)
+    repeat.iloc[order] = key.iloc[order].groupby(key.iloc[order].to_numpy()).cumcount().to_numpy()
+    dup = repeat > 0
+    if dup.any():
+        stems = inv.loc[dup, "line_code"] + "/" + (repeat[dup] + 1).astype(str)
+        inv.loc[dup, "line_code"] = append_check(stems)
+    return inv
+
+
+def _unique_ids(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Repeated ids (by sheet row) get `/k`: both rows are kept and reported, never merged."""
+    order = frame.sort_values(["_sheet", "_row"])
+    k = order.groupby(order[column].to_numpy()).cumcount()
+    dup = k[k > 0]
+    if len(dup):
+        frame.loc[dup.index, column + "_original"] = frame.loc[dup.index, column]
+        frame.loc[dup.index, column] = frame.loc[dup.index, column] + "/" + (dup + 1).astype(str)
+    return frame
+
+
+def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = IngestOptions()) -> Dataset:
+    """Normalise a whole source. Raises SchemaError when a required table/column is missing."""
+    found = raw if isinstance(raw, TablesFound) else locate_tables(raw, mapping=options.mapping)
+    if found.missing:
+        raise SchemaError("\n".join(found.missing.values()))
+    source = raw.source if isinstance(raw, RawWorkbook) else ""
+    tables: dict[str, pd.DataFrame] = {}
+    errors: list[pd.DataFrame] = []
+    counts: dict[str, TableCount] = {}
+
+    def take(name: str, t: _Table) -> pd.DataFrame:
+        accepted, errs = _finish(t, name)
+        counts[name] = TableCount(t.n, len(accepted), int(t.bad.sum()))
+        errors.append(errs)
+        return accepted
+
+    customers = None
+    if "customers" in found.tables:
+        customers = take("customers", _build_customers(found.tables["customers"], options))
+        customers = _unique_ids(customers, "customer_id")
+        customers = customers.drop(columns=["customer_id_original"], errors="ignore")
+        tables["customers"] = customers
+    builders = {"orders": _build_orders, "payments": _build_payments, "invoices": _build_invoices}
+    for name, build in builders.items():
+        if name in found.tables:
+            tables[name] = take(name, build(found.tables[name], customers, options))
+    if "fx_rates" in found.tables:
+        t = _Table(found.tables["fx_rates"])
+        for col in TABLES["fx_rates"].columns:
+            _convert_simple(t, col, options)
+        t.out["currency"] = t.out["currency"].str.upper()
+        t.fail("rate", (t.out["rate"] <= 0).fillna(False).to_numpy(), "an exchange rate must be above zero")
+        tables["fx_rates"] = take("fx_rates", t)
+
+    inv = tables["invoices"]
+    inv = _assign_codes(_derive_due(_number_lines(inv), customers, options))
+    tables["invoices"] = inv
+    pay = _unique_ids(tables["payments"], "payment_id")
+    tables["payments"] = pay.drop(columns=["payment_id_original"], errors="ignore")
+    for name in TABLE_ORDER:
+        if name not in tables:
+            tables[name] = empty_table(name)
+            counts[name] = TableCount(0, 0, 0)
+    quarantine = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(len(e) for e in errors) \
+        else empty_quarantine()
+    quarantine = quarantine.astype({"table": "string", "sheet": "string", "row": "int64", "column": "string",
+                                    "value": "string", "message": "string"})
+    quarantine = quarantine.sort_values(["table", "sheet", "row", "column"], kind="stable").reset_index(drop=True)
+    sheet_map = {name: rt.sheet for name, rt in found.tables.items()}
+    return Dataset(source=source, tables=tables, quarantine=quarantine, counts=counts,
+                   notes=list(found.notes), sheet_map=sheet_map)

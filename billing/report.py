@@ -1,0 +1,170 @@
+"""The report of SPEC §11 as plain data (dicts and lists), ready for JSON.
+
+Amounts are exact decimal strings in major units ("1234.50"), never floats.
+`report_tables` gives the same sections as DataFrames for the XLSX export.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from billing.analysis import Analysis
+from billing.model import Dataset
+from billing.money import format_minor_series
+
+SECTIONS = ("rows", "summary", "customers", "lines", "allocations", "unapplied", "exceptions",
+            "kpis", "quarantine")
+
+
+class SectionError(ValueError):
+    pass
+
+
+def parse_sections(text: str | None) -> tuple[str, ...]:
+    """"summary,customers" -> ("summary", "customers"); None -> every section."""
+    if not text:
+        return SECTIONS
+    wanted = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in wanted if s not in SECTIONS]
+    if unknown:
+        raise SectionError(f"unknown section(s): {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    return wanted
+
+
+def _money(frame: pd.DataFrame, columns: Iterable[str], currency: str = "currency") -> pd.DataFrame:
+    out = frame.copy()
+    for col in columns:
+        out[col] = format_minor_series(frame[col].astype("int64"), frame[currency])
+    return out
+
+
+def _dates(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    for col in columns:
+        frame[col] = frame[col].dt.strftime("%Y-%m-%d")
+    return frame
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with plain Python values (NA -> None)."""
+    frame = frame.astype(object).where(frame.notna(), None)
+    return frame.to_dict(orient="records")
+
+
+def summary_table(analysis: Analysis) -> pd.DataFrame:
+    """Per currency: invoiced, allocated, open, overdue, unapplied, in_dispute, buckets (minor units)."""
+    aging, labels = analysis.aging, analysis.policy.bucket_labels
+    overdue = aging["open"].where(aging["days_past_due"] > 0, 0)
+    per = aging.assign(overdue=overdue).groupby("currency", observed=True).agg(
+        invoiced=("amount", "sum"), allocated=("allocated", "sum"), overdue=("overdue", "sum"))
+    roll = analysis.by_currency.set_index("currency")
+    out = per.join(roll[["open", "in_dispute", *labels]], how="outer")
+    unapplied = analysis.alloc.unapplied.groupby("currency")["amount"].sum()
+    out["unapplied"] = unapplied.reindex(out.index.union(unapplied.index))
+    out = out.reindex(out.index.union(unapplied.index)).fillna(0).astype("int64")
+    return out.reset_index().rename(columns={"index": "currency"})
+
+
+def customers_table(analysis: Analysis) -> pd.DataFrame:
+    """Per customer and currency: buckets, open, unapplied credit (negative, SPEC §5), net."""
+    return analysis.by_customer
+
+
+def build_report(data: Dataset, analysis: Analysis, sections: Iterable[str] = SECTIONS) -> dict:
+    """The JSON-ready report of SPEC §11 for the chosen sections."""
+    sections = tuple(sections)
+    labels = analysis.policy.bucket_labels
+    report: dict = {"as_of": analysis.as_of.strftime("%Y-%m-%d"), "basis": analysis.policy.basis,
+                    "buckets": labels}
+    if "rows" in sections:
+        report["rows"] = {t: {"read": c.read, "accepted": c.accepted, "quarantined": c.quarantined}
+                          for t, c in data.counts.items()}
+    if "summary" in sections:
+        s = _money(summary_table(analysis), ["invoiced", "allocated", "open", "overdue", "unapplied",
+                                             "in_dispute", *labels])
+        report["summary"] = {
+            row["currency"]: {**{k: row[k] for k in ("invoiced", "allocated", "open", "overdue",
+                                                      "unapplied", "in_dispute")},
+                              "aging": {b: row[b] for b in labels}}
+            for row in _records(s)}
+    if "customers" in sections:
+        c = _money(customers_table(analysis), ["open", "unapplied", *labels])
+        report["customers"] = [
+            {"customer_id": r["customer_id"], "currency": r["currency"], "open": r["open"],
+             "unapplied": r["unapplied"], "aging": {b: r[b] for b in labels}} for r in _records(c)]
+    if "lines" in sections:
+        lines = analysis.aging[["line_code", "invoice_no", "line_no", "customer_id", "currency", "amount",
+                                "allocated", "open", "due_date", "days_past_due", "bucket"]]
+        lines = _dates(_money(lines, ["amount", "allocated", "open"]), ["due_date"])
+        lines["bucket"] = lines["bucket"].astype(str)
+        report["lines"] = _records(lines)
+    if "allocations" in sections:
+        a = analysis.alloc.allocations
+        report["allocations"] = _records(_money(a, ["amount"])[["payment_id", "line_code", "amount", "step"]])
+    if "unapplied" in sections:
+        u = analysis.alloc.unapplied
+        report["unapplied"] = _records(_money(u, ["amount"])[["payment_id", "customer_id", "amount"]])
+    if "exceptions" in sections:
+        e = analysis.exceptions
+        if len(e):
+            e = _money(e.assign(currency=e["currency"].fillna(analysis.policy.default_currency)), ["amount"])
+            report["exceptions"] = [
+                {"type": r["type"], "severity": r["severity"], "amount": r["amount"],
+                 "currency": r["currency"], "customer_id": r["customer_id"], "refs": r["refs"],
+                 "message": r["message"], "action": r["action"]} for r in _records(e)]
+        else:
+            report["exceptions"] = []
+    if "kpis" in sections:
+        report["kpis"] = kpis_json(analysis.kpis)
+    if "quarantine" in sections:
+        report["quarantine"] = _records(data.quarantine)
+    return report
+
+
+MONEY_KPIS = ("total_open", "overdue", "unapplied", "in_dispute", "credit_sales")
+
+
+def kpis_json(kpis: pd.DataFrame) -> dict:
+    """KPIs per currency; money KPIs as decimal strings, ratios as numbers rounded to 0.01."""
+    out: dict = {}
+    if kpis is None or len(kpis) == 0:
+        return out
+    money = [c for c in MONEY_KPIS if c in kpis.columns]
+    frame = _money(kpis, money)
+    for row in _records(frame):
+        cur = row.pop("currency")
+        out[cur] = {k: (round(float(v), 2) if isinstance(v, (float, np.floating)) and not np.isnan(v)
+                        else (None if isinstance(v, float) else v)) for k, v in row.items()}
+    return out
+
+
+def report_tables(data: Dataset, analysis: Analysis, sections: Iterable[str] = SECTIONS) -> dict[str, pd.DataFrame]:
+    """The report's sections as tables (money still in minor units) for the XLSX writer."""
+    sections = tuple(sections)
+    tables: dict[str, pd.DataFrame] = {}
+    if "rows" in sections:
+        tables["rows"] = pd.DataFrame([{"table": t, "read": c.read, "accepted": c.accepted,
+                                        "quarantined": c.quarantined} for t, c in data.counts.items()])
+    if "summary" in sections:
+        tables["summary"] = summary_table(analysis)
+    if "customers" in sections:
+        tables["customers"] = customers_table(analysis)
+    if "lines" in sections:
+        tables["lines"] = analysis.aging.assign(bucket=analysis.aging["bucket"].astype(str))
+    if "allocations" in sections:
+        tables["allocations"] = analysis.alloc.allocations
+    if "unapplied" in sections:
+        tables["unapplied"] = analysis.alloc.unapplied
+    if "exceptions" in sections:
+        e = analysis.exceptions
+        tables["exceptions"] = e.assign(refs=e["refs"].map(_refs_text)) if len(e) else e
+    if "kpis" in sections:
+        tables["kpis"] = analysis.kpis
+    if "quarantine" in sections:
+        tables["quarantine"] = data.quarantine
+    return tables
+
+
+def _refs_text(refs: dict) -> str:
+    return "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in (refs or {}).items() if v)

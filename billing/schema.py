@@ -1,0 +1,218 @@
+"""The canonical tables: columns, kinds, required flags and header synonyms.
+
+This is the single place that says what a Linewise table looks like. Readers
+match sheet and column headers against the synonyms here (English, Chinese,
+Hungarian), the normaliser converts each column by its kind, and every other
+module relies on the resulting dtypes (see docs/DESIGN.md).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["id", "text", "money", "date", "int", "qty", "flag", "rate"]
+
+# pandas dtype each kind becomes after normalising.
+DTYPES: dict[str, str] = {
+    "id": "string",
+    "text": "string",
+    "money": "Int64",  # minor units; required money columns become int64
+    "date": "datetime64[ns]",
+    "int": "Int64",
+    "qty": "float64",
+    "flag": "bool",
+    "rate": "float64",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool = False
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    required_table: bool = False
+    synonyms: tuple[str, ...] = field(default=())
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _c(name: str, kind: Kind, required: bool = False, *syn: str) -> Column:
+    return Column(name, kind, required, syn)
+
+
+CUSTOMER_ID_SYN = ("customer", "customer id", "cust id", "customer no", "customer number",
+                   "customer code", "client", "client id", "account", "account no", "customerid",
+                   "客户", "客户编号", "客户代码", "客户号", "vevő", "vevőkód", "vevő azonosító",
+                   "ügyfél", "ügyfélkód", "ügyfél azonosító", "partner", "partnerkód")
+CURRENCY_SYN = ("currency", "ccy", "cur", "currency code", "币种", "货币", "pénznem", "deviza")
+INVOICE_NO_SYN = ("invoice", "invoice #", "invoice no", "inv no", "inv #", "invoice number",
+                  "invoice id", "invoicenumber", "bill no", "document no", "发票号", "发票号码",
+                  "发票编号", "számlaszám", "számla száma", "számla")
+LINE_CODE_SYN = ("line code", "linecode", "line id", "行代码", "行编码", "tételkód", "sorkód")
+AMOUNT_SYN = ("amount", "total", "line total", "gross", "gross amount", "invoice amount",
+              "invoiceamount", "value", "sum", "金额", "总额", "含税金额", "价税合计",
+              "összeg", "bruttó", "bruttó összeg", "végösszeg")
+
+CUSTOMERS = Table("customers", (
+    _c("customer_id", "id", True, *CUSTOMER_ID_SYN),
+    _c("name", "text", False, "customer name", "client name", "company", "名称", "客户名称",
+       "公司", "név", "vevő neve", "ügyfél neve", "cégnév"),
+    _c("email", "text", False, "e-mail", "mail", "email address", "邮箱", "电子邮件", "e-mail cím"),
+    _c("phone", "text", False, "telephone", "mobile", "phone number", "tel", "电话", "手机",
+       "telefon", "telefonszám", "mobil"),
+    _c("language", "text", False, "lang", "locale", "语言", "nyelv"),
+    _c("currency", "text", False, *CURRENCY_SYN),
+    _c("payment_terms_days", "int", False, "payment terms", "terms", "terms days", "net days",
+       "付款期限", "账期", "fizetési határidő", "fizetési feltétel"),
+    _c("credit_limit", "money", False, "credit", "limit", "信用额度", "hitelkeret"),
+    _c("segment", "text", False, "category", "group", "class", "细分", "分类", "szegmens", "csoport"),
+    _c("owner", "text", False, "account owner", "collector", "sales rep", "salesperson",
+       "负责人", "销售", "felelős", "üzletkötő"),
+    _c("dunning_blocked", "flag", False, "dunning block", "no dunning", "do not remind",
+       "催款冻结", "停止催款", "felszólítás tiltva", "fizetési felszólítás tiltás"),
+), synonyms=("customers", "customer", "clients", "accounts", "customer master", "客户",
+             "客户表", "客户资料", "vevők", "ügyfelek", "partnerek"))
+
+ORDERS = Table("orders", (
+    _c("order_id", "id", True, "order", "order no", "order #", "order number", "so", "so no",
+       "sales order", "po", "订单", "订单号", "销售订单", "rendelés", "rendelésszám",
+       "megrendelés", "rendelés száma"),
+    _c("order_line", "id", True, "line", "order line no", "line no", "item", "pos", "position",
+       "订单行", "行号", "项次", "tétel", "sor", "tételszám", "rendelés tétel"),
+    _c("customer_id", "id", True, *CUSTOMER_ID_SYN),
+    _c("order_date", "date", False, "order date", "date", "下单日期", "订单日期", "rendelés dátuma"),
+    _c("sku", "text", False, "item code", "product", "product code", "article", "material",
+       "物料", "物料号", "产品编号", "cikkszám", "termékkód"),
+    _c("description", "text", False, "desc", "item description", "product name", "描述", "品名",
+       "megnevezés", "leírás"),
+    _c("quantity", "qty", True, "qty", "ordered qty", "order qty", "数量", "订购数量", "mennyiség",
+       "rendelt mennyiség"),
+    _c("unit_price", "money", True, "price", "unit price", "net price", "单价", "egységár", "ár"),
+    _c("currency", "text", False, *CURRENCY_SYN),
+    _c("delivery_date", "date", False, "delivered", "delivery", "ship date", "shipped", "发货日期",
+       "交货日期", "szállítás dátuma", "teljesítés"),
+    _c("delivered_qty", "qty", False, "delivered qty", "shipped qty", "发货数量", "已交数量",
+       "szállított mennyiség"),
+    _c("billing_block", "text", False, "billing block", "block", "hold", "billing hold",
+       "开票冻结", "冻结原因", "számlázási zárolás", "zárolás"),
+), synonyms=("orders", "order", "sales orders", "order lines", "订单", "销售订单",
+             "rendelések", "megrendelések"))
+
+INVOICES = Table("invoices", (
+    _c("invoice_no", "id", True, *INVOICE_NO_SYN),
+    _c("customer_id", "id", True, *CUSTOMER_ID_SYN),
+    _c("invoice_date", "date", True, "date", "inv date", "invoice dt", "bill date", "document date",
+       "invoicedate", "开票日期", "发票日期", "日期", "kelt", "számla kelte", "kiállítás dátuma",
+       "számla dátuma"),
+    _c("line_no", "int", False, "line", "line #", "line number", "item", "pos", "行号", "项次",
+       "sor", "tétel", "sorszám"),
+    _c("line_code", "id", False, *LINE_CODE_SYN),
+    _c("due_date", "date", False, "due", "due dt", "payment due", "duedate", "到期日",
+       "付款到期日", "esedékesség", "fizetési határidő dátuma", "lejárat"),
+    _c("order_id", "id", False, "order", "order no", "order #", "so", "sales order", "订单号",
+       "rendelésszám"),
+    _c("order_line", "id", False, "order line", "order item", "订单行", "rendelés tétel"),
+    _c("sku", "text", False, "item code", "product", "product code", "article", "物料", "cikkszám"),
+    _c("description", "text", False, "desc", "item description", "描述", "品名", "megnevezés"),
+    _c("quantity", "qty", False, "qty", "数量", "mennyiség"),
+    _c("unit_price", "money", False, "price", "unit price", "单价", "egységár"),
+    _c("discount", "money", False, "disc", "rebate", "折扣", "kedvezmény", "engedmény"),
+    _c("tax", "money", False, "vat", "gst", "tax amount", "税额", "增值税", "áfa", "adó"),
+    _c("amount", "money", True, *AMOUNT_SYN),
+    _c("currency", "text", False, *CURRENCY_SYN),
+    _c("kind", "text", False, "type", "document type", "doc type", "类型", "típus", "bizonylat típus"),
+    _c("applies_to", "id", False, "credits", "credit for", "original invoice", "reference invoice",
+       "原发票", "原发票号", "helyesbített számla", "eredeti számla"),
+), required_table=True, synonyms=("invoices", "invoice", "invoice lines", "billing", "bills",
+                                  "sales invoices", "ar", "发票", "发票明细", "开票", "számlák",
+                                  "számla tételek", "számlatételek"))
+
+PAYMENTS = Table("payments", (
+    _c("payment_id", "id", True, "payment", "payment no", "payment #", "receipt", "receipt no",
+       "transaction id", "txn id", "remittance id", "收款单号", "付款编号", "回款单号",
+       "befizetés", "befizetés azonosító", "tranzakció azonosító", "bizonylatszám"),
+    _c("customer_id", "id", True, *CUSTOMER_ID_SYN),
+    _c("payment_date", "date", True, "date", "paid", "paid date", "receipt date", "value date",
+       "settled date", "settleddate", "收款日期", "到账日期", "付款日期", "fizetés dátuma",
+       "teljesítés dátuma", "jóváírás dátuma"),
+    _c("amount", "money", True, "amount paid", "paid amount", "payment amount", "received",
+       "收款金额", "金额", "befizetett összeg", "összeg"),
+    _c("currency", "text", False, *CURRENCY_SYN),
+    _c("method", "text", False, "payment method", "channel", "means", "付款方式", "fizetési mód"),
+    _c("reference", "text", False, "remittance", "remittance info", "memo", "note", "ref",
+       "narrative", "description", "备注", "摘要", "附言", "közlemény", "megjegyzés"),
+    _c("invoice_no", "id", False, *INVOICE_NO_SYN),
+    _c("line_code", "id", False, *LINE_CODE_SYN),
+), required_table=True, synonyms=("payments", "payment", "receipts", "cash receipts", "remittances",
+                                  "collections", "bank", "收款", "回款", "付款", "befizetések",
+                                  "kifizetések", "pénzmozgások"))
+
+FX_RATES = Table("fx_rates", (
+    _c("date", "date", True, "rate date", "日期", "dátum"),
+    _c("currency", "text", True, *CURRENCY_SYN),
+    _c("rate", "rate", True, "fx rate", "exchange rate", "汇率", "árfolyam"),
+), synonyms=("fx_rates", "fx", "rates", "exchange rates", "currency rates", "汇率", "árfolyamok"))
+
+TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, ORDERS, INVOICES, PAYMENTS, FX_RATES)}
+TABLE_ORDER = list(TABLES)
+
+# Header keys that mark the row holding totals rather than data.
+TOTAL_MARKERS = ("total", "totals", "grand total", "subtotal", "sum", "合计", "总计", "小计",
+                 "összesen", "mindösszesen", "végösszeg")
+
+INVOICE_KINDS = {
+    "invoice": "invoice", "inv": "invoice", "发票": "invoice", "számla": "invoice",
+    "credit_note": "credit_note", "credit note": "credit_note", "credit": "credit_note",
+    "cn": "credit_note", "creditnote": "credit_note", "红字发票": "credit_note",
+    "贷项通知单": "credit_note", "jóváírás": "credit_note", "helyesbítő": "credit_note",
+    "helyesbítő számla": "credit_note", "stornó": "credit_note",
+}
+
+TRUE_WORDS = {"y", "yes", "true", "1", "x", "blocked", "是", "对", "igen", "i", "t", "on"}
+FALSE_WORDS = {"", "n", "no", "false", "0", "否", "nem", "f", "off"}
+
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def header_key(text: object) -> str:
+    """Normalise a header for matching: NFKC, case-folded, spaces and punctuation removed.
+
+    `#` survives as "no" so "Invoice #" and "Invoice No" meet.
+    """
+    s = unicodedata.normalize("NFKC", str(text)).casefold().replace("#", "no")
+    return _PUNCT.sub("", s)
+
+
+def _keys(names: tuple[str, ...]) -> set[str]:
+    return {header_key(n) for n in names}
+
+
+def column_keys(table: Table) -> dict[str, set[str]]:
+    """Header keys that name each column of `table` (its own name first)."""
+    return {c.name: _keys((c.name, *c.synonyms)) for c in table.columns}
+
+
+def table_keys(table: Table) -> set[str]:
+    """Sheet-name keys that name `table`."""
+    return _keys((table.name, *table.synonyms))

@@ -1,0 +1,217 @@
+"""Linewise from the command line: the same code paths as the app, for cron and scripts.
+
+Exit codes: 0 ok, 1 data errors (quarantined rows, unreadable file, missing
+table/column), 2 usage errors.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _options(args: argparse.Namespace):
+    from billing.ingest import IngestOptions
+    from connectors.load import load_mapping
+
+    mapping = load_mapping(args.mapping) if getattr(args, "mapping", None) else None
+    return IngestOptions(default_currency=args.currency, decimal=args.decimal,
+                         date_order=args.date_order, mapping=mapping)
+
+
+def _load(args: argparse.Namespace):
+    from connectors.load import load_dataset
+
+    source = args.source
+    if not source.startswith(("http://", "https://")) and not Path(source).exists():
+        raise UsageError(f"{source}: no such file or folder")
+    return load_dataset(source, _options(args))
+
+
+def _policy(args: argparse.Namespace):
+    from billing.policy import Policy, load_policy
+
+    policy = Policy()
+    if getattr(args, "policy", None):
+        try:
+            policy = load_policy(Path(args.policy).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageError(f"cannot read policy file {args.policy}: {exc}") from exc
+        except ValueError as exc:
+            raise UsageError(f"policy file {args.policy} is not valid: {exc}") from exc
+    updates = {"default_currency": args.currency}
+    if getattr(args, "basis", None):
+        updates["basis"] = args.basis
+    return policy.model_copy(update=updates)
+
+
+def _as_of(text: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(text).normalize()
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--as-of {text!r} is not a date; use YYYY-MM-DD") from exc
+
+
+def print_counts(data, out=sys.stdout) -> None:
+    print(f"{'table':<10} {'read':>8} {'accepted':>9} {'quarantined':>12}", file=out)
+    for table, c in data.counts.items():
+        if c.read or table in ("invoices", "payments"):
+            print(f"{table:<10} {c.read:>8} {c.accepted:>9} {c.quarantined:>12}", file=out)
+
+
+def print_quarantine(data, out=sys.stdout, limit: int | None = None) -> None:
+    q = data.quarantine
+    if len(q) == 0:
+        print("No rows quarantined.", file=out)
+        return
+    print(f"\n{len(q)} problem(s) in {q[['table', 'row']].drop_duplicates().shape[0]} row(s):", file=out)
+    shown = q if limit is None else q.head(limit)
+    for r in shown.itertuples(index=False):
+        print(f"  {r.sheet}!row {r.row}, column '{r.column}', value '{r.value}': {r.message}", file=out)
+    if limit is not None and len(q) > limit:
+        print(f"  ... and {len(q) - limit} more (use --all to list every one)", file=out)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    data = _load(args)
+    print(f"Source: {args.source}")
+    print_counts(data)
+    for note in data.notes:
+        print(f"  skipped {note.sheet}!row {note.row} ({note.kind}): {note.text}")
+    print_quarantine(data, limit=None if args.all else 200)
+    return EXIT_DATA if len(data.quarantine) else EXIT_OK
+
+
+def cmd_codes(args: argparse.Namespace) -> int:
+    from connectors.export import write_csv, write_workbook
+
+    data = _load(args)
+    out = Path(args.out)
+    inv = data.invoices.drop(columns=["line_code_given", "line_code_original"], errors="ignore")
+    inv = inv.sort_values(["_sheet", "_row"]).rename(columns={"_sheet": "source_sheet", "_row": "source_row"})
+    if out.suffix.lower() == ".csv":
+        write_csv(out, inv)
+    elif out.suffix.lower() in (".xlsx", ".xlsm"):
+        write_workbook(out, {"invoices": inv}, money_columns={"invoices": {
+            c: "currency" for c in ("unit_price", "discount", "tax", "amount")}})
+    else:
+        raise UsageError("--out must end in .xlsx or .csv")
+    print(f"Wrote {len(inv)} invoice lines with line codes to {out}")
+    print_quarantine(data, limit=20)
+    return EXIT_DATA if len(data.quarantine) else EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from billing.analysis import analyse
+    from billing.report import SectionError, build_report, parse_sections, report_tables
+
+    try:
+        sections = parse_sections(args.sections)
+    except SectionError as exc:
+        raise UsageError(str(exc)) from exc
+    as_of, policy = _as_of(args.as_of), _policy(args)
+    data = _load(args)
+    analysis = analyse(data, as_of, policy, with_exceptions="exceptions" in sections,
+                       with_kpis="kpis" in sections)
+    out = Path(args.out)
+    if args.format == "json":
+        out.write_text(json.dumps(build_report(data, analysis, sections), ensure_ascii=False, indent=1),
+                       encoding="utf-8")
+    else:
+        from connectors.export import write_report_xlsx
+
+        write_report_xlsx(out, report_tables(data, analysis, sections))
+    print(f"Wrote the report as of {as_of:%Y-%m-%d} to {out}")
+    if len(data.quarantine):
+        print(f"{len(data.quarantine)} cell(s) quarantined; run `cli.py check` to list them.")
+    return EXIT_DATA if len(data.quarantine) else EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from connectors.export import write_demo_workbook
+
+    write_demo_workbook(args.out, seed=args.seed, n_lines=args.lines)
+    print(f"Wrote demo workbook to {args.out}")
+    return EXIT_OK
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    from connectors.export import write_template_workbook
+
+    write_template_workbook(args.out)
+    print(f"Wrote template workbook to {args.out}")
+    return EXIT_OK
+
+
+def _source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="workbook (.xlsx/.xlsm/.xls/.ods), .csv, or a folder of CSVs")
+    p.add_argument("--currency", default="USD", help="currency when a row and its customer have none")
+    p.add_argument("--decimal", choices=[".", ","], help="decimal separator (default: detected per column)")
+    p.add_argument("--date-order", default="auto", choices=["auto", "dmy", "mdy", "ymd"],
+                   help="how to read 05/03/2024 (default: detected per column)")
+    p.add_argument("--mapping", help="JSON column mapping {table: {sheet, columns: {canonical: header}}}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cli.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="validate a source: per-table counts and quarantined cells")
+    _source_args(p)
+    p.add_argument("--all", action="store_true", help="list every quarantined cell")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("codes", help="write the invoices with their line codes")
+    _source_args(p)
+    p.add_argument("--out", required=True, help="output .xlsx or .csv")
+    p.set_defaults(func=cmd_codes)
+
+    p = sub.add_parser("report", help="aging, allocations, KPIs and exceptions as JSON or XLSX")
+    _source_args(p)
+    p.add_argument("--as-of", required=True, help="YYYY-MM-DD")
+    p.add_argument("--basis", choices=["due_date", "invoice_date"])
+    p.add_argument("--format", choices=["json", "xlsx"], default="json")
+    p.add_argument("--out", required=True)
+    p.add_argument("--sections", help="comma-separated: rows,summary,customers,lines,allocations,"
+                                      "unapplied,exceptions,kpis,quarantine (default all)")
+    p.add_argument("--policy", help="policy TOML file (buckets, basis, tolerances ...)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", help="write the demo workbook")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--lines", type=int, default=6000)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("template", help="write an empty template workbook with instructions")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_template)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from connectors.load import LoadError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Load any supported source into a normalised Dataset: the one entry the app and CLI share."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from billing.ingest import IngestOptions, SchemaError, build_dataset
+from billing.model import Dataset
+from connectors.sources import SourceError, read_csv_files, read_source
+
+__all__ = ["load_dataset", "load_uploads", "load_mapping", "SourceError", "SchemaError", "LoadError"]
+
+LoadError = (SourceError, SchemaError)
+
+
+def load_dataset(source: str | Path | bytes, options: IngestOptions = IngestOptions(),
+                 name: str | None = None) -> Dataset:
+    """Read `source` (workbook, CSV, folder of CSVs, or bytes of one) and normalise it.
+
+    Raises SourceError (unreadable file) or SchemaError (missing table/column),
+    both with a message meant for the user.
+    """
+    raw = read_source(source, name=name)
+    return build_dataset(raw, options)
+
+
+def load_uploads(files: list[tuple[str, bytes]], options: IngestOptions = IngestOptions()) -> Dataset:
+    """One uploaded workbook, or several uploaded CSVs (one per table)."""
+    if len(files) == 1:
+        name, data = files[0]
+        return build_dataset(read_source(data, name=name), options)
+    return build_dataset(read_csv_files(files), options)
+
+
+def load_mapping(path: str | Path) -> dict:
+    """A column mapping saved as JSON: {table: {"sheet": ..., "columns": {canonical: header}}}."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"could not read the mapping file {path}: {exc}") from exc
