@@ -61,14 +61,16 @@ def _as_of(text: str) -> pd.Timestamp:
         raise UsageError(f"--as-of {text!r} is not a date; use YYYY-MM-DD") from exc
 
 
-def print_counts(data, out=sys.stdout) -> None:
+def print_counts(data, out=None) -> None:
+    out = out or sys.stdout
     print(f"{'table':<10} {'read':>8} {'accepted':>9} {'quarantined':>12}", file=out)
     for table, c in data.counts.items():
         if c.read or table in ("invoices", "payments"):
             print(f"{table:<10} {c.read:>8} {c.accepted:>9} {c.quarantined:>12}", file=out)
 
 
-def print_quarantine(data, out=sys.stdout, limit: int | None = None) -> None:
+def print_quarantine(data, out=None, limit: int | None = None) -> None:
+    out = out or sys.stdout
     q = data.quarantine
     if len(q) == 0:
         print("No rows quarantined.", file=out)
@@ -86,7 +88,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"Source: {args.source}")
     print_counts(data)
     for note in data.notes:
-        print(f"  skipped {note.sheet}!row {note.row} ({note.kind}): {note.text}")
+        where = f"{note.sheet}!row {note.row}" if note.row else f"sheet {note.sheet}"
+        print(f"  note: {where} ({note.kind}): {note.text}")
+    missing = [t for t in ("payments", "customers", "orders") if t not in data.sheet_map]
+    if missing:
+        print(f"  note: no {', '.join(missing)} table found (optional; the report treats them as empty)")
     print_quarantine(data, limit=None if args.all else 200)
     return EXIT_DATA if len(data.quarantine) else EXIT_OK
 
@@ -127,9 +133,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         out.write_text(json.dumps(build_report(data, analysis, sections), ensure_ascii=False, indent=1),
                        encoding="utf-8")
     else:
-        from connectors.export import write_report_xlsx
+        from billing.report import report_money_columns
+        from connectors.export import write_workbook
 
-        write_report_xlsx(out, report_tables(data, analysis, sections))
+        tables = report_tables(data, analysis, sections)
+        write_workbook(out, tables, money_columns=report_money_columns(tables, policy.bucket_labels))
     print(f"Wrote the report as of {as_of:%Y-%m-%d} to {out}")
     if len(data.quarantine):
         print(f"{len(data.quarantine)} cell(s) quarantined; run `cli.py check` to list them.")
@@ -139,6 +147,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from connectors.export import write_demo_workbook
 
+    if args.lines < 1000:
+        raise UsageError("--lines must be at least 1000 (the demo plants every exception type)")
     write_demo_workbook(args.out, seed=args.seed, n_lines=args.lines)
     print(f"Wrote demo workbook to {args.out}")
     return EXIT_OK
@@ -210,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except LoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    except Exception as exc:  # a bug of ours must still not greet the user with a traceback
+        print(f"error: Linewise could not process {getattr(args, 'source', 'the input')}: "
+              f"{type(exc).__name__}: {exc}. Please report this with the file attached.", file=sys.stderr)
         return EXIT_DATA
 
 

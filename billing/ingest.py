@@ -143,14 +143,14 @@ def _convert_simple(t: _Table, col: Column, opts: IngestOptions) -> None:
 
 def _parse_number(values: pd.Series, whole: bool) -> tuple[pd.Series, pd.Series]:
     """Plain numbers (quantities, terms, rates): numeric cells as they are, text with , or . decimals."""
-    numeric = pd.to_numeric(values.where(values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))),
-                            errors="coerce")
-    text = values.astype("string").str.strip().str.replace(r"[\s\u00a0\u202f']", "", regex=True)
-    comma_decimal = text.str.fullmatch(r"[+-]?\d+,\d+").fillna(False)
-    text = text.where(~comma_decimal, text.str.replace(",", ".", regex=False))
-    text = text.str.replace(",", "", regex=False)
-    from_text = pd.to_numeric(text, errors="coerce")
-    number = numeric.fillna(from_text).astype("float64")
+    direct = pd.to_numeric(values, errors="coerce")  # numeric cells and plain numeric text
+    number = pd.Series(direct, index=values.index).astype("float64")
+    rest = number.isna() & values.notna()
+    if rest.any():  # text like "1 234,5" or "1,234.5": strip grouping, use "." as decimal point
+        text = values[rest].astype("string").str.strip().str.replace(r"[\s\u00a0\u202f']", "", regex=True)
+        comma_decimal = text.str.fullmatch(r"[+-]?\d+,\d+").fillna(False)
+        text = text.where(~comma_decimal, text.str.replace(",", ".", regex=False)).str.replace(",", "", regex=False)
+        number[rest] = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
     blank = _blank(values)
     error = pd.Series(pd.NA, index=values.index, dtype="string")
     error[(number.isna() & ~blank).to_numpy()] = "is not a number"
@@ -210,7 +210,9 @@ def _finish(t: _Table, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
                 if str(base[col].dtype) not in ("bool", "int64", "float64") else \
                 pd.Series(np.zeros(len(accepted), dtype=base[col].dtype))
         elif str(base[col].dtype) != str(accepted[col].dtype):
-            accepted[col] = accepted[col].astype(base[col].dtype)
+            # invoices.line_no may still be blank here: _number_lines fills it, then makes it int64.
+            if not (str(base[col].dtype) == "int64" and accepted[col].isna().any()):
+                accepted[col] = accepted[col].astype(base[col].dtype)
     extra = [c for c in accepted.columns if c not in base.columns]
     accepted = accepted[list(base.columns) + extra]
     errors = pd.concat(t.errors, ignore_index=True) if t.errors else empty_quarantine()
@@ -392,13 +394,15 @@ def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = Inges
 
     inv = tables["invoices"]
     inv = _assign_codes(_derive_due(_number_lines(inv), customers, options))
-    tables["invoices"] = inv
-    pay = _unique_ids(tables["payments"], "payment_id")
-    tables["payments"] = pay.drop(columns=["payment_id_original"], errors="ignore")
+    # Canonical order (the engine's): results never depend on the sheet's row order.
+    tables["invoices"] = inv.sort_values(["invoice_no", "line_no", "_sheet", "_row"],
+                                         kind="stable").reset_index(drop=True)
     for name in TABLE_ORDER:
         if name not in tables:
             tables[name] = empty_table(name)
             counts[name] = TableCount(0, 0, 0)
+    pay = _unique_ids(tables["payments"], "payment_id")
+    tables["payments"] = pay.drop(columns=["payment_id_original"], errors="ignore")
     quarantine = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(len(e) for e in errors) \
         else empty_quarantine()
     quarantine = quarantine.astype({"table": "string", "sheet": "string", "row": "int64", "column": "string",

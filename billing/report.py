@@ -55,7 +55,8 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def summary_table(analysis: Analysis) -> pd.DataFrame:
     """Per currency: invoiced, allocated, open, overdue, unapplied, in_dispute, buckets (minor units)."""
     aging, labels = analysis.aging, analysis.policy.bucket_labels
-    overdue = aging["open"].where(aging["days_past_due"] > 0, 0)
+    # Overdue means past the due date whatever the aging basis (as billing.kpis counts it).
+    overdue = aging["open"].where(aging["due_date"] < analysis.as_of, 0)
     per = aging.assign(overdue=overdue).groupby("currency", observed=True).agg(
         invoiced=("amount", "sum"), allocated=("allocated", "sum"), overdue=("overdue", "sum"))
     roll = analysis.by_currency.set_index("currency")
@@ -164,6 +165,14 @@ def report_tables(data: Dataset, analysis: Analysis, sections: Iterable[str] = S
     if "quarantine" in sections:
         tables["quarantine"] = data.quarantine
     return tables
+
+
+def report_money_columns(tables: dict[str, pd.DataFrame], labels: list[str]) -> dict[str, dict[str, str]]:
+    """For the XLSX writer: which columns of each report table hold minor units (currency column)."""
+    money = {"invoiced", "allocated", "open", "overdue", "unapplied", "in_dispute", "net", "amount",
+             "total_open", "credit_sales", *labels}
+    return {name: {c: "currency" for c in frame.columns if c in money}
+            for name, frame in tables.items() if "currency" in frame.columns}
 
 
 def _refs_text(refs: dict) -> str:

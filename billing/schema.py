@@ -164,7 +164,7 @@ PAYMENTS = Table("payments", (
        "narrative", "description", "备注", "摘要", "附言", "közlemény", "megjegyzés"),
     _c("invoice_no", "id", False, *INVOICE_NO_SYN),
     _c("line_code", "id", False, *LINE_CODE_SYN),
-), required_table=True, synonyms=("payments", "payment", "receipts", "cash receipts", "remittances",
+), synonyms=("payments", "payment", "receipts", "cash receipts", "remittances",
                                   "collections", "bank", "收款", "回款", "付款", "befizetések",
                                   "kifizetések", "pénzmozgások"))
 

@@ -1,0 +1,841 @@
+"""The action store: disputes, their logs, audit events, column mappings and the reminder log.
+
+SQLAlchemy 2 (Core). SQLite is the embedded default — ``linewise.db`` under
+the data directory (``LINEWISE_DATA_DIR``, else ``data/`` at the project
+root) in WAL mode with foreign keys on — and PostgreSQL is used by URL
+(``LINEWISE_DB_URL``, or ``[store] url = "postgresql://..."`` in
+``.streamlit/secrets.toml``). The schema is versioned with Alembic
+(``migrations/``); opening a Store upgrades the database to head, after a
+backup copy of an SQLite file that is not at head.
+
+Every write method is ONE transaction and takes a client-generated
+``action_id`` (see ``new_action_id``) and the ``actor``. It first inserts
+the action into ``actions``; when that id was already used (a Streamlit
+rerun, a double click, two tabs), the method changes nothing and returns
+what the first call returned. Every change writes an ``audit_events`` row in
+the same transaction; audit events and dispute log entries are append-only
+(database triggers refuse UPDATE and DELETE on them).
+
+Timestamps are stored as UTC and come back timezone-aware (UTC).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, Integer,
+                        MetaData, PrimaryKeyConstraint, String, Table, Text, TypeDecorator, UniqueConstraint,
+                        and_, create_engine, event, func, select, text)
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError
+
+from billing.disputes import (LOG_CHANNELS, STATES, Dispute, DisputeError, dispute_lines_frame, disputes_frame,
+                              transition, utc, validate_new)
+
+__all__ = [
+    "Store", "StoreError", "ActionConflict", "ConcurrentChange", "store_url_from", "default_data_dir",
+    "new_action_id", "metadata", "REMINDER_STATUSES", "MIGRATIONS_DIR", "DB_FILENAME",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+MIGRATIONS_DIR = ROOT / "migrations"
+DB_FILENAME = "linewise.db"
+REMINDER_STATUSES = ("queued", "sent", "failed")
+_BUSY_TIMEOUT_MS = 30_000
+
+
+class StoreError(RuntimeError):
+    """The store cannot do what was asked (schema too new, data dir not writable, ...)."""
+
+
+class ActionConflict(StoreError, ValueError):
+    """An action id that was already used for a different request."""
+
+
+class ConcurrentChange(StoreError):
+    """The record changed under us (another tab/user); reload and try again."""
+
+
+class _Replayed(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- configuration
+
+def default_data_dir() -> Path:
+    """``LINEWISE_DATA_DIR`` if set, else ``data/`` at the project root."""
+    env = os.environ.get("LINEWISE_DATA_DIR")
+    return Path(env).expanduser() if env else ROOT / "data"
+
+
+def _sqlite_url(data_dir: str | Path) -> str:
+    return f"sqlite:///{Path(data_dir).expanduser().resolve() / DB_FILENAME}"
+
+
+def store_url_from(secrets: Mapping | None = None, data_dir: str | Path | None = None) -> str:
+    """The database URL: ``LINEWISE_DB_URL`` wins, then ``secrets["store"]["url"]``,
+    else the SQLite file under `data_dir` (default ``default_data_dir()``).
+
+    `secrets` is ``st.secrets`` or any mapping of the same shape.
+    """
+    env = os.environ.get("LINEWISE_DB_URL", "").strip()
+    if env:
+        return env
+    if secrets is not None:
+        try:
+            section = secrets["store"] if "store" in secrets else None
+        except Exception:  # st.secrets raises when no secrets file exists
+            section = None
+        if section is not None:
+            try:
+                url = section.get("url") if hasattr(section, "get") else section["url"]
+            except Exception:
+                url = None
+            if url and str(url).strip():
+                return str(url).strip()
+            if data_dir is None:
+                try:
+                    data_dir = section.get("data_dir") if hasattr(section, "get") else None
+                except Exception:
+                    data_dir = None
+    return _sqlite_url(data_dir if data_dir else default_data_dir())
+
+
+def new_action_id() -> str:
+    """A fresh client-side action id (make one per form/button instance, keep it across reruns)."""
+    return uuid.uuid4().hex
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------- schema (head)
+
+class UTCDateTime(TypeDecorator):
+    """Stored as naive UTC (portable across SQLite and PostgreSQL), returned timezone-aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return utc(value).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+actions = Table(
+    "actions", metadata,
+    Column("action_id", String(64), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("result_json", Text),
+)
+
+disputes = Table(
+    "disputes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("invoice_no", String(200)),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("description", Text),
+    Column("owner", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("opened_by", String(200), nullable=False),
+    Column("review_started_at", UTCDateTime),
+    Column("escalated_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Column("outcome", String(40)),
+    Column("resolved_amount", BigInteger),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # added by revision 0002
+    Column("level", Integer, nullable=False, server_default=text("1")),
+    Column("review_days", Integer),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("status IN ('open', 'in_review', 'escalated', 'resolved', 'rejected', 'withdrawn')",
+                    name="status_known"),
+)
+Index("ix_disputes_customer_id", disputes.c.customer_id)
+Index("ix_disputes_status", disputes.c.status)
+
+dispute_lines = Table(
+    "dispute_lines", metadata,
+    Column("dispute_id", Integer, ForeignKey("disputes.id"), nullable=False),
+    Column("line_code", String(200), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("is_open", Boolean, nullable=False),
+    PrimaryKeyConstraint("dispute_id", "line_code"),
+)
+# A line is in at most one open dispute: enforced by the database, whatever the race.
+Index("ux_dispute_lines_open_line", dispute_lines.c.line_code, unique=True,
+      sqlite_where=text("is_open = 1"), postgresql_where=text("is_open"))
+
+dispute_log = Table(
+    "dispute_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dispute_id", Integer, ForeignKey("disputes.id"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+)
+
+audit_events = Table(
+    "audit_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("entity_id", String(400), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("before_json", Text),
+    Column("after_json", Text),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+)
+Index("ix_audit_events_entity", audit_events.c.entity, audit_events.c.entity_id)
+
+column_mappings = Table(
+    "column_mappings", metadata,
+    Column("source_key", String(400), primary_key=True),
+    Column("mapping_json", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+)
+
+reminder_log = Table(
+    "reminder_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("line_code", String(200), nullable=False),
+    Column("level", String(20), nullable=False),
+    Column("customer_id", String(200), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # added by revision 0002
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Column("claimed_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("line_code", "level"),
+    CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status_known"),
+)
+Index("ix_reminder_log_customer_id", reminder_log.c.customer_id)
+
+
+# --------------------------------------------------------------------------- engine
+
+def _make_engine(url: str, echo: bool = False) -> Engine:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        db = u.database
+        if db and db != ":memory:" and not db.startswith("file:"):
+            path = Path(db).expanduser()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the data directory {path.parent}: {exc}") from exc
+        engine = create_engine(u, echo=echo, connect_args={"check_same_thread": False,
+                                                           "timeout": _BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # the driver must not BEGIN on its own: we do (below)
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the write lock up front: a deferred transaction that reads and
+            # then writes can fail with SQLITE_BUSY in WAL mode whatever the busy timeout.
+            write = conn.get_execution_options().get("linewise_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    return create_engine(u, echo=echo, pool_pre_ping=True)
+
+
+def _alembic_config(connection: Connection | None = None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _digest(kind: str, request: Mapping[str, Any]) -> str:
+    blob = json.dumps({"kind": kind, **request}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _check_action(action_id: Any, actor: Any) -> tuple[str, str]:
+    if not isinstance(action_id, str) or not action_id.strip() or len(action_id) > 64:
+        raise ValueError("action_id must be a non-empty string of at most 64 characters (see new_action_id())")
+    if not isinstance(actor, str) or not actor.strip():
+        raise ValueError("actor (who does this) must be a non-empty string")
+    return action_id, actor.strip()
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _key(key: Sequence[Any]) -> tuple[str, str]:
+    line_code, level = key
+    return str(line_code), str(level)
+
+
+def _ts_col(values: list[Any]) -> pd.Series:
+    return pd.Series(pd.to_datetime(pd.Series(values, dtype="object"), utc=True), dtype="datetime64[ns, UTC]")
+
+
+def _frame(rows: list[Mapping[str, Any]], spec: Mapping[str, str]) -> pd.DataFrame:
+    cols: dict[str, pd.Series] = {}
+    for name, dtype in spec.items():
+        values = [r[name] for r in rows]
+        cols[name] = _ts_col(values) if dtype == "ts" else pd.Series(values, dtype=dtype)
+    return pd.DataFrame(cols, columns=list(spec))
+
+
+_LOG_SPEC = {"id": "int64", "dispute_id": "int64", "at": "ts", "actor": "string", "channel": "string",
+             "text": "string", "action_id": "string"}
+_AUDIT_SPEC = {"id": "int64", "at": "ts", "actor": "string", "entity": "string", "entity_id": "string",
+               "action": "string", "before_json": "string", "after_json": "string", "action_id": "string"}
+_REMINDER_SPEC = {"id": "int64", "line_code": "string", "level": "string", "customer_id": "string",
+                  "channel": "string", "status": "string", "attempts": "int64", "error": "string",
+                  "created_at": "ts", "claimed_at": "ts", "sent_at": "ts", "action_id": "string"}
+_DISPUTE_FIELDS = [c.name for c in disputes.columns if c.name not in ("updated_at",)]
+
+
+# --------------------------------------------------------------------------- the store
+
+class Store:
+    """The action store. Thread-safe: share one per process (e.g. ``st.cache_resource``).
+
+    ``Store()`` uses ``store_url_from()`` (env, else the SQLite default);
+    ``Store(data_dir=...)`` an SQLite file there; ``Store(url)`` that URL.
+    """
+
+    def __init__(self, url: str | None = None, data_dir: str | Path | None = None, *,
+                 migrate: bool = True, echo: bool = False):
+        if url is None:
+            url = _sqlite_url(data_dir) if data_dir is not None else store_url_from(None)
+        self.url = make_url(url)
+        self.engine = _make_engine(url, echo=echo)
+        self.dialect = self.engine.dialect.name
+        if migrate:
+            self.migrate()
+
+    @classmethod
+    def from_secrets(cls, secrets: Mapping | None, data_dir: str | Path | None = None, **kw: Any) -> Store:
+        """The store configured by ``st.secrets`` / the environment (see ``store_url_from``)."""
+        return cls(store_url_from(secrets, data_dir), **kw)
+
+    # ---- lifecycle -----------------------------------------------------------------
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password masked: safe to show or log."""
+        return self.url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return f"Store({self.display_url!r})"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        db = self.url.database
+        if self.dialect == "sqlite" and db and db != ":memory:" and not db.startswith("file:"):
+            return Path(db).expanduser()
+        return None
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @staticmethod
+    def head_revision() -> str:
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to `revision` (never downgrades). An SQLite file that
+        holds an older schema is first copied to ``linewise.db.bak-<rev>-<utc time>``."""
+        from alembic import command
+        from alembic.script import ScriptDirectory
+
+        script = ScriptDirectory.from_config(_alembic_config())
+        current = self.current_revision()
+        if current is not None:
+            try:
+                script.get_revision(current)
+            except Exception as exc:
+                raise StoreError(f"the database schema is at revision {current}, which this version of "
+                                 "Linewise does not know (it is newer): upgrade Linewise") from exc
+        target = script.get_current_head() if revision == "head" else revision
+        if current is not None and current != target and self.sqlite_path is not None:
+            self._backup(current)
+        with self.engine.connect() as conn:
+            conn.execution_options(linewise_write=True)
+            command.upgrade(_alembic_config(conn), revision)
+
+    def _backup(self, revision: str) -> Path:
+        src = self.sqlite_path
+        assert src is not None
+        stamp = _now().strftime("%Y%m%dT%H%M%S%fZ")
+        dst = src.with_name(f"{src.name}.bak-{revision}-{stamp}")
+        with sqlite3.connect(src) as s, sqlite3.connect(dst) as d:
+            s.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            s.backup(d)
+        return dst
+
+    # ---- transactions ----------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self, write: bool = False) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            if write:
+                conn.execution_options(linewise_write=True)
+            with conn.begin():
+                yield conn
+
+    def _do(self, kind: str, action_id: str, actor: str, request: Mapping[str, Any],
+            work: Callable[[Connection, datetime], Any]) -> tuple[Any, bool]:
+        """Run `work` once per action id in one transaction; returns (result, replayed)."""
+        action_id, actor = _check_action(action_id, actor)
+        digest = _digest(kind, request)
+        now = _now()
+        try:
+            with self._tx(write=True) as conn:
+                try:
+                    conn.execute(actions.insert().values(action_id=action_id, kind=kind, created_at=now,
+                                                         actor=actor, request_hash=digest))
+                except IntegrityError as exc:
+                    raise _Replayed() from exc
+                result = _jsonable(work(conn, now))
+                conn.execute(actions.update().where(actions.c.action_id == action_id)
+                             .values(result_json=json.dumps(result)))
+            return result, False
+        except _Replayed:
+            pass
+        with self._tx() as conn:
+            row = conn.execute(select(actions).where(actions.c.action_id == action_id)).mappings().one()
+        if row["kind"] != kind or row["request_hash"] != digest:
+            raise ActionConflict(f"action id {action_id} was already used for another request "
+                                 f"({row['kind']} by {row['actor']}); make a new action id for a new action")
+        return json.loads(row["result_json"]), True
+
+    @staticmethod
+    def _audit(conn: Connection, at: datetime, actor: str, action_id: str, entity: str, entity_id: Any,
+               action: str, before: Any, after: Any) -> None:
+        conn.execute(audit_events.insert().values(
+            at=at, actor=actor, entity=entity, entity_id=str(entity_id), action=action,
+            before_json=None if before is None else json.dumps(before, sort_keys=True, default=str),
+            after_json=None if after is None else json.dumps(after, sort_keys=True, default=str),
+            action_id=action_id))
+
+    # ---- disputes --------------------------------------------------------------------
+
+    @staticmethod
+    def _row_values(d: Dispute, now: datetime) -> dict[str, Any]:
+        values = {f: getattr(d, f) for f in _DISPUTE_FIELDS if f != "id"}
+        values["status"] = str(d.status)
+        values["updated_at"] = now
+        return values
+
+    @staticmethod
+    def _load(conn: Connection, dispute_id: int) -> Dispute | None:
+        row = conn.execute(select(disputes).where(disputes.c.id == int(dispute_id))).mappings().first()
+        if row is None:
+            return None
+        codes = conn.execute(select(dispute_lines.c.line_code).where(dispute_lines.c.dispute_id == row["id"])
+                             .order_by(dispute_lines.c.seq)).scalars().all()
+        return Dispute(line_codes=tuple(codes), **{f: row[f] for f in _DISPUTE_FIELDS})
+
+    def open_dispute(self, *, action_id: str, actor: str, lines: pd.DataFrame, amount: int, reason: str,
+                     owner: str, line_codes: Sequence[str] | None = None, invoice_no: str | None = None,
+                     description: str | None = None, review_days: int | None = None,
+                     at: Any = None) -> int:
+        """Open a dispute on `line_codes` (or the open lines of `invoice_no`); returns its id.
+
+        `lines` carries the open amounts (``billing.aging.line_aging`` output);
+        the rules are ``billing.disputes.validate_new``'s, checked against the
+        disputes in the database inside the same transaction. Raises DisputeError.
+        """
+        request = {"line_codes": list(map(str, line_codes or [])), "invoice_no": invoice_no,
+                   "amount": amount, "reason": reason, "owner": owner, "description": description,
+                   "review_days": review_days}
+
+        def work(conn: Connection, now: datetime) -> dict[str, Any]:
+            taken = conn.execute(
+                select(dispute_lines.c.line_code, disputes.c.status)
+                .join(disputes, disputes.c.id == dispute_lines.c.dispute_id)
+                .where(dispute_lines.c.is_open)).mappings().all()
+            taken_df = pd.DataFrame({"line_code": pd.Series([r["line_code"] for r in taken], dtype="string"),
+                                     "status": pd.Series([r["status"] for r in taken], dtype="string")})
+            d = validate_new(lines, amount=amount, reason=reason, owner=owner, opened_by=actor,
+                             line_codes=line_codes, invoice_no=invoice_no, disputes=taken_df,
+                             description=description, review_days=review_days, at=at or now)
+            new_id = conn.execute(disputes.insert().values(**self._row_values(d, now))).inserted_primary_key[0]
+            try:
+                with conn.begin_nested():
+                    conn.execute(dispute_lines.insert(), [
+                        {"dispute_id": new_id, "line_code": c, "seq": i, "is_open": True}
+                        for i, c in enumerate(d.line_codes)])
+            except IntegrityError as exc:
+                raise DisputeError("a line of this dispute is already in an open dispute") from exc
+            d = d.model_copy(update={"id": int(new_id)})
+            self._audit(conn, now, actor, action_id, "dispute", new_id, "open", None, d.as_json())
+            return {"dispute_id": int(new_id)}
+
+        result, _ = self._do("open_dispute", action_id, actor, request, work)
+        return int(result["dispute_id"])
+
+    def transition_dispute(self, dispute_id: int, to: str, *, action_id: str, actor: str,
+                           outcome: str | None = None, resolved_amount: int | None = None,
+                           owner: str | None = None, note: str | None = None, at: Any = None) -> Dispute:
+        """Move a dispute to state `to` (rules: ``billing.disputes.transition``); returns it as changed.
+
+        `owner` hands it over (e.g. to a manager on escalation); `note` adds a
+        log entry (channel "note") in the same transaction. Raises
+        InvalidTransition / DisputeError, or ConcurrentChange if someone else
+        changed it meanwhile.
+        """
+        request = {"dispute_id": int(dispute_id), "to": str(to), "outcome": outcome,
+                   "resolved_amount": resolved_amount, "owner": owner, "note": note}
+
+        def work(conn: Connection, now: datetime) -> dict[str, Any]:
+            d = self._load(conn, dispute_id)
+            if d is None:
+                raise DisputeError(f"there is no dispute #{dispute_id}")
+            new = transition(d, to, at=at or now, by=actor, outcome=outcome,
+                             resolved_amount=resolved_amount, owner=owner)
+            res = conn.execute(disputes.update()
+                               .where(and_(disputes.c.id == d.id, disputes.c.version == d.version))
+                               .values(**self._row_values(new, now)))
+            if res.rowcount != 1:
+                raise ConcurrentChange(f"dispute #{dispute_id} was changed by someone else; reload it")
+            if d.is_open and not new.is_open:
+                conn.execute(dispute_lines.update().where(dispute_lines.c.dispute_id == d.id)
+                             .values(is_open=False))
+            self._audit(conn, now, actor, action_id, "dispute", d.id, "transition", d.as_json(), new.as_json())
+            if note and note.strip():
+                self._add_log(conn, now, actor, action_id, d.id, "note", note, at or now)
+            return new.as_json()
+
+        result, _ = self._do("transition_dispute", action_id, actor, request, work)
+        return Dispute.model_validate(result)
+
+    def _add_log(self, conn: Connection, now: datetime, actor: str, action_id: str, dispute_id: int,
+                 channel: str, text_: str, at: Any) -> int:
+        entry = {"dispute_id": int(dispute_id), "at": utc(at), "actor": actor, "channel": channel,
+                 "text": text_.strip(), "action_id": action_id}
+        log_id = conn.execute(dispute_log.insert().values(**entry)).inserted_primary_key[0]
+        self._audit(conn, now, actor, action_id, "dispute", dispute_id, "log", None,
+                    {"log_id": int(log_id), **entry})
+        return int(log_id)
+
+    def add_dispute_note(self, dispute_id: int, channel: str, text: str, *, action_id: str, actor: str,
+                         at: Any = None) -> int:
+        """Add an entry to a dispute's communication log (who = actor, when = `at` or now); returns its id."""
+        if channel not in LOG_CHANNELS:
+            raise DisputeError(f"unknown channel {channel!r}; one of {', '.join(LOG_CHANNELS)}")
+        if not isinstance(text, str) or not text.strip():
+            raise DisputeError("a log entry needs some text")
+        request = {"dispute_id": int(dispute_id), "channel": channel, "text": text}
+
+        def work(conn: Connection, now: datetime) -> dict[str, Any]:
+            exists = conn.execute(select(disputes.c.id).where(disputes.c.id == int(dispute_id))).first()
+            if exists is None:
+                raise DisputeError(f"there is no dispute #{dispute_id}")
+            return {"log_id": self._add_log(conn, now, actor, action_id, dispute_id, channel, text, at or now)}
+
+        result, _ = self._do("add_dispute_note", action_id, actor, request, work)
+        return int(result["log_id"])
+
+    def get_dispute(self, dispute_id: int) -> Dispute | None:
+        with self._tx() as conn:
+            return self._load(conn, dispute_id)
+
+    def disputes(self, status: str | Iterable[str] | None = None,
+                 customer_id: str | None = None) -> list[Dispute]:
+        """Dispute values, by id; filtered by status (one or several) and customer."""
+        q = select(disputes).order_by(disputes.c.id)
+        if status is not None:
+            wanted = [status] if isinstance(status, str) else list(status)
+            unknown = set(wanted) - set(STATES)
+            if unknown:
+                raise DisputeError(f"unknown dispute state(s) {sorted(unknown)}; one of {', '.join(STATES)}")
+            q = q.where(disputes.c.status.in_(wanted))
+        if customer_id is not None:
+            q = q.where(disputes.c.customer_id == str(customer_id))
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+            ids = [r["id"] for r in rows]
+            codes: dict[int, list[str]] = {i: [] for i in ids}
+            if ids:
+                for did, code in conn.execute(
+                        select(dispute_lines.c.dispute_id, dispute_lines.c.line_code)
+                        .where(dispute_lines.c.dispute_id.in_(ids))
+                        .order_by(dispute_lines.c.dispute_id, dispute_lines.c.seq)):
+                    codes[did].append(code)
+        return [Dispute(line_codes=tuple(codes[r["id"]]), **{f: r[f] for f in _DISPUTE_FIELDS}) for r in rows]
+
+    def list_disputes(self, status: str | Iterable[str] | None = None,
+                      customer_id: str | None = None) -> pd.DataFrame:
+        """``billing.disputes.disputes_frame`` of the disputes (add SLA with ``sla_flags``)."""
+        return disputes_frame(self.disputes(status, customer_id))
+
+    def dispute_lines(self) -> pd.DataFrame:
+        """Every disputed line of every dispute: dispute_id, line_code, status, customer_id, currency."""
+        return dispute_lines_frame(self.disputes())
+
+    def open_dispute_lines(self) -> pd.DataFrame:
+        """Lines in open dispute — line_code, status, dispute_id — the ``disputes`` table the engine takes."""
+        q = (select(dispute_lines.c.line_code, disputes.c.status, dispute_lines.c.dispute_id)
+             .join(disputes, disputes.c.id == dispute_lines.c.dispute_id)
+             .where(dispute_lines.c.is_open).order_by(dispute_lines.c.line_code))
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, {"line_code": "string", "status": "string", "dispute_id": "int64"})
+
+    def dispute_log(self, dispute_id: int) -> pd.DataFrame:
+        """The communication log of a dispute, oldest first: id, dispute_id, at, actor, channel, text, action_id."""
+        q = (select(*[dispute_log.c[c] for c in _LOG_SPEC]).where(dispute_log.c.dispute_id == int(dispute_id))
+             .order_by(dispute_log.c.at, dispute_log.c.id))
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, _LOG_SPEC)
+
+    def audit_events(self, entity: str | None = None, entity_id: Any = None) -> pd.DataFrame:
+        """Audit events, oldest first: id, at, actor, entity, entity_id, action, before_json, after_json, action_id."""
+        q = select(*[audit_events.c[c] for c in _AUDIT_SPEC]).order_by(audit_events.c.id)
+        if entity is not None:
+            q = q.where(audit_events.c.entity == entity)
+        if entity_id is not None:
+            q = q.where(audit_events.c.entity_id == str(entity_id))
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, _AUDIT_SPEC)
+
+    # ---- column mappings ---------------------------------------------------------------
+
+    def save_mapping(self, source_key: str, mapping: Mapping[str, Any] | str, *, action_id: str,
+                     actor: str) -> None:
+        """Save (insert or replace) the column mapping of a source (a JSON object or its text)."""
+        if not isinstance(source_key, str) or not source_key.strip():
+            raise ValueError("source_key must be a non-empty string")
+        obj = json.loads(mapping) if isinstance(mapping, str) else _jsonable(dict(mapping))
+        if not isinstance(obj, dict):
+            raise ValueError("a column mapping is a JSON object")
+        blob = json.dumps(obj, sort_keys=True)
+
+        def work(conn: Connection, now: datetime) -> None:
+            old = conn.execute(select(column_mappings.c.mapping_json)
+                               .where(column_mappings.c.source_key == source_key)).scalar()
+            values = {"mapping_json": blob, "updated_at": now, "updated_by": actor, "action_id": action_id}
+            if old is None:
+                conn.execute(column_mappings.insert().values(source_key=source_key, **values))
+            else:
+                conn.execute(column_mappings.update().where(column_mappings.c.source_key == source_key)
+                             .values(**values))
+            self._audit(conn, now, actor, action_id, "column_mapping", source_key,
+                        "create" if old is None else "update",
+                        None if old is None else json.loads(old), obj)
+            return None
+
+        self._do("save_mapping", action_id, actor, {"source_key": source_key, "mapping": blob}, work)
+
+    def load_mapping(self, source_key: str) -> dict[str, Any] | None:
+        with self._tx() as conn:
+            blob = conn.execute(select(column_mappings.c.mapping_json)
+                                .where(column_mappings.c.source_key == source_key)).scalar()
+        return None if blob is None else json.loads(blob)
+
+    # ---- reminder log ----------------------------------------------------------------
+
+    def _insert_ignore(self, conn: Connection, values: Mapping[str, Any]) -> bool:
+        """INSERT one reminder_log row unless its (line_code, level) exists; True if inserted."""
+        if self.dialect in ("sqlite", "postgresql"):
+            if self.dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            stmt = insert(reminder_log).values(**values).on_conflict_do_nothing(
+                index_elements=["line_code", "level"])
+            return conn.execute(stmt).rowcount == 1
+        try:
+            with conn.begin_nested():
+                conn.execute(reminder_log.insert().values(**values))
+            return True
+        except IntegrityError:
+            return False
+
+    def claim_reminders(self, keys: Iterable[Sequence[Any]], customer_id: str, channel: str, *,
+                        action_id: str, actor: str, retry_failed: bool = False) -> list[tuple[Any, Any]]:
+        """Claim (line_code, level) keys for sending: returns the keys this call claimed, status queued.
+
+        A key already in the log (queued or sent) is not claimed again — by
+        anyone, ever — so a rerun, a double click, two tabs or two cron runs
+        each get a disjoint set. With `retry_failed`, keys whose last attempt
+        failed are claimed again. Replaying an action id claims nothing and
+        returns [] (the first call owns its claims). Levels are stored as text.
+        """
+        if not isinstance(customer_id, str) or not customer_id:
+            raise ValueError("customer_id must be a non-empty string")
+        if not isinstance(channel, str) or not channel:
+            raise ValueError("channel must be a non-empty string")
+        wanted: dict[tuple[str, str], tuple[Any, Any]] = {}
+        for k in keys:
+            wanted.setdefault(_key(k), tuple(k))
+        request = {"keys": sorted(wanted), "customer_id": customer_id, "channel": channel,
+                   "retry_failed": retry_failed}
+
+        def work(conn: Connection, now: datetime) -> list[list[str]]:
+            claimed = []
+            for (line_code, level) in wanted:
+                row = {"line_code": line_code, "level": level, "customer_id": customer_id, "channel": channel,
+                       "status": "queued", "action_id": action_id, "created_at": now, "attempts": 0,
+                       "claimed_at": now}
+                if self._insert_ignore(conn, row):
+                    self._audit(conn, now, actor, action_id, "reminder", f"{line_code}|{level}", "claim",
+                                None, row)
+                    claimed.append([line_code, level])
+                elif retry_failed:
+                    where = and_(reminder_log.c.line_code == line_code, reminder_log.c.level == level,
+                                 reminder_log.c.status == "failed")
+                    before = conn.execute(select(reminder_log).where(where)).mappings().first()
+                    if before is None:
+                        continue
+                    changes = {"status": "queued", "claimed_at": now, "channel": channel,
+                               "customer_id": customer_id, "action_id": action_id}
+                    if conn.execute(reminder_log.update().where(where).values(**changes)).rowcount == 1:
+                        self._audit(conn, now, actor, action_id, "reminder", f"{line_code}|{level}", "reclaim",
+                                    dict(before), {**dict(before), **changes})
+                        claimed.append([line_code, level])
+            return claimed
+
+        result, replayed = self._do("claim_reminders", action_id, actor, request, work)
+        if replayed:
+            return []
+        return [wanted[(c, lv)] for c, lv in result]
+
+    def mark_reminder(self, keys: Iterable[Sequence[Any]], status: str, error: str | None = None, *,
+                      action_id: str, actor: str) -> list[tuple[Any, Any]]:
+        """Record the outcome of an attempt on claimed (queued) keys: status sent or failed (+ error).
+
+        Each marked key gets attempts + 1 (and sent_at when sent). Keys that are
+        not queued are left alone; returns the keys marked.
+        """
+        if status not in ("sent", "failed"):
+            raise ValueError("status must be 'sent' or 'failed' (claim_reminders queues)")
+        if status == "failed" and not error:
+            raise ValueError("a failed attempt needs its error")
+        wanted: dict[tuple[str, str], tuple[Any, Any]] = {}
+        for k in keys:
+            wanted.setdefault(_key(k), tuple(k))
+        request = {"keys": sorted(wanted), "status": status, "error": error}
+
+        def work(conn: Connection, now: datetime) -> list[list[str]]:
+            marked = []
+            for (line_code, level) in wanted:
+                where = and_(reminder_log.c.line_code == line_code, reminder_log.c.level == level,
+                             reminder_log.c.status == "queued")
+                before = conn.execute(select(reminder_log).where(where)).mappings().first()
+                if before is None:
+                    continue
+                changes = {"status": status, "error": error if status == "failed" else None,
+                           "attempts": reminder_log.c.attempts + 1}
+                if status == "sent":
+                    changes["sent_at"] = now
+                if conn.execute(reminder_log.update().where(where).values(**changes)).rowcount == 1:
+                    after = conn.execute(select(reminder_log).where(
+                        and_(reminder_log.c.line_code == line_code, reminder_log.c.level == level))).mappings().one()
+                    self._audit(conn, now, actor, action_id, "reminder", f"{line_code}|{level}", status,
+                                dict(before), dict(after))
+                    marked.append([line_code, level])
+            return marked
+
+        result, _ = self._do("mark_reminder", action_id, actor, request, work)
+        return [wanted[(c, lv)] for c, lv in result]
+
+    def reminder_log(self, customer_id: str | None = None) -> pd.DataFrame:
+        """The reminder log, oldest claim first (columns: id, line_code, level, customer_id, channel,
+        status, attempts, error, created_at, claimed_at, sent_at, action_id)."""
+        q = select(*[reminder_log.c[c] for c in _REMINDER_SPEC]).order_by(reminder_log.c.id)
+        if customer_id is not None:
+            q = q.where(reminder_log.c.customer_id == str(customer_id))
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, _REMINDER_SPEC)
+
+    def stale_claims(self, older_than: timedelta | datetime) -> pd.DataFrame:
+        """Keys still queued that were claimed before `older_than` (a cutoff time, or an age
+        before now): claims whose sender died. Mark them failed to make them retryable."""
+        cutoff = _now() - older_than if isinstance(older_than, timedelta) else utc(older_than)
+        q = (select(*[reminder_log.c[c] for c in _REMINDER_SPEC])
+             .where(and_(reminder_log.c.status == "queued",
+                         func.coalesce(reminder_log.c.claimed_at, reminder_log.c.created_at) < cutoff))
+             .order_by(reminder_log.c.id))
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, _REMINDER_SPEC)
+
+    def actions(self) -> pd.DataFrame:
+        """The action ledger: action_id, kind, created_at, actor (one row per effective action)."""
+        q = select(actions.c.action_id, actions.c.kind, actions.c.created_at, actions.c.actor) \
+            .order_by(actions.c.created_at, actions.c.action_id)
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, {"action_id": "string", "kind": "string", "created_at": "ts", "actor": "string"})
+

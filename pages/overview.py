@@ -1,0 +1,184 @@
+"""Overview: how much is owed, how late, by whom, what cash is coming, and what needs attention.
+
+KPI cards with deltas against the previous period end (as-of − the KPI
+period), the aging mix of every currency, the AR trend at month ends, the
+customers most overdue, cash expected by week from due dates, and the
+reconciliation exceptions by type (each a link into Reconciliation).
+Figures are per currency: pick the currency once, at the top.
+"""
+import pandas as pd
+import streamlit as st
+
+from billing.aging import month_ends
+from billing.reconcile import EXCEPTION_TYPES
+from ui import charts, common, state
+from ui.fmt import days_text, money_text, pct_text
+from ui.tables import money_table
+
+TREND_MONTHS = 12
+CASH_WEEKS = 12
+TOP_CUSTOMERS = 10
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
+RECONCILIATION_PAGE = "pages/reconciliation.py"
+CUSTOMER_PAGE = "pages/customer.py"
+
+
+def money_delta(diff: int, currency: str) -> str:
+    return ("+" if diff > 0 else "") + money_text(diff, currency)
+
+
+def number_delta(now: float, before: float, unit: str) -> str | None:
+    if pd.isna(now) or pd.isna(before):
+        return None
+    return f"{now - before:+.1f} {unit}"
+
+
+def render_kpis(now: pd.Series | None, before: pd.Series | None, currency: str, before_date: pd.Timestamp) -> None:
+    """Six cards: Open, Overdue %, DSO, CEI, Unapplied, In dispute, each with its change since `before_date`."""
+    if now is None:
+        st.info(f"No open items or sales in {currency} as of this date.")
+        return
+    since = f"Change since {before_date:%Y-%m-%d} (the previous period end)."
+
+    def money(col: str) -> tuple[str, str | None]:
+        value = int(now[col])
+        return money_text(value, currency), (money_delta(value - int(before[col]), currency)
+                                             if before is not None else None)
+
+    def ratio(col: str, text, unit: str) -> tuple[str, str | None]:
+        return text(now[col]), (number_delta(now[col], before[col], unit) if before is not None else None)
+
+    cards = [
+        ("Open", *money("total_open"), "off", "Total open on invoice lines (unapplied cash not netted). "),
+        ("Overdue %", *ratio("overdue_pct", pct_text, "pp"), "inverse", "Share of the open amount past its due date. "),
+        ("DSO", *ratio("dso_days", days_text, "days"), "inverse",
+         "Days sales outstanding: open ÷ credit sales of the period × days. "),
+        ("CEI", *ratio("cei_pct", pct_text, "pp"), "normal",
+         "Collection effectiveness index over the period (100% = everything collectable was collected). "),
+        ("Unapplied", *money("unapplied"), "inverse", "Cash received but not matched to any open line. "),
+        ("In dispute", *money("in_dispute"), "inverse", "Open amount of lines under an open dispute. "),
+    ]
+    for col, (label, value, delta, colour, help_text) in zip(st.columns(len(cards)), cards):
+        col.metric(label, value, delta, delta_color=colour, help=help_text + since, border=True)
+
+
+def render_aging_mix(by_currency: pd.DataFrame, buckets: list[str]) -> None:
+    st.subheader("Aging by currency")
+    if not len(by_currency) or not (by_currency["open"] > 0).any():
+        st.caption("Nothing is open.")
+        return
+    st.plotly_chart(charts.aging_shares(by_currency, buckets), key="overview_aging_chart")
+
+
+def render_trend(loaded: state.Loaded, as_of: pd.Timestamp, currency: str, buckets: list[str]) -> None:
+    st.subheader("AR trend")
+    dates = tuple(month_ends(as_of - pd.DateOffset(months=TREND_MONTHS), as_of, include_end=True))
+    customers = state.selected_customers(loaded.data)
+    history = state.history_for(loaded.key, dates, state.policy().model_dump_json(), loaded.data,
+                                tuple(sorted(customers)) if customers is not None else None)
+    if not (history["currency"] == currency).any():
+        st.caption(f"No {currency} history.")
+        return
+    st.plotly_chart(charts.ar_trend(history, currency, buckets), key="overview_trend_chart")
+    st.caption("Open amount at each month end, rebuilt from the same data as of that date.")
+
+
+def expected_by_week(aging: pd.DataFrame, as_of: pd.Timestamp, currency: str) -> pd.DataFrame:
+    """Open, undisputed amounts by the week (Monday) they fall due; past due first, beyond the horizon last."""
+    lines = aging[(aging["currency"] == currency) & (aging["open"] > 0) & ~aging["in_dispute"]]
+    if not len(lines):
+        return pd.DataFrame(columns=["week", "status", "amount"])
+    due = pd.to_datetime(lines["due_date"])
+    week = (due - pd.to_timedelta(due.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
+    horizon = as_of + pd.Timedelta(weeks=CASH_WEEKS)
+    overdue = (due < as_of).to_numpy()
+    week = week.where(~overdue, "Overdue").where(due <= horizon, "Later")
+    frame = pd.DataFrame({"week": week.to_numpy(), "status": ["Overdue" if o else "Due" for o in overdue],
+                          "amount": lines["open"].to_numpy()})
+    out = frame.groupby(["week", "status"], as_index=False)["amount"].sum()
+    rank = out["week"].map(lambda w: (0, "") if w == "Overdue" else (2, "") if w == "Later" else (1, w))
+    return out.iloc[sorted(range(len(out)), key=lambda i: rank.iloc[i])].reset_index(drop=True)
+
+
+def render_expected_cash(aging: pd.DataFrame, as_of: pd.Timestamp, currency: str) -> None:
+    st.subheader("Cash expected by week")
+    weeks = expected_by_week(aging, as_of, currency)
+    if not len(weeks):
+        st.caption(f"Nothing open in {currency}.")
+        return
+    st.plotly_chart(charts.expected_cash(weeks, currency), key="overview_cash_chart")
+    st.caption(f"Open {currency} amounts by due date, lines in dispute left out; "
+               f"'Overdue' is already past due, 'Later' is beyond {CASH_WEEKS} weeks.")
+
+
+def render_top_overdue(analysis, data, currency: str, buckets: list[str]) -> None:
+    st.subheader("Top overdue customers")
+    rows = analysis.by_customer[analysis.by_customer["currency"] == currency].copy()
+    rows["overdue"] = rows["open"] - rows[buckets[0]]
+    rows = rows[rows["overdue"] > 0].sort_values(["overdue", "customer_id"], ascending=[False, True])
+    rows = rows.head(TOP_CUSTOMERS)
+    rows.insert(1, "name", rows["customer_id"].map(state.customer_names(data)))
+    chosen = money_table(rows[["customer_id", "name", "currency", "overdue", "open", "oldest_days"]],
+                         ["overdue", "open"], key="overview_top_overdue", select=True,
+                         empty=f"No {currency} customer is overdue.")
+    st.caption("Select a customer to open their statement.")
+    if chosen is not None:
+        st.session_state["customer_pick"] = str(chosen["customer_id"])
+        st.switch_page(CUSTOMER_PAGE)
+
+
+def open_exceptions(kind: str) -> None:
+    st.session_state["recon_types"] = [kind]
+    st.session_state["recon_goto"] = True
+
+
+def render_exceptions(exceptions: pd.DataFrame) -> None:
+    st.subheader("Exceptions")
+    if not len(exceptions):
+        st.success("No reconciliation exceptions.", icon=":material/check_circle:")
+        return
+    counts = exceptions.groupby("type").size()
+    kinds = sorted(counts.index, key=lambda t: (SEVERITY_ORDER.get(EXCEPTION_TYPES.get(t, {}).get("severity"), 9), t))
+    with st.container(horizontal=True, key="overview_exceptions"):
+        for kind in kinds:
+            info = EXCEPTION_TYPES.get(kind, {})
+            st.button(f"{kind} · {counts[kind]}", key=f"overview_exc_{kind}", on_click=open_exceptions,
+                      args=(kind,), help=f"{info.get('severity', '')}: {info.get('description', '')}")
+    st.caption("Open a type in Reconciliation.")
+    if st.session_state.pop("recon_goto", False):
+        st.switch_page(RECONCILIATION_PAGE)
+
+
+loaded = common.page_start("Overview", "As of {as_of}.")
+analysis = state.view(loaded)
+as_of, buckets = analysis.as_of, analysis.policy.bucket_labels
+previous_end = state.previous_period_end(loaded, as_of)
+previous = state.view(loaded, previous_end, with_exceptions=False)
+
+currencies = sorted(set(analysis.kpis["currency"].astype(str)))
+currency = common.focus_currency(currencies, key="overview_currency", label="Figures in")
+if currency is None:
+    st.info("There is nothing to show for these filters.")
+    st.stop()
+
+
+def kpi_row(kpis: pd.DataFrame) -> pd.Series | None:
+    rows = kpis[kpis["currency"] == currency]
+    return rows.iloc[0] if len(rows) else None
+
+
+render_kpis(kpi_row(analysis.kpis), kpi_row(previous.kpis), currency, previous_end)
+
+left, right = st.columns(2)
+with left:
+    render_aging_mix(analysis.by_currency, buckets)
+with right:
+    render_exceptions(analysis.exceptions)
+
+left, right = st.columns(2)
+with left:
+    render_trend(loaded, as_of, currency, buckets)
+with right:
+    render_expected_cash(analysis.aging, as_of, currency)
+
+render_top_overdue(analysis, loaded.data, currency, buckets)

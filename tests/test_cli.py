@@ -1,0 +1,156 @@
+"""The command line end to end on real files: messages, exit codes, outputs."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+from python_calamine import CalamineWorkbook
+
+import cli
+from billing.linecode import is_valid, make_code
+from tests import messy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def bad_cells_xlsx(folder: Path) -> Path:
+    """Invoices with a title row and three bad cells (rows 5, 6, 7), payments clean."""
+    path = folder / "bad.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("Invoices")
+    ws.write_row(0, 0, ["Open items March"])
+    ws.write_row(2, 0, ["Invoice #", "Customer", "Date", "Amount", "Currency"])
+    ws.write_row(3, 0, ["INV-1", "C1", "2024-03-01", "100.00", "USD"])
+    ws.write_row(4, 0, ["INV-2", "C1", "2024-02-30", "50.00", "USD"])
+    ws.write_row(5, 0, ["INV-3", "C1", "2024-03-02", "12.345", "USD"])
+    ws.write_row(6, 0, ["INV-4", "", "2024-03-02", "7.00", "USD"])
+    ps = wb.add_worksheet("Payments")
+    ps.write_row(0, 0, ["Payment ID", "Customer", "Payment Date", "Amount", "Reference"])
+    ps.write_row(1, 0, ["P1", "C1", "2024-03-10", 60, "INV-1"])
+    wb.close()
+    return path
+
+
+def test_check_clean_workbook_exits_zero_and_reports_skipped_rows(tmp_path, capsys):
+    code, out, _ = run(capsys, "check", str(messy.acme_xlsx(tmp_path)))
+    assert code == 0
+    assert "invoices          4         4            0" in out
+    assert "Invoices!row 1 (title)" in out and "Invoices!row 9 (total)" in out
+    assert "No rows quarantined." in out
+
+
+def test_check_lists_each_bad_cell_with_sheet_row_column_value_and_exits_one(tmp_path, capsys):
+    code, out, _ = run(capsys, "check", str(bad_cells_xlsx(tmp_path)))
+    assert code == 1
+    assert "invoices          4         1            3" in out
+    assert "Invoices!row 5, column 'Date', value '2024-02-30': is not a real date" in out
+    assert "Invoices!row 6, column 'Amount', value '12.345'" in out and "3 decimals" in out
+    assert "Invoices!row 7, column 'Customer'" in out and "required" in out
+
+
+def test_missing_required_column_is_one_clear_message(tmp_path, capsys):
+    code, _, err = run(capsys, "check", str(messy.missing_column_xlsx(tmp_path)))
+    assert code == 1
+    assert "no column for invoice_no" in err and "found: 'Doc'" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("builder", [messy.corrupt_xlsx, messy.empty_file, messy.pdf_file])
+def test_unreadable_file_gets_a_message_not_a_traceback(tmp_path, capsys, builder):
+    code, _, err = run(capsys, "check", str(builder(tmp_path)))
+    assert code == 1
+    assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_usage_errors_exit_two(tmp_path, capsys):
+    assert run(capsys, "check", str(tmp_path / "nope.xlsx"))[0] == 2
+    src = str(messy.acme_xlsx(tmp_path))
+    assert run(capsys, "report", src, "--as-of", "soon", "--out", str(tmp_path / "r.json"))[0] == 2
+    assert run(capsys, "report", src, "--as-of", "2024-06-30", "--sections", "bogus",
+               "--out", str(tmp_path / "r.json"))[0] == 2
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["frobnicate"])
+    assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("builder", [messy.chinese_xlsx, messy.hungarian_ods, messy.two_row_header_xlsx,
+                                     messy.csv_cp1252, messy.csv_gbk, messy.csv_utf8_bom])
+def test_messy_sources_read_without_quarantine(tmp_path, capsys, builder):
+    code, out, err = run(capsys, "check", str(builder(tmp_path)))
+    assert code == 0, out + err
+    assert "quarantined" in out
+
+
+def test_codes_writes_invoices_with_valid_line_codes(tmp_path, capsys):
+    out_path = tmp_path / "coded.xlsx"
+    code, out, _ = run(capsys, "codes", str(messy.acme_xlsx(tmp_path)), "--out", str(out_path))
+    assert code == 0 and "4 invoice lines" in out
+    rows = CalamineWorkbook.from_path(str(out_path)).get_sheet_by_name("invoices").to_python()
+    header = rows[0]
+    codes = [r[header.index("line_code")] for r in rows[1:]]
+    assert codes[0] == make_code("INV-001", 1) and all(is_valid(c) for c in codes)
+
+
+def test_codes_to_csv(tmp_path, capsys):
+    out_path = tmp_path / "coded.csv"
+    assert run(capsys, "codes", str(messy.csv_utf8_bom(tmp_path)), "--out", str(out_path))[0] == 0
+    assert "line_code" in out_path.read_text(encoding="utf-8-sig").splitlines()[0]
+
+
+def test_report_json_has_the_spec_shape_with_exact_amount_strings(tmp_path, capsys):
+    out_path = tmp_path / "r.json"
+    code, _, _ = run(capsys, "report", str(bad_cells_xlsx(tmp_path)), "--as-of", "2024-03-31",
+                     "--out", str(out_path))
+    assert code == 1  # the report is written, but the quarantine is not silent
+    r = json.loads(out_path.read_text(encoding="utf-8"))
+    assert r["as_of"] == "2024-03-31" and r["basis"] == "due_date"
+    assert r["rows"]["invoices"] == {"read": 4, "accepted": 1, "quarantined": 3}
+    usd = r["summary"]["USD"]
+    assert (usd["invoiced"], usd["allocated"], usd["open"], usd["overdue"]) == ("100.00", "60.00", "40.00", "0.00")
+    assert usd["aging"]["current"] == "40.00"
+    assert r["allocations"] == [{"payment_id": "P1", "line_code": make_code("INV-1", 1), "amount": "60.00",
+                                 "step": "invoice"}]
+    assert r["lines"][0]["due_date"] == "2024-03-31" and r["lines"][0]["bucket"] == "current"
+    assert len(r["quarantine"]) == 3
+
+
+def test_report_sections_limit_what_is_written(tmp_path, capsys):
+    out_path = tmp_path / "r.json"
+    run(capsys, "report", str(messy.acme_xlsx(tmp_path)), "--as-of", "2024-06-30", "--sections",
+        "summary,customers,kpis", "--out", str(out_path))
+    r = json.loads(out_path.read_text(encoding="utf-8"))
+    assert set(r) == {"as_of", "basis", "buckets", "summary", "customers", "kpis"}
+
+
+def test_report_xlsx_has_a_sheet_per_section(tmp_path, capsys):
+    out_path = tmp_path / "r.xlsx"
+    code, _, _ = run(capsys, "report", str(messy.acme_xlsx(tmp_path)), "--as-of", "2024-06-30",
+                     "--format", "xlsx", "--sections", "summary,lines,exceptions", "--out", str(out_path))
+    assert code == 0
+    assert CalamineWorkbook.from_path(str(out_path)).sheet_names == ["summary", "lines", "exceptions"]
+
+
+def test_demo_and_template_round_trip_through_check(tmp_path, capsys):
+    demo, template = tmp_path / "demo.xlsx", tmp_path / "t.xlsx"
+    assert run(capsys, "demo", "--out", str(demo), "--lines", "1000")[0] == 0
+    code, out, _ = run(capsys, "check", str(demo))
+    assert code == 0 and "invoices       1000      1000            0" in out
+    assert run(capsys, "template", "--out", str(template))[0] == 0
+    assert "Instructions" in CalamineWorkbook.from_path(str(template)).sheet_names
+
+
+def test_cli_runs_as_a_program_with_spec_exit_codes(tmp_path):
+    proc = subprocess.run([sys.executable, "cli.py", "check", str(bad_cells_xlsx(tmp_path))], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "is not a real date" in proc.stdout

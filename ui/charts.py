@@ -1,0 +1,96 @@
+"""Plotly figures for the dashboards. Inputs are engine frames in minor units; each figure is one currency
+or shows shares, so amounts of different currencies are never stacked on one axis."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ui.fmt import digits_of
+
+# Green for not yet due through red for the oldest; extra buckets reuse the last colour.
+BUCKET_COLOURS = ["#2e7d32", "#9ccc65", "#fdd835", "#fb8c00", "#e64a19", "#b71c1c"]
+
+
+def _colour(i: int) -> str:
+    return BUCKET_COLOURS[min(i, len(BUCKET_COLOURS) - 1)]
+
+
+def _scale(currency: str) -> float:
+    return 10.0 ** digits_of(currency)
+
+
+def _money_hover(currency: str) -> str:
+    d = digits_of(currency)
+    return f"%{{customdata:,.{d}f}} {currency}"
+
+
+def _layout(fig: go.Figure, height: int = 320, **kw) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), **kw)
+    return fig
+
+
+def aging_shares(by_currency: pd.DataFrame, buckets: list[str]) -> go.Figure:
+    """One 100 % stacked horizontal bar per currency: the share of its open amount in each bucket."""
+    fig = go.Figure()
+    frame = by_currency[by_currency["open"] > 0]
+    currencies = frame["currency"].astype(str).tolist()
+    for i, bucket in enumerate(buckets):
+        minor = frame[bucket].to_numpy(dtype="int64")
+        share = 100.0 * minor / frame["open"].to_numpy(dtype="float64")
+        amount = [m / _scale(c) for m, c in zip(minor, currencies)]
+        text = [f"{a:,.{digits_of(c)}f} {c}" for a, c in zip(amount, currencies)]
+        fig.add_bar(y=currencies, x=share, name=bucket, orientation="h", marker_color=_colour(i),
+                    customdata=text, hovertemplate="%{y} " + bucket + ": %{customdata} (%{x:.1f}%)<extra></extra>")
+    fig.update_layout(barmode="stack", xaxis=dict(title="% of open amount", range=[0, 100], ticksuffix="%"),
+                      yaxis=dict(autorange="reversed"))
+    return _layout(fig, height=max(160, 70 + 45 * len(currencies)))
+
+
+def ar_trend(history: pd.DataFrame, currency: str, buckets: list[str]) -> go.Figure:
+    """Open amount at each month end, stacked by bucket, one currency (billing.aging.history rows)."""
+    h = history[history["currency"] == currency]
+    pivot = (h.pivot_table(index="as_of", columns="bucket", values="open", aggfunc="sum", observed=False)
+             .reindex(columns=buckets).fillna(0))
+    fig = go.Figure()
+    scale = _scale(currency)
+    for i, bucket in enumerate(buckets):
+        y = pivot[bucket].to_numpy(dtype="float64") / scale
+        fig.add_scatter(x=pivot.index, y=y, name=bucket, stackgroup="open", mode="lines",
+                        line=dict(width=0.5, color=_colour(i)), customdata=y,
+                        hovertemplate="%{x|%Y-%m-%d} " + bucket + ": " + _money_hover(currency) + "<extra></extra>")
+    fig.update_layout(yaxis=dict(title=f"Open ({currency})", tickformat=",.0f"), xaxis=dict(title=None))
+    return _layout(fig)
+
+
+def expected_cash(weeks: pd.DataFrame, currency: str) -> go.Figure:
+    """Bars of open amounts by the week they fall due (`weeks`: week label, status, amount minor)."""
+    fig = go.Figure()
+    scale = _scale(currency)
+    colours = {"Overdue": "#e64a19", "Due": "#1976d2", "In dispute": "#9e9e9e"}
+    for status, part in weeks.groupby("status", sort=False):
+        y = part["amount"].to_numpy(dtype="float64") / scale
+        fig.add_bar(x=part["week"], y=y, name=str(status), marker_color=colours.get(str(status)),
+                    customdata=y, hovertemplate="%{x}: " + _money_hover(currency) + "<extra></extra>")
+    fig.update_layout(barmode="stack", yaxis=dict(title=f"Expected ({currency})", tickformat=",.0f"),
+                      xaxis=dict(title="Week (by due date)", type="category"))
+    return _layout(fig)
+
+
+def balance_history(history: pd.DataFrame, currency: str, buckets: list[str]) -> go.Figure:
+    """A customer's open balance at month ends: current vs overdue, one currency."""
+    h = history[history["currency"] == currency].copy()
+    h["state"] = h["bucket"].astype(str).where(h["bucket"].astype(str) == buckets[0], "overdue")
+    h["state"] = h["state"].replace({buckets[0]: "not yet due"})
+    pivot = h.pivot_table(index="as_of", columns="state", values="open", aggfunc="sum").fillna(0)
+    fig = go.Figure()
+    scale = _scale(currency)
+    for name, colour in (("not yet due", "#1976d2"), ("overdue", "#e64a19")):
+        if name not in pivot:
+            continue
+        y = pivot[name].to_numpy(dtype="float64") / scale
+        fig.add_bar(x=pivot.index, y=y, name=name, marker_color=colour, customdata=y,
+                    hovertemplate="%{x|%Y-%m-%d} " + name + ": " + _money_hover(currency) + "<extra></extra>")
+    fig.update_layout(barmode="stack", yaxis=dict(title=f"Open ({currency})", tickformat=",.0f"),
+                      xaxis=dict(title="Month end"))
+    return _layout(fig, height=280)

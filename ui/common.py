@@ -1,0 +1,45 @@
+"""What every page starts with: its title, the demo banner, and the data it needs (or a way to get it)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import state
+
+DATA_PAGE = "pages/data.py"
+
+
+def page_start(title: str, caption: str | None = None) -> state.Loaded:
+    """Title, demo banner; stops the page with a way out when there is no usable data."""
+    st.title(title)
+    loaded = state.current()
+    if loaded.data is None:
+        st.error(f"**{loaded.label}** could not be loaded: {loaded.error}", icon=":material/error:")
+        st.page_link(DATA_PAGE, label="Fix it on the Data page", icon=":material/upload_file:")
+        st.stop()
+    if loaded.is_demo:
+        demo_banner()
+    if caption:
+        st.caption(caption.format(as_of=state.as_of(loaded.data).strftime("%Y-%m-%d")))
+    return loaded
+
+
+def demo_banner() -> None:
+    with st.container(border=True, horizontal=True, vertical_alignment="center", key="demo_banner"):
+        st.markdown(":material/science: **Demo data.** These figures come from a generated sample "
+                    "workbook, not from your books.")
+        st.page_link(DATA_PAGE, label="Load your own data", icon=":material/upload_file:")
+
+
+def focus_currency(currencies: list[str], key: str, label: str = "Currency") -> str | None:
+    """One currency to show figures in (amounts of different currencies are never added)."""
+    if not currencies:
+        return None
+    if len(currencies) == 1:
+        return currencies[0]
+    default = state.policy().default_currency
+    default = default if default in currencies else currencies[0]
+    if st.session_state.get(key) not in currencies:
+        st.session_state.pop(key, None)
+    choice = st.segmented_control(label, currencies, default=default, key=key, required=True,
+                                  persist_state="session")
+    return choice or default

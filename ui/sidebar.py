@@ -1,0 +1,53 @@
+"""The sidebar: which data is loaded, the as-of date and basis, and the filters for every page."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ui import state
+
+
+def render(loaded: state.Loaded) -> None:
+    with st.sidebar:
+        render_source(loaded)
+        if loaded.data is None:
+            return
+        render_filters(loaded)
+
+
+def render_source(loaded: state.Loaded) -> None:
+    if loaded.is_demo:
+        st.info("You are looking at **demo data**. Load your own workbook on the Data page.",
+                icon=":material/science:")
+        st.page_link("pages/data.py", label="Upload or connect your data", icon=":material/upload_file:")
+    elif loaded.error:
+        st.error(f"{loaded.label}: {loaded.error}")
+    else:
+        st.caption(f"Data: **{loaded.label}**")
+
+
+def _options(frame: pd.DataFrame, column: str) -> list[str]:
+    if column not in frame:
+        return []
+    return sorted(frame[column].dropna().astype(str).unique().tolist())
+
+
+def render_filters(loaded: state.Loaded) -> None:
+    data = loaded.data
+    st.date_input("As of", value=state.default_as_of(data), key="f_as_of",
+                  help="Aging, allocation and KPIs are computed as of this date (payments after it are ignored).")
+    st.radio("Age by", ["due_date", "invoice_date"], key="f_basis", horizontal=True,
+             format_func=lambda b: "due date" if b == "due_date" else "invoice date")
+    currencies = sorted(set(data.invoices["currency"].dropna()) | set(data.payments["currency"].dropna()))
+    st.multiselect("Currency", currencies, key="f_currency", placeholder="All currencies")
+    cust = data.customers
+    if len(cust):
+        labels = (cust["customer_id"].astype(str) + " · " + cust["name"].fillna("").astype(str)).tolist()
+    else:
+        labels = sorted(data.invoices["customer_id"].dropna().astype(str).unique().tolist())
+    st.multiselect("Customer", labels, key="f_customer", placeholder="All customers")
+    segments, owners = _options(cust, "segment"), _options(cust, "owner")
+    if segments:
+        st.multiselect("Segment", segments, key="f_segment", placeholder="All segments")
+    if owners:
+        st.multiselect("Owner", owners, key="f_owner", placeholder="All owners")
