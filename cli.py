@@ -162,8 +162,91 @@ def cmd_template(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _secrets_path(arg: str | None) -> Path | None:
+    """--secrets, else .streamlit/secrets.toml in the working directory, else beside cli.py."""
+    if arg:
+        if not Path(arg).expanduser().is_file():
+            raise UsageError(f"--secrets {arg}: no such file")
+        return Path(arg).expanduser()
+    for candidate in (Path.cwd() / ".streamlit" / "secrets.toml",
+                      Path(__file__).resolve().parent / ".streamlit" / "secrets.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    """Payment reminders: print the plan (dry run), or send with --send (for cron)."""
+    import getpass
+    import tomllib
+
+    from billing.dunning import DunningPolicy, load_dunning_policy
+    from connectors.mailer import ConfigError, Mailer, SmtpConfig
+    from connectors.reminders import (build_plan, make_renderer, plan_text, preview, read_secrets_file,
+                                      send_reminders)
+    from connectors.sms import SmsClient, SmsConfig
+    from connectors.store import Store, new_action_id
+
+    as_of = _as_of(args.as_of) if args.as_of else pd.Timestamp.today().normalize()
+    engine_policy = _policy(args)
+    dunning = DunningPolicy()
+    if args.dunning_policy:
+        try:
+            dunning = load_dunning_policy(Path(args.dunning_policy).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageError(f"cannot read dunning policy file {args.dunning_policy}: {exc}") from exc
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"dunning policy file {args.dunning_policy} is not valid: {exc}") from exc
+    if args.attach_statement:
+        dunning = dunning.model_copy(update={"attach_statement": True})
+    try:
+        secrets = read_secrets_file(_secrets_path(args.secrets))
+        smtp = SmtpConfig.from_secrets(secrets)
+        sms_cfg = SmsConfig.from_secrets(secrets)
+        renderer = make_renderer(dunning, templates_dir=args.templates)
+    except (ConfigError, FileNotFoundError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(str(exc)) from exc
+    data = _load(args)
+    with Store.from_secrets(secrets) as store:
+        plan = build_plan(data, as_of, store, dunning, engine_policy)
+        for line in plan_text(plan):
+            print(line)
+        for msg in preview(plan, renderer, customer_ids=args.preview or []):
+            print(f"\n--- {msg.customer_id} ({msg.level}, {msg.language}) ---\nSubject: {msg.subject}\n\n"
+                  f"{msg.text}\nSMS: {msg.sms}")
+        if len(data.quarantine):
+            print(f"{len(data.quarantine)} cell(s) quarantined; run `cli.py check` to list them.",
+                  file=sys.stderr)
+        if not args.send:
+            print("Dry run: nothing sent (add --send to send).")
+            return EXIT_DATA if len(data.quarantine) else EXIT_OK
+        if len(data.quarantine) and not args.allow_data_errors:
+            print("error: not sending: the source has quarantined cells, so some payments may be missing "
+                  "(fix them, or add --allow-data-errors)", file=sys.stderr)
+            return EXIT_DATA
+        channels = {ch for r in plan.reminders for ch in r.channels}
+        if "email" in channels and smtp is None:
+            raise UsageError("--send needs an SMTP server: [smtp] in .streamlit/secrets.toml (or --secrets) "
+                             "or LINEWISE_SMTP_HOST / LINEWISE_SMTP_FROM_ADDRESS ...")
+        if "sms" in channels and sms_cfg is None:
+            print("note: no [sms] settings: SMS reminders are left unsent", file=sys.stderr)
+        actor = args.actor or f"cli:{getpass.getuser()}"
+
+        def progress(done: int, total: int, r) -> None:
+            extra = f": {r.error}" if r.error else ""
+            print(f"[{done}/{total}] {r.status:<7} {r.customer_id} {r.level} {r.channel} "
+                  f"{len(r.line_codes)} line(s){extra}", flush=True)
+
+        report = send_reminders(plan, store, Mailer(smtp) if smtp else None,
+                                SmsClient(sms_cfg) if sms_cfg else None, action_id=new_action_id(),
+                                actor=actor, renderer=renderer, progress=progress)
+        print(f"Sent {len(report.sent)}, failed {len(report.failed)}, skipped {len(report.skipped)}.")
+        return EXIT_OK if report.ok else EXIT_DATA
+
+
 def _source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="workbook (.xlsx/.xlsm/.xls/.ods), .csv, or a folder of CSVs")
+    p.add_argument("source", help="workbook (.xlsx/.xlsm/.xls/.ods), .csv, a folder of CSVs, "
+                                   "or a Google Sheet URL (https://docs.google.com/spreadsheets/d/...)")
     p.add_argument("--currency", default="USD", help="currency when a row and its customer have none")
     p.add_argument("--decimal", choices=[".", ","], help="decimal separator (default: detected per column)")
     p.add_argument("--date-order", default="auto", choices=["auto", "dmy", "mdy", "ymd"],
@@ -196,6 +279,27 @@ def build_parser() -> argparse.ArgumentParser:
                                       "unapplied,exceptions,kpis,quarantine (default all)")
     p.add_argument("--policy", help="policy TOML file (buckets, basis, tolerances ...)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("remind", help="payment reminders: print the plan (dry run) or --send them",
+                       description="Payment reminders due as of a date (dry run by default). --send claims, "
+                       "sends and records each reminder once, safe to run from cron. SMTP/SMS settings: "
+                       "[smtp]/[sms] in .streamlit/secrets.toml or LINEWISE_SMTP_*/LINEWISE_SMS_* variables; "
+                       "the store: LINEWISE_DB_URL or [store] url. Exit 1 on data errors or a failed send.")
+    _source_args(p)
+    p.add_argument("--as-of", help="YYYY-MM-DD (default: today)")
+    p.add_argument("--send", action="store_true", help="send the reminders (default: only print the plan)")
+    p.add_argument("--dunning-policy", help="dunning policy TOML (levels, channels, minimum, interval ...)")
+    p.add_argument("--policy", help="engine policy TOML (basis, tolerances ...)")
+    p.add_argument("--secrets",
+                   help="secrets TOML with [smtp], [sms], [store] (default .streamlit/secrets.toml)")
+    p.add_argument("--templates", help="folder of reminder templates overriding the shipped ones")
+    p.add_argument("--attach-statement", action="store_true", help="attach the statement as XLSX")
+    p.add_argument("--preview", action="append", metavar="CUSTOMER_ID",
+                   help="also print the message to this customer (repeatable)")
+    p.add_argument("--actor", help="who sends, for the audit trail (default cli:<user>)")
+    p.add_argument("--allow-data-errors", action="store_true",
+                   help="send even when the source has quarantined cells")
+    p.set_defaults(func=cmd_remind)
 
     p = sub.add_parser("demo", help="write the demo workbook")
     p.add_argument("--out", required=True)

@@ -66,6 +66,7 @@ usually 1-2 rounds; a payment with one request needs none).
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -100,7 +101,11 @@ for _ch in b"abcdefghijklmnopqrstuvwxyz":
 
 _EMPTY_STR = pa.array([], type=pa.large_string())
 
-# Set to a dict to collect CPU seconds per section of `allocate` (bench/bench_engine.py prints them).
+# Use a second thread for independent jobs (results are identical either way).
+PARALLEL = True
+PARALLEL_MIN_ROWS = 100_000  # lines + payments; below this a thread hand-off costs more than it saves
+# Set to a dict to collect CPU seconds per section of `allocate` (bench/bench_engine.py prints them;
+# meaningful with PARALLEL = False).
 PROFILE: dict[str, float] | None = None
 _clock = [0.0]
 
@@ -223,7 +228,8 @@ def tokens(reference: pd.Series) -> pd.DataFrame:
 
 
 def _pd_string(arr: pa.Array) -> pd.Series:
-    return pd.Series(pd.arrays.ArrowStringArray(_arrow(arr)), dtype="string")
+    """A pandas "string" (Arrow-backed) Series over the array, no copy."""
+    return pd.Series(pd.arrays.ArrowStringArray(_arrow(arr)), copy=False)
 
 
 def _take(arr: pa.Array, idx: np.ndarray) -> pa.Array:
@@ -257,32 +263,28 @@ def _sorted_codes(arr: pa.Array) -> np.ndarray:
 # --------------------------------------------------------------------------- numpy helpers
 
 def _argsort_keys(*keys: np.ndarray, unique: bool = False) -> np.ndarray:
-    """Order of rows by the integer keys (first = most significant), packed into as few int64 words as fit.
+    """Stable order of rows by integer keys (first = most significant).
 
-    `unique=True` promises that no two rows have equal keys (any sort is then stable).
+    The keys (and, unless `unique` promises no two rows tie, the row number as a
+    last key) are packed into one int64 when they fit, so that numpy's fast
+    (SIMD) quicksort gives a stable result; otherwise `np.lexsort`.
     """
     n = len(keys[0]) if keys else 0
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    words: list[np.ndarray] = []
-    word: np.ndarray | None = None
-    used = 0
+    if not unique:
+        keys = (*keys, np.arange(n, dtype=np.int64))
+    parts: list[tuple[np.ndarray, int]] = []
     for k in keys:
         k = np.asarray(k, dtype=np.int64)
-        lo = int(k.min())
-        k = k - lo if lo else k
-        bits = max(int(k.max()).bit_length(), 1)
-        if word is not None and used + bits <= 62:
+        lo, hi = int(k.min()), int(k.max())
+        parts.append((k - lo if lo else k, max((hi - lo).bit_length(), 1)))
+    if sum(bits for _, bits in parts) <= 63:
+        word = parts[0][0]
+        for k, bits in parts[1:]:
             word = (word << bits) | k
-            used += bits
-        else:
-            if word is not None:
-                words.append(word)
-            word, used = k, bits
-    words.append(word)
-    if len(words) == 1:
-        return np.argsort(words[0], kind="quicksort" if unique else "stable")
-    return np.lexsort(words[::-1])
+        return np.argsort(word)
+    return np.lexsort([k for k, _ in parts[::-1]])
 
 
 def _first_of_run(sorted_keys: np.ndarray) -> np.ndarray:
@@ -339,7 +341,7 @@ def _fill(slot_q: np.ndarray, slot_open: np.ndarray, req_q: np.ndarray, req_p: n
     qtotal = np.diff(np.append(qbase, slot_end[-1]))
 
     live = np.flatnonzero(req_q >= 0)
-    order = live[np.argsort(req_q[live], kind="stable")]  # by queue, then global (payment) order
+    order = live[_argsort_keys(req_q[live])]  # by queue, then global (payment) order
     qs = req_q[order]
     qfirst_r = _first_of_run(qs)
     total = qtotal[qs]
@@ -360,13 +362,21 @@ def _fill(slot_q: np.ndarray, slot_open: np.ndarray, req_q: np.ndarray, req_p: n
         new[order] = e - s
         done = not multi or np.array_equal(new, taken)
         taken = new
+        if PROFILE is not None:
+            PROFILE["fill iterations"] = PROFILE.get("fill iterations", 0) + 1
         if done:
             break
+    # slot ranges: searched in axis order (sorted keys: fast), then laid out in request order
+    a_sorted = s + qbase[qs]
+    lo = np.zeros(nreq, dtype=np.int64)
+    hi = np.zeros(nreq, dtype=np.int64)
+    lo[order] = np.searchsorted(slot_end, a_sorted, side="right")
+    hi[order] = np.searchsorted(slot_start, a_sorted + (e - s), side="left")
     start = np.zeros(nreq, dtype=np.int64)
-    start[order] = s + qbase[qs]
+    start[order] = a_sorted
     has = np.flatnonzero(taken > 0)
     a, b = start[has], start[has] + taken[has]
-    k, row_slot = _expand(np.searchsorted(slot_end, a, side="right"), np.searchsorted(slot_start, b, side="left"))
+    k, row_slot = _expand(lo[has], hi[has])
     row_amount = np.minimum(b[k], slot_end[row_slot]) - np.maximum(a[k], slot_start[row_slot])
     return has[k], row_slot, row_amount
 
@@ -423,31 +433,32 @@ class _Payments:
         pdate = _dates(payments["payment_date"]) if m else np.zeros(0, np.int64)
         pi = np.flatnonzero((pdate != _NAT) & (pdate <= asof))
         ci = np.flatnonzero(L.is_cn & L.dated)
+        nul = pa.nulls(len(ci), type=pa.large_string())
 
-        def col(name: str) -> pa.Array:
-            return _take(_arrow(payments[name] if name in payments else None, m), pi)
+        def col(name: str, from_credit_notes: pa.Array) -> pa.Array:
+            """payments[name] for all rows, then the credit notes' values (taken with `sel` below)."""
+            return pa.concat_arrays([_arrow(payments[name] if name in payments else None, m),
+                                     _arrow(from_credit_notes)])
 
-        self.pay_rows = pi
-        pid = pa.concat_arrays([col("payment_id"), _take(L.code, ci)])
+        sel = np.concatenate([pi, m + np.arange(len(ci), dtype=np.int64)])
+        pid = col("payment_id", _take(L.code, ci))
         date = np.concatenate([pdate[pi], L.date[ci]])
         src = np.concatenate([np.zeros(len(pi), np.int8), np.ones(len(ci), np.int8)])
-        order = pc.sort_indices(pa.table({"d": date, "id": pid, "s": src}),
+        order = pc.sort_indices(pa.table({"d": date, "id": _take(pid, sel), "s": src}),
                                 sort_keys=[("d", "ascending"), ("id", "ascending"), ("s", "ascending")]).to_numpy()
+        sel = sel[order]
         self.n = len(order)
-        self.order = order
-        self.id = _take(pid, order)
+        self.id = _take(pid, sel)
         self.date = date[order]
         self.src = src[order]
-        amount = np.concatenate([_ints(payments["amount"])[pi] if m else np.zeros(0, np.int64),
-                                 np.abs(L.amount[ci])])
-        self.amount = amount[order]
-        self.customer_id = _take(pa.concat_arrays([col("customer_id"), _take(L.customer_id, ci)]), order)
-        cur = pc.fill_null(col("currency"), policy.default_currency)
-        self.currency = _take(pa.concat_arrays([_arrow(cur), _take(L.currency, ci)]), order)
-        nul = pa.nulls(len(ci), type=pa.large_string())
-        self.invoice_no = _take(pa.concat_arrays([col("invoice_no"), _take(L.applies_to, ci)]), order)
-        self.line_code = _take(pa.concat_arrays([col("line_code"), nul]), order)
-        self.reference = _take(pa.concat_arrays([col("reference"), nul]), order)
+        amount = np.concatenate([_ints(payments["amount"]) if m else np.zeros(0, np.int64), np.abs(L.amount[ci])])
+        self.amount = amount[sel]
+        self.customer_id = _take(col("customer_id", _take(L.customer_id, ci)), sel)
+        cur = _take(col("currency", _take(L.currency, ci)), sel)
+        self.currency = _arrow(pc.fill_null(cur, policy.default_currency)) if cur.null_count else cur
+        self.invoice_no = _take(col("invoice_no", _take(L.applies_to, ci)), sel)
+        self.line_code = _take(col("line_code", nul), sel)
+        self.reference = _take(col("reference", nul), sel)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame({
@@ -463,11 +474,11 @@ class _Payments:
         })
 
 
-def _line_rank(inv_rank: np.ndarray, line_no: np.ndarray, code: pa.Array) -> np.ndarray:
-    """Rank of every line by (invoice_no, line_no, line_code)."""
+def _line_rank(inv_rank: np.ndarray, line_no: np.ndarray, code: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Rank of every line by (invoice_no, line_no, line_code), and the lines in that order."""
     n = len(inv_rank)
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     o = _argsort_keys(inv_rank, line_no)
     k1, k2 = inv_rank[o], line_no[o]
     same = np.zeros(n, dtype=bool)
@@ -481,7 +492,7 @@ def _line_rank(inv_rank: np.ndarray, line_no: np.ndarray, code: pa.Array) -> np.
         o[pos] = o[pos][sub]
     rank = np.empty(n, dtype=np.int64)
     rank[o] = np.arange(n, dtype=np.int64)
-    return rank
+    return rank, o
 
 
 # --------------------------------------------------------------------------- allocate
@@ -495,7 +506,16 @@ def allocate(lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.Timestamp | 
     _lap("lines")
     P = _Payments(payments, L, as_of, policy)
     _lap("payments (filter, order)")
+    V = _Values(P)
+    _lap("reference values (tokens, canonical)")
+    with _helper(L.n + P.n) as helper:
+        return _allocate(L, P, V, policy, disputes, helper)
+
+
+def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.DataFrame | None,
+              helper) -> AllocationResult:
     n = L.n
+    line_hits = helper.submit(_canonical_hits, L.code, V.distinct)  # the biggest string job, off the main thread
 
     # ---- integer codes: customers and currencies shared by lines and payments
     (cust, p_cust), cust_dict = _encode(L.customer_id, P.customer_id)
@@ -507,18 +527,29 @@ def allocate(lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.Timestamp | 
     (inv_code,), inv_dict = _encode(L.invoice_no)
     inv_rank_of = _rank_of_dictionary(inv_dict)
     inv_rank = np.where(inv_code >= 0, inv_rank_of[np.maximum(inv_code, 0)], -1)
-    inv_key = np.where((inv_code >= 0) & (cust >= 0), inv_code * ncust + cust, -1)
-    inv_uniq, inv_id = np.unique(inv_key, return_inverse=True)
-    inv_id = inv_id.astype(np.int64).reshape(-1)
-    if len(inv_uniq) and inv_uniq[0] == -1:   # lines without invoice_no or customer: no invoice
-        inv_id, inv_uniq = inv_id - 1, inv_uniq[1:]
-    invoices = _Invoices(inv_uniq // ncust, inv_uniq % ncust, inv_dict, inv_rank_of)
-    line_rank = _line_rank(inv_rank, L.line_no, L.code)
+    line_rank, by_rank = _line_rank(inv_rank, L.line_no, L.code)
+    c_sorted, i_sorted = cust[by_rank], inv_code[by_rank]
+    same_inv = i_sorted[1:] == i_sorted[:-1]
+    if (c_sorted >= 0).all() and (i_sorted >= 0).all() and (c_sorted[1:][same_inv] == c_sorted[:-1][same_inv]).all():
+        # each invoice_no belongs to one customer: the invoice id is the invoice_no's code
+        inv_id = inv_code
+        inv_cust = np.zeros(len(inv_dict), dtype=np.int64)
+        inv_cust[inv_code] = cust
+        invoices = _Invoices(np.arange(len(inv_dict), dtype=np.int64), inv_cust, inv_dict, inv_rank_of)
+    else:
+        inv_key = np.where((inv_code >= 0) & (cust >= 0), inv_code * ncust + cust, -1)
+        inv_uniq, inv_id = np.unique(inv_key, return_inverse=True)
+        inv_id = inv_id.astype(np.int64).reshape(-1)
+        if len(inv_uniq) and inv_uniq[0] == -1:   # lines without invoice_no or customer: no invoice
+            inv_id, inv_uniq = inv_id - 1, inv_uniq[1:]
+        invoices = _Invoices(inv_uniq // ncust, inv_uniq % ncust, inv_dict, inv_rank_of)
     _lap("codes, invoices, line order")
 
     # ---- references
-    refs = _References(P, p_cust, L, cust, inv_id, invoices, policy)
-    _lap("references (tokens, matching)")
+    refs = _References(V, line_hits.result(), P, p_cust, L, cust, inv_id, invoices, policy)
+    _lap("references (matching)")
+    issues = helper.submit(refs.issues)
+    mismatches = helper.submit(refs.mismatches, p_cur, cur, cur_dict)
 
     open_ = np.where(payable, L.amount, 0)
     rem = np.maximum(P.amount, 0)
@@ -534,7 +565,8 @@ def allocate(lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.Timestamp | 
     ok = payable[r_line] & (cur[r_line] == p_cur[r_p])
     r_p, r_line = r_p[ok], r_line[ok]
     if len(r_p):
-        slots = np.unique(r_line)
+        slots = np.sort(r_line)
+        slots = slots[_first_of_run(slots)]
         req_q = _dense_lookup(slots, r_line)
         rr, rs, ra = _fill(np.arange(len(slots), dtype=np.int64), open_[slots], req_q, r_p, rem)
         record(0, r_p[rr], slots[rs], ra)
@@ -585,7 +617,7 @@ def allocate(lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.Timestamp | 
         a_p = np.concatenate([o[1] for o in out])
         a_line = np.concatenate([o[2] for o in out])
         a_amt = np.concatenate([o[3] for o in out])
-        o = np.argsort(a_p, kind="stable")  # each step's rows are already in (payment, rank, line) order
+        o = _argsort_keys(a_p)  # stable: each step's rows are already in (payment, rank, line) order
         a_p, a_step, a_line, a_amt = a_p[o], a_step[o], a_line[o], a_amt[o]
     else:
         a_p = a_line = a_amt = np.zeros(0, dtype=np.int64)
@@ -612,8 +644,7 @@ def allocate(lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.Timestamp | 
     if len(a_line):
         np.maximum.at(last, a_line, P.date[a_p])
     last = np.where(payable & (open_ == 0), last, _NAT)
-    lp = np.flatnonzero(L.part)
-    lp = lp[_argsort_keys(line_rank[lp], unique=True)]
+    lp = by_rank[L.part[by_rank]]
     line_allocated = pd.DataFrame({
         "line_code": _pd_string(_take(L.code, lp)),
         "allocated": np.where(payable, L.amount - open_, 0)[lp],
@@ -622,10 +653,8 @@ def allocate(lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.Timestamp | 
     _lap("output: allocations, unapplied, line_allocated")
     effective = P.frame()
     _lap("output: effective_payments")
-    issues = refs.issues()
-    _lap("output: reference_issues (+ suggestions)")
-    mismatches = refs.mismatches(p_cur, cur, cur_dict)
-    _lap("output: currency_mismatches")
+    issues, mismatches = issues.result(), mismatches.result()
+    _lap("output: reference_issues, currency_mismatches")
     return AllocationResult(
         allocations=allocations,
         unapplied=unapplied,
@@ -634,6 +663,34 @@ def allocate(lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.Timestamp | 
         currency_mismatches=mismatches,
         line_allocated=line_allocated,
     )
+
+
+class _Now:
+    """A finished 'future': runs the job at once (the serial mode)."""
+
+    def __init__(self, fn, *args):
+        self.value = fn(*args)
+
+    def result(self):
+        return self.value
+
+
+class _Serial:
+    def submit(self, fn, *args) -> _Now:
+        return _Now(fn, *args)
+
+    def __enter__(self) -> "_Serial":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _helper(size: int):
+    """A second thread for independent string jobs (numpy and Arrow release the GIL) on big inputs, else serial."""
+    if PARALLEL and size >= PARALLEL_MIN_ROWS:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="allocate")
+    return _Serial()
 
 
 # --------------------------------------------------------------------------- reference matching
@@ -648,14 +705,14 @@ class _Invoices:
         return len(self.no)
 
 
-class _References:
-    """What each payment names: values -> matched lines / invoices, problems, step-1 and step-2 requests."""
+class _Values:
+    """The reference values of every payment, in (payment, position) order.
 
-    def __init__(self, P: _Payments, p_cust: np.ndarray, L: _Lines, cust: np.ndarray, inv_id: np.ndarray,
-                 invoices: _Invoices, policy: Policy):
-        self.P, self.p_cust, self.L, self.cust, self.inv_id, self.invoices = P, p_cust, L, cust, inv_id, invoices
-        self.policy = policy
-        # the values, in (payment, position) order: line_code cell (0), invoice_no cell (1), text tokens (2..)
+    Positions: the line_code cell (0), the invoice_no cell (1), the tokens of the
+    reference text (2..). Values whose canonical form is empty are dropped.
+    """
+
+    def __init__(self, P: _Payments):
         lc = pc.utf8_trim_whitespace(P.line_code)
         ic = pc.utf8_trim_whitespace(P.invoice_no)
         lc_rows = np.flatnonzero(pc.fill_null(pc.greater(pc.utf8_length(lc), 0), False).to_numpy(zero_copy_only=False))
@@ -664,44 +721,61 @@ class _References:
         raw = pa.concat_arrays([_arrow(_take(lc, lc_rows)), _arrow(_take(ic, ic_rows)), t_tok])
         v_p = np.concatenate([lc_rows, ic_rows, t_row])
         v_pos = np.concatenate([np.zeros(len(lc_rows), np.int64), np.ones(len(ic_rows), np.int64), t_pos + 2])
-        _lap("refs: tokenize")
         canon = _canonical(raw)
         keep = np.flatnonzero(pc.greater(pc.utf8_length(canon), 0).to_numpy(zero_copy_only=False))
         keep = keep[_argsort_keys(v_p[keep], v_pos[keep], unique=True)]
-        self.v_p, self.v_pos = v_p[keep], v_pos[keep]
+        self.p, self.pos = v_p[keep], v_pos[keep]
         self.raw, self.canon = _take(raw, keep), _take(canon, keep)
+        (self.id,), self.distinct = _encode(self.canon)   # id: index of the canonical form in `distinct`
+
+
+def _canonical_hits(texts: pa.Array, distinct: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Canonical forms of `texts` and the index of each in `distinct` (-1 when absent; a hash lookup)."""
+    canon = _canonical(texts)
+    idx = pc.index_in(canon, value_set=distinct)
+    return canon, idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _lookup(keys: np.ndarray, rows: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each query key: how many `keys` equal it, and the row of the first of them (-1 if none)."""
+    o = np.argsort(keys)
+    keys, rows = keys[o], rows[o]
+    qo = np.argsort(queries)          # sorted queries: a cache-friendly search
+    qs = queries[qo]
+    a, b = np.searchsorted(keys, qs, "left"), np.searchsorted(keys, qs, "right")
+    count = np.zeros(len(queries), dtype=np.int64)
+    first = np.full(len(queries), -1, dtype=np.int64)
+    count[qo] = np.where(qs >= 0, b - a, 0)
+    first[qo] = np.where((qs >= 0) & (b > a), rows[np.minimum(a, len(rows) - 1)] if len(rows) else -1, -1)
+    return count, first
+
+
+class _References:
+    """What each payment names: values -> matched lines / invoices, problems, step-1 and step-2 requests."""
+
+    def __init__(self, V: _Values, line_hits: tuple[pa.Array, np.ndarray], P: _Payments, p_cust: np.ndarray,
+                 L: _Lines, cust: np.ndarray, inv_id: np.ndarray, invoices: _Invoices, policy: Policy):
+        self.P, self.p_cust, self.L, self.cust, self.inv_id, self.invoices = P, p_cust, L, cust, inv_id, invoices
+        self.policy = policy
+        self.v_p, self.v_pos, self.raw, self.canon = V.p, V.pos, V.raw, V.canon
         nv = len(self.v_p)
         v_cust = p_cust[self.v_p]
-        _lap("refs: canonical values, order")
 
         # ---- candidates: only lines / invoice numbers whose canonical form some value has
-        values = pc.unique(self.canon)
-        line_canon = _canonical(L.code)
-        _lap("refs: canonical line codes")
-        cand = np.flatnonzero(pc.fill_null(pc.is_in(line_canon, value_set=values), False)
-                              .to_numpy(zero_copy_only=False) & (cust >= 0))
-        name_canon = _canonical(invoices.names)
-        name_hit = pc.fill_null(pc.is_in(name_canon, value_set=values), False).to_numpy(zero_copy_only=False)
-        inv_cand = np.flatnonzero(name_hit[invoices.no]) if len(invoices) else np.zeros(0, np.int64)
-        _lap("refs: candidates is_in")
-        (v_id, l_id, i_id), _ = _encode(self.canon, _take(line_canon, cand), _take(name_canon, invoices.no[inv_cand]))
+        line_canon, l_ids = line_hits
+        cand = np.flatnonzero((l_ids >= 0) & (cust >= 0))
+        name_canon, n_ids = _canonical_hits(invoices.names, V.distinct)
+        self.name_canon = name_canon
+        inv_cand = np.flatnonzero(n_ids[invoices.no] >= 0) if len(invoices) else np.zeros(0, np.int64)
         width = max(int(max(cust.max(initial=0), p_cust.max(initial=0))) + 1, 1)
-        vkey = np.where(v_cust >= 0, v_id * width + v_cust, -1)
-        _lap("refs: encode")
-        # line codes first
-        lkey = l_id * width + cust[cand]
-        o = np.argsort(lkey, kind="stable")
-        lkey, lidx = lkey[o], cand[o]
-        a, b = np.searchsorted(lkey, vkey, "left"), np.searchsorted(lkey, vkey, "right")
-        nline = np.where(vkey >= 0, b - a, 0)
-        v_line = np.where(nline == 1, lidx[np.minimum(a, len(lidx) - 1)] if len(lidx) else -1, -1)
-        # then invoice numbers
-        ikey = i_id * width + invoices.cust[inv_cand]
-        o = np.argsort(ikey, kind="stable")
-        ikey, iidx = ikey[o], inv_cand[o]
-        a, b = np.searchsorted(ikey, vkey, "left"), np.searchsorted(ikey, vkey, "right")
-        ninv = np.where((vkey >= 0) & (nline == 0), b - a, 0)
-        v_inv = np.where(ninv == 1, iidx[np.minimum(a, len(iidx) - 1)] if len(iidx) else -1, -1)
+        vkey = np.where(v_cust >= 0, V.id * width + v_cust, -1)
+        _lap("refs: candidates")
+        # line codes first, then invoice numbers (keys: canonical form, customer)
+        nline, v_line = _lookup(l_ids[cand] * width + cust[cand], cand, vkey)
+        ninv, v_inv = _lookup(n_ids[invoices.no[inv_cand]] * width + invoices.cust[inv_cand], inv_cand,
+                              np.where(nline == 0, vkey, -1))
+        v_line = np.where(nline == 1, v_line, -1)
+        v_inv = np.where(ninv == 1, v_inv, -1)
         _lap("refs: match keys")
 
         # ---- problems (codes into PROBLEMS; -1 none)
@@ -745,13 +819,13 @@ class _References:
         if len(idx):  # one row per (payment, canonical value, problem), first mention
             (cid,), _ = _encode(_take(self.canon, idx))
             key = (self.v_p[idx] * (int(cid.max()) + 1) + cid) * len(PROBLEMS) + problem[idx]
-            _, first = np.unique(key, return_index=True)
-            idx = idx[np.sort(first)]
+            o = _argsort_keys(key)
+            idx = idx[np.sort(o[_first_of_run(key[o])])]
         tok = _take(self.raw, idx)
         prob = problem[idx]
         stem = pc.replace_substring_regex(tok, r"-\d{3,}[0-9A-Za-z]$", "")
         suggestion = _suggest(_canonical(tok), _canonical(_arrow(stem)), self.p_cust[self.v_p[idx]], self.invoices,
-                              self.policy.fuzzy_min_score)
+                              self.name_canon, self.policy.fuzzy_min_score)
         suggestion[prob == 3] = None
         p = self.v_p[idx]
         return pd.DataFrame({
@@ -775,7 +849,7 @@ class _References:
             wanted[r2_inv] = True
             lines_of = np.flatnonzero(real & (self.inv_id >= 0))
             lines_of = lines_of[wanted[self.inv_id[lines_of]]]
-            lines_of = lines_of[np.argsort(self.inv_id[lines_of], kind="stable")]
+            lines_of = lines_of[_argsort_keys(self.inv_id[lines_of])]
             li = self.inv_id[lines_of]
             k, at = _expand(np.searchsorted(li, r2_inv, "left"), np.searchsorted(li, r2_inv, "right"))
             rp, rl = r2_p[k], lines_of[at]
@@ -801,14 +875,14 @@ class _References:
 
 def _valid_check(bodies: pa.Array) -> np.ndarray:
     """Whether each canonical code's last character is the right check character for the rest."""
-    s = pd.Series(pd.arrays.ArrowStringArray(_arrow(bodies)))
-    out = np.zeros(len(s), dtype=bool)
-    idx = np.flatnonzero(s.str.len().to_numpy() >= 2)
+    bodies = _arrow(bodies)
+    out = np.zeros(len(bodies), dtype=bool)
+    idx = np.flatnonzero(pc.utf8_length(bodies).to_numpy(zero_copy_only=False) >= 2)
     if len(idx):
-        sub = s.iloc[idx]
-        # linecode's vectorised check characters (private helper, same module family)
-        chars = _check_chars(sub.str.slice(0, -1).reset_index(drop=True))
-        out[idx] = chars == sub.str.slice(-1).to_numpy(dtype=str)
+        sub = _take(bodies, idx)
+        head = _pd_string(pc.utf8_slice_codeunits(sub, 0, -1))
+        tail = pc.utf8_slice_codeunits(sub, -1).to_numpy(zero_copy_only=False).astype(str)
+        out[idx] = _check_chars(head) == tail   # linecode's vectorised check characters
     return out
 
 
@@ -816,13 +890,14 @@ def _first_mask(p: np.ndarray, target: np.ndarray, n: int) -> np.ndarray:
     """First occurrence of each (payment, target) pair; the input is in (payment, rank) order."""
     if len(p) == 0:
         return np.zeros(0, dtype=bool)
-    _, first = np.unique(p * n + target, return_index=True)
+    key = p * n + target
+    o = _argsort_keys(key)
     mask = np.zeros(len(p), dtype=bool)
-    mask[first] = True
+    mask[o[_first_of_run(key[o])]] = True
     return mask
 
 
-def _suggest(q_canon: pa.Array, q_stem: pa.Array, q_cust: np.ndarray, invoices: _Invoices,
+def _suggest(q_canon: pa.Array, q_stem: pa.Array, q_cust: np.ndarray, invoices: _Invoices, name_canon: pa.Array,
              min_score: float) -> np.ndarray:
     """Closest invoice number of the same customer; ties to the smaller number.
 
@@ -837,18 +912,24 @@ def _suggest(q_canon: pa.Array, q_stem: pa.Array, q_cust: np.ndarray, invoices: 
     if nq == 0 or len(invoices) == 0:
         return out
     inv_cust, inv_no = invoices.cust, invoices.no
-    name_canon = _canonical(invoices.names)
-    (stem_id, canon_id), _ = _encode(q_stem, name_canon)
-    width = int(max(inv_cust.max(), q_cust.max(), 0)) + 1
-    names = np.array(invoices.names.to_pylist(), dtype=object)
+
+    def names(codes: np.ndarray) -> list:
+        return _take(invoices.names, codes).to_pylist()
+
     # exact stem: the smallest invoice number of the customer with that canonical form
-    key = canon_id[inv_no] * width + inv_cust
-    o = _argsort_keys(key, invoices.name_rank[inv_no])
-    key_s, no_s = key[o], inv_no[o]
+    hit = _canonical_hits(name_canon, pc.unique(q_stem))[1]
+    cand = np.flatnonzero(hit[inv_no])
+    (stem_id, canon_id), _ = _encode(q_stem, _take(name_canon, inv_no[cand]))
+    width = int(max(inv_cust.max(), q_cust.max(), 0)) + 1
+    key = canon_id * width + inv_cust[cand]
+    o = _argsort_keys(key, invoices.name_rank[inv_no[cand]])
+    key_s, no_s = key[o], inv_no[cand][o]
     qkey = np.where(q_cust >= 0, stem_id * width + q_cust, -1)
-    at = np.minimum(np.searchsorted(key_s, qkey), len(key_s) - 1)
-    exact = (qkey >= 0) & (key_s[at] == qkey)
-    out[exact] = names[no_s[at[exact]]]
+    exact = np.zeros(nq, dtype=bool)
+    if len(key_s):
+        at = np.minimum(np.searchsorted(key_s, qkey), len(key_s) - 1)
+        exact = (qkey >= 0) & (key_s[at] == qkey)
+        out[exact] = names(no_s[at[exact]])
     # the rest: full scan of the customer's invoice numbers
     rest = np.flatnonzero(~exact & (q_cust >= 0))
     if len(rest):
@@ -859,7 +940,7 @@ def _suggest(q_canon: pa.Array, q_stem: pa.Array, q_cust: np.ndarray, invoices: 
         canon_names = np.array(name_canon.to_pylist(), dtype=object)
         full_q = np.array(_take(q_canon, rest).to_pylist(), dtype=object)
         stem_q = np.array(_take(q_stem, rest).to_pylist(), dtype=object)
-        by_cust = np.argsort(q_cust[rest], kind="stable")
+        by_cust = _argsort_keys(q_cust[rest])
         firsts = np.flatnonzero(_first_of_run(q_cust[rest][by_cust]))
         for a, b in zip(firsts, np.append(firsts[1:], len(by_cust))):   # one cdist per customer
             qi = by_cust[a:b]
@@ -874,5 +955,6 @@ def _suggest(q_canon: pa.Array, q_stem: pa.Array, q_cust: np.ndarray, invoices: 
                               dtype=np.float64, workers=1))
             best = score.argmax(axis=1)  # the first best is the smallest invoice number
             ok = score[np.arange(len(qi)), best] >= min_score
-            out[rest[qi[ok]]] = names[ino[l0 + best[ok]]]
+            if ok.any():
+                out[rest[qi[ok]]] = names(ino[l0 + best[ok]])
     return out

@@ -286,7 +286,8 @@ def validate_new(lines: pd.DataFrame, *, amount: Any, reason: str, owner: str, o
     if open_total <= 0:
         raise DisputeError("nothing is open on these lines: there is nothing to dispute")
     if amount > open_total:
-        raise DisputeError(f"dispute amount {amount} is more than the open amount of the lines ({open_total})")
+        raise DisputeError(f"dispute amount {amount} is more than the open amount of the lines "
+                           f"({open_total})")
 
     if invoice_no is None and "invoice_no" in sel.columns:
         invoices = set(sel["invoice_no"].dropna().astype(str))
@@ -336,7 +337,8 @@ def transition(dispute: Dispute, to: str, *, at: Any = None, by: str, outcome: s
     if to != "resolved" and resolved_amount is not None:
         raise DisputeError(f"a resolved amount is only recorded when resolving, not when moving to '{to}'")
     if to not in ("resolved", "rejected") and outcome is not None:
-        raise DisputeError(f"an outcome is only recorded when resolving or rejecting, not when moving to '{to}'")
+        raise DisputeError(f"an outcome is only recorded when resolving or rejecting, "
+                           f"not when moving to '{to}'")
 
     if to == "in_review":
         changes["review_started_at"] = when

@@ -8,6 +8,7 @@ done column by column over whole Series; per-row Python only touches the
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,23 +92,36 @@ def _show(value: object) -> str:
 
 
 def _blank(values: pd.Series) -> np.ndarray:
+    """Empty cells: missing, or text that is only white space."""
+    missing = values.isna().to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return missing
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty", "mixed"):
+        return missing
     as_text = values.astype("string").str.strip()
-    return (values.isna() | as_text.isna() | (as_text == "")).to_numpy(dtype=bool)
+    return missing | (as_text == "").fillna(True).to_numpy(dtype=bool)
 
 
 def _text(t: _Table, col: Column) -> pd.Series:
-    values = t.values(col.name)
-    text = values.map(_cell_text, na_action="ignore").astype("string").str.strip()
+    text = cells_as_text(t.values(col.name)).str.strip()
     return text.mask(text == "")
 
 
-def _cell_text(value: object) -> str:
-    # Excel stores an id typed as 17 as the float 17.0: show it as "17", not "17.0".
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (pd.Timestamp,)):
-        return value.date().isoformat() if value == value.normalize() else value.isoformat()
-    return str(value)
+def cells_as_text(values: pd.Series) -> pd.Series:
+    """Cells as the user reads them: an id typed as 17 (stored as 17.0) is "17", a date is ISO."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values
+    if pd.api.types.is_float_dtype(values.dtype):
+        values = values.astype(object)
+    text = values.astype("string")
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        kind = values.map(type)
+        whole = kind.isin((float, np.float64)).to_numpy() & text.str.endswith(".0").fillna(False).to_numpy()
+        text[whole] = text[whole].str.slice(0, -2)
+        stamp = kind.isin((pd.Timestamp, dt.datetime)).to_numpy() & \
+            text.str.endswith(" 00:00:00").fillna(False).to_numpy()
+        text[stamp] = text[stamp].str.slice(0, 10)
+    return text
 
 
 def _required(t: _Table, col: Column, blank: np.ndarray) -> None:

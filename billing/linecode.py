@@ -79,7 +79,7 @@ def _check_chars(bodies: pd.Series) -> np.ndarray:
 
 def make_codes(invoice_nos: pd.Series, line_nos: pd.Series) -> pd.Series:
     """Line codes for whole columns at once; equal to `make_code` row by row."""
-    stems = invoice_nos.astype("string") + "-" + line_nos.astype("int64").map("{:03d}".format)
+    stems = invoice_nos.astype("string") + "-" + line_nos.astype("int64").astype("string").str.zfill(3)
     return append_check(stems)
 
 

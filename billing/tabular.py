@@ -14,7 +14,8 @@ Rules (see also docs/DESIGN.md and billing/schema.py):
    sheet whose header row covers the most of their required columns (all of
    them, or at least two and three matched columns in all), best pairs first.
    Hidden sheets count like visible ones (a visible one wins a tie) and are
-   reported in the notes.
+   reported in the notes; an empty sheet is only reported ("Sheet 'Invoices'
+   for invoices is empty") when no other sheet holds the table.
 2. Header row. Among the first HEAD_ROWS non-blank rows, the row matching the
    most columns of the table (exact synonym or contained synonym); it must
    match every required column or at least two columns. A row above it is
@@ -585,7 +586,6 @@ def locate_tables(workbook: RawWorkbook, mapping: dict | None = None) -> TablesF
     sheets = [_Sheet(s) for s in workbook.sheets]
     by_name = {s.name: s for s in sheets}
     assign: dict[str, _Sheet] = {}
-    how: dict[str, str] = {}
 
     # 1. explicit mapping
     for table, spec in mapping.items():
@@ -594,23 +594,26 @@ def locate_tables(workbook: RawWorkbook, mapping: dict | None = None) -> TablesF
         sname = spec["sheet"]
         if sname in by_name:
             assign[table] = by_name[sname]
-            how[table] = "mapping"
         else:
             missing[table] = (f"Sheet '{sname}' chosen for {table} is not in the file; found sheets: "
                               f"{_quote([s.name for s in sheets]) or 'none'}")
 
     taken = {id(s) for s in assign.values()}
-    # 2. by sheet name (exact before contained, visible before hidden, then sheet order)
+    # 2. by sheet name (exact before contained, visible before hidden, then sheet order);
+    #    an empty sheet is left to the end so that a table found elsewhere by its headers wins
     offers = []
+    empty_named: dict[str, _Sheet] = {}
     for order, s in enumerate(sheets):
         m = _name_match(s.name)
         if m and m[0] not in assign and m[0] not in missing:
-            offers.append((-m[1], s.raw.hidden, s.empty, order, m[0], s))
-    for *_, table, s in sorted(offers, key=lambda o: o[:4]):
+            if s.empty:
+                empty_named.setdefault(m[0], s)
+            else:
+                offers.append((-m[1], s.raw.hidden, order, m[0], s))
+    for *_, table, s in sorted(offers, key=lambda o: o[:3]):
         if table in assign or id(s) in taken:
             continue
         assign[table] = s
-        how[table] = "name"
         taken.add(id(s))
 
     # 3. by header content
@@ -625,14 +628,12 @@ def locate_tables(workbook: RawWorkbook, mapping: dict | None = None) -> TablesF
                 continue
             req = TABLES[table].required_columns
             covered = sum(1 for r in req if r in hdr.matched)
-            if covered == len(req) and len(hdr.matched) >= min(2, len(TABLES[table].columns)) \
-                    or (covered >= 2 and len(hdr.matched) >= 3):
+            if (covered == len(req) and len(hdr.matched) >= 2) or (covered >= 2 and len(hdr.matched) >= 3):
                 pairs.append((-(covered / len(req)), -len(hdr.matched), s.raw.hidden, order, table, s))
     for *_, table, s in sorted(pairs, key=lambda p: p[:4]):
         if table in assign or id(s) in taken:
             continue
         assign[table] = s
-        how[table] = "content"
         taken.add(id(s))
 
     # 4. header, columns and rows of each assigned table
@@ -669,6 +670,9 @@ def locate_tables(workbook: RawWorkbook, mapping: dict | None = None) -> TablesF
         assert hdr is not None
         tables[table] = _build(s, table, hdr, notes)
 
+    for table, s in empty_named.items():
+        if table not in assign and table not in missing and TABLES[table].required_table:
+            missing[table] = f"Sheet '{s.name}' for {table} is empty"
     for table, t in TABLES.items():
         if t.required_table and table not in assign and table not in missing:
             found = _quote([s.name for s in sheets]) or "none"

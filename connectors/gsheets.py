@@ -253,8 +253,11 @@ def _call_with_retries(fn: Callable[[], Any], retry: Retry) -> Any:
             return fn()
         except Exception as exc:
             if not _retryable(exc) or attempt + 1 >= max(retry.tries, 1):
-                exc.linewise_tries = attempt + 1  # type: ignore[attr-defined]
-                exc.linewise_waited = waited  # type: ignore[attr-defined]
+                try:
+                    exc.linewise_tries = attempt + 1  # type: ignore[attr-defined]
+                    exc.linewise_waited = waited  # type: ignore[attr-defined]
+                except AttributeError:  # pragma: no cover - exceptions with __slots__
+                    pass
                 raise
             resp = getattr(exc, "response", None)
             headers = getattr(resp, "headers", None) or {}
@@ -585,22 +588,21 @@ def _export_url(template: str, key: str, gid: int | None) -> str:
     return template.format(key=urllib.parse.quote(key, safe=""), gid="" if gid is None else gid)
 
 
-def _disposition_name(header: str | None) -> str | None:
-    """The worksheet title from Google's 'attachment; filename="<spreadsheet> - <sheet>.csv"'."""
+def _disposition_name(header: str | None) -> tuple[str | None, str | None]:
+    """(spreadsheet title, worksheet title) from 'attachment; filename="<spreadsheet> - <sheet>.csv"'."""
     if not header:
-        return None
+        return None, None
     m = re.search(r"filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)", header)
     name = urllib.parse.unquote(m.group(1).strip()) if m else None
     if name is None:
         m = re.search(r'filename\s*=\s*"([^"]*)"', header) or re.search(r"filename\s*=\s*([^;]+)", header)
         name = m.group(1).strip() if m else None
     if not name:
-        return None
+        return None, None
     if name.lower().endswith(".csv"):
         name = name[:-4]
-    if " - " in name:
-        name = name.rpartition(" - ")[2]
-    return name.strip() or None
+    title, _, sheet = name.rpartition(" - ")
+    return (title.strip() or None), (sheet.strip() or None)
 
 
 def read_public(url_or_key: str, *, gids: list[int] | None = None, export_url: str | None = None,
@@ -614,11 +616,21 @@ def read_public(url_or_key: str, *, gids: list[int] | None = None, export_url: s
     key = parse_sheet_url(url_or_key)
     gid_list: list[int | None] = list(gids) if gids else list(sheet_gids(url_or_key)) or [None]
     template = export_url or os.environ.get(ENV_EXPORT_URL) or DEFAULT_EXPORT_URL
+    own = session is None
     http = session or requests.Session()
-    retry = retry or Retry()
+    try:
+        return _read_public(http, key, gid_list, template, retry or Retry(), timeout)
+    finally:
+        if own:
+            http.close()
+
+
+def _read_public(http: requests.Session, key: str, gid_list: list[int | None], template: str, retry: Retry,
+                 timeout: Any) -> SheetsWorkbook:
     sheets: list[RawSheet] = []
     gid_map: dict[str, int] = {}
     used: set[str] = set()
+    title = key
     for gid in gid_list:
         url = _export_url(template, key, gid)
 
@@ -633,8 +645,9 @@ def read_public(url_or_key: str, *, gids: list[int] | None = None, export_url: s
         except Exception as exc:
             raise _explain(exc, key=key, email=None) from None
         _check_public(resp, key, gid)
-        name = _disposition_name(resp.headers.get("Content-Disposition")) or \
-            ("Sheet1" if gid is None else f"gid {gid}")
+        book, name = _disposition_name(resp.headers.get("Content-Disposition"))
+        title = book or title
+        name = name or ("Sheet1" if gid is None else f"gid {gid}")
         base, k = name, 2
         while name in used:
             name, k = f"{base} ({k})", k + 1
@@ -648,7 +661,7 @@ def read_public(url_or_key: str, *, gids: list[int] | None = None, export_url: s
         if gid is not None:
             gid_map[name] = gid
     return SheetsWorkbook(source=f"https://docs.google.com/spreadsheets/d/{key}", sheets=sheets, key=key,
-                          title=key, gids=gid_map, public=True, account=None)
+                          title=title, gids=gid_map, public=True, account=None)
 
 
 def _safe_stem(name: str) -> str:
@@ -882,15 +895,15 @@ def write_codes(client: Any, url_or_key: str, dataset: Dataset, *, options: Inge
             raise SourceError(f"Could not tell which column of worksheet '{inv_sheet}' holds the line codes "
                               f"(header '{table.headers['line_code']}' appears more than once?). Rename the "
                               "extra column, then try again.")
-    created = col is None
-    if created:
+    created = col is None and bool(targets)
+    if col is None:
         col = len(sheet.cells.columns)
     assert col is not None
     letter = col_letter(col)
     result = WriteResult(key=key, sheet=inv_sheet, column=letter, header_row=table.header_row,
                          column_created=created, planned=len(targets), written=0, already_there=already,
                          user_codes=user, new_rows=new_rows, dry_run=dry_run)
-    if dry_run or (not targets and not created) or not targets:
+    if dry_run or not targets:
         return result
 
     q = quote_title(inv_sheet)

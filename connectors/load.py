@@ -18,8 +18,13 @@ def load_dataset(source: str | Path | bytes, options: IngestOptions = IngestOpti
     """Read `source` (workbook, CSV, folder of CSVs, or bytes of one) and normalise it.
 
     Raises SourceError (unreadable file) or SchemaError (missing table/column),
-    both with a message meant for the user.
+    both with a message meant for the user. A Google Sheets URL
+    (https://docs.google.com/spreadsheets/...) is read by connectors.gsheets.
     """
+    if isinstance(source, str) and source.strip().startswith("https://docs.google.com/spreadsheets/"):
+        from connectors.gsheets import load_sheet_dataset
+
+        return load_sheet_dataset(source.strip(), options)
     raw = read_source(source, name=name)
     return build_dataset(raw, options)
 

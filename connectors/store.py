@@ -24,9 +24,10 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,8 +39,8 @@ from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, DateTime, 
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
-from billing.disputes import (LOG_CHANNELS, STATES, Dispute, DisputeError, dispute_lines_frame, disputes_frame,
-                              transition, utc, validate_new)
+from billing.disputes import (LOG_CHANNELS, STATES, Dispute, DisputeError, dispute_lines_frame,
+                              disputes_frame, transition, utc, validate_new)
 
 __all__ = [
     "Store", "StoreError", "ActionConflict", "ConcurrentChange", "store_url_from", "default_data_dir",
@@ -51,6 +52,7 @@ MIGRATIONS_DIR = ROOT / "migrations"
 DB_FILENAME = "linewise.db"
 REMINDER_STATUSES = ("queued", "sent", "failed")
 _BUSY_TIMEOUT_MS = 30_000
+_MIGRATE_LOCK = threading.RLock()
 
 
 class StoreError(RuntimeError):
@@ -309,7 +311,8 @@ def _digest(kind: str, request: Mapping[str, Any]) -> str:
 
 def _check_action(action_id: Any, actor: Any) -> tuple[str, str]:
     if not isinstance(action_id, str) or not action_id.strip() or len(action_id) > 64:
-        raise ValueError("action_id must be a non-empty string of at most 64 characters (see new_action_id())")
+        raise ValueError("action_id must be a non-empty string of at most 64 characters "
+                         "(see new_action_id())")
     if not isinstance(actor, str) or not actor.strip():
         raise ValueError("actor (who does this) must be a non-empty string")
     return action_id, actor.strip()
@@ -423,18 +426,24 @@ class Store:
                 raise StoreError(f"the database schema is at revision {current}, which this version of "
                                  "Linewise does not know (it is newer): upgrade Linewise") from exc
         target = script.get_current_head() if revision == "head" else revision
-        if current is not None and current != target and self.sqlite_path is not None:
-            self._backup(current)
-        with self.engine.connect() as conn:
-            conn.execution_options(linewise_write=True)
-            command.upgrade(_alembic_config(conn), revision)
+        if current == target:
+            return
+        # Alembic's migration context is process-global: one upgrade at a time per process;
+        # across processes the upgrade transaction itself is exclusive (BEGIN IMMEDIATE /
+        # an advisory lock on PostgreSQL), and a second upgrader then finds nothing to do.
+        with _MIGRATE_LOCK:
+            if current is not None and self.sqlite_path is not None and self.current_revision() == current:
+                self._backup(current)
+            with self.engine.connect() as conn:
+                conn.execution_options(linewise_write=True)
+                command.upgrade(_alembic_config(conn), revision)
 
     def _backup(self, revision: str) -> Path:
         src = self.sqlite_path
         assert src is not None
         stamp = _now().strftime("%Y%m%dT%H%M%S%fZ")
         dst = src.with_name(f"{src.name}.bak-{revision}-{stamp}")
-        with sqlite3.connect(src) as s, sqlite3.connect(dst) as d:
+        with closing(sqlite3.connect(src)) as s, closing(sqlite3.connect(dst)) as d:
             s.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             s.backup(d)
         return dst
@@ -494,8 +503,11 @@ class Store:
         return values
 
     @staticmethod
-    def _load(conn: Connection, dispute_id: int) -> Dispute | None:
-        row = conn.execute(select(disputes).where(disputes.c.id == int(dispute_id))).mappings().first()
+    def _load(conn: Connection, dispute_id: int, for_update: bool = False) -> Dispute | None:
+        q = select(disputes).where(disputes.c.id == int(dispute_id))
+        if for_update:  # PostgreSQL: a concurrent change waits, then sees this one (SQLite: BEGIN IMMEDIATE)
+            q = q.with_for_update()
+        row = conn.execute(q).mappings().first()
         if row is None:
             return None
         codes = conn.execute(select(dispute_lines.c.line_code).where(dispute_lines.c.dispute_id == row["id"])
@@ -526,7 +538,8 @@ class Store:
             d = validate_new(lines, amount=amount, reason=reason, owner=owner, opened_by=actor,
                              line_codes=line_codes, invoice_no=invoice_no, disputes=taken_df,
                              description=description, review_days=review_days, at=at or now)
-            new_id = conn.execute(disputes.insert().values(**self._row_values(d, now))).inserted_primary_key[0]
+            inserted = conn.execute(disputes.insert().values(**self._row_values(d, now)))
+            new_id = inserted.inserted_primary_key[0]
             try:
                 with conn.begin_nested():
                     conn.execute(dispute_lines.insert(), [
@@ -555,7 +568,7 @@ class Store:
                    "resolved_amount": resolved_amount, "owner": owner, "note": note}
 
         def work(conn: Connection, now: datetime) -> dict[str, Any]:
-            d = self._load(conn, dispute_id)
+            d = self._load(conn, dispute_id, for_update=True)
             if d is None:
                 raise DisputeError(f"there is no dispute #{dispute_id}")
             new = transition(d, to, at=at or now, by=actor, outcome=outcome,
@@ -568,7 +581,8 @@ class Store:
             if d.is_open and not new.is_open:
                 conn.execute(dispute_lines.update().where(dispute_lines.c.dispute_id == d.id)
                              .values(is_open=False))
-            self._audit(conn, now, actor, action_id, "dispute", d.id, "transition", d.as_json(), new.as_json())
+            self._audit(conn, now, actor, action_id, "dispute", d.id, "transition", d.as_json(),
+                        new.as_json())
             if note and note.strip():
                 self._add_log(conn, now, actor, action_id, d.id, "note", note, at or now)
             return new.as_json()
@@ -598,7 +612,8 @@ class Store:
             exists = conn.execute(select(disputes.c.id).where(disputes.c.id == int(dispute_id))).first()
             if exists is None:
                 raise DisputeError(f"there is no dispute #{dispute_id}")
-            return {"log_id": self._add_log(conn, now, actor, action_id, dispute_id, channel, text, at or now)}
+            log_id = self._add_log(conn, now, actor, action_id, dispute_id, channel, text, at or now)
+            return {"log_id": log_id}
 
         result, _ = self._do("add_dispute_note", action_id, actor, request, work)
         return int(result["log_id"])
@@ -641,7 +656,8 @@ class Store:
         return dispute_lines_frame(self.disputes())
 
     def open_dispute_lines(self) -> pd.DataFrame:
-        """Lines in open dispute — line_code, status, dispute_id — the ``disputes`` table the engine takes."""
+        """Lines in open dispute (line_code, status, dispute_id): the ``disputes`` table the engine
+        takes, and what reminders exclude."""
         q = (select(dispute_lines.c.line_code, disputes.c.status, dispute_lines.c.dispute_id)
              .join(disputes, disputes.c.id == dispute_lines.c.dispute_id)
              .where(dispute_lines.c.is_open).order_by(dispute_lines.c.line_code))
@@ -650,7 +666,8 @@ class Store:
         return _frame(rows, {"line_code": "string", "status": "string", "dispute_id": "int64"})
 
     def dispute_log(self, dispute_id: int) -> pd.DataFrame:
-        """The communication log of a dispute, oldest first: id, dispute_id, at, actor, channel, text, action_id."""
+        """The communication log of a dispute, oldest first:
+        id, dispute_id, at, actor, channel, text, action_id."""
         q = (select(*[dispute_log.c[c] for c in _LOG_SPEC]).where(dispute_log.c.dispute_id == int(dispute_id))
              .order_by(dispute_log.c.at, dispute_log.c.id))
         with self._tx() as conn:
@@ -658,7 +675,8 @@ class Store:
         return _frame(rows, _LOG_SPEC)
 
     def audit_events(self, entity: str | None = None, entity_id: Any = None) -> pd.DataFrame:
-        """Audit events, oldest first: id, at, actor, entity, entity_id, action, before_json, after_json, action_id."""
+        """Audit events, oldest first (append-only):
+        id, at, actor, entity, entity_id, action, before_json, after_json, action_id."""
         q = select(*[audit_events.c[c] for c in _AUDIT_SPEC]).order_by(audit_events.c.id)
         if entity is not None:
             q = q.where(audit_events.c.entity == entity)
@@ -711,9 +729,10 @@ class Store:
                 from sqlalchemy.dialects.sqlite import insert
             else:
                 from sqlalchemy.dialects.postgresql import insert
-            stmt = insert(reminder_log).values(**values).on_conflict_do_nothing(
-                index_elements=["line_code", "level"])
-            return conn.execute(stmt).rowcount == 1
+            stmt = (insert(reminder_log).values(**values)
+                    .on_conflict_do_nothing(index_elements=["line_code", "level"])
+                    .returning(reminder_log.c.id))
+            return conn.execute(stmt).first() is not None  # (rowcount is -1 with RETURNING)
         try:
             with conn.begin_nested():
                 conn.execute(reminder_log.insert().values(**values))
@@ -760,8 +779,8 @@ class Store:
                     changes = {"status": "queued", "claimed_at": now, "channel": channel,
                                "customer_id": customer_id, "action_id": action_id}
                     if conn.execute(reminder_log.update().where(where).values(**changes)).rowcount == 1:
-                        self._audit(conn, now, actor, action_id, "reminder", f"{line_code}|{level}", "reclaim",
-                                    dict(before), {**dict(before), **changes})
+                        self._audit(conn, now, actor, action_id, "reminder", f"{line_code}|{level}",
+                                    "reclaim", dict(before), {**dict(before), **changes})
                         claimed.append([line_code, level])
             return claimed
 
@@ -799,8 +818,8 @@ class Store:
                 if status == "sent":
                     changes["sent_at"] = now
                 if conn.execute(reminder_log.update().where(where).values(**changes)).rowcount == 1:
-                    after = conn.execute(select(reminder_log).where(
-                        and_(reminder_log.c.line_code == line_code, reminder_log.c.level == level))).mappings().one()
+                    key_is = and_(reminder_log.c.line_code == line_code, reminder_log.c.level == level)
+                    after = conn.execute(select(reminder_log).where(key_is)).mappings().one()
                     self._audit(conn, now, actor, action_id, "reminder", f"{line_code}|{level}", status,
                                 dict(before), dict(after))
                     marked.append([line_code, level])

@@ -4,6 +4,7 @@ Pick the level and the buckets; select a customer or an invoice to see its
 lines, and a line to see the payments and credit notes allocated to it.
 The as-of date and the basis (due date or invoice date) are in the sidebar.
 """
+
 import pandas as pd
 import streamlit as st
 
@@ -13,8 +14,21 @@ from ui.fmt import money_text
 from ui.tables import money_table
 
 LEVELS = ["Customer", "Invoice", "Line"]
-LINE_COLUMNS = ["line_code", "invoice_no", "line_no", "customer_id", "currency", "invoice_date", "due_date",
-                "amount", "allocated", "open", "days_past_due", "bucket", "in_dispute"]
+LINE_COLUMNS = [
+    "line_code",
+    "invoice_no",
+    "line_no",
+    "customer_id",
+    "currency",
+    "invoice_date",
+    "due_date",
+    "amount",
+    "allocated",
+    "open",
+    "days_past_due",
+    "bucket",
+    "in_dispute",
+]
 ALLOCATION_COLUMNS = ["payment_id", "payment_date", "source", "reference", "currency", "amount", "step"]
 
 
@@ -22,18 +36,27 @@ def render_controls(buckets: list[str]) -> tuple[str, list[str]]:
     st.session_state.setdefault("aging_level", LEVELS[0])
     st.session_state.setdefault("aging_buckets", list(buckets))
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        level = st.segmented_control("Aging per", LEVELS, key="aging_level", required=True,
-                                     persist_state="session")
-        chosen = st.pills("Buckets", buckets, selection_mode="multi", key="aging_buckets",
-                          persist_state="session", help="Show only lines in these buckets.")
+        level = st.segmented_control(
+            "Aging per", LEVELS, key="aging_level", required=True, persist_state="session"
+        )
+        chosen = st.pills(
+            "Buckets",
+            buckets,
+            selection_mode="multi",
+            key="aging_buckets",
+            persist_state="session",
+            help="Show only lines in these buckets.",
+        )
     return level or LEVELS[0], [b for b in buckets if b in (chosen or [])]
 
 
 def render_totals(lines: pd.DataFrame) -> None:
     totals = lines.groupby("currency", observed=True)["open"].sum()
     if len(totals):
-        st.caption("Open in the chosen buckets: " +
-                   " · ".join(money_text(int(v), str(c)) + f" ({c})" for c, v in totals.items()))
+        st.caption(
+            "Open in the chosen buckets: "
+            + " · ".join(money_text(int(v), str(c)) + f" ({c})" for c, v in totals.items())
+        )
 
 
 def bucket_columns(frame: pd.DataFrame, buckets: list[str], all_buckets: bool) -> list[str]:
@@ -47,54 +70,104 @@ def render_allocations(analysis, line: pd.Series) -> None:
     alloc = analysis.alloc.allocations
     rows = alloc[alloc["line_code"] == code]
     eff = analysis.alloc.effective_payments
-    rows = rows.merge(eff[["payment_id", "source", "reference"]].drop_duplicates("payment_id"),
-                      on="payment_id", how="left")
-    money_table(rows[[c for c in ALLOCATION_COLUMNS if c in rows]], ["amount"], key="aging_allocations",
-                empty="Nothing has been allocated to this line yet.")
-    st.caption(f"Line amount {money_text(int(line['amount']), line['currency'])}, "
-               f"allocated {money_text(int(line['allocated']), line['currency'])}, "
-               f"open {money_text(int(line['open']), line['currency'])}.")
+    rows = rows.merge(
+        eff[["payment_id", "source", "reference"]].drop_duplicates("payment_id"), on="payment_id", how="left"
+    )
+    money_table(
+        rows[[c for c in ALLOCATION_COLUMNS if c in rows]],
+        ["amount"],
+        key="aging_allocations",
+        empty="Nothing has been allocated to this line yet.",
+    )
+    st.caption(
+        f"Line amount {money_text(int(line['amount']), line['currency'])}, "
+        f"allocated {money_text(int(line['allocated']), line['currency'])}, "
+        f"open {money_text(int(line['open']), line['currency'])}."
+    )
 
 
 def render_lines(analysis, lines: pd.DataFrame, title: str, key: str = "aging_lines") -> None:
     st.markdown(f"**{title}**")
     lines = lines.sort_values(["days_past_due", "line_code"], ascending=[False, True])
-    chosen = money_table(lines[LINE_COLUMNS], ["amount", "allocated", "open"], key=key, select=True,
-                         empty="No open lines in the chosen buckets.")
+    chosen = money_table(
+        lines[LINE_COLUMNS],
+        ["amount", "allocated", "open"],
+        key=key,
+        select=True,
+        empty="No open lines in the chosen buckets.",
+    )
     if chosen is None:
         st.caption("Select a line to see its allocations.")
     else:
         render_allocations(analysis, chosen)
 
 
+def open_statement(customer_id: str) -> None:
+    st.session_state["customer_pick"] = customer_id
+    st.session_state["aging_goto_customer"] = True
+
+
 def render_by_customer(analysis, lines: pd.DataFrame, buckets: list[str], all_buckets: bool, data) -> None:
-    table = rollup(lines, ["customer_id", "currency"], analysis.alloc.unapplied if all_buckets else None,
-                   analysis.policy)
+    table = rollup(
+        lines, ["customer_id", "currency"], analysis.alloc.unapplied if all_buckets else None, analysis.policy
+    )
     table.insert(1, "name", table["customer_id"].map(state.customer_names(data)))
     money = bucket_columns(table, buckets, all_buckets)
-    chosen = money_table(table[["customer_id", "name", "currency", *money, "lines", "oldest_days"]], money,
-                         key="aging_customers", select=True, empty="No customer has open lines in these buckets.")
+    chosen = money_table(
+        table[["customer_id", "name", "currency", *money, "lines", "oldest_days"]],
+        money,
+        key="aging_customers",
+        select=True,
+        empty="No customer has open lines in these buckets.",
+    )
     if chosen is None:
         st.caption("Select a customer to see their lines.")
         return
     mine = lines[(lines["customer_id"] == chosen["customer_id"]) & (lines["currency"] == chosen["currency"])]
     name = chosen["name"] if isinstance(chosen["name"], str) else ""
+    st.button(
+        f"Open the statement of {chosen['customer_id']}",
+        key="aging_open_statement",
+        icon=":material/person:",
+        on_click=open_statement,
+        args=(str(chosen["customer_id"]),),
+    )
     render_lines(analysis, mine, f"Lines of {chosen['customer_id']} {name} ({chosen['currency']})")
 
 
 def render_by_invoice(analysis, lines: pd.DataFrame, buckets: list[str]) -> None:
     table = rollup(lines, ["invoice_no", "customer_id", "currency"], None, analysis.policy)
-    dates = lines.groupby("invoice_no", observed=True).agg(invoice_date=("invoice_date", "min"),
-                                                           due_date=("due_date", "min"))
+    dates = lines.groupby("invoice_no", observed=True).agg(
+        invoice_date=("invoice_date", "min"), due_date=("due_date", "min")
+    )
     table = table.join(dates, on="invoice_no")
     money = bucket_columns(table, buckets, False)
-    chosen = money_table(table[["invoice_no", "customer_id", "currency", "invoice_date", "due_date", *money,
-                                "lines", "oldest_days"]], money, key="aging_invoices", select=True,
-                         empty="No invoice has open lines in these buckets.")
+    chosen = money_table(
+        table[
+            [
+                "invoice_no",
+                "customer_id",
+                "currency",
+                "invoice_date",
+                "due_date",
+                *money,
+                "lines",
+                "oldest_days",
+            ]
+        ],
+        money,
+        key="aging_invoices",
+        select=True,
+        empty="No invoice has open lines in these buckets.",
+    )
     if chosen is None:
         st.caption("Select an invoice to see its lines.")
         return
-    render_lines(analysis, lines[lines["invoice_no"] == chosen["invoice_no"]], f"Lines of invoice {chosen['invoice_no']}")
+    render_lines(
+        analysis,
+        lines[lines["invoice_no"] == chosen["invoice_no"]],
+        f"Lines of invoice {chosen['invoice_no']}",
+    )
 
 
 loaded = common.page_start("Aging", "As of {as_of}; open amounts by how long they are past due.")
@@ -108,6 +181,8 @@ aging = analysis.aging
 open_lines = aging[(aging["open"] != 0) & aging["bucket"].isin(buckets).to_numpy()]
 render_totals(open_lines)
 
+if st.session_state.pop("aging_goto_customer", False):
+    st.switch_page("pages/customer.py")
 if level == "Customer":
     render_by_customer(analysis, open_lines, buckets, len(buckets) == len(all_labels), loaded.data)
 elif level == "Invoice":

@@ -1,2 +1,205 @@
+"""Customer: one customer's statement of account and history.
+
+Contact and terms, what they owe per currency, the statement (open lines,
+payments and where they went, credit notes, aging) downloadable as XLSX,
+and their open balance at past month ends.
+"""
+
+import pandas as pd
 import streamlit as st
-st.title("todo")
+
+from billing.aging import is_credit_note, month_ends
+from ui import charts, common, exports, state
+from ui.fmt import money_text
+from ui.tables import money_table
+from ui.views import payments_table
+
+HISTORY_MONTHS = 12
+OPEN_LINE_COLUMNS = [
+    "line_code",
+    "invoice_no",
+    "line_no",
+    "invoice_date",
+    "due_date",
+    "currency",
+    "amount",
+    "allocated",
+    "open",
+    "days_past_due",
+    "bucket",
+    "in_dispute",
+]
+CREDIT_COLUMNS = [
+    "line_code",
+    "invoice_no",
+    "invoice_date",
+    "currency",
+    "amount",
+    "applies_to",
+    "description",
+]
+
+
+def customer_options(data, analysis) -> list[str]:
+    ids = set(data.customers["customer_id"].dropna().astype(str)) | set(
+        analysis.aging["customer_id"].dropna()
+    )
+    keep = state.selected_customers(data)
+    return sorted(ids if keep is None else ids & keep)
+
+
+def pick_customer(options: list[str], names: pd.Series) -> str | None:
+    wanted = st.query_params.get("customer")
+    if wanted in options:
+        st.session_state["customer_pick"] = wanted
+    if st.session_state.get("customer_pick") not in options:
+        st.session_state.pop("customer_pick", None)
+    return st.selectbox(
+        "Customer",
+        options,
+        key="customer_pick",
+        placeholder="Choose a customer",
+        index=None,
+        format_func=lambda c: f"{c} · {names.get(c, '')}" if c in names else c,
+        persist_state="session",
+    )
+
+
+def render_profile(row: pd.Series | None) -> None:
+    if row is None:
+        st.caption("Not in the customers table.")
+        return
+    facts = []
+    for column, title in (
+        ("email", "E-mail"),
+        ("phone", "Phone"),
+        ("segment", "Segment"),
+        ("owner", "Owner"),
+        ("language", "Language"),
+        ("payment_terms_days", "Terms (days)"),
+    ):
+        value = row.get(column)
+        if value is not None and not pd.isna(value):
+            facts.append(f"**{title}:** {value}")
+    limit, cur = row.get("credit_limit"), row.get("currency")
+    if limit is not None and not pd.isna(limit) and isinstance(cur, str):
+        facts.append(f"**Credit limit:** {money_text(int(limit), cur)}")
+    if bool(row.get("dunning_blocked", False)):
+        facts.append(":orange-badge[Reminders blocked]")
+    st.markdown(" · ".join(facts) or "No contact details.")
+
+
+def render_balances(aging_row: pd.DataFrame, buckets: list[str]) -> None:
+    for _, r in aging_row.iterrows():
+        cur = str(r["currency"])
+        cols = st.columns(4)
+        cols[0].metric(f"Open ({cur})", money_text(int(r["open"]), cur), border=True)
+        cols[1].metric(f"Overdue ({cur})", money_text(int(r["open"] - r[buckets[0]]), cur), border=True)
+        cols[2].metric(f"Unapplied ({cur})", money_text(int(-r["unapplied"]), cur), border=True)
+        cols[3].metric(f"In dispute ({cur})", money_text(int(r["in_dispute"]), cur), border=True)
+
+
+def statement(cid: str, analysis, data, payments: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The statement of account as tables (minor units): open lines, payments, credit notes, aging."""
+    aging = analysis.aging
+    lines = aging[(aging["customer_id"] == cid) & (aging["open"] != 0)]
+    lines = lines.sort_values(["due_date", "invoice_no", "line_no"])[OPEN_LINE_COLUMNS]
+    pays = payments[payments["customer_id"] == cid]
+    inv = data.invoices
+    credits = inv[(inv["customer_id"] == cid) & is_credit_note(inv) & (inv["invoice_date"] <= analysis.as_of)]
+    credits = credits[[c for c in CREDIT_COLUMNS if c in credits]].sort_values("invoice_date")
+    roll = analysis.by_customer[analysis.by_customer["customer_id"] == cid]
+    return {"open_lines": lines, "payments": pays, "credit_notes": credits, "aging": roll}
+
+
+def statement_workbook(cid: str, name: str, tables: dict[str, pd.DataFrame], as_of, buckets) -> bytes:
+    header = pd.DataFrame(
+        {"item": ["customer", "name", "statement as of"], "value": [cid, name, as_of.strftime("%Y-%m-%d")]}
+    )
+    money = {
+        "open_lines": ["amount", "allocated", "open"],
+        "payments": ["amount", "applied", "unapplied"],
+        "credit_notes": ["amount"],
+        "aging": [*buckets, "open", "unapplied", "net", "in_dispute"],
+    }
+    return exports.xlsx_bytes({"statement": header, **tables}, money)
+
+
+def render_statement(tables: dict[str, pd.DataFrame], buckets: list[str]) -> None:
+    t_open, t_pay, t_credit, t_aging = st.tabs(
+        [
+            f"Open lines ({len(tables['open_lines'])})",
+            f"Payments ({len(tables['payments'])})",
+            f"Credit notes ({len(tables['credit_notes'])})",
+            "Aging",
+        ]
+    )
+    with t_open:
+        money_table(
+            tables["open_lines"],
+            ["amount", "allocated", "open"],
+            key="customer_open_lines",
+            empty="Nothing open.",
+        )
+    with t_pay:
+        money_table(
+            tables["payments"],
+            ["amount", "applied", "unapplied"],
+            key="customer_payments",
+            empty="No payments as of this date.",
+        )
+    with t_credit:
+        money_table(tables["credit_notes"], ["amount"], key="customer_credit_notes", empty="No credit notes.")
+    with t_aging:
+        money = [*buckets, "open", "unapplied", "net", "in_dispute"]
+        money_table(
+            tables["aging"][["currency", *money, "lines", "oldest_days"]],
+            money,
+            key="customer_aging",
+            empty="Nothing open.",
+        )
+
+
+def render_history(loaded: state.Loaded, cid: str, as_of: pd.Timestamp, buckets: list[str]) -> None:
+    st.subheader("History")
+    dates = tuple(month_ends(as_of - pd.DateOffset(months=HISTORY_MONTHS), as_of, include_end=True))
+    history = state.history_for(loaded.key, dates, state.policy().model_dump_json(), loaded.data, (cid,))
+    currencies = sorted(history.loc[history["open"] != 0, "currency"].astype(str).unique())
+    if not currencies:
+        st.caption("No open balance at any of the last month ends.")
+        return
+    for cur in currencies:
+        st.plotly_chart(charts.balance_history(history, cur, buckets), key=f"customer_history_{cur}")
+    st.caption("Open balance at each month end, rebuilt from the same data as of that date.")
+
+
+loaded = common.page_start("Customer", "Statement of account as of {as_of}.")
+analysis = state.view(loaded)
+buckets = analysis.policy.bucket_labels
+names = state.customer_names(loaded.data)
+cid = pick_customer(customer_options(loaded.data, analysis), names)
+if cid is None:
+    st.info("Choose a customer to see their statement (or select one on the Overview or Aging pages).")
+    st.stop()
+
+name = str(names.get(cid, "")) if cid in names else ""
+st.header(f"{cid} · {name}" if name else cid, anchor=False)
+cust = loaded.data.customers
+match = cust[cust["customer_id"] == cid]
+render_profile(match.iloc[0] if len(match) else None)
+payments = state.derived(loaded, analysis, "payments", lambda a: payments_table(a.alloc))
+tables = statement(cid, analysis, loaded.data, payments)
+render_balances(tables["aging"], buckets)
+
+st.subheader("Statement of account")
+render_statement(tables, buckets)
+st.download_button(
+    "Download statement (XLSX)",
+    lambda: statement_workbook(cid, name, tables, analysis.as_of, buckets),
+    file_name=f"statement_{cid}_{analysis.as_of:%Y-%m-%d}.xlsx",
+    mime=exports.XLSX_MIME,
+    key="customer_download",
+    icon=":material/download:",
+    on_click="ignore",
+)
+render_history(loaded, cid, analysis.as_of, buckets)

@@ -6,6 +6,7 @@ customers most overdue, cash expected by week from due dates, and the
 reconciliation exceptions by type (each a link into Reconciliation).
 Figures are per currency: pick the currency once, at the top.
 """
+
 import pandas as pd
 import streamlit as st
 
@@ -23,43 +24,67 @@ RECONCILIATION_PAGE = "pages/reconciliation.py"
 CUSTOMER_PAGE = "pages/customer.py"
 
 
-def money_delta(diff: int, currency: str) -> str:
-    return ("+" if diff > 0 else "") + money_text(diff, currency)
+def kpi_row(kpis: pd.DataFrame, currency: str) -> pd.Series | None:
+    rows = kpis[kpis["currency"] == currency]
+    return rows.iloc[0] if len(rows) else None
 
 
-def number_delta(now: float, before: float, unit: str) -> str | None:
-    if pd.isna(now) or pd.isna(before):
-        return None
-    return f"{now - before:+.1f} {unit}"
-
-
-def render_kpis(now: pd.Series | None, before: pd.Series | None, currency: str, before_date: pd.Timestamp) -> None:
-    """Six cards: Open, Overdue %, DSO, CEI, Unapplied, In dispute, each with its change since `before_date`."""
+def render_kpis(
+    now: pd.Series | None, before: pd.Series | None, currency: str, before_date: pd.Timestamp
+) -> None:
+    """Six cards: Open, Overdue %, DSO, CEI, Unapplied, In dispute, each with its change since then."""
     if now is None:
         st.info(f"No open items or sales in {currency} as of this date.")
         return
     since = f"Change since {before_date:%Y-%m-%d} (the previous period end)."
 
-    def money(col: str) -> tuple[str, str | None]:
+    def money(col: str) -> tuple[str, str | None, float]:
         value = int(now[col])
-        return money_text(value, currency), (money_delta(value - int(before[col]), currency)
-                                             if before is not None else None)
+        if before is None:
+            return money_text(value, currency), None, 0
+        diff = value - int(before[col])
+        return money_text(value, currency), ("+" if diff > 0 else "") + money_text(diff, currency), diff
 
-    def ratio(col: str, text, unit: str) -> tuple[str, str | None]:
-        return text(now[col]), (number_delta(now[col], before[col], unit) if before is not None else None)
+    def ratio(col: str, text, unit: str) -> tuple[str, str | None, float]:
+        if before is None or pd.isna(now[col]) or pd.isna(before[col]):
+            return text(now[col]), None, 0
+        diff = round(float(now[col] - before[col]), 1)
+        return text(now[col]), f"{diff:+.1f} {unit}", diff
 
     cards = [
         ("Open", *money("total_open"), "off", "Total open on invoice lines (unapplied cash not netted). "),
-        ("Overdue %", *ratio("overdue_pct", pct_text, "pp"), "inverse", "Share of the open amount past its due date. "),
-        ("DSO", *ratio("dso_days", days_text, "days"), "inverse",
-         "Days sales outstanding: open ÷ credit sales of the period × days. "),
-        ("CEI", *ratio("cei_pct", pct_text, "pp"), "normal",
-         "Collection effectiveness index over the period (100% = everything collectable was collected). "),
+        (
+            "Overdue %",
+            *ratio("overdue_pct", pct_text, "pp"),
+            "inverse",
+            "Share of the open amount past its due date. ",
+        ),
+        (
+            "DSO",
+            *ratio("dso_days", days_text, "days"),
+            "inverse",
+            "Days sales outstanding: open ÷ credit sales of the period × days. ",
+        ),
+        (
+            "CEI",
+            *ratio("cei_pct", pct_text, "pp"),
+            "normal",
+            "Collection effectiveness index over the period (100% = everything collectable was collected). ",
+        ),
         ("Unapplied", *money("unapplied"), "inverse", "Cash received but not matched to any open line. "),
         ("In dispute", *money("in_dispute"), "inverse", "Open amount of lines under an open dispute. "),
     ]
-    for col, (label, value, delta, colour, help_text) in zip(st.columns(len(cards)), cards):
-        col.metric(label, value, delta, delta_color=colour, help=help_text + since, border=True)
+    columns = [*st.columns(3), *st.columns(3)]
+    for col, (label, value, delta, diff, colour, help_text) in zip(columns, cards):
+        col.metric(
+            label,
+            value,
+            delta,
+            delta_color=colour if diff else "off",
+            delta_arrow="auto" if diff else "off",
+            help=help_text + since,
+            border=True,
+        )
 
 
 def render_aging_mix(by_currency: pd.DataFrame, buckets: list[str]) -> None:
@@ -74,8 +99,13 @@ def render_trend(loaded: state.Loaded, as_of: pd.Timestamp, currency: str, bucke
     st.subheader("AR trend")
     dates = tuple(month_ends(as_of - pd.DateOffset(months=TREND_MONTHS), as_of, include_end=True))
     customers = state.selected_customers(loaded.data)
-    history = state.history_for(loaded.key, dates, state.policy().model_dump_json(), loaded.data,
-                                tuple(sorted(customers)) if customers is not None else None)
+    history = state.history_for(
+        loaded.key,
+        dates,
+        state.policy().model_dump_json(),
+        loaded.data,
+        tuple(sorted(customers)) if customers is not None else None,
+    )
     if not (history["currency"] == currency).any():
         st.caption(f"No {currency} history.")
         return
@@ -84,7 +114,7 @@ def render_trend(loaded: state.Loaded, as_of: pd.Timestamp, currency: str, bucke
 
 
 def expected_by_week(aging: pd.DataFrame, as_of: pd.Timestamp, currency: str) -> pd.DataFrame:
-    """Open, undisputed amounts by the week (Monday) they fall due; past due first, beyond the horizon last."""
+    """Open, undisputed amounts by the week (Monday) they fall due; past due first, the rest last."""
     lines = aging[(aging["currency"] == currency) & (aging["open"] > 0) & ~aging["in_dispute"]]
     if not len(lines):
         return pd.DataFrame(columns=["week", "status", "amount"])
@@ -93,8 +123,13 @@ def expected_by_week(aging: pd.DataFrame, as_of: pd.Timestamp, currency: str) ->
     horizon = as_of + pd.Timedelta(weeks=CASH_WEEKS)
     overdue = (due < as_of).to_numpy()
     week = week.where(~overdue, "Overdue").where(due <= horizon, "Later")
-    frame = pd.DataFrame({"week": week.to_numpy(), "status": ["Overdue" if o else "Due" for o in overdue],
-                          "amount": lines["open"].to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "week": week.to_numpy(),
+            "status": ["Overdue" if o else "Due" for o in overdue],
+            "amount": lines["open"].to_numpy(),
+        }
+    )
     out = frame.groupby(["week", "status"], as_index=False)["amount"].sum()
     rank = out["week"].map(lambda w: (0, "") if w == "Overdue" else (2, "") if w == "Later" else (1, w))
     return out.iloc[sorted(range(len(out)), key=lambda i: rank.iloc[i])].reset_index(drop=True)
@@ -107,8 +142,10 @@ def render_expected_cash(aging: pd.DataFrame, as_of: pd.Timestamp, currency: str
         st.caption(f"Nothing open in {currency}.")
         return
     st.plotly_chart(charts.expected_cash(weeks, currency), key="overview_cash_chart")
-    st.caption(f"Open {currency} amounts by due date, lines in dispute left out; "
-               f"'Overdue' is already past due, 'Later' is beyond {CASH_WEEKS} weeks.")
+    st.caption(
+        f"Open {currency} amounts by due date, lines in dispute left out; "
+        f"'Overdue' is already past due, 'Later' is beyond {CASH_WEEKS} weeks."
+    )
 
 
 def render_top_overdue(analysis, data, currency: str, buckets: list[str]) -> None:
@@ -118,9 +155,13 @@ def render_top_overdue(analysis, data, currency: str, buckets: list[str]) -> Non
     rows = rows[rows["overdue"] > 0].sort_values(["overdue", "customer_id"], ascending=[False, True])
     rows = rows.head(TOP_CUSTOMERS)
     rows.insert(1, "name", rows["customer_id"].map(state.customer_names(data)))
-    chosen = money_table(rows[["customer_id", "name", "currency", "overdue", "open", "oldest_days"]],
-                         ["overdue", "open"], key="overview_top_overdue", select=True,
-                         empty=f"No {currency} customer is overdue.")
+    chosen = money_table(
+        rows[["customer_id", "name", "currency", "overdue", "open", "oldest_days"]],
+        ["overdue", "open"],
+        key="overview_top_overdue",
+        select=True,
+        empty=f"No {currency} customer is overdue.",
+    )
     st.caption("Select a customer to open their statement.")
     if chosen is not None:
         st.session_state["customer_pick"] = str(chosen["customer_id"])
@@ -138,12 +179,19 @@ def render_exceptions(exceptions: pd.DataFrame) -> None:
         st.success("No reconciliation exceptions.", icon=":material/check_circle:")
         return
     counts = exceptions.groupby("type").size()
-    kinds = sorted(counts.index, key=lambda t: (SEVERITY_ORDER.get(EXCEPTION_TYPES.get(t, {}).get("severity"), 9), t))
+    kinds = sorted(
+        counts.index, key=lambda t: (SEVERITY_ORDER.get(EXCEPTION_TYPES.get(t, {}).get("severity"), 9), t)
+    )
     with st.container(horizontal=True, key="overview_exceptions"):
         for kind in kinds:
             info = EXCEPTION_TYPES.get(kind, {})
-            st.button(f"{kind} · {counts[kind]}", key=f"overview_exc_{kind}", on_click=open_exceptions,
-                      args=(kind,), help=f"{info.get('severity', '')}: {info.get('description', '')}")
+            st.button(
+                f"{kind} · {counts[kind]}",
+                key=f"overview_exc_{kind}",
+                on_click=open_exceptions,
+                args=(kind,),
+                help=f"{info.get('severity', '')}: {info.get('description', '')}",
+            )
     st.caption("Open a type in Reconciliation.")
     if st.session_state.pop("recon_goto", False):
         st.switch_page(RECONCILIATION_PAGE)
@@ -161,13 +209,7 @@ if currency is None:
     st.info("There is nothing to show for these filters.")
     st.stop()
 
-
-def kpi_row(kpis: pd.DataFrame) -> pd.Series | None:
-    rows = kpis[kpis["currency"] == currency]
-    return rows.iloc[0] if len(rows) else None
-
-
-render_kpis(kpi_row(analysis.kpis), kpi_row(previous.kpis), currency, previous_end)
+render_kpis(kpi_row(analysis.kpis, currency), kpi_row(previous.kpis, currency), currency, previous_end)
 
 left, right = st.columns(2)
 with left:

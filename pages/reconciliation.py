@@ -4,6 +4,7 @@ Exceptions grouped by type with the amount at stake per currency, filtered
 by type and severity, downloadable; the order lines that are delivered and
 due for billing; and the order lines held by a billing block.
 """
+
 import pandas as pd
 import streamlit as st
 
@@ -19,10 +20,22 @@ EXCEPTION_COLUMNS = ["customer_id", "currency", "amount", "refs", "message", "ac
 def render_filters(exceptions: pd.DataFrame) -> tuple[list[str], list[str]]:
     counts = exceptions.groupby("type").size() if len(exceptions) else pd.Series(dtype="int64")
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        types = st.multiselect("Exception types", TYPES, key="recon_types", placeholder="All types",
-                               format_func=lambda t: f"{t} ({int(counts.get(t, 0))})", persist_state="session")
-        severities = st.pills("Severity", SEVERITIES, selection_mode="multi", key="recon_severity",
-                              persist_state="session", help="Leave empty for all severities.")
+        types = st.multiselect(
+            "Exception types",
+            TYPES,
+            key="recon_types",
+            placeholder="All types",
+            format_func=lambda t: f"{t} ({int(counts.get(t, 0))})",
+            persist_state="session",
+        )
+        severities = st.pills(
+            "Severity",
+            SEVERITIES,
+            selection_mode="multi",
+            key="recon_severity",
+            persist_state="session",
+            help="Leave empty for all severities.",
+        )
     return types or TYPES, severities or SEVERITIES
 
 
@@ -32,8 +45,11 @@ def render_summary(frame: pd.DataFrame) -> None:
     table = counts.join(amounts.set_index("type")).reset_index()
     table["order"] = table["type"].map(TYPES.index)
     table = table.sort_values("order").drop(columns="order")
-    config.update(type=st.column_config.Column("Type"), severity=st.column_config.Column("Severity"),
-                  exceptions=st.column_config.NumberColumn("Exceptions", format="%d"))
+    config.update(
+        type=st.column_config.Column("Type"),
+        severity=st.column_config.Column("Severity"),
+        exceptions=st.column_config.NumberColumn("Exceptions", format="%d"),
+    )
     st.dataframe(table, hide_index=True, column_config=config, key="recon_summary")
     st.caption("Amount at stake per currency (currencies are never added together).")
 
@@ -60,13 +76,24 @@ def render_exceptions(analysis) -> None:
         return
     render_summary(frame)
     with st.container(horizontal=True):
-        st.download_button("Download exceptions (XLSX)", lambda: exports.xlsx_bytes({"exceptions": frame},
-                                                                                  {"exceptions": ["amount"]}),
-                           file_name=f"exceptions_{analysis.as_of:%Y-%m-%d}.xlsx", mime=exports.XLSX_MIME,
-                           key="recon_download_xlsx", icon=":material/download:", on_click="ignore")
-        st.download_button("Download exceptions (CSV)", lambda: exports.csv_bytes(frame, ["amount"]),
-                           file_name=f"exceptions_{analysis.as_of:%Y-%m-%d}.csv", mime=exports.CSV_MIME,
-                           key="recon_download_csv", icon=":material/download:", on_click="ignore")
+        st.download_button(
+            "Download exceptions (XLSX)",
+            lambda: exports.xlsx_bytes({"exceptions": frame}, {"exceptions": ["amount"]}),
+            file_name=f"exceptions_{analysis.as_of:%Y-%m-%d}.xlsx",
+            mime=exports.XLSX_MIME,
+            key="recon_download_xlsx",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+        st.download_button(
+            "Download exceptions (CSV)",
+            lambda: exports.csv_bytes(frame, ["amount"]),
+            file_name=f"exceptions_{analysis.as_of:%Y-%m-%d}.csv",
+            mime=exports.CSV_MIME,
+            key="recon_download_csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )
     render_groups(frame, single=len(set(frame["type"])) == 1)
 
 
@@ -84,27 +111,47 @@ def keep_filtered(frame: pd.DataFrame, data) -> pd.DataFrame:
 
 def render_billing_due(due: pd.DataFrame, as_of: pd.Timestamp) -> None:
     st.caption("Delivered order lines, not on billing block, billed for less than delivered: invoice them.")
-    money_table(due, ["unit_price", "amount_to_bill"], key="recon_billing_due",
-                empty="Every delivered order line is billed.")
+    money_table(
+        due,
+        ["unit_price", "amount_to_bill"],
+        key="recon_billing_due",
+        empty="Every delivered order line is billed.",
+    )
     if len(due):
-        st.download_button("Download billing due (XLSX)",
-                           lambda: exports.xlsx_bytes({"billing_due": due}, {"billing_due": ["unit_price",
-                                                                                            "amount_to_bill"]}),
-                           file_name=f"billing_due_{as_of:%Y-%m-%d}.xlsx", mime=exports.XLSX_MIME,
-                           key="recon_download_due", icon=":material/download:", on_click="ignore")
+        st.download_button(
+            "Download billing due (XLSX)",
+            lambda: exports.xlsx_bytes(
+                {"billing_due": due}, {"billing_due": ["unit_price", "amount_to_bill"]}
+            ),
+            file_name=f"billing_due_{as_of:%Y-%m-%d}.xlsx",
+            mime=exports.XLSX_MIME,
+            key="recon_download_due",
+            icon=":material/download:",
+            on_click="ignore",
+        )
 
 
 def render_billing_blocked(blocked: pd.DataFrame, as_of: pd.Timestamp) -> None:
     st.caption("Order lines held by a billing block, with the reason and the value not yet billed.")
     columns = ["billing_block", *[c for c in blocked.columns if c != "billing_block"]]
-    money_table(blocked[columns], ["unit_price", "amount"], key="recon_billing_blocked",
-                empty="No order line is on billing block.")
+    money_table(
+        blocked[columns],
+        ["unit_price", "amount"],
+        key="recon_billing_blocked",
+        empty="No order line is on billing block.",
+    )
     if len(blocked):
-        st.download_button("Download billing blocked (XLSX)",
-                           lambda: exports.xlsx_bytes({"billing_blocked": blocked},
-                                                      {"billing_blocked": ["unit_price", "amount"]}),
-                           file_name=f"billing_blocked_{as_of:%Y-%m-%d}.xlsx", mime=exports.XLSX_MIME,
-                           key="recon_download_blocked", icon=":material/download:", on_click="ignore")
+        st.download_button(
+            "Download billing blocked (XLSX)",
+            lambda: exports.xlsx_bytes(
+                {"billing_blocked": blocked}, {"billing_blocked": ["unit_price", "amount"]}
+            ),
+            file_name=f"billing_blocked_{as_of:%Y-%m-%d}.xlsx",
+            mime=exports.XLSX_MIME,
+            key="recon_download_blocked",
+            icon=":material/download:",
+            on_click="ignore",
+        )
 
 
 loaded = common.page_start("Reconciliation", "Orders, invoice lines and payments matched as of {as_of}.")
@@ -112,8 +159,13 @@ analysis = state.view(loaded)
 due, blocked = state.billing_lists_for(loaded.key, analysis.as_of, loaded.data)
 due, blocked = keep_filtered(due, loaded.data), keep_filtered(blocked, loaded.data)
 
-tab_exceptions, tab_due, tab_blocked = st.tabs([
-    f"Exceptions ({len(analysis.exceptions)})", f"Billing due ({len(due)})", f"Billing blocked ({len(blocked)})"])
+tab_exceptions, tab_due, tab_blocked = st.tabs(
+    [
+        f"Exceptions ({len(analysis.exceptions)})",
+        f"Billing due ({len(due)})",
+        f"Billing blocked ({len(blocked)})",
+    ]
+)
 with tab_exceptions:
     render_exceptions(analysis)
 with tab_due:

@@ -1,5 +1,6 @@
 """Plotly figures for the dashboards. Inputs are engine frames in minor units; each figure is one currency
 or shows shares, so amounts of different currencies are never stacked on one axis."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -25,8 +26,13 @@ def _money_hover(currency: str) -> str:
 
 
 def _layout(fig: go.Figure, height: int = 320, **kw) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), **kw)
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend_title_text="",
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        **kw,
+    )
     return fig
 
 
@@ -40,26 +46,51 @@ def aging_shares(by_currency: pd.DataFrame, buckets: list[str]) -> go.Figure:
         share = 100.0 * minor / frame["open"].to_numpy(dtype="float64")
         amount = [m / _scale(c) for m, c in zip(minor, currencies)]
         text = [f"{a:,.{digits_of(c)}f} {c}" for a, c in zip(amount, currencies)]
-        fig.add_bar(y=currencies, x=share, name=bucket, orientation="h", marker_color=_colour(i),
-                    customdata=text, hovertemplate="%{y} " + bucket + ": %{customdata} (%{x:.1f}%)<extra></extra>")
-    fig.update_layout(barmode="stack", xaxis=dict(title="% of open amount", range=[0, 100], ticksuffix="%"),
-                      yaxis=dict(autorange="reversed"))
+        fig.add_bar(
+            y=currencies,
+            x=share,
+            name=bucket,
+            orientation="h",
+            marker_color=_colour(i),
+            customdata=text,
+            hovertemplate="%{y} " + bucket + ": %{customdata} (%{x:.1f}%)<extra></extra>",
+        )
+    fig.update_layout(
+        barmode="stack",
+        xaxis=dict(title="% of open amount", range=[0, 100], ticksuffix="%"),
+        yaxis=dict(autorange="reversed"),
+        legend_traceorder="normal",
+    )
     return _layout(fig, height=max(160, 70 + 45 * len(currencies)))
 
 
 def ar_trend(history: pd.DataFrame, currency: str, buckets: list[str]) -> go.Figure:
     """Open amount at each month end, stacked by bucket, one currency (billing.aging.history rows)."""
     h = history[history["currency"] == currency]
-    pivot = (h.pivot_table(index="as_of", columns="bucket", values="open", aggfunc="sum", observed=False)
-             .reindex(columns=buckets).fillna(0))
+    pivot = (
+        h.pivot_table(index="as_of", columns="bucket", values="open", aggfunc="sum", observed=False)
+        .reindex(columns=buckets)
+        .fillna(0)
+    )
     fig = go.Figure()
     scale = _scale(currency)
     for i, bucket in enumerate(buckets):
         y = pivot[bucket].to_numpy(dtype="float64") / scale
-        fig.add_scatter(x=pivot.index, y=y, name=bucket, stackgroup="open", mode="lines",
-                        line=dict(width=0.5, color=_colour(i)), customdata=y,
-                        hovertemplate="%{x|%Y-%m-%d} " + bucket + ": " + _money_hover(currency) + "<extra></extra>")
-    fig.update_layout(yaxis=dict(title=f"Open ({currency})", tickformat=",.0f"), xaxis=dict(title=None))
+        fig.add_scatter(
+            x=pivot.index,
+            y=y,
+            name=bucket,
+            stackgroup="open",
+            mode="lines",
+            line=dict(width=0.5, color=_colour(i)),
+            customdata=y,
+            hovertemplate="%{x|%Y-%m-%d} " + bucket + ": " + _money_hover(currency) + "<extra></extra>",
+        )
+    fig.update_layout(
+        yaxis=dict(title=f"Open ({currency})", tickformat=",.0f"),
+        xaxis=dict(title=None),
+        legend_traceorder="normal",
+    )
     return _layout(fig)
 
 
@@ -70,10 +101,19 @@ def expected_cash(weeks: pd.DataFrame, currency: str) -> go.Figure:
     colours = {"Overdue": "#e64a19", "Due": "#1976d2", "In dispute": "#9e9e9e"}
     for status, part in weeks.groupby("status", sort=False):
         y = part["amount"].to_numpy(dtype="float64") / scale
-        fig.add_bar(x=part["week"], y=y, name=str(status), marker_color=colours.get(str(status)),
-                    customdata=y, hovertemplate="%{x}: " + _money_hover(currency) + "<extra></extra>")
-    fig.update_layout(barmode="stack", yaxis=dict(title=f"Expected ({currency})", tickformat=",.0f"),
-                      xaxis=dict(title="Week (by due date)", type="category"))
+        fig.add_bar(
+            x=part["week"],
+            y=y,
+            name=str(status),
+            marker_color=colours.get(str(status)),
+            customdata=y,
+            hovertemplate="%{x}: " + _money_hover(currency) + "<extra></extra>",
+        )
+    fig.update_layout(
+        barmode="stack",
+        yaxis=dict(title=f"Expected ({currency})", tickformat=",.0f"),
+        xaxis=dict(title="Week (by due date)", type="category"),
+    )
     return _layout(fig)
 
 
@@ -89,8 +129,17 @@ def balance_history(history: pd.DataFrame, currency: str, buckets: list[str]) ->
         if name not in pivot:
             continue
         y = pivot[name].to_numpy(dtype="float64") / scale
-        fig.add_bar(x=pivot.index, y=y, name=name, marker_color=colour, customdata=y,
-                    hovertemplate="%{x|%Y-%m-%d} " + name + ": " + _money_hover(currency) + "<extra></extra>")
-    fig.update_layout(barmode="stack", yaxis=dict(title=f"Open ({currency})", tickformat=",.0f"),
-                      xaxis=dict(title="Month end"))
+        fig.add_bar(
+            x=pivot.index,
+            y=y,
+            name=name,
+            marker_color=colour,
+            customdata=y,
+            hovertemplate="%{x|%Y-%m-%d} " + name + ": " + _money_hover(currency) + "<extra></extra>",
+        )
+    fig.update_layout(
+        barmode="stack",
+        yaxis=dict(title=f"Open ({currency})", tickformat=",.0f"),
+        xaxis=dict(title="Month end"),
+    )
     return _layout(fig, height=280)

@@ -1,4 +1,5 @@
 """What every page starts with: its title, the demo banner, and the data it needs (or a way to get it)."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -8,8 +9,25 @@ from ui import state
 DATA_PAGE = "pages/data.py"
 
 
+def ensure_app_navigation() -> None:
+    """Make sure this page runs under app.py (its navigation and sidebar).
+
+    Because the pages live in `pages/`, Streamlit starts in its old
+    folder-based multipage mode and runs a deep-linked page file on its own
+    until app.py's st.navigation has run once in the server process. A first
+    visit to /aging after a restart would then have no sidebar and no
+    filters; switching that mode off and rerunning goes through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page_start(title: str, caption: str | None = None) -> state.Loaded:
     """Title, demo banner; stops the page with a way out when there is no usable data."""
+    ensure_app_navigation()
     st.title(title)
     loaded = state.current()
     if loaded.data is None:
@@ -25,8 +43,10 @@ def page_start(title: str, caption: str | None = None) -> state.Loaded:
 
 def demo_banner() -> None:
     with st.container(border=True, horizontal=True, vertical_alignment="center", key="demo_banner"):
-        st.markdown(":material/science: **Demo data.** These figures come from a generated sample "
-                    "workbook, not from your books.")
+        st.markdown(
+            ":material/science: **Demo data.** These figures come from a generated sample "
+            "workbook, not from your books."
+        )
         st.page_link(DATA_PAGE, label="Load your own data", icon=":material/upload_file:")
 
 
@@ -40,6 +60,7 @@ def focus_currency(currencies: list[str], key: str, label: str = "Currency") -> 
     default = default if default in currencies else currencies[0]
     if st.session_state.get(key) not in currencies:
         st.session_state.pop(key, None)
-    choice = st.segmented_control(label, currencies, default=default, key=key, required=True,
-                                  persist_state="session")
+    choice = st.segmented_control(
+        label, currencies, default=default, key=key, required=True, persist_state="session"
+    )
     return choice or default

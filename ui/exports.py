@@ -1,6 +1,7 @@
 """Bytes for the download buttons: XLSX and CSV through connectors.export (cells neutralised,
 money written from minor units with each currency's digits). Pages pass these as callables so a
 workbook is only built when the user clicks."""
+
 from __future__ import annotations
 
 import io
@@ -16,12 +17,16 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv"
 
 
-def xlsx_bytes(sheets: dict[str, pd.DataFrame], money: dict[str, list[str]] | None = None,
-               currency: str = "currency") -> bytes:
+def xlsx_bytes(
+    sheets: dict[str, pd.DataFrame], money: dict[str, list[str]] | None = None, currency: str = "currency"
+) -> bytes:
     """A workbook of `sheets`; `money` {sheet: [minor-unit columns]} priced in each row's `currency`."""
     buf = io.BytesIO()
-    money_columns = {sheet: {c: currency for c in cols if c in sheets[sheet]}
-                     for sheet, cols in (money or {}).items() if sheet in sheets and currency in sheets[sheet]}
+    money_columns = {
+        sheet: {c: currency for c in cols if c in sheets[sheet]}
+        for sheet, cols in (money or {}).items()
+        if sheet in sheets and currency in sheets[sheet]
+    }
     write_workbook(buf, {name: _plain(frame) for name, frame in sheets.items()}, money_columns=money_columns)
     return buf.getvalue()
 
@@ -62,12 +67,16 @@ def refs_text(refs) -> str:
 def exceptions_frame(exceptions: pd.DataFrame, default_currency: str) -> pd.DataFrame:
     """Exceptions as a flat table: refs as text, currency filled (the policy's default when none)."""
     if not len(exceptions):
-        return pd.DataFrame(columns=["type", "severity", "customer_id", "currency", "amount", "refs", "message",
-                                     "action"])
-    out = exceptions.assign(currency=exceptions["currency"].fillna(default_currency),
-                            refs=exceptions["refs"].map(refs_text))
+        return pd.DataFrame(
+            columns=["type", "severity", "customer_id", "currency", "amount", "refs", "message", "action"]
+        )
+    out = exceptions.assign(
+        currency=exceptions["currency"].fillna(default_currency), refs=exceptions["refs"].map(refs_text)
+    )
     out.insert(2, "description", out["type"].map(lambda t: EXCEPTION_TYPES.get(t, {}).get("description", "")))
-    return out[["type", "severity", "description", "customer_id", "currency", "amount", "refs", "message", "action"]]
+    return out[
+        ["type", "severity", "description", "customer_id", "currency", "amount", "refs", "message", "action"]
+    ]
 
 
 REPORT_MONEY = {
@@ -90,6 +99,10 @@ def report_bytes(data: Dataset, analysis: Analysis) -> bytes:
     money = {k: list(v) + (buckets if k in ("summary", "customers") else []) for k, v in REPORT_MONEY.items()}
     if "exceptions" in tables:
         tables["exceptions"] = exceptions_frame(analysis.exceptions, analysis.policy.default_currency)
-    about = pd.DataFrame({"item": ["as of", "basis", "source"],
-                          "value": [analysis.as_of.strftime("%Y-%m-%d"), analysis.policy.basis, data.source]})
+    about = pd.DataFrame(
+        {
+            "item": ["as of", "basis", "source"],
+            "value": [analysis.as_of.strftime("%Y-%m-%d"), analysis.policy.basis, data.source],
+        }
+    )
     return xlsx_bytes({"about": about, **tables}, money)

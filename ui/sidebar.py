@@ -35,7 +35,8 @@ def _options(frame: pd.DataFrame, column: str) -> list[str]:
 def render_filters(loaded: state.Loaded) -> None:
     data = loaded.data
     st.date_input("As of", value=state.default_as_of(data), key="f_as_of",
-                  help="Aging, allocation and KPIs are computed as of this date (payments after it are ignored).")
+                  help="Aging, allocation and KPIs are computed as of this date "
+                       "(payments after it are ignored).")
     st.radio("Age by", ["due_date", "invoice_date"], key="f_basis", horizontal=True,
              format_func=lambda b: "due date" if b == "due_date" else "invoice date")
     currencies = sorted(set(data.invoices["currency"].dropna()) | set(data.payments["currency"].dropna()))

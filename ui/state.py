@@ -81,7 +81,8 @@ def history_for(source_key: str, dates: tuple[pd.Timestamp, ...], policy_json: s
 
 
 @st.cache_data(show_spinner="Matching orders to invoices …", max_entries=16)
-def billing_lists_for(source_key: str, as_of: pd.Timestamp, _data: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
+def billing_lists_for(source_key: str, as_of: pd.Timestamp,
+                      _data: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(billing due, billing blocked) order lines as of `as_of` (billing.reconcile)."""
     from billing.reconcile import billing_blocked, billing_due
 
@@ -90,11 +91,12 @@ def billing_lists_for(source_key: str, as_of: pd.Timestamp, _data: Dataset) -> t
 
 
 @st.cache_data(max_entries=8)
-def known_codes(source_key: str, _data: Dataset) -> frozenset[str]:
-    """Canonical line codes of the dataset (for the line-code lookup)."""
+def known_codes(source_key: str, _data: Dataset) -> dict[str, str]:
+    """Canonical line code -> the line code as written, for every line (the line-code lookup)."""
     from billing.linecode import canonical_series
 
-    return frozenset(canonical_series(_data.invoices["line_code"]).dropna().tolist())
+    codes = _data.invoices["line_code"].dropna()
+    return dict(zip(canonical_series(codes).tolist(), codes.tolist()))
 
 
 @dataclass
@@ -121,8 +123,10 @@ def use_demo() -> None:
 
 
 def use_upload(files: list[tuple[str, bytes]], options: IngestOptions) -> None:
-    st.session_state[SOURCE] = {"kind": "upload", "files": tuple(files), "options": options,
-                                "label": ", ".join(name for name, _ in files)}
+    files = tuple(files)
+    st.session_state[SOURCE] = {"kind": "upload", "files": files, "options": options,
+                                "label": ", ".join(name for name, _ in files),
+                                "key": source_key(files, options)}
     for key in FILTER_KEYS:
         st.session_state.pop(key, None)
 
@@ -132,7 +136,7 @@ def current() -> Loaded:
     src = st.session_state.get(SOURCE) or {"kind": "demo"}
     if src["kind"] == "upload":
         result = load_files(src["files"], src["options"])
-        key = source_key(src["files"], src["options"])
+        key = src.get("key") or source_key(src["files"], src["options"])
         if isinstance(result, str):
             return Loaded(None, key, src["label"], False, error=result)
         return Loaded(result, key, src["label"], False)
@@ -181,6 +185,19 @@ def view(loaded: Loaded, when: pd.Timestamp | None = None, with_exceptions: bool
         return analysis
     start = full_analysis(loaded, previous_period_end(loaded, analysis.as_of), with_exceptions=False)
     return filtered(analysis, loaded.data, start_aging=start.aging)
+
+
+@st.cache_data(max_entries=32)
+def _derived(name: str, source_key: str, as_of: pd.Timestamp, policy_json: str, filters: tuple,
+             _build, _analysis: Analysis) -> pd.DataFrame:
+    return _build(_analysis)
+
+
+def derived(loaded: Loaded, analysis: Analysis, name: str, build) -> pd.DataFrame:
+    """`build(analysis)` cached per (data, as-of, policy, sidebar filters): page tables that cost a join."""
+    filters = tuple(tuple(sorted(map(str, st.session_state.get(k) or ()))) for k in FILTER_KEYS[:4])
+    return _derived(name, loaded.key, analysis.as_of, analysis.policy.model_dump_json(), filters, build,
+                    analysis)
 
 
 def customer_names(data: Dataset) -> pd.Series:

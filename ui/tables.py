@@ -6,9 +6,10 @@ currency's digits. Rows whose currencies have different digits (USD 2, JPY 0)
 go to separate tables so each keeps its own format; amounts of different
 currencies are never added up.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 import streamlit as st
@@ -18,23 +19,34 @@ from ui.fmt import date_config, digits_of, major, money_format
 MAX_ROWS = 5000  # rows drawn in one table; the rest are in the downloads
 
 LABELS = {
-    "customer_id": "Customer ID", "invoice_no": "Invoice", "line_no": "Line", "line_code": "Line code",
-    "payment_id": "Payment", "order_id": "Order", "order_line": "Order line", "days_past_due": "Days past due",
-    "oldest_days": "Oldest (days)", "in_dispute": "In dispute", "due_date_derived": "Due date derived",
-    "sku": "SKU", "qty_to_bill": "Qty to bill", "amount_to_bill": "Amount to bill",
+    "customer_id": "Customer ID",
+    "invoice_no": "Invoice",
+    "line_no": "Line",
+    "line_code": "Line code",
+    "payment_id": "Payment",
+    "order_id": "Order",
+    "order_line": "Order line",
+    "days_past_due": "Days past due",
+    "oldest_days": "Oldest (days)",
+    "in_dispute": "In dispute",
+    "due_date_derived": "Due date derived",
+    "sku": "SKU",
+    "qty_to_bill": "Qty to bill",
+    "amount_to_bill": "Amount to bill",
 }
 
 
 def label(column: str) -> str:
-    """"customer_id" -> "Customer ID", "open" -> "Open", "31-60" stays."""
+    """ "customer_id" -> "Customer ID", "open" -> "Open", "31-60" stays."""
     if column in LABELS:
         return LABELS[column]
     text = str(column).replace("_", " ")
     return text[:1].upper() + text[1:]
 
 
-def _config(frame: pd.DataFrame, money: Iterable[str], digits: int, dates: Iterable[str],
-            extra: dict | None) -> dict:
+def _config(
+    frame: pd.DataFrame, money: Iterable[str], digits: int, dates: Iterable[str], extra: dict | None
+) -> dict:
     config: dict = {}
     for col in frame.columns:
         dtype = frame[col].dtype
@@ -52,11 +64,20 @@ def _config(frame: pd.DataFrame, money: Iterable[str], digits: int, dates: Itera
     return config
 
 
-def money_table(frame: pd.DataFrame, money: Iterable[str], *, currency: str | None = "currency",
-                key: str | None = None, select: bool = False, dates: Iterable[str] = (),
-                column_config: dict | None = None, column_order: list[str] | None = None,
-                height: int | str = "auto", max_rows: int = MAX_ROWS,
-                empty: str = "Nothing to show.") -> pd.Series | None:
+def money_table(
+    frame: pd.DataFrame,
+    money: Iterable[str],
+    *,
+    currency: str | None = "currency",
+    key: str | None = None,
+    select: bool = False,
+    dates: Iterable[str] = (),
+    column_config: dict | None = None,
+    column_order: list[str] | None = None,
+    height: int | str = "auto",
+    max_rows: int = MAX_ROWS,
+    empty: str = "Nothing to show.",
+) -> pd.Series | None:
     """Draw `frame` (money columns in minor units of `frame[currency]`); return the selected row.
 
     With `select`, rows are single-selectable (drill-down) and the chosen
@@ -69,7 +90,8 @@ def money_table(frame: pd.DataFrame, money: Iterable[str], *, currency: str | No
         return None
     has_currency = currency is not None and currency in frame
     if has_currency:
-        row_digits = frame[currency].astype(str).map(digits_of)
+        codes = frame[currency].astype(str)
+        row_digits = codes.map({c: digits_of(c) for c in codes.unique()})
         groups = sorted(row_digits.unique().tolist(), reverse=True)
     else:  # `currency` is the code of every row (or there is no money)
         row_digits, groups = None, [digits_of(currency) if currency else 2]
@@ -91,21 +113,40 @@ def money_table(frame: pd.DataFrame, money: Iterable[str], *, currency: str | No
         else:
             st.dataframe(display, **kwargs)
         if len(sub) > max_rows:
-            st.caption(f"Showing the first {max_rows:,} of {len(sub):,} rows; narrow the filters or use "
-                       "the download for all of them.")
+            st.caption(
+                f"Showing the first {max_rows:,} of {len(sub):,} rows; narrow the filters or use "
+                "the download for all of them."
+            )
     return chosen
 
 
-def plain_table(frame: pd.DataFrame, *, key: str | None = None, dates: Iterable[str] = (),
-                column_config: dict | None = None, height: int | str = "auto",
-                max_rows: int = MAX_ROWS, empty: str = "Nothing to show.") -> None:
+def plain_table(
+    frame: pd.DataFrame,
+    *,
+    key: str | None = None,
+    dates: Iterable[str] = (),
+    column_config: dict | None = None,
+    height: int | str = "auto",
+    max_rows: int = MAX_ROWS,
+    empty: str = "Nothing to show.",
+) -> None:
     """A table without money columns, same headers and date format as `money_table`."""
-    money_table(frame, [], currency=None, key=key, dates=dates, column_config=column_config,
-                height=height, max_rows=max_rows, empty=empty)
+    money_table(
+        frame,
+        [],
+        currency=None,
+        key=key,
+        dates=dates,
+        column_config=column_config,
+        height=height,
+        max_rows=max_rows,
+        empty=empty,
+    )
 
 
-def per_currency_columns(frame: pd.DataFrame, index: list[str], value: str,
-                         currency: str = "currency") -> tuple[pd.DataFrame, dict]:
+def per_currency_columns(
+    frame: pd.DataFrame, index: list[str], value: str, currency: str = "currency"
+) -> tuple[pd.DataFrame, dict]:
     """Pivot `value` into one column per currency (so each gets its own format) + its column_config.
 
     Returns the pivoted frame in major units and the column_config for it.
@@ -113,14 +154,16 @@ def per_currency_columns(frame: pd.DataFrame, index: list[str], value: str,
     if len(frame) == 0:
         return pd.DataFrame(columns=index), {}
     cur = frame[currency].fillna("?").astype(str)
-    pivot = (frame.assign(**{currency: cur}).pivot_table(index=index, columns=currency, values=value,
-                                                        aggfunc="sum", fill_value=0, observed=True)
-             .reset_index())
+    pivot = (
+        frame.assign(**{currency: cur})
+        .pivot_table(index=index, columns=currency, values=value, aggfunc="sum", fill_value=0, observed=True)
+        .reset_index()
+    )
     pivot.columns = [str(c) for c in pivot.columns]
     config = {}
     for c in sorted(cur.unique()):
         d = digits_of(c)
-        pivot[c] = pivot[c].astype("float64") / 10.0 ** d
+        pivot[c] = pivot[c].astype("float64") / 10.0**d
         config[c] = st.column_config.NumberColumn(c, format=money_format(d))
     for c in index:
         config[c] = st.column_config.Column(label(c))

@@ -50,8 +50,9 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint("amount > 0", name="ck_disputes_amount_positive"),
-        sa.CheckConstraint("status IN ('open', 'in_review', 'escalated', 'resolved', 'rejected', 'withdrawn')",
-                           name="ck_disputes_status_known"),
+        sa.CheckConstraint(
+            "status IN ('open', 'in_review', 'escalated', 'resolved', 'rejected', 'withdrawn')",
+            name="ck_disputes_status_known"),
         sa.PrimaryKeyConstraint("id", name="pk_disputes"),
     )
     op.create_index("ix_disputes_customer_id", "disputes", ["customer_id"])
@@ -62,7 +63,8 @@ def upgrade() -> None:
         sa.Column("line_code", sa.String(200), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("is_open", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(["dispute_id"], ["disputes.id"], name="fk_dispute_lines_dispute_id_disputes"),
+        sa.ForeignKeyConstraint(["dispute_id"], ["disputes.id"],
+                                name="fk_dispute_lines_dispute_id_disputes"),
         sa.PrimaryKeyConstraint("dispute_id", "line_code", name="pk_dispute_lines"),
     )
     op.create_index("ux_dispute_lines_open_line", "dispute_lines", ["line_code"], unique=True,
@@ -76,7 +78,8 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(20), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("action_id", sa.String(64), nullable=False),
-        sa.ForeignKeyConstraint(["action_id"], ["actions.action_id"], name="fk_dispute_log_action_id_actions"),
+        sa.ForeignKeyConstraint(["action_id"], ["actions.action_id"],
+                                name="fk_dispute_log_action_id_actions"),
         sa.ForeignKeyConstraint(["dispute_id"], ["disputes.id"], name="fk_dispute_log_dispute_id_disputes"),
         sa.PrimaryKeyConstraint("id", name="pk_dispute_log"),
     )
@@ -92,7 +95,8 @@ def upgrade() -> None:
         sa.Column("before_json", sa.Text()),
         sa.Column("after_json", sa.Text()),
         sa.Column("action_id", sa.String(64), nullable=False),
-        sa.ForeignKeyConstraint(["action_id"], ["actions.action_id"], name="fk_audit_events_action_id_actions"),
+        sa.ForeignKeyConstraint(["action_id"], ["actions.action_id"],
+                                name="fk_audit_events_action_id_actions"),
         sa.PrimaryKeyConstraint("id", name="pk_audit_events"),
     )
     op.create_index("ix_audit_events_entity", "audit_events", ["entity", "entity_id"])
@@ -118,7 +122,8 @@ def upgrade() -> None:
         sa.Column("action_id", sa.String(64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint("status IN ('queued', 'sent', 'failed')", name="ck_reminder_log_status_known"),
-        sa.ForeignKeyConstraint(["action_id"], ["actions.action_id"], name="fk_reminder_log_action_id_actions"),
+        sa.ForeignKeyConstraint(["action_id"], ["actions.action_id"],
+                                name="fk_reminder_log_action_id_actions"),
         sa.PrimaryKeyConstraint("id", name="pk_reminder_log"),
         sa.UniqueConstraint("line_code", "level", name="uq_reminder_log_line_code_level"),
     )

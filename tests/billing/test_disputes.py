@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing.disputes import (CLOSED_STATES, OPEN_STATES, OUTCOMES, REASONS, STATES, TRANSITIONS, Dispute,
-                              DisputeError, DisputeState, InvalidTransition, allowed_next, dispute_lines_frame,
-                              disputes_frame, sla_flags, transition, validate_new)
+                              DisputeError, DisputeState, InvalidTransition, allowed_next,
+                              dispute_lines_frame, disputes_frame, sla_flags, transition, validate_new)
 from billing.model import open_dispute_codes
 
 T0 = datetime(2024, 6, 1, 9, 30, tzinfo=timezone.utc)
@@ -118,7 +118,8 @@ def test_review_start_escalation_and_closing_stamp_their_times_and_level():
     assert e.level == 2 and e.escalated_at == T0 + pd.Timedelta(days=12) and e.owner == "manager-mia"
     done = transition(e, "resolved", at=T0 + pd.Timedelta(days=20), by="mia", outcome="write_off",
                       resolved_amount=3_000)
-    assert (done.outcome, done.resolved_amount, done.closed_at) == ("write_off", 3_000, T0 + pd.Timedelta(days=20))
+    assert (done.outcome, done.resolved_amount) == ("write_off", 3_000)
+    assert done.closed_at == T0 + pd.Timedelta(days=20)
     assert not done.is_open and done.level == 2
     assert d.status == "open" and r.status == "in_review"  # values are immutable
 
@@ -242,7 +243,8 @@ def test_credit_note_lines_cannot_be_disputed():
 
 
 def test_disputing_an_invoice_takes_its_open_lines():
-    d = validate_new(LINES, amount=15_000, invoice_no="INV-1", reason="quantity", owner="ann", opened_by="ann")
+    d = validate_new(LINES, amount=15_000, invoice_no="INV-1", reason="quantity", owner="ann",
+                     opened_by="ann")
     assert d.line_codes == ("L1", "L2") and d.invoice_no == "INV-1"
     with pytest.raises(DisputeError, match="invoice INV-2 has no open lines"):
         validate_new(LINES, amount=1, invoice_no="INV-2", reason="quantity", owner="ann", opened_by="ann")

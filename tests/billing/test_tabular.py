@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -380,6 +379,14 @@ def test_mapping_to_a_sheet_or_header_not_in_the_file_is_reported(tmp_path: Path
 def test_empty_sheet_named_like_a_table_is_reported() -> None:
     found = locate_tables(book(("Invoices", []), PAYMENTS))
     assert found.missing == {"invoices": "Sheet 'Invoices' for invoices is empty"}
+
+
+def test_empty_sheet_named_like_a_table_gives_way_to_a_sheet_with_the_data() -> None:
+    inv = [["Invoice No", "Customer", "Invoice Date", "Amount"], ["I-1", "C1", D(2024, 3, 1), 1.0]]
+    found = locate_tables(book(("Invoices", []), ("Sheet2", inv), PAYMENTS))
+    assert found.missing == {}
+    assert found.tables["invoices"].sheet == "Sheet2"
+    assert (0, "sheet", "sheet 'Invoices' is empty") in notes_of(found, "Invoices")
 
 
 def test_sheet_name_containing_a_synonym_is_matched() -> None:

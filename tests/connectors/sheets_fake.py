@@ -330,6 +330,8 @@ class SheetsFake:
 
     @staticmethod
     def _error(status: int, error: dict | None) -> tuple[int, dict[str, str], bytes]:
+        if status == 0:
+            return 0, {}, b""
         if error is None:
             defaults = {
                 429: ("Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per "
@@ -500,6 +502,8 @@ class CannedAdapter(BaseAdapter):
              verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
         status, headers, body = self.fake.handle(request.method or "GET", request.url or "", request.headers,
                                                  request.body)
+        if status == 0:  # fail(endpoint, 0): the network is down
+            raise requests.ConnectionError("fake: network unreachable", request=request)
         resp = requests.Response()
         resp.status_code = status
         resp._content = body
@@ -562,7 +566,8 @@ class ExportServer:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
 
     @property
     def template(self) -> str:

@@ -1,0 +1,210 @@
+"""Reminder messages: subject, plain text, HTML and SMS from Jinja2 templates (SPEC §8). Pure.
+
+The template *texts* come in as a mapping ``{"en/first.jinja": "...", ...}``
+(``connectors.templates.load_templates`` reads them from ``templates/reminders``);
+nothing here touches files. Per language there is
+
+* ``{lang}/{level}.jinja`` — one per dunning level, a child template with the
+  blocks ``subject``, ``greeting``, ``intro``, ``closing`` and ``sms`` (plain
+  words; blank lines separate paragraphs);
+* ``{lang}/layout.html`` and ``{lang}/layout.txt`` — the email bodies, which
+  place those blocks around the table of lines and the totals.
+
+A level file starts with ``{% extends layout %}``: the same blocks are rendered
+once into the HTML layout (autoescaped: a customer called ``<b>&</b>`` shows
+as text) and once into the text layout (not escaped). Templates run in Jinja's
+sandbox, since users edit them. A language without its files falls back to
+``default_language`` (English).
+
+Amounts are formatted with Babel for the customer's locale and currency
+(``$1,234.50``, ``1 234,50 Ft``, ``US$1,234.50``), dates likewise (``Jun 30,
+2024``, ``2024. jún. 30.``, ``2024年6月30日``).
+
+Variables a template can use: ``company``, ``customer.id``, ``customer.name``,
+``level``, ``lang``, ``as_of``, ``lines`` (each: ``code``, ``invoice_no``,
+``line_no``, ``invoice_date``, ``due_date``, ``amount``, ``open``,
+``days_overdue``, ``currency``, ``level``), ``n_lines``, ``total`` (all
+currencies, e.g. ``$120.00 + €5.00``), ``totals`` (one string per currency),
+``statement`` (other open lines, same fields), ``statement_total``,
+``has_statement``, ``attachment`` (True when the statement is attached),
+``codes_short`` (the first line codes, for SMS).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Mapping
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_currency
+from jinja2 import DictLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup, escape
+
+from billing.dunning import Reminder, ReminderLine
+from billing.money import minor_digits
+
+__all__ = ["RenderedMessage", "MessageRenderer", "render_reminder", "resolve_locale", "format_money",
+           "format_day", "TemplateMissing", "REQUIRED_BLOCKS"]
+
+REQUIRED_BLOCKS = ("subject", "sms")
+_LANG_ALIASES = {"english": "en", "chinese": "zh", "中文": "zh", "汉语": "zh", "hungarian": "hu",
+                 "magyar": "hu", "cn": "zh", "zh_cn": "zh_Hans_CN", "zh-cn": "zh_Hans_CN"}
+_SMS_CODES = 3
+
+
+class TemplateMissing(TemplateError):
+    """No template for a level, even in the default language."""
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    customer_id: str
+    level: str
+    language: str  # the template language used (after fallback)
+    locale: str  # the Babel locale used for numbers and dates
+    subject: str
+    text: str
+    html: str
+    sms: str
+    line_codes: tuple[str, ...]
+    totals: tuple[str, ...]  # formatted, one per currency
+
+
+# --------------------------------------------------------------------------- formatting
+
+def resolve_locale(language: str | None, default: str = "en") -> Locale:
+    """A Babel locale for a customer's language cell ("zh", "zh-CN", "HU", "magyar" ...);
+    `default` when unknown."""
+    raw = (language or "").strip()
+    key = _LANG_ALIASES.get(raw.lower(), raw).replace("-", "_")
+    for candidate in (key, key.split("_")[0] if key else "", default, "en"):
+        if not candidate:
+            continue
+        try:
+            return Locale.parse(candidate)
+        except (UnknownLocaleError, ValueError, TypeError):
+            continue
+    return Locale.parse("en")
+
+
+def format_money(minor: int, currency: str, locale: Locale | str) -> str:
+    """Minor units as the locale writes money: 123450 USD -> "$1,234.50" (en), "1 234,50 USD" (hu)."""
+    amount = Decimal(int(minor)).scaleb(-minor_digits(currency))
+    return format_currency(amount, currency, locale=locale)
+
+
+def format_day(value: date | None, locale: Locale | str) -> str:
+    return "" if value is None else format_date(value, format="medium", locale=locale)
+
+
+# --------------------------------------------------------------------------- filters
+
+def _paragraphs_html(value: Any) -> Markup:
+    """Block text -> <p> per paragraph (blank line separated), escaped unless already markup."""
+    text = escape(value)
+    parts = [p.strip() for p in re.split(r"\n\s*\n", str(text)) if p.strip()]
+    return Markup("\n").join(Markup("<p>{}</p>").format(Markup(" ".join(p.split()))) for p in parts)
+
+
+def _paragraphs_text(value: Any) -> str:
+    parts = [p.strip() for p in re.split(r"\n\s*\n", str(value)) if p.strip()]
+    return "\n\n".join(" ".join(p.split()) for p in parts)
+
+
+def _one_line(parts: Any) -> str:
+    return " ".join("".join(parts).split())
+
+
+# --------------------------------------------------------------------------- renderer
+
+class MessageRenderer:
+    """Renders reminders with one set of template texts (compiled once, reused for every customer)."""
+
+    def __init__(self, templates: Mapping[str, str], default_language: str = "en",
+                 company: str = "Accounts Receivable"):
+        self.templates = dict(templates)
+        self.default_language = default_language
+        self.company = company
+        common = dict(loader=DictLoader(self.templates), undefined=StrictUndefined, trim_blocks=True,
+                      lstrip_blocks=True, keep_trailing_newline=False)
+        self.html_env = ImmutableSandboxedEnvironment(autoescape=True, **common)
+        self.text_env = ImmutableSandboxedEnvironment(autoescape=False, **common)
+        self.html_env.filters["paragraphs"] = _paragraphs_html
+        self.text_env.filters["paragraphs"] = _paragraphs_text
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted({k.split("/", 1)[0] for k in self.templates if "/" in k})
+
+    def _complete(self, lang: str, level: str) -> bool:
+        return all(f"{lang}/{name}" in self.templates
+                   for name in (f"{level}.jinja", "layout.html", "layout.txt"))
+
+    def template_language(self, language: str | None, level: str) -> tuple[str, Locale]:
+        """(template language, Babel locale) for a customer's language and a level, with fallback."""
+        loc = resolve_locale(language, self.default_language)
+        for lang in (str(loc), loc.language, self.default_language, "en"):
+            if self._complete(lang, level):
+                if lang != loc.language and lang != str(loc):
+                    loc = resolve_locale(lang)  # fell back: numbers and dates follow the text's language
+                return lang, loc
+        raise TemplateMissing(f"no template for the {level!r} reminder: create {self.default_language}/"
+                              f"{level}.jinja (with layout.html and layout.txt) under templates/reminders")
+
+    def context(self, reminder: Reminder, loc: Locale, lang: str, attachment: bool) -> dict[str, Any]:
+        def line(ln: ReminderLine) -> dict[str, Any]:
+            return {"code": ln.line_code, "invoice_no": ln.invoice_no, "line_no": ln.line_no,
+                    "invoice_date": format_day(ln.invoice_date, loc),
+                    "due_date": format_day(ln.due_date, loc),
+                    "amount": format_money(ln.amount, ln.currency, loc),
+                    "open": format_money(ln.open, ln.currency, loc), "days_overdue": max(ln.days_past_due, 0),
+                    "days_past_due": ln.days_past_due, "currency": ln.currency, "level": ln.level or ""}
+
+        totals = [format_money(v, cur, loc) for cur, v in reminder.totals.items()]
+        st_totals = [format_money(v, cur, loc) for cur, v in reminder.statement_totals.items()]
+        codes = reminder.line_codes
+        more = len(codes) - _SMS_CODES
+        short = ", ".join(codes[:_SMS_CODES]) + (f" (+{more})" if more > 0 else "")
+        return {"company": self.company, "customer": {"id": reminder.customer_id, "name": reminder.name},
+                "level": reminder.level, "lang": lang, "locale": str(loc),
+                "as_of": format_day(reminder.as_of, loc) if reminder.as_of else "",
+                "lines": [line(ln) for ln in reminder.lines], "n_lines": len(reminder.lines),
+                "total": " + ".join(totals), "totals": totals,
+                "statement": [line(ln) for ln in reminder.statement],
+                "has_statement": bool(reminder.statement),
+                "statement_total": " + ".join(st_totals), "attachment": attachment, "codes_short": short,
+                "layout": ""}
+
+    def render(self, reminder: Reminder, *, attachment: bool = False) -> RenderedMessage:
+        lang, loc = self.template_language(reminder.language, reminder.level)
+        ctx = self.context(reminder, loc, lang, attachment)
+        name = f"{lang}/{reminder.level}.jinja"
+        try:
+            text_t = self.text_env.get_template(name)
+            html_t = self.html_env.get_template(name)
+            missing = [b for b in REQUIRED_BLOCKS if b not in text_t.blocks]
+            if missing:
+                raise TemplateMissing(f"template {name} has no {{% block {missing[0]} %}}")
+            subject = _one_line(text_t.blocks["subject"](text_t.new_context(dict(ctx))))
+            sms = _one_line(text_t.blocks["sms"](text_t.new_context(dict(ctx))))
+            text = text_t.render({**ctx, "layout": f"{lang}/layout.txt"})
+            html = html_t.render({**ctx, "layout": f"{lang}/layout.html"})
+        except TemplateMissing:
+            raise
+        except TemplateError as exc:
+            where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+            raise TemplateError(f"reminder template {name}{where}: {exc}") from exc
+        text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+        return RenderedMessage(customer_id=reminder.customer_id, level=reminder.level, language=lang,
+                               locale=str(loc), subject=subject, text=text, html=html, sms=sms,
+                               line_codes=tuple(reminder.line_codes), totals=tuple(ctx["totals"]))
+
+
+def render_reminder(reminder: Reminder, templates: Mapping[str, str], *, company: str = "Accounts Receivable",
+                    default_language: str = "en", attachment: bool = False) -> RenderedMessage:
+    """One-off render (for many reminders, build one `MessageRenderer` and reuse it)."""
+    return MessageRenderer(templates, default_language, company).render(reminder, attachment=attachment)

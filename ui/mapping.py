@@ -1,0 +1,123 @@
+"""The column-mapping editor: when automatic matching misses a required table or column, the user
+points at the sheet and the header by hand. The mapping has the shape `billing.tabular.locate_tables`
+takes ({table: {"sheet": name, "columns": {canonical: header text}}}) and is remembered for the
+session per uploaded file names."""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from billing.model import RawSheet, RawWorkbook
+from billing.schema import TABLES, column_keys, header_key
+from billing.tabular import HEAD_ROWS, locate_tables
+from connectors.sources import SourceError, read_csv_files, read_source
+
+MAPPINGS = "data_mappings"  # session_state: {file names: mapping}
+CHOOSE = "(choose)"
+_SHEET_IN_MESSAGE = re.compile(r"Sheet '([^']+)'")
+
+
+@st.cache_data(show_spinner="Looking at the sheets …", max_entries=4)
+def raw_workbook(files: tuple[tuple[str, bytes], ...]) -> RawWorkbook | str:
+    """The uploaded files' raw cells (for the editor), or the reader's message."""
+    try:
+        if len(files) == 1:
+            return read_source(files[0][1], name=files[0][0])
+        return read_csv_files(list(files))
+    except SourceError as exc:
+        return exc.message
+    except Exception as exc:  # noqa: BLE001
+        return f"could not read the files: {exc}"
+
+
+def names_key(files) -> str:
+    return " | ".join(sorted(name for name, _ in files))
+
+
+def remembered(files) -> dict | None:
+    return st.session_state.get(MAPPINGS, {}).get(names_key(files))
+
+
+def remember(files, mapping: dict) -> None:
+    st.session_state.setdefault(MAPPINGS, {})[names_key(files)] = mapping
+
+
+def unresolved(raw: RawWorkbook, mapping: dict | None) -> dict[str, str]:
+    """{table: message} for what automatic matching (plus `mapping`) could not find."""
+    return dict(locate_tables(raw, mapping=mapping).missing)
+
+
+def header_texts(sheet: RawSheet) -> list[str]:
+    """The texts of the sheet's likeliest header row: the early row with the most text cells."""
+    best: list[str] = []
+    seen = 0
+    for _, row in sheet.cells.head(300).iterrows():
+        texts = [str(v).strip() for v in row.tolist() if isinstance(v, str) and v.strip()]
+        if not texts and row.isna().all():
+            continue
+        seen += 1
+        if len(texts) > len(best):
+            best = texts
+        if seen >= HEAD_ROWS:
+            break
+    return list(dict.fromkeys(best))
+
+
+def guess(table: str, column: str, texts: list[str]) -> str | None:
+    keys = column_keys(TABLES[table])[column]
+    return next((t for t in texts if header_key(t) in keys), None)
+
+
+def render_editor(raw: RawWorkbook, missing: dict[str, str], mapping: dict | None) -> dict | None:
+    """Sheet and header pickers for each unresolved table; the new mapping when the user applies it."""
+    mapping = {k: dict(v) for k, v in (mapping or {}).items()}
+    sheets = [s.name for s in raw.sheets]
+    by_name = {s.name: s for s in raw.sheets}
+    chosen: dict[str, dict] = {}
+    for table, message in missing.items():
+        spec = TABLES[table]
+        st.markdown(f"**{table}** — needs {', '.join(spec.required_columns)}")
+        hint = _SHEET_IN_MESSAGE.search(message)
+        default = mapping.get(table, {}).get("sheet") or (hint.group(1) if hint else None)
+        sheet = st.selectbox(
+            f"Sheet holding {table}",
+            sheets,
+            key=f"data_map_{table}_sheet",
+            index=sheets.index(default) if default in sheets else None,
+            placeholder="Choose the sheet",
+        )
+        if sheet is None:
+            continue
+        texts = header_texts(by_name[sheet])
+        columns: dict[str, str] = {}
+        cols = st.columns(max(len(spec.required_columns), 1))
+        for col, name in zip(cols, spec.required_columns):
+            before = mapping.get(table, {}).get("columns", {}).get(name) or guess(table, name, texts)
+            options = [CHOOSE, *texts]
+            pick = col.selectbox(
+                name,
+                options,
+                key=f"data_map_{table}_{name}",
+                index=options.index(before) if before in options else 0,
+                help=f"The header of the column holding {name}.",
+            )
+            if pick and pick != CHOOSE:
+                columns[name] = pick
+        chosen[table] = {"sheet": sheet, "columns": columns}
+    if st.button(
+        "Apply mapping and read again",
+        key="data_map_apply",
+        type="primary",
+        disabled=not chosen,
+        icon=":material/sync:",
+    ):
+        for table, spec in chosen.items():
+            old = mapping.get(table, {})
+            mapping[table] = {
+                "sheet": spec["sheet"],
+                "columns": {**old.get("columns", {}), **spec["columns"]},
+            }
+        return mapping
+    return None
