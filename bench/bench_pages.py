@@ -36,12 +36,13 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["LINEWISE_DEMO_LINES"] = str(args.lines)  # read by ui.state at import
 
+    import logging
+
     import streamlit as st
-    from streamlit.logger import set_log_level
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
-    set_log_level("error")
+    logging.disable(logging.WARNING)  # bare-mode notes ("no runtime", "missing ScriptRunContext")
     init = PagesManager.__init__
 
     def patched(self, *a, **k):  # run app.py on every AppTest run, as the server does (tests/app/conftest.py)

@@ -26,14 +26,16 @@ Rules as implemented
   customer first (all of that customer's lines, whatever their date or kind),
   then with its invoice numbers. A canonical form naming two different line
   codes (or two invoice numbers) of the customer is reported as "ambiguous"
-  and not used. A value that matches nothing is reported when it has the
-  shape of a line code ("bad_check" when its check character is wrong, else
-  "unknown_code"), or when it was the `invoice_no` cell ("unknown_invoice")
-  or the `line_code` cell ("unknown_code"); other free-text words are
-  ignored. Nothing is guessed: the closest invoice number of the customer
-  (rapidfuzz ratio on canonical forms, >= `policy.fuzzy_min_score`, ties to
-  the smaller invoice number; for a code-shaped value its invoice part is
-  compared) is put in `suggestion` only.
+  and not used. A value that matches nothing is reported: the `invoice_no`
+  cell as "unknown_invoice"; the `line_code` cell or a text token with the
+  shape of a line code (`linecode.looks_like_code`) as "bad_check" when its
+  check character is wrong, else "unknown_code"; the `line_code` cell of
+  another shape as "unknown_code"; other free-text words are ignored. One
+  row per (payment, canonical value, problem). Nothing is guessed: the
+  closest invoice number of the customer (rapidfuzz ratio of canonical
+  forms, the better of the whole value and the value without a trailing
+  `-001K`, >= `policy.fuzzy_min_score`, ties to the smaller invoice number)
+  is put in `suggestion` only.
 * Step 1 (line): the matched line codes in list order pay their lines. Step 2
   (invoice): the matched invoice numbers in list order, then the invoices of
   the step-1 lines, pay their lines in (line_no, line_code) order. Step 3
@@ -48,6 +50,11 @@ Rules as implemented
 * `line_allocated.last_payment_date`: for a fully paid line the latest
   payment_date among its allocations (the day the money that completed it had
   all arrived); NaT while open and for lines that are never payable.
+* Output order: allocations by (payment_date, payment_id, source, step, rank
+  of the reference, line order within the step); unapplied, issues and
+  mismatches in payment order; line_allocated by (invoice_no, line_no,
+  line_code). Nothing depends on the input row order (payment_id and line
+  code are unique keys per docs/DESIGN.md).
 
 Algorithm
 ---------
@@ -61,7 +68,12 @@ demands, capped at the queue's total), and `np.searchsorted` of each
 request's interval against the line intervals yields the allocation rows.
 A payment with several requests in a step demands what its earlier requests
 left; that is a triangular system solved by fixed-point iteration (exact,
-usually 1-2 rounds; a payment with one request needs none).
+usually 1-2 rounds; a payment with one request needs none). Sorting packs
+the keys into one int64 (numpy's SIMD quicksort, made stable by the row
+number as the last key). String work (tokenising, canonical forms) runs on
+the Arrow buffers with numpy byte operations and Arrow hash kernels; on big
+inputs the canonical forms of all line codes and the issue/mismatch reports
+are computed on a second thread.
 """
 from __future__ import annotations
 
@@ -96,12 +108,7 @@ for _ch in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ":
 for _ch in b"abcdefghijklmnopqrstuvwxyz":
     _CANON_BYTE[_ch] = _ch - 32
 
-
-# --------------------------------------------------------------------------- strings
-
-_EMPTY_STR = pa.array([], type=pa.large_string())
-
-# Use a second thread for independent jobs (results are identical either way).
+# Use a second thread for independent string jobs on big inputs (results are identical either way).
 PARALLEL = True
 PARALLEL_MIN_ROWS = 100_000  # lines + payments; below this a thread hand-off costs more than it saves
 # Set to a dict to collect CPU seconds per section of `allocate` (bench/bench_engine.py prints them;
@@ -136,6 +143,8 @@ def _arrow(values: pd.Series | pa.Array | pa.ChunkedArray | None, n: int = 0) ->
         values = values.cast(pa.large_string())
     return values
 
+
+# --------------------------------------------------------------------------- strings (byte level)
 
 def _buffers(arr: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
     """(offsets rebased to 0, utf-8 bytes) of a large_string array; null slots are empty."""
@@ -362,8 +371,6 @@ def _fill(slot_q: np.ndarray, slot_open: np.ndarray, req_q: np.ndarray, req_p: n
         new[order] = e - s
         done = not multi or np.array_equal(new, taken)
         taken = new
-        if PROFILE is not None:
-            PROFILE["fill iterations"] = PROFILE.get("fill iterations", 0) + 1
         if done:
             break
     # slot ranges: searched in axis order (sorted keys: fast), then laid out in request order
@@ -594,8 +601,11 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
     if codes and n:
         fifo &= ~pc.fill_null(pc.is_in(L.code, value_set=pa.array(sorted(codes), type=pa.large_string())),
                               False).to_numpy(zero_copy_only=False)
-    cand = np.flatnonzero(fifo)
     r_p = np.flatnonzero((rem > 0) & (p_cust >= 0))
+    wanted = np.zeros(ncust * ncur, dtype=bool)
+    wanted[p_cust[r_p] * ncur + p_cur[r_p]] = True     # only queues some payment still draws on
+    cand = np.flatnonzero(fifo)
+    cand = cand[wanted[cust[cand] * ncur + cur[cand]]]
     if len(cand) and len(r_p):
         qkey = cust[cand] * ncur + cur[cand]
         due = L.due[cand]
