@@ -118,7 +118,7 @@ def cmd_codes(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from billing.analysis import analyse
-    from billing.report import SectionError, build_report, parse_sections, report_tables
+    from billing.report import SectionError, build_report, parse_sections
 
     try:
         sections = parse_sections(args.sections)
@@ -133,11 +133,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         out.write_text(json.dumps(build_report(data, analysis, sections), ensure_ascii=False, indent=1),
                        encoding="utf-8")
     else:
-        from billing.report import report_money_columns
+        from billing.report import workbook_tables
         from connectors.export import write_workbook
 
-        tables = report_tables(data, analysis, sections)
-        write_workbook(out, tables, money_columns=report_money_columns(tables, policy.bucket_labels))
+        tables, money_columns = workbook_tables(data, analysis, sections)
+        write_workbook(out, tables, money_columns=money_columns)
     print(f"Wrote the report as of {as_of:%Y-%m-%d} to {out}")
     if len(data.quarantine):
         print(f"{len(data.quarantine)} cell(s) quarantined; run `cli.py check` to list them.")

@@ -158,13 +158,24 @@ def report_tables(data: Dataset, analysis: Analysis, sections: Iterable[str] = S
     if "unapplied" in sections:
         tables["unapplied"] = analysis.alloc.unapplied
     if "exceptions" in sections:
-        e = analysis.exceptions
-        tables["exceptions"] = e.assign(refs=e["refs"].map(_refs_text)) if len(e) else e
+        tables["exceptions"] = exceptions_table(analysis.exceptions, analysis.policy.default_currency)
     if "kpis" in sections:
         tables["kpis"] = analysis.kpis
     if "quarantine" in sections:
         tables["quarantine"] = data.quarantine
     return tables
+
+
+def workbook_tables(data: Dataset, analysis: Analysis, sections: Iterable[str] = SECTIONS
+                    ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
+    """What the XLSX report holds (an "about" sheet, then the sections) and its money columns.
+
+    The app's download and `cli.py report --format xlsx` both write exactly this.
+    """
+    about = pd.DataFrame({"item": ["as of", "basis", "source"],
+                          "value": [analysis.as_of.strftime("%Y-%m-%d"), analysis.policy.basis, data.source]})
+    tables = {"about": about, **report_tables(data, analysis, sections)}
+    return tables, report_money_columns(tables, analysis.policy.bucket_labels)
 
 
 def report_money_columns(tables: dict[str, pd.DataFrame], labels: list[str]) -> dict[str, dict[str, str]]:
@@ -175,5 +186,28 @@ def report_money_columns(tables: dict[str, pd.DataFrame], labels: list[str]) -> 
             for name, frame in tables.items() if "currency" in frame.columns}
 
 
-def _refs_text(refs: dict) -> str:
-    return "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in (refs or {}).items() if v)
+EXCEPTION_TABLE_COLUMNS = ["type", "severity", "description", "customer_id", "currency", "amount", "refs",
+                           "message", "action"]
+
+
+def exceptions_table(exceptions: pd.DataFrame, default_currency: str) -> pd.DataFrame:
+    """Exceptions as a flat table: refs as text, the type's description, currency filled."""
+    from billing.reconcile import EXCEPTION_TYPES
+
+    if not len(exceptions):
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "amount" else "string")
+                             for c in EXCEPTION_TABLE_COLUMNS})
+    out = exceptions.assign(currency=exceptions["currency"].fillna(default_currency),
+                            refs=exceptions["refs"].map(refs_text),
+                            description=exceptions["type"].map(
+                                lambda t: EXCEPTION_TYPES.get(t, {}).get("description", "")))
+    return out[EXCEPTION_TABLE_COLUMNS]
+
+
+def refs_text(refs: object) -> str:
+    """{"line_codes": ["A-001X"], "payment_ids": ["P1"]} -> "line codes: A-001X; payment ids: P1"."""
+    if isinstance(refs, dict):
+        return "; ".join(f"{k.replace('_', ' ')}: {', '.join(map(str, v))}" for k, v in refs.items() if v)
+    if isinstance(refs, list):
+        return ", ".join(map(str, refs))
+    return "" if refs is None else str(refs)

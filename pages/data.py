@@ -21,7 +21,8 @@ import streamlit as st
 from billing.ingest import IngestOptions
 from billing.model import Dataset
 from connectors.export import write_demo_workbook
-from ui import common, exports, mapping, state, writeback
+from connectors import writeback
+from ui import common, exports, mapping, state
 from ui.tables import plain_table
 
 ACCEPTED_TYPES = ["xlsx", "xlsm", "xls", "ods", "csv"]

@@ -138,7 +138,7 @@ def test_report_xlsx_has_a_sheet_per_section(tmp_path, capsys):
     code, _, _ = run(capsys, "report", str(messy.acme_xlsx(tmp_path)), "--as-of", "2024-06-30",
                      "--format", "xlsx", "--sections", "summary,lines,exceptions", "--out", str(out_path))
     assert code == 0
-    assert CalamineWorkbook.from_path(str(out_path)).sheet_names == ["summary", "lines", "exceptions"]
+    assert CalamineWorkbook.from_path(str(out_path)).sheet_names == ["about", "summary", "lines", "exceptions"]
 
 
 def test_demo_and_template_round_trip_through_check(tmp_path, capsys):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from billing.analysis import Analysis
 from billing.model import Dataset
-from billing.reconcile import EXCEPTION_TYPES
+from billing.report import exceptions_table, refs_text, workbook_tables
 from connectors.export import write_csv, write_template_workbook, write_workbook
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -55,54 +55,12 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def refs_text(refs) -> str:
-    """{"line_codes": ["A-001X"], "payment_ids": ["P1"]} -> "line codes: A-001X; payment ids: P1"."""
-    if isinstance(refs, dict):
-        return "; ".join(f"{k.replace('_', ' ')}: {', '.join(map(str, v))}" for k, v in refs.items() if v)
-    if isinstance(refs, list):
-        return ", ".join(map(str, refs))
-    return "" if refs is None else str(refs)
-
-
-def exceptions_frame(exceptions: pd.DataFrame, default_currency: str) -> pd.DataFrame:
-    """Exceptions as a flat table: refs as text, currency filled (the policy's default when none)."""
-    if not len(exceptions):
-        return pd.DataFrame(
-            columns=["type", "severity", "customer_id", "currency", "amount", "refs", "message", "action"]
-        )
-    out = exceptions.assign(
-        currency=exceptions["currency"].fillna(default_currency), refs=exceptions["refs"].map(refs_text)
-    )
-    out.insert(2, "description", out["type"].map(lambda t: EXCEPTION_TYPES.get(t, {}).get("description", "")))
-    return out[
-        ["type", "severity", "description", "customer_id", "currency", "amount", "refs", "message", "action"]
-    ]
-
-
-REPORT_MONEY = {
-    "customers": ["open", "unapplied", "net", "in_dispute"],
-    "lines": ["amount", "allocated", "open"],
-    "allocations": ["amount"],
-    "unapplied": ["amount"],
-    "exceptions": ["amount"],
-    "kpis": ["total_open", "overdue", "unapplied", "in_dispute", "credit_sales"],
-    "summary": ["invoiced", "allocated", "open", "overdue", "unapplied", "in_dispute"],
-}
+exceptions_frame = exceptions_table  # the flat exceptions table the report writes, for the page's download
 
 
 def report_bytes(data: Dataset, analysis: Analysis) -> bytes:
-    """The SPEC §11 report's sections as an XLSX workbook (billing.report.report_tables)."""
-    from billing.report import report_tables
-
-    tables = report_tables(data, analysis)
-    buckets = analysis.policy.bucket_labels
-    money = {k: list(v) + (buckets if k in ("summary", "customers") else []) for k, v in REPORT_MONEY.items()}
-    if "exceptions" in tables:
-        tables["exceptions"] = exceptions_frame(analysis.exceptions, analysis.policy.default_currency)
-    about = pd.DataFrame(
-        {
-            "item": ["as of", "basis", "source"],
-            "value": [analysis.as_of.strftime("%Y-%m-%d"), analysis.policy.basis, data.source],
-        }
-    )
-    return xlsx_bytes({"about": about, **tables}, money)
+    """The SPEC §11 report as an XLSX workbook: the same tables `cli.py report --format xlsx` writes."""
+    tables, money_columns = workbook_tables(data, analysis)
+    buf = io.BytesIO()
+    write_workbook(buf, tables, money_columns=money_columns)
+    return buf.getvalue()

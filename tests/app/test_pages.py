@@ -21,7 +21,8 @@ from billing.policy import Policy
 from connectors.export import write_demo_workbook
 from connectors.load import load_uploads
 from tests.app import files
-from ui import exports, state, writeback
+from connectors import writeback
+from ui import exports, state
 from ui.fmt import days_text, money_text, pct_text
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
