@@ -19,6 +19,8 @@ PAGES = {
     "Work": [
         st.Page("pages/reconciliation.py", title="Reconciliation", icon=":material/rule:"),
         st.Page("pages/payments.py", title="Payments & allocations", icon=":material/payments:"),
+        st.Page("pages/disputes.py", title="Disputes", icon=":material/gavel:"),
+        st.Page("pages/reminders.py", title="Reminders", icon=":material/notifications:"),
     ],
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),

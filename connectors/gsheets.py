@@ -49,6 +49,13 @@ exponential backoff (`Retry`: 1, 2, 4, 8, 16 s by default, Retry-After
 honoured); when the tries run out the error says so. Every failure surfaces as
 `connectors.sources.SourceError` with a message saying what to do. Secrets are
 never logged or put into messages.
+
+API: `open_client(credentials|path|None, write=False)`, `read_spreadsheet(client|None, url_or_key)`
+-> SheetsWorkbook (a RawWorkbook), `write_codes(client, url_or_key, dataset)` -> WriteResult,
+`parse_sheet_url`, `worksheet_matches` (for the Data page), `read_sheet_url` / `load_sheet_dataset`
+(the CLI: credentials from LINEWISE_GSHEETS_KEYFILE, GOOGLE_APPLICATION_CREDENTIALS or
+.streamlit/secrets.toml), and `GSheetsConnection` for `st.connection("gsheets", type=...)`.
+How to set up a service account: docs/GSHEETS.md.
 """
 from __future__ import annotations
 
@@ -62,7 +69,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -72,6 +79,7 @@ from gspread.http_client import HTTPClient
 from gspread.utils import DateTimeOption, ValueInputOption, ValueRenderOption
 
 from billing.ingest import IngestOptions, SchemaError, build_dataset
+from billing.linecode import canonical
 from billing.model import Dataset, RawSheet, RawWorkbook
 from billing.tabular import locate_tables
 from connectors.sources import SourceError, read_source
@@ -85,7 +93,8 @@ __all__ = [
     "GSheetsConnection", "SheetsWorkbook", "WriteResult", "Retry", "SheetsHTTPClient",
     "SheetChangedError", "SourceError", "open_client", "read_spreadsheet", "read_public",
     "write_codes", "parse_sheet_url", "sheet_gids", "is_sheet_url", "credentials_from_env",
-    "read_sheet_url", "load_sheet_dataset", "READ_SCOPES", "WRITE_SCOPES", "SERVICE_ACCOUNT_FIELDS",
+    "read_sheet_url", "load_sheet_dataset", "worksheet_matches", "GSheetsClients", "READ_SCOPES",
+    "WRITE_SCOPES", "SERVICE_ACCOUNT_FIELDS",
 ]
 
 SHEETS_URL_PREFIX = "https://docs.google.com/spreadsheets/"
@@ -105,8 +114,8 @@ DEFAULT_TIMEOUT = (15.0, 180.0)  # connect, read (seconds)
 LINE_CODE_HEADER = "line_code"
 HOW_TO = "docs/GSHEETS.md"
 
-_METADATA_FIELDS = ("spreadsheetId,properties(title,locale,timeZone),"
-                    "sheets(properties(sheetId,title,index,sheetType,hidden,gridProperties(rowCount,columnCount)))")
+_METADATA_FIELDS = ("spreadsheetId,properties(title,locale,timeZone),sheets(properties(sheetId,title,index,"
+                    "sheetType,hidden,gridProperties(rowCount,columnCount)))")
 _URL_KEY = re.compile(r"/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")
 _LEGACY_KEY = re.compile(r"[?&#]key=([A-Za-z0-9_-]+)")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]{20,}")
@@ -268,8 +277,12 @@ def _call_with_retries(fn: Callable[[], Any], retry: Retry) -> Any:
 
 
 class SheetsHTTPClient(HTTPClient):
-    """gspread's HTTPClient with exponential backoff (our own: gspread's BackOffHTTPClient sleeps
-    with time.sleep, keeps a shared counter and retries forever-ish on 403s of the Drive API)."""
+    """gspread's HTTPClient with exponential backoff on 429/408/5xx and network errors.
+
+    Our own rather than gspread's BackOffHTTPClient (documented there as "not production ready"):
+    that one calls time.sleep directly, waits up to 128 s per try, and keeps its try counter on the
+    instance without resetting it after a final failure. `retry` (a Retry) is set per client class
+    by open_client(retry=...)."""
 
     retry: Retry = Retry()
 
@@ -312,12 +325,12 @@ def _credentials_info(credentials: Any) -> dict[str, Any]:
     info = {k: v for k, v in info.items() if k in SERVICE_ACCOUNT_FIELDS}
     kind = info.get("type", "service_account")
     if kind != "service_account":
-        raise SourceError(f"The credentials in {where} are of type '{kind}'; Linewise needs a service-account "
-                          f"key (type 'service_account'). See {HOW_TO}.")
+        raise SourceError(f"The credentials in {where} are of type '{kind}'; Linewise needs a "
+                          f"service-account key (type 'service_account'). See {HOW_TO}.")
     missing = [f for f in ("client_email", "private_key") if not str(info.get(f) or "").strip()]
     if missing:
-        raise SourceError(f"The service-account key in {where} has no {' and no '.join(missing)}: paste every "
-                          f"field of the JSON key there (see {HOW_TO}).")
+        raise SourceError(f"The service-account key in {where} has no {' and no '.join(missing)}: paste "
+                          f"every field of the JSON key there (see {HOW_TO}).")
     key = str(info["private_key"])
     if "\\n" in key and "\n" not in key:  # pasted into TOML with literal \n sequences
         key = key.replace("\\n", "\n")
@@ -387,10 +400,11 @@ def credentials_from_env(environ: Mapping[str, str] | None = None,
         import tomllib
 
         try:
-            section = tomllib.loads(path.read_text(encoding="utf-8")).get("connections", {}).get("gsheets", {})
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            raise SourceError(f"{path} is not valid TOML; fix it or remove its [connections.gsheets] section.") \
-                from None
+            raise SourceError(f"{path} is not valid TOML; fix it or remove its [connections.gsheets] "
+                              "section.") from None
+        section = doc.get("connections", {}).get("gsheets", {})
         if isinstance(section, dict):
             if section.get("key_file"):
                 return str(section["key_file"])
@@ -425,19 +439,20 @@ def _explain(exc: BaseException, *, key: str, email: str | None, action: str = "
         text = str(error.get("message") or "")
         low = text.lower()
         if code == 429 or _usage_limit(exc):
-            return SourceError(f"Google Sheets' request quota is used up{retried}. The Sheets API allows about "
-                               "60 requests a minute per user: wait a minute, then press Refresh (or run the "
-                               "command again).")
+            return SourceError(f"Google Sheets' request quota is used up{retried}. The Sheets API allows "
+                               "about 60 requests a minute per user: wait a minute, then press Refresh (or "
+                               "run the command again).")
         if code >= 500 or code == 408:
             return SourceError(f"Google Sheets did not answer properly (HTTP {code}){retried}. It is usually "
                                "temporary: try again in a few minutes.")
         if code == 403 and "scope" in low:
-            return SourceError("This Google Sheets connection is read-only: writing line codes back needs the "
-                               "read-write scope (open the client with write=True).")
-        if code == 403 and ("has not been used" in low or "disabled" in low or "service_disabled" in str(error)):
+            return SourceError("This Google Sheets connection is read-only: writing line codes back needs "
+                               "the read-write scope (open the client with write=True).")
+        if code == 403 and ("has not been used" in low or "disabled" in low
+                            or "service_disabled" in str(error).lower()):
             return SourceError("The Google Sheets API is not enabled for the service account's Google Cloud "
-                               "project: enable it (APIs & Services > Library > Google Sheets API), wait a few "
-                               "minutes, then try again.")
+                               "project: enable it (APIs & Services > Library > Google Sheets API), wait a "
+                               "few minutes, then try again.")
         if code == 403:
             verb = "write to" if action == "write" else "open"
             return SourceError(f"Permission denied: {who} may not {verb} the spreadsheet {key}. {share}.")
@@ -448,11 +463,12 @@ def _explain(exc: BaseException, *, key: str, email: str | None, action: str = "
             return SourceError("Google refused the service-account credentials: create a new JSON key for "
                                f"the service account and put it in the secrets (see {HOW_TO}).")
         if code == 400 and "not supported for this document" in low:
-            return SourceError("This file is an Excel workbook stored in Google Drive, not a Google Sheet: open "
-                               "it and use File > Save as Google Sheets, or download it and upload the .xlsx.")
+            return SourceError("This file is an Excel workbook stored in Google Drive, not a Google Sheet: "
+                               "open it and use File > Save as Google Sheets, or download it and upload the "
+                               ".xlsx.")
         if code == 400 and "unable to parse range" in low:
-            return SourceError(f"A worksheet disappeared while the spreadsheet was being read ({text}): it was "
-                               "renamed or deleted meanwhile. Press Refresh to read it again.")
+            return SourceError(f"A worksheet disappeared while the spreadsheet was being read ({text}): it "
+                               "was renamed or deleted meanwhile. Press Refresh to read it again.")
         if code == 400 and "exceeds grid limits" in low:
             return SourceError(f"Google Sheets refused the write: {text}. The sheet's size changed; press "
                                "Refresh and try again.")
@@ -463,12 +479,21 @@ def _explain(exc: BaseException, *, key: str, email: str | None, action: str = "
         gexc = None
     if gexc is not None and isinstance(exc, gexc.RefreshError):
         return SourceError(f"Google refused the service-account key{retried}: it may have been deleted or "
-                           f"disabled, or the machine's clock is wrong. Create a new JSON key (see {HOW_TO}).")
+                           "disabled, or the machine's clock is wrong. Create a new JSON key (see "
+                           f"{HOW_TO}).")
     if isinstance(exc, (requests.ConnectionError, requests.Timeout)) or \
             (gexc is not None and isinstance(exc, gexc.TransportError)):
-        return SourceError(f"Could not reach Google Sheets{retried}: check the internet connection (or proxy) "
-                           "and try again.")
+        return SourceError(f"Could not reach Google Sheets{retried}: check the internet connection (or "
+                           "proxy) and try again.")
     return SourceError(f"Reading the Google Sheet failed: {type(exc).__name__}.")
+
+
+def _raise(exc: BaseException, **how: Any) -> NoReturn:
+    """Raise `exc` explained (a SourceError is raised as it is); the cause is kept for debugging."""
+    err = _explain(exc, **how)
+    if err is exc:
+        raise err
+    raise err from exc
 
 
 def _short(text: str, n: int = 80) -> str:
@@ -565,13 +590,14 @@ def read_spreadsheet(client: Any, url_or_key: str, *, sheets: list[str] | None =
             wanted = set(sheets)
             unknown = wanted - {p.get("title") for p in props}
             if unknown:
-                raise SourceError(f"The spreadsheet has no worksheet {', '.join(repr(u) for u in sorted(unknown))};"
-                                  f" found: {', '.join(repr(p.get('title')) for p in props) or 'none'}.")
+                names = ", ".join(repr(u) for u in sorted(unknown))
+                found = ", ".join(repr(p.get("title")) for p in props) or "none"
+                raise SourceError(f"The spreadsheet has no worksheet {names}; found: {found}.")
             props = [p for p in props if p.get("title") in wanted]
         titles = [str(p.get("title", "")) for p in props]
         ranges = _batch_get(client, key, titles)
     except Exception as exc:
-        raise _explain(exc, key=key, email=email) from None
+        _raise(exc, key=key, email=email)
     out = [_raw_sheet(t, vr, bool(p.get("hidden", False))) for t, vr, p in zip(titles, ranges, props)]
     title = str(meta.get("properties", {}).get("title", key))
     return SheetsWorkbook(source=f"https://docs.google.com/spreadsheets/d/{key}", sheets=out, key=key,
@@ -643,7 +669,7 @@ def _read_public(http: requests.Session, key: str, gid_list: list[int | None], t
         try:
             resp = _call_with_retries(get, retry)
         except Exception as exc:
-            raise _explain(exc, key=key, email=None) from None
+            _raise(exc, key=key, email=None)
         _check_public(resp, key, gid)
         book, name = _disposition_name(resp.headers.get("Content-Disposition"))
         title = book or title
@@ -690,6 +716,26 @@ def _check_public(resp: requests.Response, key: str, gid: int | None) -> None:
         raise SourceError(f"Google answered HTTP {resp.status_code} for the CSV export of {key}.")
 
 
+def worksheet_matches(workbook: RawWorkbook, dataset: Dataset | None = None) -> pd.DataFrame:
+    """One row per worksheet for the Data page: which table it was read as, its row counts, whether it
+    is hidden, why it was not used, and a link to it (Google Sheets only)."""
+    by_sheet = {sheet: table for table, sheet in (dataset.sheet_map if dataset else {}).items()}
+    notes = {n.sheet: n.text for n in (dataset.notes if dataset else []) if n.kind == "sheet"}
+    rows = []
+    for s in workbook.sheets:
+        table = by_sheet.get(s.name, "")
+        count = dataset.counts.get(table) if dataset and table else None
+        rows.append({
+            "worksheet": s.name, "table": table,
+            "read": count.read if count else 0, "accepted": count.accepted if count else 0,
+            "quarantined": count.quarantined if count else 0, "hidden": bool(s.hidden),
+            "note": notes.get(s.name, ""),
+            "url": workbook.worksheet_url(s.name) if isinstance(workbook, SheetsWorkbook) else "",
+        })
+    return pd.DataFrame(rows, columns=["worksheet", "table", "read", "accepted", "quarantined", "hidden",
+                                       "note", "url"])
+
+
 # --------------------------------------------------------------------------- CLI entry
 
 
@@ -730,7 +776,7 @@ class WriteResult:
     written: int  # cells filled (0 in a dry run)
     already_there: int  # cells already holding the code Linewise assigned
     user_codes: int  # rows whose own code was kept, untouched
-    new_rows: int  # invoice rows in the sheet that were not in the read (no code for them)
+    new_rows: int  # invoice rows now readable that were not in the read (added or fixed since): no code
     updated_cells: int = 0  # as counted by Google (the header cell included)
     dry_run: bool = False
 
@@ -751,8 +797,8 @@ class WriteResult:
         if self.user_codes:
             extra.append(f"{self.user_codes} own code(s) kept")
         if self.new_rows:
-            extra.append(f"{self.new_rows} row(s) added since the read got no code (press Refresh, then write "
-                         "again)")
+            extra.append(f"{self.new_rows} row(s) that were not in the read (added or fixed since) got no "
+                         "code: press Refresh, then write again")
         return head + (" " + "; ".join(extra) + "." if extra else "")
 
 
@@ -832,12 +878,13 @@ def write_codes(client: Any, url_or_key: str, dataset: Dataset, *, options: Inge
         props = {str(p.get("title")): p for p in _grid_sheets(meta)}
         gone = [t for t in titles if t not in props]
         if gone:
-            raise SheetChangedError(f"Worksheet {', '.join(repr(t) for t in gone)} is no longer in the spreadsheet "
-                                    "(renamed or deleted since it was read). Nothing was written: press Refresh "
-                                    "and try again.", [f"worksheet {t!r} missing" for t in gone])
+            names = ", ".join(repr(t) for t in gone)
+            raise SheetChangedError(f"Worksheet {names} is no longer in the spreadsheet (renamed or deleted "
+                                    "since it was read). Nothing was written: press Refresh and try again.",
+                                    [f"worksheet {t!r} missing" for t in gone])
         ranges = _batch_get(client, key, titles)
     except Exception as exc:
-        raise _explain(exc, key=key, email=email, action="write") from None
+        _raise(exc, key=key, email=email, action="write")
     fresh = RawWorkbook(source=src, sheets=[_raw_sheet(t, vr, bool(props[t].get("hidden", False)))
                                             for t, vr in zip(titles, ranges)])
     changed = "Nothing was written: press Refresh to read the sheet again, check the codes, then write again."
@@ -873,7 +920,7 @@ def write_codes(client: Any, url_or_key: str, dataset: Dataset, *, options: Inge
             user += 1
             continue
         if cur[2]:  # a code is in the cell now
-            if str(cur[3]).strip() == str(code):
+            if canonical(str(cur[3])) == canonical(str(code)):  # codes match ignoring case/separators
                 already += 1
             else:
                 diffs.append(f"row {row} now has line code '{cur[3]}' typed in")
@@ -881,8 +928,8 @@ def write_codes(client: Any, url_or_key: str, dataset: Dataset, *, options: Inge
         targets.append((row, str(code)))
     if diffs:
         shown = "; ".join(diffs[:5]) + (f"; and {len(diffs) - 5} more" if len(diffs) > 5 else "")
-        raise SheetChangedError(f"Worksheet '{inv_sheet}' changed since it was read ({len(diffs)} row(s) differ: "
-                                f"{shown}). {changed}", diffs)
+        raise SheetChangedError(f"Worksheet '{inv_sheet}' changed since it was read ({len(diffs)} row(s) "
+                                f"differ: {shown}). {changed}", diffs)
     new_rows = len(set(new_by_row) - {int(r) for r in old["_row"]})
 
     table = found.tables["invoices"]
@@ -928,7 +975,7 @@ def write_codes(client: Any, url_or_key: str, dataset: Dataset, *, options: Inge
         answer = client.http_client.values_batch_update(key, {"valueInputOption": ValueInputOption.raw,
                                                               "data": data})
     except Exception as exc:
-        raise _explain(exc, key=key, email=email, action="write") from None
+        _raise(exc, key=key, email=email, action="write")
     return WriteResult(key=key, sheet=inv_sheet, column=letter, header_row=table.header_row,
                        column_created=created, planned=len(targets), written=len(targets),
                        already_there=already, user_codes=user, new_rows=new_rows,
@@ -938,47 +985,78 @@ def write_codes(client: Any, url_or_key: str, dataset: Dataset, *, options: Inge
 # --------------------------------------------------------------------------- the Streamlit connection
 
 
+@dataclass
+class GSheetsClients:
+    """What a GSheetsConnection holds: a read-only client (None: public sheets only), the read-write
+    client once one was needed, and the credentials problem to report on first use, if any."""
+
+    read: Any = None
+    credentials: Any = field(default=None, repr=False)  # kept in memory only, never shown
+    error: SourceError | None = None
+    write: Any = None
+
+
 class GSheetsConnection(BaseConnection):  # type: ignore[misc,valid-type]
     """`st.connection("gsheets", type=GSheetsConnection)`: Google Sheets over a gspread 6 Client.
 
     Credentials come from [connections.gsheets] of .streamlit/secrets.toml (the JSON key's fields,
     or `key_file = "path/to/key.json"`) or from kwargs (`credentials=`, `key_file=`). Without any,
-    only public ('anyone with the link') sheets can be read. The underlying client is read-only; a
-    read-write client is opened only to write line codes back.
+    only public ('anyone with the link') sheets can be read. The client is read-only; a read-write
+    client is opened only to write line codes back. Bad credentials do not break st.connection():
+    `credentials_error` says what is wrong and reading/writing raise it as a SourceError.
     """
 
-    def _connect(self, **kwargs: Any) -> Any:
+    def __init__(self, connection_name: str, **kwargs: Any) -> None:
+        self._readers: dict[Any, Any] = {}
+        self._http_client = kwargs.get("http_client")
+        self._retry = kwargs.get("retry")
+        self._export_url = kwargs.get("export_url")
+        self._session = kwargs.get("session")
+        super().__init__(connection_name, **kwargs)
+
+    def _connect(self, **kwargs: Any) -> GSheetsClients:
         cfg = {**_plain_dict(self._secrets), **kwargs}
         creds = cfg.get("credentials")
         if creds is None:
-            creds = cfg.get("key_file") or {k: v for k, v in cfg.items() if k in SERVICE_ACCOUNT_FIELDS} or None
-        self._creds = creds  # kept in memory only, never shown
-        self._http_client = cfg.get("http_client")
-        self._retry = cfg.get("retry")
-        self._export_url = cfg.get("export_url")
-        self._session = cfg.get("session")
-        self._writer = None
-        self._readers: dict[Any, Any] = {}
-        return open_client(creds, write=False, http_client=self._http_client, retry=self._retry)
+            fields = {k: v for k, v in cfg.items() if k in SERVICE_ACCOUNT_FIELDS}
+            creds = cfg.get("key_file") or fields or None
+        self._export_url = cfg.get("export_url") or self._export_url
+        try:
+            client = open_client(creds, write=False, http_client=self._http_client, retry=self._retry)
+        except SourceError as exc:
+            return GSheetsClients(read=None, credentials=creds, error=exc)
+        return GSheetsClients(read=client, credentials=creds)
 
     # -- what the page shows
     @property
     def client(self) -> Any:
         """The read-only gspread Client (None: no credentials, public sheets only)."""
-        return self._instance
+        return self._instance.read
 
     @property
     def service_account_email(self) -> str | None:
         """The email to share sheets with (not a secret), None without credentials."""
-        return _account_email(self._instance)
+        return _account_email(self._instance.read)
 
     @property
     def has_credentials(self) -> bool:
-        return self._instance is not None
+        return self._instance.read is not None
+
+    @property
+    def credentials_error(self) -> str | None:
+        """What is wrong with the configured credentials (plain text), None when fine or absent."""
+        err = self._instance.error
+        return err.message if err else None
+
+    def _check(self) -> GSheetsClients:
+        clients = self._instance
+        if clients.error is not None:
+            raise clients.error
+        return clients
 
     # -- reading
     def _read_uncached(self, source: str, sheets: tuple[str, ...] | None) -> SheetsWorkbook:
-        return read_spreadsheet(self._instance, source, sheets=list(sheets) if sheets else None,
+        return read_spreadsheet(self._check().read, source, sheets=list(sheets) if sheets else None,
                                 export_url=self._export_url, session=self._session, retry=self._retry)
 
     def _reader(self, ttl: Any, show_spinner: Any) -> Callable[..., SheetsWorkbook]:
@@ -986,7 +1064,8 @@ class GSheetsConnection(BaseConnection):  # type: ignore[misc,valid-type]
         if cache_key not in self._readers:
             import streamlit as st
 
-            def _read(instance_id: Any, source: str, sheets: tuple[str, ...] | None) -> SheetsWorkbook:  # noqa: ARG001
+            def _read(instance_id: Any, source: str,  # noqa: ARG001 - keys the cache per connection
+                      sheets: tuple[str, ...] | None) -> SheetsWorkbook:
                 return self._read_uncached(source, sheets)
 
             ttl_str = str(ttl).replace(".", "_")
@@ -998,9 +1077,9 @@ class GSheetsConnection(BaseConnection):  # type: ignore[misc,valid-type]
                       show_spinner: bool | str = "Reading the Google Sheet...") -> SheetsWorkbook:
         """All worksheets as raw cells, cached for `ttl` seconds (None = until clear_cache())."""
         parse_sheet_url(url_or_key)  # a bad URL fails here, not inside the cache
-        source = url_or_key.strip()
+        self._check()
         reader = self._reader(ttl, show_spinner)
-        return reader(self._connection_instance_id, source, tuple(sheets) if sheets else None)
+        return reader(self._connection_instance_id, url_or_key.strip(), tuple(sheets) if sheets else None)
 
     def load_dataset(self, url_or_key: str, options: IngestOptions = IngestOptions(), *,
                      ttl: Any = DEFAULT_TTL) -> Dataset:
@@ -1015,16 +1094,14 @@ class GSheetsConnection(BaseConnection):  # type: ignore[misc,valid-type]
     # -- writing
     def write_codes(self, url_or_key: str, dataset: Dataset, *, options: IngestOptions = IngestOptions(),
                     dry_run: bool = False) -> WriteResult:
-        """write_codes() with a read-write client; the cache is cleared after a write."""
-        if self._instance is None:
+        """write_codes() with a read-write client (opened on first use); clears the cache after a write."""
+        clients = self._check()
+        if clients.read is None:
             return write_codes(None, url_or_key, dataset, options=options, dry_run=dry_run)
-        if self._writer is None:
-            self._writer = open_client(self._creds, write=True, http_client=self._http_client, retry=self._retry)
-        result = write_codes(self._writer, url_or_key, dataset, options=options, dry_run=dry_run)
+        if clients.write is None:
+            clients.write = open_client(clients.credentials, write=True, http_client=self._http_client,
+                                        retry=self._retry)
+        result = write_codes(clients.write, url_or_key, dataset, options=options, dry_run=dry_run)
         if not dry_run and result.written:
             self.clear_cache()
         return result
-
-    def reset(self) -> None:
-        super().reset()
-        self._writer = None

@@ -10,6 +10,7 @@ import streamlit as st
 
 from billing.aging import rollup
 from ui import common, state
+from ui.disputes import open_dispute_button
 from ui.fmt import money_text
 from ui.tables import money_table
 
@@ -83,7 +84,10 @@ def render_allocations(analysis, line: pd.Series) -> None:
         f"Line amount {money_text(int(line['amount']), line['currency'])}, "
         f"allocated {money_text(int(line['allocated']), line['currency'])}, "
         f"open {money_text(int(line['open']), line['currency'])}."
+        + (" In open dispute: skipped by FIFO allocation and by reminders." if bool(line["in_dispute"])
+           else "")
     )
+    open_dispute_button(analysis, [code], key="aging_dispute_line", label=f"Open dispute on line {code}")
 
 
 def render_lines(analysis, lines: pd.DataFrame, title: str, key: str = "aging_lines") -> None:
@@ -163,6 +167,11 @@ def render_by_invoice(analysis, lines: pd.DataFrame, buckets: list[str]) -> None
     if chosen is None:
         st.caption("Select an invoice to see its lines.")
         return
+    aging = analysis.aging
+    codes = aging.loc[(aging["invoice_no"] == chosen["invoice_no"]).to_numpy(dtype=bool), "line_code"]
+    open_dispute_button(analysis, codes.astype(str).tolist(), key="aging_dispute_invoice",
+                        label=f"Open dispute on invoice {chosen['invoice_no']}",
+                        help="Disputes the invoice's open lines that are not in dispute yet.")
     render_lines(
         analysis,
         lines[lines["invoice_no"] == chosen["invoice_no"]],

@@ -10,6 +10,7 @@ import streamlit as st
 
 from billing.aging import is_credit_note, month_ends
 from ui import charts, common, exports, state
+from ui import disputes as disputes_ui
 from ui.fmt import money_text
 from ui.tables import money_table
 from ui.views import payments_table
@@ -203,3 +204,8 @@ st.download_button(
     on_click="ignore",
 )
 render_history(loaded, cid, analysis.as_of, buckets)
+disputes_ui.customer_section(cid, analysis)
+
+from ui.reminders_view import render_customer_reminders  # noqa: E402
+
+render_customer_reminders(cid)

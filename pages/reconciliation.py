@@ -10,11 +10,21 @@ import streamlit as st
 
 from billing.reconcile import EXCEPTION_TYPES
 from ui import common, exports, state
+from ui.disputes import open_dispute_button
 from ui.tables import money_table, per_currency_columns
 
 SEVERITIES = ["high", "medium", "low", "info"]
 TYPES = sorted(EXCEPTION_TYPES, key=lambda t: (SEVERITIES.index(EXCEPTION_TYPES[t]["severity"]), t))
 EXCEPTION_COLUMNS = ["customer_id", "currency", "amount", "refs", "message", "action"]
+# the dispute reason an exception suggests (the dialog lets the user change it)
+DISPUTE_REASONS = {
+    "PRICE_MISMATCH": "price",
+    "LINE_TOTAL_MISMATCH": "price",
+    "OVERBILLED_QTY": "quantity",
+    "DUPLICATE_LINE": "duplicate_billing",
+    "DUPLICATE_LINE_CODE": "duplicate_billing",
+    "BILLED_BEFORE_DELIVERY": "not_delivered",
+}
 
 
 def render_filters(exceptions: pd.DataFrame) -> tuple[list[str], list[str]]:
@@ -54,13 +64,30 @@ def render_summary(frame: pd.DataFrame) -> None:
     st.caption("Amount at stake per currency (currencies are never added together).")
 
 
-def render_groups(frame: pd.DataFrame, single: bool) -> None:
+def line_codes(refs) -> list[str]:
+    return [str(c) for c in (refs.get("line_codes") or [])] if isinstance(refs, dict) else []
+
+
+def render_groups(frame: pd.DataFrame, single: bool, analysis) -> None:
+    refs = analysis.exceptions["refs"]
     for kind in [t for t in TYPES if t in set(frame["type"])]:
         rows = frame[frame["type"] == kind]
         info = EXCEPTION_TYPES[kind]
         with st.expander(f"{kind} · {len(rows)} · {info['severity']}", expanded=single):
             st.caption(info["description"])
-            money_table(rows[EXCEPTION_COLUMNS], ["amount"], key=f"recon_table_{kind}")
+            with_lines = any(line_codes(refs.get(i)) for i in rows.index)
+            chosen = money_table(rows[EXCEPTION_COLUMNS], ["amount"], key=f"recon_table_{kind}",
+                                 select=with_lines)
+            if not with_lines:
+                continue
+            if chosen is None:
+                st.caption("Select an exception to open a dispute on its lines.")
+                continue
+            codes = line_codes(refs.get(chosen.name))
+            what = ", ".join(codes) if len(codes) < 3 else f"{len(codes)} lines"
+            open_dispute_button(analysis, codes, key=f"recon_dispute_{kind}", label=f"Open dispute on {what}",
+                                reason=DISPUTE_REASONS.get(kind, "other"), amount=int(chosen["amount"]),
+                                note=f"{kind}: {chosen['message']}")
 
 
 def render_exceptions(analysis) -> None:
@@ -94,7 +121,7 @@ def render_exceptions(analysis) -> None:
             icon=":material/download:",
             on_click="ignore",
         )
-    render_groups(frame, single=len(set(frame["type"])) == 1)
+    render_groups(frame, single=len(set(frame["type"])) == 1, analysis=analysis)
 
 
 def keep_filtered(frame: pd.DataFrame, data) -> pd.DataFrame:

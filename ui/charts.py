@@ -61,7 +61,8 @@ def aging_shares(by_currency: pd.DataFrame, buckets: list[str]) -> go.Figure:
         yaxis=dict(autorange="reversed"),
         legend_traceorder="normal",
     )
-    return _layout(fig, height=max(160, 70 + 45 * len(currencies)))
+    fig = _layout(fig, height=max(160, 70 + 45 * len(currencies)))
+    return fig.update_layout(margin_r=30)  # room for the "100%" tick label at the right edge
 
 
 def ar_trend(history: pd.DataFrame, currency: str, buckets: list[str]) -> go.Figure:
@@ -125,21 +126,23 @@ def balance_history(history: pd.DataFrame, currency: str, buckets: list[str]) ->
     pivot = h.pivot_table(index="as_of", columns="state", values="open", aggfunc="sum").fillna(0)
     fig = go.Figure()
     scale = _scale(currency)
+    # Each bar is labelled with its own month end: on a date axis a bar at 2026-06-30 sits under "Jul 2026".
+    month_ends = pd.to_datetime(pivot.index).strftime("%Y-%m-%d")
     for name, colour in (("not yet due", "#1976d2"), ("overdue", "#e64a19")):
         if name not in pivot:
             continue
         y = pivot[name].to_numpy(dtype="float64") / scale
         fig.add_bar(
-            x=pivot.index,
+            x=month_ends,
             y=y,
             name=name,
             marker_color=colour,
             customdata=y,
-            hovertemplate="%{x|%Y-%m-%d} " + name + ": " + _money_hover(currency) + "<extra></extra>",
+            hovertemplate="%{x} " + name + ": " + _money_hover(currency) + "<extra></extra>",
         )
     fig.update_layout(
         barmode="stack",
         yaxis=dict(title=f"Open ({currency})", tickformat=",.0f"),
-        xaxis=dict(title="Month end"),
+        xaxis=dict(title="Month end", type="category"),
     )
     return _layout(fig, height=280)

@@ -1,18 +1,31 @@
-"""The sidebar: which data is loaded, the as-of date and basis, and the filters for every page."""
+"""The sidebar: who is working, which data is loaded, the as-of date and basis, and the filters
+for every page."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
 from ui import state
+from ui.store import ACTOR_KEY
 
 
 def render(loaded: state.Loaded) -> None:
     with st.sidebar:
+        render_actor()
         render_source(loaded)
         if loaded.data is None:
             return
         render_filters(loaded)
+
+
+def render_actor() -> None:
+    """The acting user's name (until sign-in exists): every dispute change records it."""
+    st.text_input("Your name", key=ACTOR_KEY, placeholder="e.g. Anna Kovács", max_chars=80,
+                  help="Recorded as who did it on every dispute change and log entry.")
+    error = st.session_state.get(state.STORE_ERROR)
+    if error:
+        st.warning(f"The action store cannot be read, so disputes are not shown: {error}",
+                   icon=":material/database:")
 
 
 def render_source(loaded: state.Loaded) -> None:

@@ -1,15 +1,23 @@
 """Which data the session looks at, the cached loaders, and the filtered engine results.
 
 `st.cache_data` sits only on the loaders and on the engine call keyed by
-(source key, as-of, policy): a page rerun after a filter change reuses both.
-Filters (customer, segment, owner, currency) are applied after the engine,
-so they never invalidate the cache.
+(source key, as-of, policy, disputes version): a page rerun after a filter
+change reuses both. Filters (customer, segment, owner, currency) are applied
+after the engine, so they never invalidate the cache.
+
+Disputes reach the engine from the action store (`Store.open_dispute_lines()`,
+read on every run: it is one small query). Their lines are skipped by FIFO
+allocation and flagged in_dispute in aging; the cache key carries a digest of
+the set of line codes in open dispute, so opening, resolving or withdrawing a
+dispute recomputes the analysis and moving a dispute between open states
+(open → in_review → escalated) does not.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -57,13 +65,48 @@ def load_files(files: tuple[tuple[str, bytes], ...], options: IngestOptions) -> 
 
 @st.cache_data(show_spinner="Allocating payments and aging …", max_entries=16)
 def analysis_for(source_key: str, as_of: pd.Timestamp, policy_json: str, _data: Dataset,
-                 with_exceptions: bool = True) -> Analysis:
+                 with_exceptions: bool = True, disputes_version: str = "",
+                 _disputes: pd.DataFrame | None = None) -> Analysis:
     """The engine on the whole dataset; `_data` is not hashed, `source_key` stands for it.
 
     `with_exceptions=False` skips reconciliation (the costly part) for the
     earlier dates only KPIs and aging are needed for (deltas, period starts).
+    `_disputes` (line_code, status: the lines in open dispute) is not hashed
+    either; `disputes_version` (``dispute_lines()``) stands for it.
     """
-    return analyse(_data, as_of, Policy.model_validate_json(policy_json), with_exceptions=with_exceptions)
+    return analyse(_data, as_of, Policy.model_validate_json(policy_json), _disputes,
+                   with_exceptions=with_exceptions)
+
+
+STORE_ERROR = "store_error"  # session_state: why the action store could not be read (shown in the sidebar)
+NO_DISPUTES = "none"
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception as one line for the user, any password in a URL masked."""
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: " + re.sub(r"://([^:/@\s]+):[^@\s]+@", r"://\1:***@", first)
+
+
+def dispute_lines() -> tuple[pd.DataFrame | None, str]:
+    """The lines in open dispute (``Store.open_dispute_lines()``) and their version for cache keys.
+
+    The version is a digest of the set of line codes in open dispute: all the
+    engine looks at. When the store cannot be read the dashboards still draw
+    (without disputes) and the sidebar says why.
+    """
+    from ui.store import get_store
+
+    try:
+        frame = get_store().open_dispute_lines()
+    except Exception as exc:  # noqa: BLE001 - the dashboards must draw without the store
+        st.session_state[STORE_ERROR] = error_text(exc)
+        return None, "store-unavailable"
+    st.session_state.pop(STORE_ERROR, None)
+    if not len(frame):
+        return None, NO_DISPUTES
+    codes = sorted(set(frame["line_code"].dropna().astype(str)))
+    return frame, hashlib.sha256("\n".join(codes).encode()).hexdigest()[:16]
 
 
 @st.cache_data(show_spinner="Rebuilding the aging at past month ends …", max_entries=16)
@@ -165,7 +208,11 @@ def full_analysis(loaded: Loaded, when: pd.Timestamp | None = None, with_excepti
     """The cached engine result for the loaded data as of `when` (default: the sidebar's as-of)."""
     pol = policy()
     when = as_of(loaded.data) if when is None else pd.Timestamp(when).normalize()
-    return analysis_for(loaded.key, when, pol.model_dump_json(), loaded.data, with_exceptions)
+    disputes, version = dispute_lines()
+    analysis = analysis_for(loaded.key, when, pol.model_dump_json(), loaded.data, with_exceptions,
+                            version, disputes)
+    analysis.disputes_version = version  # (a copy per call) for `derived`'s cache key
+    return analysis
 
 
 def previous_period_end(loaded: Loaded, when: pd.Timestamp | None = None) -> pd.Timestamp:
@@ -184,20 +231,26 @@ def view(loaded: Loaded, when: pd.Timestamp | None = None, with_exceptions: bool
     if not is_filtered():
         return analysis
     start = full_analysis(loaded, previous_period_end(loaded, analysis.as_of), with_exceptions=False)
-    return filtered(analysis, loaded.data, start_aging=start.aging)
+    out = filtered(analysis, loaded.data, start_aging=start.aging)
+    out.disputes_version = analysis.disputes_version
+    return out
 
 
 @st.cache_data(max_entries=32)
 def _derived(name: str, source_key: str, as_of: pd.Timestamp, policy_json: str, filters: tuple,
-             _build, _analysis: Analysis) -> pd.DataFrame:
+             _build, _analysis: Analysis, disputes_version: str = "") -> pd.DataFrame:
     return _build(_analysis)
 
 
 def derived(loaded: Loaded, analysis: Analysis, name: str, build) -> pd.DataFrame:
-    """`build(analysis)` cached per (data, as-of, policy, sidebar filters): page tables that cost a join."""
+    """`build(analysis)` cached per (data, as-of, policy, sidebar filters, disputes): page tables that
+    cost a join."""
     filters = tuple(tuple(sorted(map(str, st.session_state.get(k) or ()))) for k in FILTER_KEYS[:4])
+    version = getattr(analysis, "disputes_version", None)
+    if version is None:
+        version = dispute_lines()[1]
     return _derived(name, loaded.key, analysis.as_of, analysis.policy.model_dump_json(), filters, build,
-                    analysis)
+                    analysis, version)
 
 
 def customer_names(data: Dataset) -> pd.Series:

@@ -58,10 +58,27 @@ def _config(
             config[col] = st.column_config.Column(label(col))
     for col in money:
         if col in frame:
-            config[col] = st.column_config.NumberColumn(label(col), format=money_format(digits))
+            config[col] = st.column_config.NumberColumn(
+                label(col), format=money_format(digits), width=_money_width(frame[col], digits, label(col))
+            )
     config.update({c: v for c, v in date_config(list(dates)).items() if c in frame})
     config.update(extra or {})
     return config
+
+
+def _money_width(values: pd.Series, digits: int, header: str) -> int:
+    """Pixels for the widest amount of the column as drawn ("-1,234,567.89").
+
+    The grid sizes a column from its first rows only, so without this a larger
+    amount further down is cut on the left ("3,205.72" drawn as ",205.72").
+    """
+    top = values.abs().max() if len(values) else 0.0
+    text = f"{0.0 if pd.isna(top) else float(top):,.{digits}f}"
+    if len(values) and values.min() < 0:
+        text = "-" + text
+    figures = sum(ch.isdigit() for ch in text)
+    drawn = 7.5 * figures + 4 * (len(text) - figures)  # 14 px digits; separators, point and sign are narrow
+    return int(max(drawn, 7.5 * len(header)) + 28)  # + cell padding
 
 
 def money_table(

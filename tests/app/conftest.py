@@ -20,3 +20,15 @@ def navigation_without_pages_folder(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", patched)
+
+
+@pytest.fixture(autouse=True)
+def fresh_action_store(tmp_path, monkeypatch):
+    """Each test gets its own empty action store (an SQLite file under tmp_path), never data/."""
+    from ui.store import get_store
+
+    monkeypatch.setenv("LINEWISE_DATA_DIR", str(tmp_path / "store"))
+    monkeypatch.delenv("LINEWISE_DB_URL", raising=False)
+    get_store.clear()
+    yield tmp_path / "store"
+    get_store.clear()

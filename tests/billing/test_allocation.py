@@ -145,6 +145,29 @@ def test_line_reference_then_its_invoice_then_fifo():
                        ("P1", code("INV-1"), 80, "fifo")]
 
 
+def test_named_invoices_come_before_the_invoice_of_a_named_line():
+    lines = [inv("INV-A", amount=100, line_no=1), inv("INV-A", amount=100, line_no=2), inv("INV-B", amount=100)]
+    r = run(lines, [pay("P1", 250, line_code=code("INV-A", 1), invoice_no="INV-B")])
+    assert rows(r) == [("P1", code("INV-A", 1), 100, "line"), ("P1", code("INV-B"), 100, "invoice"),
+                       ("P1", code("INV-A", 2), 50, "invoice")]
+
+
+def test_a_code_named_twice_is_one_reference():
+    c = code("INV-1")
+    r = run([inv("INV-1", amount=100), inv("INV-2", amount=100)], [pay("P1", 150, line_code=c, reference=f"{c} {c}")])
+    assert rows(r) == [("P1", c, 100, "line"), ("P1", code("INV-2"), 50, "fifo")]
+
+
+def test_reference_cells_are_read_for_what_they_name():
+    # an invoice number in the line_code cell is an invoice reference; a non-code there is reported
+    lines = [inv("INV-1", amount=100, line_no=1), inv("INV-1", amount=100, line_no=2), inv("INV-0", amount=100,
+                                                                                           date="2023-01-01")]
+    r = run(lines, [pay("P1", 150, line_code="inv-1"), pay("P2", 10, line_code="hello")])
+    assert rows(r) == [("P1", code("INV-1", 1), 100, "invoice"), ("P1", code("INV-1", 2), 50, "invoice"),
+                       ("P2", code("INV-0"), 10, "fifo")]
+    assert [(p, t, k) for p, t, k, _ in issues(r)] == [("P2", "hello", "unknown_code")]
+
+
 def test_each_step_runs_for_all_payments_before_the_next():
     # P1 is earlier and unreferenced, P2 names the line: P2's step-1 claim comes first.
     lines = [inv("INV-1", amount=100), inv("INV-2", date="2024-01-05", amount=100)]

@@ -227,3 +227,8 @@ def test_missing_required_column_is_one_message_naming_expected_and_found():
 def test_every_accepted_row_keeps_its_origin():
     data = build_dataset(workbook([inv("INV-1", 1, "C1", "2024-01-01", 1), inv("INV-2", 1, "C1", "2024-01-01", 1)]))
     assert data.invoices[["_sheet", "_row"]].values.tolist() == [["Invoices", 2], ["Invoices", 3]]
+
+
+def test_quarantined_empty_date_cell_shows_blank_not_nat():
+    data = build_dataset(workbook([inv("INV-1", 1, "C1", pd.NaT, 1)]))
+    assert data.quarantine.loc[0, "value"] == "" and data.quarantine.loc[0, "column"] == "Invoice Date"

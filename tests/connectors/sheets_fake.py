@@ -86,7 +86,8 @@ def a1_title(title: str) -> str:
 
 
 def parse_range(text: str) -> tuple[str, tuple[int, int, int | None, int | None] | None]:
-    """'Title'!A2:C9 -> (title, (row0, col0, row1 or None, col1 or None)) 0-based inclusive; no cells -> None."""
+    """'Title'!A2:C9 -> (title, (row0, col0, row1 or None, col1 or None)), 0-based inclusive;
+    a bare title -> (title, None)."""
     text = text.strip()
     if text.startswith("'"):
         i, title = 1, ""
@@ -233,7 +234,8 @@ class SheetsFake:
                         hidden=t in hidden, row_count=max(1000, len(rows)),
                         column_count=max(column_count, max((len(r) for r in rows), default=0)))
               for i, (t, rows) in enumerate(sheets.items())]
-        ss = FakeSpreadsheet(key=key, title=title, sheets=fs, shared=dict(shared or {}), public=public, kind=kind)
+        ss = FakeSpreadsheet(key=key, title=title, sheets=fs, shared=dict(shared or {}), public=public,
+                             kind=kind)
         self.spreadsheets[key] = ss
         return ss
 
@@ -255,7 +257,8 @@ class SheetsFake:
             return "unknown", ""
         key, rest = m.group(1), m.group(2)
         table = {("GET", ""): "get", ("GET", "/values:batchGet"): "batchGet",
-                 ("POST", "/values:batchUpdate"): "valuesBatchUpdate", ("POST", ":batchUpdate"): "batchUpdate"}
+                 ("POST", "/values:batchUpdate"): "valuesBatchUpdate",
+                 ("POST", ":batchUpdate"): "batchUpdate"}
         return table.get((method, rest), "unknown"), key
 
     def handle(self, method: str, url: str, headers: Any, body: bytes | str | None
@@ -292,15 +295,15 @@ class SheetsFake:
                                      "authentication credential.", "status": "UNAUTHENTICATED"})
         email, scopes = self.tokens[token]
         write = endpoint in ("valuesBatchUpdate", "batchUpdate")
+        insufficient = {"code": 403, "message": "Request had insufficient authentication scopes.",
+                        "status": "PERMISSION_DENIED", "details": [{
+                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                            "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "domain": "googleapis.com",
+                            "metadata": {"service": "sheets.googleapis.com"}}]}
         if write and not scopes & {READWRITE, DRIVE}:
-            return self._error(403, {"code": 403, "message": "Request had insufficient authentication scopes.",
-                                     "status": "PERMISSION_DENIED", "details": [{
-                                         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                                         "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "domain": "googleapis.com",
-                                         "metadata": {"service": "sheets.googleapis.com"}}]})
+            return self._error(403, insufficient)
         if not scopes & {READONLY, READWRITE, DRIVE, "https://www.googleapis.com/auth/drive.readonly"}:
-            return self._error(403, {"code": 403, "message": "Request had insufficient authentication scopes.",
-                                     "status": "PERMISSION_DENIED"})
+            return self._error(403, insufficient)
         ss = self.spreadsheets.get(key)
         if ss is None:
             return self._error(404, {"code": 404, "message": "Requested entity was not found.",
@@ -334,8 +337,8 @@ class SheetsFake:
             return 0, {}, b""
         if error is None:
             defaults = {
-                429: ("Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per "
-                      "user' of service 'sheets.googleapis.com' for consumer 'project_number:123456789'.",
+                429: ("Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute "
+                      "per user' of service 'sheets.googleapis.com' for consumer 'project_number:123456789'.",
                       "RESOURCE_EXHAUSTED"),
                 500: ("Internal error encountered.", "INTERNAL"),
                 503: ("The service is currently unavailable.", "UNAVAILABLE"),
@@ -344,7 +347,8 @@ class SheetsFake:
             }
             message, status_text = defaults.get(status, ("Error", "UNKNOWN"))
             error = {"code": status, "message": message, "status": status_text}
-        return status, {"Content-Type": "application/json; charset=UTF-8"}, json.dumps({"error": error}).encode()
+        body = json.dumps({"error": error}).encode()
+        return status, {"Content-Type": "application/json; charset=UTF-8"}, body
 
     def _token(self, form: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
         bad = (400, {"Content-Type": "application/json"},
@@ -377,7 +381,8 @@ class SheetsFake:
             "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{ss.key}/edit",
         }
 
-    def _batch_get(self, ss: FakeSpreadsheet, query: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+    def _batch_get(self, ss: FakeSpreadsheet, query: dict[str, list[str]]
+                   ) -> tuple[int, dict[str, str], bytes]:
         value_opt = query.get("valueRenderOption", ["FORMATTED_VALUE"])[0]
         date_opt = query.get("dateTimeRenderOption", ["SERIAL_NUMBER"])[0]
         out = []
@@ -410,7 +415,8 @@ class SheetsFake:
 
     def _values_batch_update(self, ss: FakeSpreadsheet, body: dict) -> tuple[int, dict[str, str], bytes]:
         if body.get("valueInputOption") not in ("RAW", "USER_ENTERED"):
-            return self._error(400, {"code": 400, "message": "Invalid valueInputOption", "status": "INVALID_ARGUMENT"})
+            return self._error(400, {"code": 400, "message": "Invalid valueInputOption",
+                                     "status": "INVALID_ARGUMENT"})
         plan = []
         for item in body.get("data", []):
             title, box = parse_range(item["range"])
@@ -426,8 +432,9 @@ class SheetsFake:
                     if r >= sheet.row_count or c >= sheet.column_count:
                         return self._error(400, {
                             "code": 400, "status": "INVALID_ARGUMENT",
-                            "message": f"Range ({a1_title(title)}!{col_letter(c)}{r + 1}) exceeds grid limits. "
-                                       f"Max rows: {sheet.row_count}, max columns: {sheet.column_count}"})
+                            "message": f"Range ({a1_title(title)}!{col_letter(c)}{r + 1}) exceeds grid "
+                                       f"limits. Max rows: {sheet.row_count}, max columns: "
+                                       f"{sheet.column_count}"})
                     if v is not None:
                         plan.append((sheet, r, c, v))
         responses = []
@@ -484,7 +491,8 @@ class SheetsFake:
         width = max((len(r) for r in sheet.rows), default=0)
         writer = csv.writer(buf, lineterminator="\r\n")
         for row in sheet.rows:
-            writer.writerow(["" if _empty(v) else _formatted(v) for v in list(row) + [None] * (width - len(row))])
+            padded = list(row) + [None] * (width - len(row))
+            writer.writerow(["" if _empty(v) else _formatted(v) for v in padded])
         name = f"{ss.title} - {sheet.title}.csv"
         disposition = (f'attachment; filename="{name.encode("ascii", "replace").decode()}"; '
                        f"filename*=UTF-8''{urllib.parse.quote(name)}")

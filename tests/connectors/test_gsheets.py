@@ -1,4 +1,4 @@
-"""connectors.gsheets: real gspread 6 + google-auth over a canned Sheets API v4 (tests/connectors/sheets_fake.py).
+"""connectors.gsheets: real gspread 6 + google-auth over a canned Sheets API v4 (sheets_fake.py).
 
 Fully offline: an autouse guard refuses every connection that is not to 127.0.0.1.
 """
@@ -28,6 +28,7 @@ from tests.connectors.sheets_fake import READONLY, READWRITE, ExportServer, Shee
 
 D = dt.datetime
 KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcd"
+PAYMENTS = "Payments' log"
 URL = f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0"
 EMAIL = "linewise@acme-ar.iam.gserviceaccount.com"
 
@@ -189,7 +190,7 @@ def test_reads_every_worksheet_with_one_metadata_call_and_one_unformatted_batch_
     assert wb.source == f"https://docs.google.com/spreadsheets/d/{KEY}"
     assert wb.account == EMAIL
     assert [s.hidden for s in wb.sheets] == [False, False, False, True, False]
-    assert wb.worksheet_url("Payments' log").endswith(f"#gid={wb.gids[chr(80) + 'ayments' + chr(39) + ' log']}")
+    assert wb.worksheet_url("Payments' log").endswith(f"#gid={sheet.sheet(PAYMENTS).sheet_id}")
     assert fake.unexpected == []
 
 
@@ -241,47 +242,44 @@ def test_sheets_path_and_workbook_path_give_identical_normalised_tables(ar_datas
                                      "invoices": "Invoices"}
 
 
-_plain = st.one_of(
-    st.none(),
-    st.text(alphabet="0123456789-.,/ $€ABCabcXYZ", min_size=1, max_size=8),
-    st.integers(min_value=-10_000, max_value=10_000_000),
-    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).map(lambda f: round(f, 3) + 0.0),  # no -0.0
-    st.booleans(),
-)
-_date = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2040, 12, 31)).map(
-    lambda d: D(d.year, d.month, d.day))
+_KINDS = {
+    "text": st.text(alphabet="0123456789-.,/ $€ABCabcXYZ", min_size=1, max_size=8),
+    "number": st.one_of(st.integers(min_value=-10_000, max_value=10_000_000),
+                        st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).map(
+                            lambda f: round(f, 3) + 0.0)),  # + 0.0: no -0.0
+    "date": st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2040, 12, 31)).map(
+        lambda d: D(d.year, d.month, d.day)),
+}
 
 
-def _rows(width: int, date_cols: set[int], max_rows: int):
-    """Rows of random cells, ragged (trailing Nones dropped); dates only in the date columns (any
-    cell there: text, numbers, dates...). A date typed into a non-date column is the documented
-    exception: the API gives its serial number, a workbook a date."""
-    row = st.tuples(*[st.one_of(_plain, _date) if c in date_cols else _plain for c in range(width)])
-
-    def ragged(cells: tuple) -> list:
-        out = list(cells)
-        while out and out[-1] is None:
-            out.pop()
-        return out
-
-    return st.lists(row.map(ragged), min_size=1, max_size=max_rows)
+@st.composite
+def _rows(draw: Any, width: int, date_cols: set[int], max_rows: int) -> list[list[Any]]:
+    """Random rows, ragged (trailing blanks dropped), blanks anywhere; each column holds one kind of
+    cell (text, numbers, or, in date columns, dates). Not generated, because the workbook reader
+    approximates them (connectors.sources doc): numbers below text in one column (read as text),
+    booleans among numbers (read as 1.0/0.0); and dates in non-date columns (see the test below)."""
+    kinds = [draw(st.sampled_from(["text", "number", "date"] if c in date_cols else ["text", "number"]))
+             for c in range(width)]
+    rows = []
+    for _ in range(draw(st.integers(min_value=1, max_value=max_rows))):
+        row = [draw(st.one_of(st.none(), _KINDS[k])) for k in kinds]
+        while row and row[-1] is None:
+            row.pop()
+        rows.append(row)
+    return rows
 
 
 def flagged(quarantine: pd.DataFrame) -> pd.DataFrame:
-    """The quarantined cells, values shown alike. A workbook column that fastexcel reads as text
-    (text in its first rows) gives a later number as text ("-1", "0"), where the API gives -1.0
-    and 0.0: the same cells are flagged, but the shown value and the wording can differ (e.g.
-    'is not a date' for "0", 'is not a date (Excel date numbers run from 1 to 2958465)' for 0.0)."""
-    out = quarantine[["table", "sheet", "row", "column", "value"]].copy()
-    out["value"] = out["value"].str.replace(r"^(-?[0-9]+)\.0$", r"\1", regex=True)
-    return out
+    """The quarantine as compared between the two paths (an empty cell shows as "" in both)."""
+    return quarantine.copy()
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(inv_rows=_rows(7, {2, 6}, 8), pay_rows=_rows(4, {2}, 5))
-def test_random_cells_normalise_the_same_from_sheets_and_from_a_workbook(inv_rows, pay_rows, tmp_path_factory):
+def test_random_cells_normalise_the_same_from_sheets_and_from_a_workbook(inv_rows, pay_rows,
+                                                                         tmp_path_factory):
     """Whatever the cells, both paths accept the same rows with the same values and flag the same
-    cells (see `flagged`; the fixed example above compares quarantine messages too)."""
+    cells with the same messages (see `flagged`)."""
     assert_paths_agree(inv_rows, pay_rows, tmp_path_factory.mktemp("h"))
 
 
@@ -321,11 +319,24 @@ def test_a_date_typed_into_a_non_date_column_arrives_as_its_serial_number(fake, 
     assert data.invoices["invoice_date"].tolist() == [pd.Timestamp("2024-03-05")]
 
 
+def test_the_data_page_can_list_which_worksheet_became_which_table(fake, account, sheet, ar_dataset):
+    wb = read_spreadsheet(client_for(fake, account), URL)
+    table = gs.worksheet_matches(wb, ar_dataset).set_index("worksheet")
+    assert table["table"].to_dict() == {"Invoices": "invoices", PAYMENTS: "payments",
+                                        "Customers (2024)": "customers", "Lookup": "", "Notes": ""}
+    assert table.loc["Invoices", ["read", "accepted", "quarantined"]].tolist() == [10, 8, 2]
+    assert table.loc["Lookup", "hidden"] and "was not used" in table.loc["Lookup", "note"]
+    assert table.loc["Notes", "note"] == "sheet 'Notes' is empty"
+    assert table.loc[PAYMENTS, "url"] == (f"https://docs.google.com/spreadsheets/d/{KEY}/edit"
+                                          f"#gid={sheet.sheet(PAYMENTS).sheet_id}")
+
+
 def test_worksheets_are_matched_to_tables_by_synonyms_in_other_languages(fake, account):
     fake.add_spreadsheet(KEY, "Számlák", {
         "Munka1": [["megjegyzés"]],
         "发票": [["发票号", "客户编号", "发票日期", "金额"], ["FP-1", "C1", D(2024, 2, 1), 100]],
-        "Befizetések": [["Befizetés", "Vevőkód", "Fizetés dátuma", "Összeg"], ["B-1", "C1", D(2024, 2, 9), 100]],
+        "Befizetések": [["Befizetés", "Vevőkód", "Fizetés dátuma", "Összeg"],
+                        ["B-1", "C1", D(2024, 2, 9), 100]],
     }, shared={EMAIL: "reader"})
     data = build_dataset(read_spreadsheet(client_for(fake, account), KEY))
     assert data.sheet_map["invoices"] == "发票"
@@ -341,7 +352,8 @@ def test_a_missing_worksheet_is_one_clear_error_as_for_a_workbook(fake, account,
     with pytest.raises(SchemaError) as from_workbook:
         build_dataset(read_source(write_xlsx(tmp_path / "np.xlsx", grid)))
     assert str(from_sheets.value) == str(from_workbook.value)
-    assert "No sheet for invoices" in str(from_sheets.value) and "'Payments', 'Notes'" in str(from_sheets.value)
+    assert "No sheet for invoices" in str(from_sheets.value)
+    assert "'Payments', 'Notes'" in str(from_sheets.value)
 
 
 def test_asking_for_a_worksheet_that_is_not_there_names_the_ones_found(fake, account, sheet):
@@ -582,7 +594,8 @@ def test_write_back_fills_the_line_code_column_with_one_batch_update_and_touches
     assert new_calls == ["get", "batchGet", "valuesBatchUpdate"]
     body = [b for e, _, b in fake.calls if e == "valuesBatchUpdate"][0]
     assert body["valueInputOption"] == "RAW"
-    assert [d["range"] for d in body["data"]] == ["'Invoices'!M5:M5", "'Invoices'!M7:M9", "'Invoices'!M12:M14"]
+    assert [d["range"] for d in body["data"]] == ["'Invoices'!M5:M5", "'Invoices'!M7:M9",
+                                                  "'Invoices'!M12:M14"]
     assert result.message == "Wrote 7 line code(s) into column M of worksheet 'Invoices'. 1 own code(s) kept."
 
 
@@ -599,7 +612,8 @@ def test_write_back_creates_the_line_code_column_after_the_last_used_one(fake, a
     result = write_codes(client_for(fake, account, write=True), KEY, data)
     assert result.column_created and result.column == "M" and result.header_row == 3
     rows = sheet.sheet("Invoices").rows
-    assert rows[2][12] == "line_code" and rows[0][1:] == [] and rows[14][12:] == []  # title and total untouched
+    assert rows[2][12] == "line_code"
+    assert rows[0][1:] == [] and rows[14][12:] == []  # title and total rows untouched
     again = read_dataset(fake, account)  # the codes read back as the user's own, unchanged
     pd.testing.assert_series_equal(again.invoices["line_code"], data.invoices["line_code"])
     assert again.invoices["line_code_given"].all()
@@ -618,7 +632,8 @@ def test_write_back_adds_a_grid_column_when_the_sheet_has_none_spare(fake, accou
     assert result.column == "E" and fake.count("batchUpdate") == 1
 
 
-def test_write_back_refuses_when_rows_moved_since_the_read_and_writes_nothing(fake, account, sheet, ar_dataset):
+def test_write_back_refuses_when_rows_moved_since_the_read_and_writes_nothing(fake, account, sheet,
+                                                                             ar_dataset):
     data = ar_dataset
     inv = sheet.sheet("Invoices")
     inv.rows.insert(4, ["INV-010", 1, 42, D(2024, 6, 1), None, "inserted by a colleague", 1, 1, 1, "USD"])
@@ -661,7 +676,7 @@ def test_rows_added_at_the_end_do_not_block_the_write_and_are_reported(fake, acc
     inv.rows.insert(14, ["INV-011", 1, 42, D(2024, 6, 1), None, "late row", 1, 1, 1, "USD"])
     result = write_codes(client_for(fake, account, write=True), KEY, data)
     assert result.written == 8 and result.new_rows == 1
-    assert "1 row(s) added since the read got no code" in result.message
+    assert "1 row(s) that were not in the read (added or fixed since) got no code" in result.message
     assert len(inv.rows[14]) <= 12 or inv.rows[14][12] is None
 
 
@@ -680,7 +695,8 @@ def test_a_dry_run_says_what_would_be_written_and_writes_nothing(fake, account, 
     before = copy.deepcopy(sheet.sheet("Invoices").grid())
     plan = write_codes(client_for(fake, account, write=True), KEY, data, dry_run=True)
     assert plan.planned == 8 and plan.written == 0 and plan.column_created
-    assert plan.message == "Will write 8 line code(s) into column M of worksheet 'Invoices' (a new 'line_code' column)."
+    assert plan.message == ("Will write 8 line code(s) into column M of worksheet 'Invoices' "
+                            "(a new 'line_code' column).")
     assert sheet.sheet("Invoices").grid() == before and fake.count("valuesBatchUpdate") == 0
 
 
@@ -805,7 +821,8 @@ def test_connection_takes_credentials_from_secrets_toml(fake, account, sheet, tm
     from streamlit.runtime.secrets import secrets_singleton
 
     toml = tmp_path / "secrets.toml"
-    toml.write_text("[connections.gsheets_secrets]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in account.items()))
+    fields = "".join(f"{k} = {json.dumps(v)}\n" for k, v in account.items())
+    toml.write_text("[connections.gsheets_secrets]\n" + fields)
     old = config.get_option("secrets.files")
     config.set_option("secrets.files", [str(toml)])
     secrets_singleton._reset()
@@ -816,6 +833,23 @@ def test_connection_takes_credentials_from_secrets_toml(fake, account, sheet, tm
     finally:
         config.set_option("secrets.files", old)
         secrets_singleton._reset()
+
+
+def test_connection_with_bad_credentials_opens_and_reports_them_when_used(fake, sheet, account):
+    conn = GSheetsConnection("gsheets_bad", credentials=dict(account, private_key=""),
+                             http_client=fake.http_client_class())
+    assert not conn.has_credentials and "has no private_key" in conn.credentials_error
+    with pytest.raises(SourceError, match="has no private_key"):
+        conn.read_workbook(KEY)
+    assert fake.calls == []  # never fell back to an anonymous read
+
+
+def test_st_connection_creates_the_connection_from_its_type(fake, export, monkeypatch):
+    import streamlit as st
+
+    conn = st.connection("gsheets_factory", type=GSheetsConnection, export_url=export.template)
+    assert isinstance(conn, GSheetsConnection) and not conn.has_credentials
+    assert conn.credentials_error is None
 
 
 def test_connection_without_credentials_reads_public_sheets(fake, export):
