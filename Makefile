@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(BIN)/streamlit run app.py
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_read.py

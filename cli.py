@@ -116,6 +116,24 @@ def cmd_codes(args: argparse.Namespace) -> int:
     return EXIT_DATA if len(data.quarantine) else EXIT_OK
 
 
+def _open_disputes(args: argparse.Namespace):
+    """Lines in open dispute from the action store the app writes to (None when there is no store yet).
+
+    The report then flags them in_dispute and FIFO skips them, exactly as the dashboards do.
+    """
+    from connectors.reminders import read_secrets_file
+    from connectors.store import Store, StoreError, store_url_from
+
+    url = store_url_from(read_secrets_file(_secrets_path(getattr(args, "secrets", None))))
+    if url.startswith("sqlite") and not Path(url.split(":///", 1)[-1]).exists():
+        return None
+    try:
+        with Store(url) as store:
+            return store.open_dispute_lines()
+    except StoreError as exc:
+        raise UsageError(f"cannot read disputes from the action store: {exc}") from exc
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from billing.analysis import analyse
     from billing.report import SectionError, build_report, parse_sections
@@ -126,7 +144,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     as_of, policy = _as_of(args.as_of), _policy(args)
     data = _load(args)
-    analysis = analyse(data, as_of, policy, with_exceptions="exceptions" in sections,
+    analysis = analyse(data, as_of, policy, _open_disputes(args), with_exceptions="exceptions" in sections,
                        with_kpis="kpis" in sections)
     out = Path(args.out)
     if args.format == "json":
@@ -278,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sections", help="comma-separated: rows,summary,customers,lines,allocations,"
                                       "unapplied,exceptions,kpis,quarantine (default all)")
     p.add_argument("--policy", help="policy TOML file (buckets, basis, tolerances ...)")
+    p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("remind", help="payment reminders: print the plan (dry run) or --send them",

@@ -137,7 +137,7 @@ def _random_book(seed: int):
     if irows and rng.random() < 0.5:  # repeat some rows exactly
         irows += [dict(irows[int(rng.integers(0, len(irows)))]) for _ in range(int(rng.integers(1, 3)))]
     invoices = make_invoices(irows)
-    if len(invoices) and rng.random() < 0.6:  # as ingest leaves repeated codes
+    if len(invoices) and rng.random() < 0.8:  # as ingest leaves repeated codes
         original = invoices["line_code"].copy()
         k = invoices.groupby(original.to_numpy(), dropna=False).cumcount()
         dup = (k > 0).to_numpy()

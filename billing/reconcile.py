@@ -74,12 +74,19 @@ Rules per type (amount always ≥ 0, int64 minor units):
   from a payment (not a credit note) referencing it (step "line"/"invoice",
   or the payment's invoice_no/line_code names it); amount = its open total.
 
-Everything is merges and groupbys; the only per-row Python is formatting the
-(few) exception rows: money figures, quantities and the refs dicts.
+How it runs (large books: 1M invoice lines, 1M order lines in a few seconds).
+Every check is decided on whole columns in numpy/Arrow, on integer codes:
+string keys are coded once (short ASCII numbers by value and length, columns
+already in order by runs, the rest by one Arrow hash), joins are integer
+lookups, group sizes are bincounts. Only the rows that end up as exceptions
+(or the few candidate rows of a grouped check: repeated keys, shared line
+codes, invoices left open) are turned into small frames, on which the
+messages, refs and groupings are built exactly as the rules above say.
 """
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import cached_property
 from typing import Any, Callable
 
 import numpy as np
@@ -96,7 +103,6 @@ from billing.schema import FALSE_WORDS
 
 SEVERITIES = ("high", "medium", "low", "info")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-
 # The app shows these; `severity` is the default for the type.
 EXCEPTION_TYPES: dict[str, dict[str, str]] = {
     "UNBILLED": {
@@ -169,6 +175,15 @@ _MAX_QTY_DECIMALS = 6
 
 # --------------------------------------------------------------------------- numbers
 
+def _price_ints(price: Any) -> np.ndarray:
+    """Prices as int64 minor units, missing (or not a number) = 0."""
+    if isinstance(price, np.ndarray) and price.dtype.kind == "i":
+        return price.astype("int64", copy=False)
+    if isinstance(price, (pd.Series, pd.api.extensions.ExtensionArray)) and str(price.dtype) in ("Int64", "int64"):
+        return np.asarray(price.to_numpy(dtype="int64", na_value=0), dtype="int64")
+    return pd.to_numeric(pd.Series(np.asarray(price, dtype=object)), errors="coerce").fillna(0).astype("int64").to_numpy()
+
+
 def qty_times_price(qty: Any, price: Any) -> np.ndarray:
     """Quantity (float) × price (int minor units), rounded half-even to int64 minor units.
 
@@ -180,7 +195,7 @@ def qty_times_price(qty: Any, price: Any) -> np.ndarray:
     Missing quantities or prices give 0.
     """
     q = np.asarray(qty, dtype="float64")
-    p = pd.to_numeric(pd.Series(np.asarray(price, dtype=object)), errors="coerce").fillna(0).astype("int64").to_numpy()
+    p = _price_ints(price)
     q = np.where(np.isfinite(q), q, 0.0)
     out = np.zeros(len(q), dtype="int64")
     done = np.zeros(len(q), dtype=bool)
@@ -195,6 +210,8 @@ def qty_times_price(qty: Any, price: Any) -> np.ndarray:
         ok = ~done & whole & (np.abs(n) < 2.0 ** 53) & (np.abs(n) * absp < 2.0 ** 62)
         if not ok.any():
             continue
+        if d == 0 and ok.all():  # the common case: whole quantities, no masking
+            return n.astype("int64") * p
         prod = n[ok].astype("int64") * p[ok]
         if d:
             quo, rem = np.divmod(prod, scale)  # floor division, 0 <= rem < scale
@@ -230,7 +247,18 @@ def _qty_gt(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> np.ndarray:
 
 def _ints(s: pd.Series) -> np.ndarray:
     """A money column (int64 or Int64) as int64, missing = 0."""
+    if s.dtype == "int64":
+        return s.to_numpy()
+    if str(s.dtype) == "Int64":
+        return s.to_numpy(dtype="int64", na_value=0)
     return pd.to_numeric(s, errors="coerce").fillna(0).astype("int64").to_numpy()
+
+
+def _floats(s: pd.Series) -> np.ndarray:
+    """`pd.to_numeric(s, errors="coerce").astype("float64")` as an array (NaN = missing)."""
+    if s.dtype == "float64":
+        return s.to_numpy()
+    return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
 
 
 # --------------------------------------------------------------------------- formatting
@@ -323,6 +351,7 @@ def _norm_order_line(s: pd.Series) -> pd.Series:
     return s.where(~numeric, stripped)
 
 
+
 def _isin(values: pd.Series, wanted: Any) -> np.ndarray:
     """`values.isin(wanted)` as a bool array, hashed in Arrow.
 
@@ -347,101 +376,454 @@ def _col(df: pd.DataFrame, name: str, dtype: str = "string") -> pd.Series:
     return pd.Series(pd.NA if dtype != "float64" else np.nan, index=df.index, dtype=dtype)
 
 
-def _row_order(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows in source order (_sheet, _row) when known: "first" means first in the sheet."""
+# --------------------------------------------------------------------------- arrow and integer codes
+
+def _arrow(s: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column as `.astype("string")` sees it, as one pyarrow large_string array (no copy when Arrow-backed)."""
+    if isinstance(s, pd.Series):
+        s = s.astype("string")
+        arr = getattr(s.array, "_pa_array", None)
+        if arr is None:
+            arr = pa.array(s.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    else:
+        arr = s
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.chunk(0) if arr.num_chunks == 1 else (
+            arr.combine_chunks() if arr.num_chunks else pa.array([], type=arr.type))
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    return arr
+
+
+def _series(arr: pa.Array, index: pd.Index | None = None) -> pd.Series:
+    """A pandas "string" Series over an Arrow string array."""
+    return pd.Series(pd.arrays.ArrowStringArray(_arrow(arr)), index=index, copy=False)
+
+
+def _np_bool(arr: pa.Array | pa.ChunkedArray, null: bool = False) -> np.ndarray:
+    return np.asarray(pc.fill_null(arr, null).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _take_arrow(arr: pa.Array, idx: np.ndarray) -> pa.Array:
+    return arr.take(pa.array(np.asarray(idx, dtype=np.int64), type=pa.int64()))
+
+
+def _is_sorted(arr: pa.Array) -> bool:
+    """Non-null values in non-decreasing order (codepoint order)."""
+    n = len(arr)
+    if n <= 1:
+        return True
+    return bool(pc.all(pc.less_equal(arr.slice(0, n - 1), arr.slice(1)), skip_nulls=False,
+                       min_count=0).as_py())
+
+
+def _dense(keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes 0..k-1 of int64 keys (equal keys, equal codes), and k."""
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo < 4 * n + 1024:  # a small range: the keys are their own codes (some unused)
+        return keys - lo, hi - lo + 1
+    codes, uniques = pd.factorize(keys)
+    return codes.astype(np.int64, copy=False), len(uniques)
+
+
+def _codes(*arrays: pa.Array) -> tuple[list[np.ndarray], int]:
+    """Integer codes 0..k-1 shared by one or more string arrays: equal strings <-> equal codes; -1 = missing.
+
+    Without hashing the strings where possible: a single array whose values are
+    already in order is coded by runs; short ASCII numbers ("0010042") are keyed
+    by (value, length). Everything else goes through one Arrow dictionary encode.
+    """
+    arrays = [_arrow(a) for a in arrays]
+    if len(arrays) == 1:
+        arr = arrays[0]
+        valid = None if arr.null_count == 0 else _np_bool(pc.is_valid(arr))
+        vals = arr if valid is None else arr.filter(pa.array(valid))
+        if _is_sorted(vals):
+            codes = np.zeros(len(vals), dtype=np.int64)
+            if len(vals) > 1:
+                np.cumsum(_np_bool(pc.not_equal(vals.slice(1), vals.slice(0, len(vals) - 1))), out=codes[1:])
+            k = int(codes[-1]) + 1 if len(codes) else 0
+            if valid is None:
+                return [codes], k
+            out = np.full(len(arr), -1, dtype=np.int64)
+            out[valid] = codes
+            return [out], k
+    keys, rest_at, rest_vals = [], [], []
+    for arr in arrays:
+        key = np.full(len(arr), -1, dtype=np.int64)
+        if len(arr):
+            length = pc.binary_length(arr).to_numpy(zero_copy_only=False)
+            num = _np_bool(pc.ascii_is_decimal(arr)) & (np.nan_to_num(length, nan=99) <= 17)
+            if num.any():
+                digits = pc.cast(arr.filter(pa.array(num)), pa.int64()).to_numpy(zero_copy_only=False)
+                key[num] = digits * 32 + length[num].astype(np.int64)
+            rest = _np_bool(pc.is_valid(arr)) & ~num
+            if rest.any():
+                rest_at.append((len(keys), np.flatnonzero(rest)))
+                rest_vals.append(arr.filter(pa.array(rest)))
+        keys.append(key)
+    if rest_vals:
+        enc = pc.dictionary_encode(pa.concat_arrays(rest_vals) if len(rest_vals) > 1 else rest_vals[0])
+        dcodes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        start = 0
+        for (i, at) in rest_at:
+            keys[i][at] = -2 - dcodes[start:start + len(at)]
+            start += len(at)
+    allk = np.concatenate(keys) if len(keys) > 1 else keys[0]
+    valid = allk != -1
+    dense = np.full(len(allk), -1, dtype=np.int64)
+    dense[valid], k = _dense(allk[valid])
+    bounds = np.cumsum([0] + [len(a) for a in arrays])
+    return [dense[a:b] for a, b in zip(bounds[:-1], bounds[1:])], k
+
+
+def _norm_order_line_codes(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
+    """Shared codes of `_norm_order_line` of several columns (normalising only the distinct values)."""
+    arrays = [_arrow(c) for c in columns]
+    both = pa.concat_arrays(arrays) if len(arrays) > 1 else arrays[0]
+    enc = pc.dictionary_encode(both)
+    raw = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    norm = _norm_order_line(_series(enc.dictionary))
+    ncodes, uniques = pd.factorize(norm.array)
+    ncodes = np.append(ncodes.astype(np.int64), -1)  # raw -1 (missing) stays missing
+    out = ncodes[raw]
+    bounds = np.cumsum([0] + [len(a) for a in arrays])
+    return [out[a:b] for a, b in zip(bounds[:-1], bounds[1:])], len(uniques)
+
+
+def _canonical(arr: pa.Array) -> pa.Array:
+    """`linecode.canonical_series` of a whole column, as Arrow (missing stays missing).
+
+    ASCII values (NFKC leaves them alone) are upper-cased and stripped of
+    everything but A-Z/0-9 in Arrow kernels; other values go through
+    `canonical_series` itself.
+    """
+    arr = _arrow(arr)
+    if len(arr) == 0:
+        return arr
+    ascii_ = pc.string_is_ascii(arr)
+    upper = pc.ascii_upper(arr)
+    out = pc.replace_substring(upper, "-", "")
+    messy = _np_bool(pc.and_(ascii_, pc.invert(pc.ascii_is_alnum(out))))
+    if messy.any():
+        fixed = pc.replace_substring_regex(upper.filter(pa.array(messy)), r"[^0-9A-Z]", "")
+        out = pc.replace_with_mask(out, pa.array(messy), fixed)
+    other = _np_bool(pc.invert(ascii_))
+    if other.any():
+        fixed = _arrow(canonical_series(_series(arr.filter(pa.array(other)))))
+        out = pc.replace_with_mask(out, pa.array(other), fixed)
+    return out
+
+
+def _isin_arrow(values: pa.Array, wanted: pa.Array) -> np.ndarray:
+    """values in wanted, missing matching missing (as pandas' joins and maps match them)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    return _np_bool(pc.is_in(values, value_set=pc.unique(wanted), skip_nulls=False))
+
+
+def _sheet_order(df: pd.DataFrame, keep: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the rows (those in `keep`) in source order: stable sort by (_sheet, _row) when present."""
+    idx = np.arange(len(df), dtype=np.int64) if keep is None else np.flatnonzero(keep).astype(np.int64)
     cols = [c for c in ("_sheet", "_row") if c in df.columns]
-    return df.sort_values(cols, kind="stable") if cols else df
+    if not cols or len(idx) <= 1:
+        return idx
+    one_sheet = True
+    if "_sheet" in cols:
+        sheet = _arrow(df["_sheet"])
+        first = sheet[0]
+        one_sheet = first.is_valid and sheet.null_count == 0 and bool(
+            pc.all(pc.equal(sheet, first), min_count=0).as_py())
+    if one_sheet and "_row" not in cols:
+        return idx
+    if one_sheet and df["_row"].dtype.kind in "iu":
+        row = df["_row"].to_numpy()[idx].astype(np.int64)
+        if (row[1:] >= row[:-1]).all():
+            return idx
+        lo, hi = int(row.min()), int(row.max())
+        if hi - lo < 4 * len(row) + 1024:
+            slot = np.full(hi - lo + 1, -1, dtype=np.int64)
+            slot[row - lo] = np.arange(len(row))
+            if (slot >= 0).sum() == len(row):  # distinct row numbers: a scatter is the sort
+                return idx[slot[slot >= 0]]
+        return idx[np.argsort(row, kind="stable")]
+    keys = df[cols].iloc[idx].reset_index(drop=True)
+    return idx[keys.sort_values(cols, kind="stable").index.to_numpy()]
 
 
-def _is_credit(inv: pd.DataFrame) -> pd.Series:
-    kind = _col(inv, "kind").astype("string")
-    return (kind == "credit_note").fillna(False) | (kind.isna() & (_ints(inv["amount"]) < 0))
+# --------------------------------------------------------------------------- invoice lines, orders, matching
+
+class _Lines:
+    """Invoice lines dated ≤ as_of in sheet order: positions into the invoices table plus per-line arrays.
+
+    Line i is row `pos[i]` of the table. `frame(rows)` gives the table rows of
+    some lines with the helper columns the message code uses (`_cn`,
+    `_amount`, `_inv`, `_line_no`, `_rep`, `_key`, `_code_orig`), indexed by line.
+    """
+
+    def __init__(self, invoices: pd.DataFrame, as_of: pd.Timestamp):
+        self.src = invoices
+        self.asof = (invoices["invoice_date"] <= as_of).fillna(False).to_numpy(dtype=bool)
+        self.pos = _sheet_order(invoices, self.asof)
+        self.n = len(self.pos)
+        self.amount = _ints(self.take("amount"))
+        kind = _col(invoices, "kind").astype("string")
+        kind_cn = (kind == "credit_note").fillna(False).to_numpy(dtype=bool)[self.pos]
+        kind_na = kind.isna().to_numpy(dtype=bool)[self.pos]
+        self.cn = kind_cn | (kind_na & (self.amount < 0))
+
+    def take(self, name: str, dtype: str = "string") -> pd.Series:
+        """Column `name` in line order (RangeIndex); missing column -> missing values."""
+        if name not in self.src.columns:
+            return pd.Series(pd.NA if dtype != "float64" else np.nan, index=pd.RangeIndex(self.n), dtype=dtype)
+        return self.src[name].iloc[self.pos].reset_index(drop=True)
+
+    @cached_property
+    def _inv_codes(self) -> tuple[np.ndarray, int]:
+        (codes,), k = _codes(_norm_id(self.src["invoice_no"]))
+        return codes[self.pos], k
+
+    @property
+    def inv(self) -> np.ndarray:
+        """Codes 0..n_inv-1 of the trimmed invoice_no (-1 blank)."""
+        return self._inv_codes[0]
+
+    @property
+    def n_inv(self) -> int:
+        return self._inv_codes[1]
+
+    @cached_property
+    def line_no(self) -> pd.Series:
+        return pd.to_numeric(self.take("line_no", "Int64"), errors="coerce").astype("Int64")
+
+    @cached_property
+    def key(self) -> np.ndarray:
+        """Group codes of (_inv, _line_no), missing values being values of their own."""
+        ln = self.line_no
+        na = ln.isna().to_numpy()
+        vals = ln.to_numpy(dtype="int64", na_value=0)
+        lo, hi = (int(vals.min()), int(vals.max())) if self.n else (0, 0)
+        span = hi - lo + 2
+        inv = self.inv.astype(np.int64) + 1
+        if span * (int(inv.max(initial=0)) + 1) < 2 ** 62:
+            key = inv * span + np.where(na, 0, vals - lo + 1)
+        else:
+            ln_code, _ = pd.factorize(ln.array, use_na_sentinel=False)
+            key = inv * (len(ln_code) + 1) + ln_code
+        return _dense(key)[0]
+
+    @cached_property
+    def dup(self) -> np.ndarray:
+        """Lines whose (_inv, _line_no) is on several lines."""
+        return np.bincount(self.key, minlength=1)[self.key] > 1 if self.n else np.zeros(0, dtype=bool)
+
+    @cached_property
+    def rep(self) -> np.ndarray:
+        """`_rep`: 0 for the first line of its (_inv, _line_no), 1, 2... for the repeats."""
+        rep = np.zeros(self.n, dtype=np.int64)
+        rows = np.flatnonzero(self.dup)
+        if len(rows):
+            rep[rows] = pd.Series(self.key[rows]).groupby(self.key[rows]).cumcount().to_numpy()
+        return rep
+
+    @cached_property
+    def qty(self) -> np.ndarray:
+        return _floats(self.take("quantity"))
+
+    @cached_property
+    def price(self) -> pd.Series:
+        """unit_price as Int64 (line order)."""
+        return pd.to_numeric(self.take("unit_price"), errors="coerce").astype("Int64")
+
+    @cached_property
+    def price_float(self) -> np.ndarray:
+        """unit_price via Float64 as float64, NaN = missing."""
+        return pd.to_numeric(self.take("unit_price"), errors="coerce").astype("Float64").to_numpy(
+            dtype="float64", na_value=np.nan)
+
+    @cached_property
+    def disc(self) -> np.ndarray:
+        return _ints(self.take("discount", "Int64"))
+
+    @cached_property
+    def tax(self) -> np.ndarray:
+        return _ints(self.take("tax", "Int64"))
+
+    @cached_property
+    def canon_tbl(self) -> pa.Array:
+        """Canonical line_code of every table row (table order)."""
+        return _canonical(self.src["line_code"])
+
+    @cached_property
+    def line_of_tbl(self) -> np.ndarray:
+        """Line index of each table row, -1 when not a line (dated after as_of)."""
+        out = np.full(len(self.src), -1, dtype=np.int64)
+        out[self.pos] = np.arange(self.n)
+        return out
+
+    def frame(self, rows: np.ndarray) -> pd.DataFrame:
+        rows = np.asarray(rows, dtype=np.int64)
+        sub = self.src.iloc[self.pos[rows]].copy()
+        sub.index = pd.Index(rows)
+        sub["_cn"] = self.cn[rows]
+        sub["_amount"] = self.amount[rows]
+        sub["_inv"] = _norm_id(sub["invoice_no"])
+        line_no = self.line_no.iloc[rows].set_axis(sub.index)
+        sub["_line_no"] = line_no
+        sub["_rep"] = self.rep[rows]
+        sub["_key"] = _txt(sub["_inv"], "") + "\x00" + _txt(line_no.astype("string"), "")
+        sub["_code_orig"] = _col(sub, "line_code_original").fillna(sub["line_code"]).astype("string")
+        return sub
 
 
-def _invoice_lines(invoices: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Invoice lines dated ≤ as_of, in sheet order, with helper columns."""
-    inv = invoices.loc[(invoices["invoice_date"] <= as_of).fillna(False)]
-    inv = _row_order(inv).reset_index(drop=True)
-    inv["_cn"] = _is_credit(inv).to_numpy()
-    inv["_amount"] = _ints(inv["amount"])
-    inv["_inv"] = _norm_id(inv["invoice_no"])
-    line_no = pd.to_numeric(_col(inv, "line_no", "Int64"), errors="coerce").astype("Int64")
-    inv["_line_no"] = line_no
-    inv["_rep"] = inv.groupby(["_inv", "_line_no"], dropna=False).cumcount().to_numpy()
-    inv["_key"] = _txt(inv["_inv"], "") + "\x00" + _txt(line_no.astype("string"), "")
-    inv["_oid"] = _norm_id(_col(inv, "order_id"))
-    inv["_oline"] = _norm_order_line(_col(inv, "order_line"))
-    inv["_code_orig"] = _col(inv, "line_code_original").fillna(inv["line_code"]).astype("string")
-    return inv
+class _Orders:
+    """Order lines in sheet order, the first of each (order_id, order_line) key: `pos` into the orders table."""
+
+    def __init__(self, orders: pd.DataFrame, oid: np.ndarray, oline: np.ndarray, n_oid: int, n_oline: int):
+        self.src = orders
+        order = _sheet_order(orders)
+        oid, oline = oid[order], oline[order]
+        key, k = _dense((oid + 1) * (n_oline + 1) + (oline + 1))
+        if k < len(key):  # repeated keys: the first (by sheet row) is used
+            first = ~pd.Series(key).duplicated(keep="first").to_numpy()
+            order, oid, oline = order[first], oid[first], oline[first]
+        self.pos, self.oid, self.oline = order, oid, oline
+        self.n = len(order)
+        self.n_oid, self.n_oline = n_oid, n_oline
+        self.qty = _floats(self.take("quantity"))
+        self.delivered = _floats(self.take("delivered_qty", "float64"))
+        self.target = np.where(np.isnan(self.delivered), self.qty, self.delivered)
+        self.blocked = self._blocked()
+        price = pd.to_numeric(self.take("unit_price"), errors="coerce").astype("Int64")
+        self.price_na = price.isna().to_numpy()
+        self.price = price.to_numpy(dtype="int64", na_value=0)
+        self.delivery = self.take("delivery_date", "datetime64[ns]")
+
+    def take(self, name: str, dtype: str = "string") -> pd.Series:
+        if name not in self.src.columns:
+            return pd.Series(pd.NA if dtype != "float64" else np.nan, index=pd.RangeIndex(self.n), dtype=dtype)
+        return self.src[name].iloc[self.pos].reset_index(drop=True)
+
+    def _blocked(self) -> np.ndarray:
+        block = _arrow(_col(self.src, "billing_block"))
+        enc = pc.dictionary_encode(block)
+        words = _series(enc.dictionary).str.strip()
+        words = words.mask(words.str.casefold().isin(_NO_BLOCK_WORDS) | (words == ""))
+        is_block = np.append(words.notna().to_numpy(dtype=bool), False)
+        return is_block[enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)][self.pos]
+
+    def frame(self, rows: np.ndarray) -> pd.DataFrame:
+        """`_prep_orders` columns for some order rows, indexed by row."""
+        rows = np.asarray(rows, dtype=np.int64)
+        o = self.src.iloc[self.pos[rows]].copy()
+        o.index = pd.Index(rows)
+        o["_qty"] = pd.to_numeric(o["quantity"], errors="coerce").astype("float64")
+        delivered = pd.to_numeric(_col(o, "delivered_qty", "float64"), errors="coerce").astype("float64")
+        o["_delivered_qty"] = delivered
+        o["_target"] = delivered.fillna(o["_qty"])
+        block = _col(o, "billing_block").astype("string").str.strip()
+        o["_block"] = block.mask(block.str.casefold().isin(_NO_BLOCK_WORDS) | (block == ""))
+        o["_blocked"] = o["_block"].notna().to_numpy(dtype=bool)
+        o["_price"] = pd.to_numeric(o["unit_price"], errors="coerce").astype("Int64")
+        o["_ref"] = _txt(o["order_id"]) + "/" + _txt(o["order_line"])
+        o["_delivery"] = _col(o, "delivery_date", "datetime64[ns]")
+        return o
 
 
-def _prep_orders(orders: pd.DataFrame) -> pd.DataFrame:
-    o = _row_order(orders).reset_index(drop=True)
-    o["_oid"] = _norm_id(o["order_id"])
-    o["_oline"] = _norm_order_line(o["order_line"])
-    o = o.drop_duplicates(["_oid", "_oline"], keep="first").reset_index(drop=True)
-    o["_qty"] = pd.to_numeric(o["quantity"], errors="coerce").astype("float64")
-    delivered = pd.to_numeric(_col(o, "delivered_qty", "float64"), errors="coerce").astype("float64")
-    o["_delivered_qty"] = delivered
-    o["_target"] = delivered.fillna(o["_qty"])
-    block = _col(o, "billing_block").astype("string").str.strip()
-    o["_block"] = block.mask(block.str.casefold().isin(_NO_BLOCK_WORDS) | (block == ""))
-    o["_blocked"] = o["_block"].notna().to_numpy(dtype=bool)
-    o["_price"] = pd.to_numeric(o["unit_price"], errors="coerce").astype("Int64")
-    o["_ref"] = _txt(o["order_id"]) + "/" + _txt(o["order_line"])
-    o["_delivery"] = _col(o, "delivery_date", "datetime64[ns]")
-    return o
+def _prep_orders(orders: pd.DataFrame) -> _Orders:
+    (oid,), n_oid = _codes(_norm_id(orders["order_id"]))
+    (oline,), n_oline = _norm_order_line_codes(orders["order_line"])
+    return _Orders(orders, oid, oline, n_oid, n_oline)
 
 
-def _attach_orders(inv: pd.DataFrame, o: pd.DataFrame) -> pd.DataFrame:
-    """Invoice lines with the order line they name (`_matched`) and its fields (`o_*`)."""
-    inv = inv.copy()
-    # An order reference without a line is the order's line when it has exactly one.
-    lines_per_order = o.groupby("_oid")["_oline"].agg(["count", "first"])
-    single = lines_per_order.loc[lines_per_order["count"] == 1, "first"]
-    fill = inv["_oid"].map(single).astype("string")
-    inv["_oline_eff"] = inv["_oline"].where(inv["_oline"].notna(), fill)
-    cols = o[["_oid", "_oline", "_ref", "_price", "_qty", "_target", "_delivery",
-              "_delivered_qty", "currency", "customer_id", "_blocked"]].rename(columns={
-        "_oline": "_oline_eff", "_ref": "o_ref", "_price": "o_price", "_qty": "o_qty",
-        "_target": "o_target", "_delivery": "o_delivery", "_delivered_qty": "o_delivered",
-        "currency": "o_currency", "customer_id": "o_customer", "_blocked": "o_blocked"})
-    cols = cols.loc[cols["_oid"].notna() & cols["_oline_eff"].notna()].assign(_matched=True)
-    out = inv.merge(cols, on=["_oid", "_oline_eff"], how="left", sort=False)
-    out["_matched"] = out["_matched"].astype("boolean").fillna(False).astype(bool)
-    out.index = inv.index
-    return out
+class _Match:
+    """Invoice lines ↔ the order line each names (`oi`, -1 none), and per order line billed_qty / n_lines."""
 
+    def __init__(self, L: _Lines, orders: pd.DataFrame):
+        self.L = L
+        (o_oid, i_oid), n_oid = _codes(_norm_id(orders["order_id"]), _norm_id(_col(L.src, "order_id")))
+        (o_ol, i_ol), n_ol = _norm_order_line_codes(orders["order_line"], _col(L.src, "order_line"))
+        O = self.O = _Orders(orders, o_oid, o_ol, n_oid, n_ol)
+        oid, oline = i_oid[L.pos], i_ol[L.pos]
+        self.oid = oid
+        # An order reference without a line is the order's line when it has exactly one.
+        both = (O.oid >= 0) & (O.oline >= 0)
+        single = np.full(max(n_oid, 1), -1, dtype=np.int64)
+        if both.any():
+            uo, first, count = np.unique(O.oid[both], return_index=True, return_counts=True)
+            one = count == 1
+            single[uo[one]] = O.oline[both][first[one]]
+        self.oline_eff = np.where(oline >= 0, oline, np.where(oid >= 0, single[np.maximum(oid, 0)], -1))
+        self.oi = np.full(L.n, -1, dtype=np.int64)
+        want = (oid >= 0) & (self.oline_eff >= 0)
+        if both.any() and want.any():
+            width = max(n_ol, 1)
+            index = pd.Index(O.oid[both] * width + O.oline[both])
+            at = index.get_indexer(oid[want] * width + self.oline_eff[want])
+            self.oi[want] = np.where(at >= 0, np.flatnonzero(both)[np.maximum(at, 0)], -1)
+        self.matched = self.oi >= 0
+        self.known_oid = np.zeros(max(n_oid, 1), dtype=bool)
+        self.known_oid[O.oid[O.oid >= 0]] = True
+        self._status()
 
-def _billed_units(m: pd.DataFrame) -> np.ndarray:
-    """Signed quantity each invoice line bills (credit notes negative); see module doc."""
-    q = pd.to_numeric(m["quantity"], errors="coerce").astype("float64").to_numpy()
-    price = pd.to_numeric(m["unit_price"], errors="coerce").astype("Float64")
-    price = price.fillna(m["o_price"].astype("Float64")).fillna(0.0).astype("float64").to_numpy()
-    disc = np.abs(_ints(_col(m, "discount", "Int64")))
-    tax = np.abs(_ints(_col(m, "tax", "Int64")))
-    net = (np.abs(m["_amount"].to_numpy()) + disc - tax).astype("float64")
-    inferred = np.divide(net, np.abs(price), out=np.zeros(len(m)), where=price != 0)
-    units = np.where(np.isnan(q), inferred, np.abs(q))
-    return np.where(m["_cn"].to_numpy(), -units, np.where(np.isnan(q), units, q))
+    def _status(self) -> None:
+        L, O = self.L, self.O
+        rows = np.flatnonzero(self.matched)
+        oi = self.oi[rows]
+        q = L.qty[rows]
+        o_price = np.where(O.price_na[oi], np.nan, O.price[oi].astype("float64"))
+        ip = L.price_float[rows]
+        price = np.where(np.isnan(ip), np.where(np.isnan(o_price), 0.0, o_price), ip)
+        disc, tax = np.abs(L.disc[rows]), np.abs(L.tax[rows])
+        net = (np.abs(L.amount[rows]) + disc - tax).astype("float64")
+        inferred = np.divide(net, np.abs(price), out=np.zeros(len(rows)), where=price != 0)
+        units = np.where(np.isnan(q), inferred, np.abs(q))
+        cn = L.cn[rows]
+        units = np.where(cn, -units, np.where(np.isnan(q), units, q))
+        counted = L.rep[rows] == 0
+        self.billed = np.zeros(O.n, dtype="float64")
+        if counted.any():  # pandas' grouped sum (compensated, in line order), as the rules were written
+            s = pd.Series(units[counted]).groupby(oi[counted]).sum()
+            self.billed[s.index.to_numpy()] = s.to_numpy()
+        self.n_lines = np.bincount(oi[counted & ~cn], minlength=O.n).astype("int64")
 
+    def status(self, rows: np.ndarray) -> pd.DataFrame:
+        """The order rows as `_order_status` had them (index = row)."""
+        st = self.O.frame(rows)
+        st["billed_qty"] = self.billed[rows]
+        st["n_lines"] = self.n_lines[rows]
+        return st
 
-def _order_status(o: pd.DataFrame, m: pd.DataFrame) -> pd.DataFrame:
-    """Orders with billed_qty and n_lines (invoice lines, not credit notes, billing them)."""
-    billing = m.loc[m["_matched"]].copy()
-    billing["_units"] = _billed_units(billing)
-    counted = billing.loc[billing["_rep"] == 0]
-    g = counted.groupby(["_oid", "_oline_eff"], sort=True)
-    agg = pd.DataFrame({
-        "billed_qty": g["_units"].sum(),
-        "n_lines": counted.loc[~counted["_cn"]].groupby(["_oid", "_oline_eff"])["_units"].size(),
-    })
-    agg = agg.reset_index().rename(columns={"_oline_eff": "_oline"})
-    out = o.merge(agg, on=["_oid", "_oline"], how="left")
-    out["_okey"] = _okey(out["_oid"], out["_oline"])
-    out["billed_qty"] = out["billed_qty"].astype("float64").fillna(0.0)
-    out["n_lines"] = out["n_lines"].fillna(0).astype("int64")
-    return out
+    def frame(self, rows: np.ndarray) -> pd.DataFrame:
+        """Invoice lines with the fields of the order line each names (`o_*`; missing when none)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        sub = self.L.frame(rows)
+        oi = self.oi[rows]
+        have = oi >= 0
+        o = self.O.frame(oi[have])
+        o.index = sub.index[have]
+        for src, dst in (("_ref", "o_ref"), ("_price", "o_price"), ("_qty", "o_qty"), ("_target", "o_target"),
+                         ("_delivery", "o_delivery"), ("_delivered_qty", "o_delivered"),
+                         ("currency", "o_currency"), ("customer_id", "o_customer")):
+            sub[dst] = o[src].reindex(sub.index)
+        sub["_has_line"] = self.oline_eff[rows] >= 0
+        return sub
+
+    def refs(self, orows: np.ndarray) -> dict[str, pd.Series]:
+        """line_codes and invoice_nos of the invoice lines billing each order row (index = row)."""
+        orows = np.asarray(orows, dtype=np.int64)
+        flag = np.zeros(self.O.n + 1, dtype=bool)
+        flag[orows] = True
+        lines = np.flatnonzero(flag[self.oi])  # oi = -1 reads the False sentinel
+        src = self.L.src.iloc[self.L.pos[lines]]
+        billing = pd.DataFrame({"_o": self.oi[lines], "line_code": src["line_code"].reset_index(drop=True),
+                                "invoice_no": src["invoice_no"].reset_index(drop=True)})
+        key = pd.Series(orows, index=orows)
+        return {"line_codes": key.map(_lists(billing, "_o", "line_code")),
+                "invoice_nos": key.map(_lists(billing, "_o", "invoice_no"))}
 
 
 def _empty_exceptions() -> pd.DataFrame:
@@ -498,34 +880,16 @@ def _lists(df: pd.DataFrame, key: str, col: str) -> pd.Series:
     return pd.Series(groups, index=pd.Index(uniques[ordered[np.r_[0, bounds]]], dtype=object), dtype=object)
 
 
-def _okey(oid: pd.Series, oline: pd.Series) -> pd.Series:
-    return oid.astype("string") + "\x00" + oline.astype("string")
-
-
 # --------------------------------------------------------------------------- order checks
 
-def _order_line_refs(m: pd.DataFrame, sel: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """(line_codes, invoice_nos) lists of the invoice lines billing each selected order line."""
-    billing = m.loc[m["_matched"].to_numpy(dtype=bool)]
-    billing = billing.assign(_okey=_okey(billing["_oid"], billing["_oline_eff"]))
-    billing = billing.loc[_isin(billing["_okey"], sel["_okey"])]
-    codes = sel["_okey"].astype(object).map(_lists(billing, "_okey", "line_code"))
-    invoices = sel["_okey"].astype(object).map(_lists(billing, "_okey", "invoice_no"))
-    return codes, invoices
+def _due_rows(M: _Match, as_of: pd.Timestamp) -> np.ndarray:
+    O = M.O
+    delivered = (O.delivery <= as_of).fillna(False).to_numpy(dtype=bool)
+    return np.flatnonzero(delivered & ~O.blocked & _qty_gt(O.target, M.billed))
 
 
-def _order_view(orders: pd.DataFrame, invoices: pd.DataFrame, as_of: pd.Timestamp,
-                inv: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    inv = _invoice_lines(invoices, as_of) if inv is None else inv
-    o = _prep_orders(orders)
-    m = _attach_orders(inv, o)
-    return _order_status(o, m), m
-
-
-def _due(status: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    delivered = (status["_delivery"] <= as_of).fillna(False).to_numpy(dtype=bool)
-    short = _qty_gt(status["_target"], status["billed_qty"])
-    due = status.loc[delivered & ~status["_blocked"].to_numpy() & short].copy()
+def _due(status: pd.DataFrame) -> pd.DataFrame:
+    due = status.copy()
     due["qty_to_bill"] = (due["_target"] - due["billed_qty"]).astype("float64")
     due["amount_to_bill"] = qty_times_price(due["qty_to_bill"].to_numpy(), due["_price"].to_numpy())
     return due
@@ -541,8 +905,8 @@ def billing_due(orders: pd.DataFrame, invoices: pd.DataFrame, as_of: Any) -> pd.
     as_of = pd.Timestamp(as_of).normalize()
     if len(orders) == 0:
         return _frame_like(BILLING_DUE_COLUMNS, orders)
-    status, _ = _order_view(orders, invoices, as_of)
-    due = _due(status, as_of)
+    M = _Match(_Lines(invoices, as_of), orders)
+    due = _due(M.status(_due_rows(M, as_of)))
     out = pd.DataFrame({
         "order_id": due["order_id"].astype("string"), "order_line": due["order_line"].astype("string"),
         "customer_id": due["customer_id"].astype("string"), "currency": due["currency"].astype("string"),
@@ -566,11 +930,12 @@ def billing_blocked(orders: pd.DataFrame, invoices: pd.DataFrame | None = None,
         return _frame_like(BILLING_BLOCKED_COLUMNS, orders)
     as_of = pd.Timestamp.max.normalize() if as_of is None else pd.Timestamp(as_of).normalize()
     if invoices is None:
-        status = _prep_orders(orders)
-        status["billed_qty"] = 0.0
+        O = _prep_orders(orders)
+        b = O.frame(np.flatnonzero(O.blocked))
+        b["billed_qty"] = 0.0
     else:
-        status, _ = _order_view(orders, invoices, as_of)
-    b = status.loc[status["_blocked"].to_numpy()].copy()
+        M = _Match(_Lines(invoices, as_of), orders)
+        b = M.status(np.flatnonzero(M.O.blocked))
     remaining = np.maximum((b["_target"] - b["billed_qty"]).to_numpy(dtype="float64"), 0.0)
     out = pd.DataFrame({
         "order_id": b["order_id"].astype("string"), "order_line": b["order_line"].astype("string"),
@@ -591,25 +956,22 @@ def _frame_like(columns: list[str], orders: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "string")) for c in columns})
 
 
-def _refs_of(m: pd.DataFrame, sel: pd.DataFrame) -> dict[str, pd.Series]:
-    codes, invoices = _order_line_refs(m, sel)
-    return {"line_codes": codes, "invoice_nos": invoices}
-
-
-def _order_exceptions(orders: pd.DataFrame, inv: pd.DataFrame, as_of: pd.Timestamp,
-                      policy: Policy) -> list[pd.DataFrame]:
-    status, m = _order_view(orders, inv, as_of, inv)
-    cur = status["currency"].astype("string").fillna(policy.default_currency)
-    status["_cur"] = cur
+def _order_exceptions(M: _Match, as_of: pd.Timestamp, policy: Policy) -> list[pd.DataFrame]:
+    L, O = M.L, M.O
     out: list[pd.DataFrame] = []
+    due_rows = _due_rows(M, as_of)
+    blocked_rows = np.flatnonzero(O.blocked)
+    over_rows = np.flatnonzero(_qty_gt(M.billed, O.qty))
+    status = M.status(np.unique(np.concatenate([due_rows, blocked_rows, over_rows])))
+    cur = status["currency"].astype("string").fillna(policy.default_currency)
     order_ref = _one(status["_ref"])
     where = "Order " + _txt(status["order_id"]) + " line " + _txt(status["order_line"])
     sku = _txt(_col(status, "sku"), "").mask(_txt(_col(status, "sku"), "") == "", None)
     where = where + (" (" + sku + ")").fillna("")
 
     # UNBILLED
-    due = _due(status, as_of)
-    if len(due):
+    if len(due_rows):
+        due = _due(status.loc[due_rows])
         ix = due.index
         out.append(_exc(
             "UNBILLED", currency=cur[ix], amount=due["amount_to_bill"], customer_id=due["customer_id"],
@@ -618,11 +980,11 @@ def _order_exceptions(orders: pd.DataFrame, inv: pd.DataFrame, as_of: pd.Timesta
             + ": " + _units(due["qty_to_bill"]) + " worth " + _fmt_money(due["amount_to_bill"], cur[ix])
             + " not invoiced.",
             action="Issue an invoice for the missing quantity",
-            order_lines=order_ref[ix], **_refs_of(m, due)))
+            order_lines=order_ref[ix], **M.refs(due_rows)))
 
     # BILLING_BLOCKED
-    blocked = status.loc[status["_blocked"].to_numpy()]
-    if len(blocked):
+    if len(blocked_rows):
+        blocked = status.loc[blocked_rows]
         ix = blocked.index
         remaining = np.maximum((blocked["_target"] - blocked["billed_qty"]).to_numpy(dtype="float64"), 0.0)
         amount = pd.Series(qty_times_price(remaining, blocked["_price"].to_numpy()), index=ix)
@@ -631,12 +993,11 @@ def _order_exceptions(orders: pd.DataFrame, inv: pd.DataFrame, as_of: pd.Timesta
             message=where[ix] + " is on billing block (" + _txt(blocked["_block"]) + "); "
             + _fmt_money(amount, cur[ix]) + " is not billed.",
             action="Clear the billing block once the reason is resolved, then invoice",
-            order_lines=order_ref[ix], **_refs_of(m, blocked)))
+            order_lines=order_ref[ix], **M.refs(blocked_rows)))
 
     # OVERBILLED_QTY / DUPLICATE_LINE (order line billed by several lines over its quantity)
-    over_mask = _qty_gt(status["billed_qty"], status["_qty"])
-    over = status.loc[over_mask].copy()
-    if len(over):
+    if len(over_rows):
+        over = status.loc[over_rows].copy()
         over["_excess"] = (over["billed_qty"] - over["_qty"]).astype("float64")
         over["_amt"] = qty_times_price(over["_excess"].to_numpy(), over["_price"].to_numpy())
         several = over["n_lines"] >= 2
@@ -657,31 +1018,39 @@ def _order_exceptions(orders: pd.DataFrame, inv: pd.DataFrame, as_of: pd.Timesta
                 action = "Check for double billing and credit the duplicate invoice line"
             out.append(_exc(kind, currency=cur[ix], amount=part["_amt"], customer_id=part["customer_id"],
                             message=msg, action=action, order_lines=order_ref[ix],
-                            **_refs_of(m, part)))
+                            **M.refs(ix.to_numpy())))
 
-    inv_lines = m.loc[m["_matched"] & ~m["_cn"]]
-    inv_where = "Invoice " + _txt(m["invoice_no"]) + " line " + _txt(m["_line_no"].astype("string"))
-    inv_cur = m["currency"].astype("string").fillna(m["o_currency"].astype("string")).fillna(
-        policy.default_currency)
+    def inv_where(m: pd.DataFrame) -> pd.Series:
+        return "Invoice " + _txt(m["invoice_no"]) + " line " + _txt(m["_line_no"].astype("string"))
+
+    def inv_cur(m: pd.DataFrame) -> pd.Series:
+        return m["currency"].astype("string").fillna(m["o_currency"].astype("string")).fillna(
+            policy.default_currency)
+
+    inv_lines = np.flatnonzero(M.matched & ~L.cn)
+    oi = M.oi[inv_lines]
 
     # PRICE_MISMATCH (same currency; an invoice line without quantity uses the order quantity)
-    ip = pd.to_numeric(inv_lines["unit_price"], errors="coerce").astype("Int64")
-    op = inv_lines["o_price"].astype("Int64")
-    same_cur = ~(inv_lines["currency"].astype("string") != inv_lines["o_currency"].astype("string")).fillna(False)
-    cand = inv_lines.loc[(ip.notna() & op.notna() & same_cur).to_numpy(dtype=bool)]
+    (i_cur, o_cur), _ = _codes(L.src["currency"], O.src["currency"])
+    i_cur, o_cur = i_cur[L.pos[inv_lines]], o_cur[O.pos[oi]]
+    same_cur = ~((i_cur >= 0) & (o_cur >= 0) & (i_cur != o_cur))
+    ip_na = L.price.isna().to_numpy()[inv_lines]
+    keep = ~ip_na & ~O.price_na[oi] & same_cur
+    cand, cand_oi = inv_lines[keep], oi[keep]
     if len(cand):
-        ipc, opc = _ints(cand["unit_price"]), _ints(cand["o_price"])
+        ipc = L.price.to_numpy(dtype="int64", na_value=0)[cand]
+        opc = O.price[cand_oi]
         bad = _exceeds_pct(np.abs(ipc - opc), np.abs(opc), policy.price_tolerance_pct)
-        pm = cand.loc[bad]
-        if len(pm):
+        if bad.any():
+            pm = M.frame(cand[bad])
             ix = pm.index
             diff = np.abs(_ints(pm["unit_price"]) - _ints(pm["o_price"]))
             qty = pd.to_numeric(pm["quantity"], errors="coerce").astype("float64").fillna(pm["o_qty"])
             amount = pd.Series(qty_times_price(np.abs(qty.to_numpy()), diff), index=ix)
-            c = inv_cur[ix]
+            c = inv_cur(pm)
             out.append(_exc(
                 "PRICE_MISMATCH", currency=c, amount=amount, customer_id=pm["customer_id"],
-                message=inv_where[ix] + " bills " + _units(qty) + " at "
+                message=inv_where(pm) + " bills " + _units(qty) + " at "
                 + _fmt_money(_ints(pm["unit_price"]), c) + " but order line "
                 + _txt(pm["o_ref"]) + " has " + _fmt_money(_ints(pm["o_price"]), c)
                 + ": " + _fmt_money(amount, c) + " at stake.",
@@ -690,16 +1059,19 @@ def _order_exceptions(orders: pd.DataFrame, inv: pd.DataFrame, as_of: pd.Timesta
                 order_lines=_one(pm["o_ref"])))
 
     # BILLED_BEFORE_DELIVERY (skipped when the orders carry no delivery data at all)
-    tracks_delivery = status["_delivery"].notna().any() or status["_delivered_qty"].notna().any()
+    tracks_delivery = O.delivery.notna().any() or not np.isnan(O.delivered).all()
     if tracks_delivery and len(inv_lines):
-        dd = inv_lines["o_delivery"]
-        delivered_undated = dd.isna() & (inv_lines["o_delivered"].fillna(0) > 0)
-        not_yet = (dd.isna() & ~delivered_undated) | (dd > as_of).fillna(False)
-        early = (inv_lines["invoice_date"] < dd).fillna(False)
-        bb = inv_lines.loc[(not_yet | early).to_numpy(dtype=bool)]
-        if len(bb):
+        dd = O.delivery.to_numpy()[oi]
+        dd_na = np.isnat(dd)
+        delivered_undated = dd_na & (np.nan_to_num(O.delivered[oi], nan=0.0) > 0)
+        as_of64 = np.datetime64(as_of)
+        not_yet = (dd_na & ~delivered_undated) | (dd > as_of64)
+        early = L.src["invoice_date"].to_numpy()[L.pos[inv_lines]] < dd
+        bb_rows = inv_lines[not_yet | early]
+        if len(bb_rows):
+            bb = M.frame(bb_rows)
             ix = bb.index
-            c = inv_cur[ix]
+            c = inv_cur(bb)
             dd_txt = bb["o_delivery"].dt.strftime("%Y-%m-%d").astype("string").fillna("")
             undelivered = "which is not delivered as of " + as_of.strftime("%Y-%m-%d")
             when = pd.Series(np.select(
@@ -708,7 +1080,7 @@ def _order_exceptions(orders: pd.DataFrame, inv: pd.DataFrame, as_of: pd.Timesta
                 ("which was delivered on " + dd_txt).to_numpy(dtype=object)), index=ix, dtype="string")
             out.append(_exc(
                 "BILLED_BEFORE_DELIVERY", currency=c, amount=bb["_amount"], customer_id=bb["customer_id"],
-                message=inv_where[ix] + " dated " + bb["invoice_date"].dt.strftime("%Y-%m-%d").astype("string")
+                message=inv_where(bb) + " dated " + bb["invoice_date"].dt.strftime("%Y-%m-%d").astype("string")
                 + " bills " + _fmt_money(np.abs(bb["_amount"]), c) + " for order line "
                 + _txt(bb["o_ref"]) + ", " + when + ".",
                 action="Check the delivery; credit and re-invoice on delivery if the goods have not shipped",
@@ -716,17 +1088,18 @@ def _order_exceptions(orders: pd.DataFrame, inv: pd.DataFrame, as_of: pd.Timesta
                 order_lines=_one(bb["o_ref"])))
 
     # ORPHAN_INVOICE_LINE: names an order (line) that is not there
-    known_orders = set(status["_oid"].dropna())
-    orphan = m.loc[(m["_oid"].notna() & ~m["_matched"]
-                    & (m["_oline_eff"].notna() | ~_isin(m["_oid"], known_orders))).to_numpy(dtype=bool)]
-    if len(orphan):
+    oid = M.oid
+    orphan_rows = np.flatnonzero((oid >= 0) & ~M.matched
+                                 & ((M.oline_eff >= 0) | ~M.known_oid[np.maximum(oid, 0)]))
+    if len(orphan_rows):
+        orphan = M.frame(orphan_rows)
         ix = orphan.index
-        c = inv_cur[ix]
+        c = inv_cur(orphan)
         named = _txt(orphan["order_id"]) + ("/" + orphan["order_line"].astype("string")).fillna("")
-        what = ("order line " + named).where(orphan["_oline_eff"].notna(), "order " + named)
+        what = ("order line " + named).where(orphan["_has_line"], "order " + named)
         out.append(_exc(
             "ORPHAN_INVOICE_LINE", currency=c, amount=orphan["_amount"], customer_id=orphan["customer_id"],
-            message=inv_where[ix] + " (" + _fmt_money(np.abs(orphan["_amount"]), c)
+            message=inv_where(orphan) + " (" + _fmt_money(np.abs(orphan["_amount"]), c)
             + ") names " + what + ", which is not in the orders.",
             action="Correct the order reference on the invoice line or add the missing order line",
             line_codes=_one(orphan["line_code"]), invoice_nos=_one(orphan["invoice_no"]),
@@ -736,37 +1109,40 @@ def _order_exceptions(orders: pd.DataFrame, inv: pd.DataFrame, as_of: pd.Timesta
 
 # --------------------------------------------------------------------------- invoice checks
 
-def _invoice_exceptions(inv: pd.DataFrame, policy: Policy) -> list[pd.DataFrame]:
+def _invoice_exceptions(L: _Lines, policy: Policy) -> list[pd.DataFrame]:
     out: list[pd.DataFrame] = []
-    if not len(inv):
+    if not L.n:
         return out
-    cur = inv["currency"].astype("string").fillna(policy.default_currency)
-    where = "Invoice " + _txt(inv["invoice_no"]) + " line " + _txt(inv["_line_no"].astype("string"))
+
+    def where(d: pd.DataFrame) -> pd.Series:
+        return "Invoice " + _txt(d["invoice_no"]) + " line " + _txt(d["_line_no"].astype("string"))
+
+    def cur(d: pd.DataFrame) -> pd.Series:
+        return d["currency"].astype("string").fillna(policy.default_currency)
 
     # LINE_TOTAL_MISMATCH (credit notes compared in magnitudes, whatever signs the sheet used)
-    qty = pd.to_numeric(inv["quantity"], errors="coerce").astype("float64")
-    price = pd.to_numeric(inv["unit_price"], errors="coerce").astype("Int64")
-    has = (qty.notna() & price.notna()).to_numpy(dtype=bool)
+    has = ~np.isnan(L.qty) & L.price.notna().to_numpy()
     if has.any():
-        lt = inv.loc[has]
-        cn = lt["_cn"].to_numpy()
-        q = lt["quantity"].to_numpy(dtype="float64")
-        p = _ints(lt["unit_price"])
-        disc, tax = _ints(_col(lt, "discount", "Int64")), _ints(_col(lt, "tax", "Int64"))
+        lt = np.flatnonzero(has)
+        cn = L.cn[lt]
+        q = L.take("quantity").to_numpy(dtype="float64")[lt]
+        p = L.price.to_numpy(dtype="int64", na_value=0)[lt]
+        disc, tax = L.disc[lt], L.tax[lt]
         gross = qty_times_price(np.where(cn, np.abs(q), q), np.where(cn, np.abs(p), p))
         expected = np.where(cn, gross - np.abs(disc) + np.abs(tax), gross - disc + tax)
-        actual = np.where(cn, np.abs(lt["_amount"].to_numpy()), lt["_amount"].to_numpy())
+        amt = L.amount[lt]
+        actual = np.where(cn, np.abs(amt), amt)
         diff = np.abs(actual - expected)
         bad = diff > policy.line_total_tolerance_minor
-        lm = lt.loc[bad]
-        if len(lm):
+        if bad.any():
+            lm = L.frame(lt[bad])
             ix = lm.index
-            c = cur[ix]
+            c = cur(lm)
             e = pd.Series(expected[bad], index=ix)
             out.append(_exc(
                 "LINE_TOTAL_MISMATCH", currency=c, amount=pd.Series(diff[bad], index=ix),
                 customer_id=lm["customer_id"],
-                message=where[ix] + " has amount " + _fmt_money(pd.Series(actual[bad], index=ix), c)
+                message=where(lm) + " has amount " + _fmt_money(pd.Series(actual[bad], index=ix), c)
                 + " but " + _fmt_qty(lm["quantity"]) + " × " + _fmt_money(p[bad], c)
                 + (" − discount " + _fmt_money(np.abs(disc[bad]), c)).where(disc[bad] != 0, "")
                 + (" + tax " + _fmt_money(np.abs(tax[bad]), c)).where(tax[bad] != 0, "")
@@ -776,10 +1152,8 @@ def _invoice_exceptions(inv: pd.DataFrame, policy: Policy) -> list[pd.DataFrame]
                 line_codes=_one(lm["line_code"]), invoice_nos=_one(lm["invoice_no"])))
 
     # DUPLICATE_LINE: the same (invoice_no, line_no) more than once
-    key = ["_inv", "_line_no"]
-    n_key = inv.groupby(key, dropna=False)["_rep"].transform("size")
-    dups = inv.loc[(n_key > 1).to_numpy()].copy()
-    if len(dups):
+    if L.dup.any():
+        dups = L.frame(np.flatnonzero(L.dup))
         dups["_extra"] = np.where(dups["_rep"] > 0, np.abs(dups["_amount"]), 0)
         g = dups.groupby("_key", sort=True)
         d = g.agg(invoice_no=("invoice_no", "first"), line_no=("_line_no", "first"),
@@ -799,10 +1173,14 @@ def _invoice_exceptions(inv: pd.DataFrame, policy: Policy) -> list[pd.DataFrame]
             line_codes=d["_codes"], invoice_nos=_one(d["invoice_no"])))
 
     # DUPLICATE_LINE_CODE: one line code on different (invoice_no, line_no)
-    inv = inv.copy()
-    inv["_ccode"] = canonical_series(inv["_code_orig"])
-    n_keys = inv.groupby("_ccode")["_key"].transform("nunique")
-    dc = inv.loc[(n_keys > 1).to_numpy()].copy()
+    shared = _shared_code_lines(L)
+    if len(shared):
+        inv = L.frame(shared)
+        inv["_ccode"] = canonical_series(inv["_code_orig"])
+        n_keys = inv.groupby("_ccode")["_key"].transform("nunique")
+        dc = inv.loc[(n_keys > 1).to_numpy()].copy()
+    else:
+        dc = ()
     if len(dc):
         first_key = dc.groupby("_ccode")["_key"].transform("first")
         dc["_extra"] = np.where(dc["_key"] != first_key, np.abs(dc["_amount"]), 0)
@@ -826,15 +1204,35 @@ def _invoice_exceptions(inv: pd.DataFrame, policy: Policy) -> list[pd.DataFrame]
     return out
 
 
+def _shared_code_lines(L: _Lines) -> np.ndarray:
+    """Lines whose canonical line_code_original (else line_code) is on more than one line."""
+    canon = L.canon_tbl
+    lc = _arrow(L.src["line_code"])
+    if "line_code_original" in L.src.columns:  # the original code where it differs from line_code
+        orig = _arrow(L.src["line_code_original"])
+        differs = _np_bool(pc.is_valid(orig)) & _np_bool(pc.not_equal(orig, lc), null=True) & L.asof
+        if differs.any():
+            canon = pc.replace_with_mask(canon, pa.array(differs), _canonical(orig.filter(pa.array(differs))))
+    (codes,), k = _codes(canon)
+    codes = codes[L.pos]
+    valid = codes >= 0
+    if not valid.any():
+        return np.zeros(0, dtype=np.int64)
+    counts = np.bincount(codes[valid], minlength=k)
+    return np.flatnonzero(valid & (counts[np.maximum(codes, 0)] > 1))
+
+
 # --------------------------------------------------------------------------- customer checks
 
-def _customer_exceptions(customers: pd.DataFrame, inv: pd.DataFrame, payments: pd.DataFrame,
+def _customer_exceptions(customers: pd.DataFrame, L: _Lines, payments: pd.DataFrame,
                          policy: Policy) -> list[pd.DataFrame]:
     known = set(_norm_id(customers["customer_id"]).dropna())
     out: list[pd.DataFrame] = []
-    cid = _norm_id(inv["customer_id"])
-    ui = inv.loc[cid.notna().to_numpy(dtype=bool) & ~_isin(cid, known)].copy()
-    if len(ui):
+    cid = _norm_id(L.src["customer_id"])
+    unknown = cid.notna().to_numpy(dtype=bool) & ~_isin(cid, known)
+    rows = np.flatnonzero(unknown[L.pos])
+    if len(rows):
+        ui = L.frame(rows)
         ui["_cid"] = _norm_id(ui["customer_id"])
         ui["_cur"] = ui["currency"].astype("string").fillna(policy.default_currency)
         ui["_gk"] = _txt(ui["_cid"], "") + "\x00" + _txt(ui["_inv"], "") + "\x00" + ui["_cur"]
@@ -865,9 +1263,8 @@ def _customer_exceptions(customers: pd.DataFrame, inv: pd.DataFrame, payments: p
 
 # --------------------------------------------------------------------------- payment checks
 
-def _payment_info(alloc: AllocationResult, payments: pd.DataFrame) -> pd.DataFrame:
+def _payment_info(eff: pd.DataFrame, payments: pd.DataFrame) -> pd.DataFrame:
     """payment_id -> currency, amount, source (effective payments first, then the payments table)."""
-    eff = alloc.effective_payments if alloc.effective_payments is not None else pd.DataFrame()
     parts = []
     if len(eff) and "payment_id" in eff.columns:
         parts.append(pd.DataFrame({
@@ -888,14 +1285,86 @@ def _payment_info(alloc: AllocationResult, payments: pd.DataFrame) -> pd.DataFra
     return info
 
 
-def _payment_exceptions(alloc: AllocationResult, inv: pd.DataFrame, payments: pd.DataFrame,
+def _rows_with_ids(df: pd.DataFrame, ids: pa.Array) -> pd.DataFrame:
+    """The rows of df whose payment_id (as a string) is one of `ids` (missing matching missing)."""
+    if not len(df) or "payment_id" not in df.columns:
+        return df
+    return df.loc[_isin_arrow(_arrow(df["payment_id"]), ids)]
+
+
+def _allocated(L: _Lines, rows: np.ndarray, la: pd.DataFrame | None, a: pd.DataFrame) -> np.ndarray:
+    """`_ints(line_code.map(allocated))` for the lines `rows` (non-credit-note lines, in line order)."""
+    if la is not None and len(la):
+        tbl = np.sort(L.pos[rows])
+        la_code = _arrow(la["line_code"])
+        if (len(la_code) == len(tbl) and la_code.null_count == 0 and len(tbl) and bool(
+                pc.all(pc.less(la_code.slice(0, len(tbl) - 1), la_code.slice(1)), min_count=0).as_py())
+                and bool(pc.all(pc.equal(la_code, _take_arrow(_arrow(L.src["line_code"]), tbl)),
+                                min_count=0).as_py())):
+            # line_allocated holds exactly these lines, in table order, each once: no lookup needed
+            by_line = np.zeros(L.n, dtype=np.int64)
+            by_line[L.line_of_tbl[tbl]] = _ints(la["allocated"].reset_index(drop=True))
+            return by_line[rows]
+        allocated = la.set_index("line_code")["allocated"]
+    else:
+        allocated = pd.Series(dtype="int64")
+    if len(allocated) == 0:  # no line_allocated given: sum the allocations
+        allocated = a.groupby("line_code")["amount"].sum()
+    codes = L.take("line_code").iloc[rows]
+    if not allocated.index.is_unique or allocated.index.hasnans:
+        return _ints(codes.map(allocated))  # pandas' own rules (and errors)
+    at = pc.index_in(_arrow(codes), value_set=_arrow(allocated.index.to_series())).fill_null(-1)
+    return _ints(allocated.reset_index(drop=True).reindex(at.to_numpy(zero_copy_only=False)))
+
+
+def _short_paid_candidates(alloc: AllocationResult, L: _Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(lines of invoices with an open line, their open amounts, allocation rows naming their line codes).
+
+    Only those can make a SHORT_PAID; None when the check has nothing to look at.
+    """
+    a = alloc.allocations
+    rows = np.flatnonzero(~L.cn)
+    if a is None or not len(a) or not len(rows):
+        return None
+    a["payment_id"], a["line_code"], a["step"]  # noqa: B018 - the columns the check reads
+    open_ = L.amount[rows] - _allocated(L, rows, alloc.line_allocated, a)
+    inv = L.inv[rows]
+    flag = np.zeros(L.n_inv + 1, dtype=bool)
+    flag[inv[(open_ > 0) & (inv >= 0)]] = True
+    keep = flag[inv]  # inv = -1 reads the False sentinel
+    cand = rows[keep]
+    if not len(cand):
+        return cand, open_[keep], np.zeros(0, dtype=np.int64)
+    codes = _take_arrow(_arrow(L.src["line_code"]), L.pos[cand])
+    return cand, open_[keep], np.flatnonzero(_isin_arrow(_arrow(a["line_code"]), codes))
+
+
+def _payment_exceptions(alloc: AllocationResult, L: _Lines, payments: pd.DataFrame,
                         policy: Policy) -> list[pd.DataFrame]:
     out: list[pd.DataFrame] = []
-    info = _payment_info(alloc, payments)
-    codes = canonical_series(inv["line_code"]) if len(inv) else pd.Series(dtype="string")
+    ri, cm, un = alloc.reference_issues, alloc.currency_mismatches, alloc.unapplied
+    if un is not None and len(un):
+        un = un.loc[_ints(un["amount"]) > 0]
+    sp = _short_paid_candidates(alloc, L)
+    al = alloc.allocations.iloc[sp[2]] if sp is not None else None
+    named_ids = [x["payment_id"] for x in (ri, un, al) if x is not None and len(x)]
+    eff = alloc.effective_payments if alloc.effective_payments is not None else pd.DataFrame()
+    if named_ids:  # payment_id -> currency, amount, source, for the payments the checks name
+        wanted = _arrow(pd.concat([s.astype("string") for s in named_ids], ignore_index=True))
+        info = _payment_info(_rows_with_ids(eff, wanted), _rows_with_ids(payments, wanted))
+    else:
+        info = _payment_info(eff.iloc[:0], payments.iloc[:0])
+
+    def known_code(tokens: pd.Series) -> np.ndarray:
+        """Canonical tokens that are the canonical line_code of a line (dated ≤ as_of)."""
+        toks = _arrow(tokens)
+        wanted = pc.unique(toks.drop_null())
+        if not L.n or not len(wanted):
+            return np.zeros(len(toks), dtype=bool)
+        hit = _np_bool(pc.is_in(L.canon_tbl, value_set=wanted)) & L.asof
+        return _np_bool(pc.is_in(toks, value_set=pc.unique(L.canon_tbl.filter(pa.array(hit)))))
 
     # BAD_REFERENCE
-    ri = alloc.reference_issues
     if ri is not None and len(ri):
         r = ri.assign(payment_id=ri["payment_id"].astype("string")).reset_index(drop=True)
         r = r.merge(info, on="payment_id", how="left")
@@ -908,7 +1377,7 @@ def _payment_exceptions(alloc: AllocationResult, inv: pd.DataFrame, payments: pd
         what = what.mask(problem == "unknown_code", tok + ", a line code that names no line" + who)
         what = what.mask(problem == "bad_check", tok + ", which fails its check character")
         sug = _col(r, "suggestion").astype("string")
-        is_code = pd.Series(_isin(canonical_series(sug), codes), index=sug.index)
+        is_code = pd.Series(known_code(canonical_series(sug)), index=sug.index)
         sug_txt = ("; suggested " + pd.Series("invoice ", index=r.index, dtype="string").mask(
             is_code, "line code ") + sug).fillna("")
         is_cn = (r["p_source"] == "credit_note").fillna(False).to_numpy(dtype=bool)
@@ -924,10 +1393,9 @@ def _payment_exceptions(alloc: AllocationResult, inv: pd.DataFrame, payments: pd
             payment_ids=ids.where(~is_cn, none), line_codes=ids.where(is_cn, none)))
 
     # CURRENCY_MISMATCH
-    cm = alloc.currency_mismatches
     if cm is not None and len(cm):
         target = _col(cm, "line_code").astype("string")
-        is_code = pd.Series(_isin(canonical_series(target), codes), index=target.index)
+        is_code = pd.Series(known_code(canonical_series(target)), index=target.index)
         inv_no = _col(cm, "invoice_no").astype("string")
         line_refs = pd.Series([[t] if code and not pd.isna(t) else None
                                for t, code in zip(target.to_numpy(), is_code.to_numpy())],
@@ -936,19 +1404,18 @@ def _payment_exceptions(alloc: AllocationResult, inv: pd.DataFrame, payments: pd
                               for i, t, code in zip(inv_no.to_numpy(), target.to_numpy(), is_code.to_numpy())],
                              index=cm.index, dtype=object)
         named = ("line " + target).where(is_code, "invoice " + inv_no.fillna(target))
-        pc = cm["payment_currency"].astype("string")
+        pcur = cm["payment_currency"].astype("string")
         amount = pd.Series(np.abs(_ints(cm["amount"])), index=cm.index)
         out.append(_exc(
-            "CURRENCY_MISMATCH", currency=pc, amount=amount, customer_id=cm["customer_id"],
-            message="Payment " + _txt(cm["payment_id"]) + " of " + _fmt_money(amount, pc) + " names "
+            "CURRENCY_MISMATCH", currency=pcur, amount=amount, customer_id=cm["customer_id"],
+            message="Payment " + _txt(cm["payment_id"]) + " of " + _fmt_money(amount, pcur) + " names "
             + _txt(named) + ", which is in " + _txt(cm["line_currency"]) + ", so it was not applied to it.",
             action="Confirm the currency with the customer; record the conversion or refund and re-collect",
             payment_ids=_one(cm["payment_id"]), line_codes=line_refs, invoice_nos=inv_refs))
 
     # UNAPPLIED_CASH
-    un = alloc.unapplied
     if un is not None and len(un):
-        u = un.loc[_ints(un["amount"]) > 0]
+        u = un
         src = u["payment_id"].astype("string").map(info.set_index("payment_id")["p_source"]).astype("string")
         is_cn = (src == "credit_note").fillna(False).to_numpy(dtype=bool)
         c = u["currency"].astype("string").fillna(policy.default_currency)
@@ -967,25 +1434,19 @@ def _payment_exceptions(alloc: AllocationResult, inv: pd.DataFrame, payments: pd
                              dtype="string").where(~is_cn, "Apply the credit to an open invoice or refund it"),
             payment_ids=pids.where(~is_cn, none), line_codes=pids.where(is_cn, none)))
 
-    out.extend(_short_paid(alloc, inv, payments, info, policy))
+    if sp is not None:
+        out.extend(_short_paid(al, L, sp[0], sp[1], payments, info, policy))
     return out
 
 
-def _short_paid(alloc: AllocationResult, inv: pd.DataFrame, payments: pd.DataFrame,
+def _short_paid(a: pd.DataFrame, L: _Lines, rows: np.ndarray, open_: np.ndarray, payments: pd.DataFrame,
                 info: pd.DataFrame, policy: Policy) -> list[pd.DataFrame]:
-    """Invoices left partly open after a payment that referenced them paid part of them."""
-    a = alloc.allocations
-    lines = inv.loc[~inv["_cn"]]
-    if a is None or not len(a) or not len(lines):
-        return []
-    la = alloc.line_allocated
-    allocated = (la.set_index("line_code")["allocated"] if la is not None and len(la)
-                 else pd.Series(dtype="int64"))
-    if len(allocated) == 0:  # no line_allocated given: sum the allocations
-        allocated = a.groupby("line_code")["amount"].sum()
-    lines = lines.assign(_open=lines["_amount"] - _ints(lines["line_code"].map(allocated)))
-    line_inv = lines.set_index("line_code")[["_inv", "customer_id"]]
+    """Invoices left partly open after a payment that referenced them paid part of them.
 
+    `rows`: the lines of the invoices with an open line; `a`: the allocations naming their codes.
+    """
+    lines = L.frame(rows).assign(_open=open_)
+    line_inv = lines.set_index("line_code")[["_inv", "customer_id"]]
     al = a.assign(payment_id=a["payment_id"].astype("string"), line_code=a["line_code"].astype("string"))
     al = al.join(line_inv.rename(columns={"customer_id": "_line_customer"}), on="line_code", how="inner")
     src = al["payment_id"].map(info.set_index("payment_id")["p_source"]).astype("string")
@@ -993,12 +1454,20 @@ def _short_paid(alloc: AllocationResult, inv: pd.DataFrame, payments: pd.DataFra
     # Payments naming the invoice in their own columns (invoice_no, or line_code of one of its lines).
     pairs = pd.DataFrame({"payment_id": pd.Series(dtype="string"), "_inv": pd.Series(dtype="string")})
     if len(payments):
-        by_inv = pd.DataFrame({"payment_id": payments["payment_id"].astype("string"),
-                               "_inv": _norm_id(_col(payments, "invoice_no"))})
-        code_to_inv = pd.Series(lines["_inv"].to_numpy(), index=canonical_series(lines["line_code"]).to_numpy())
+        pay = _rows_with_ids(payments, _arrow(al["payment_id"]))
+        by_inv = pd.DataFrame({"payment_id": pay["payment_id"].astype("string"),
+                               "_inv": _norm_id(_col(pay, "invoice_no"))})
+        tokens = canonical_series(_col(pay, "line_code"))
+        # code -> invoice of the first line (not a credit note) with that canonical code, for these tokens
+        hit = L.line_of_tbl[np.flatnonzero(_isin_arrow(L.canon_tbl, _arrow(tokens)))]
+        hit = np.sort(hit[hit >= 0])
+        hit = hit[~L.cn[hit]]
+        named_lines = L.src.iloc[L.pos[hit]]
+        code_to_inv = pd.Series(_norm_id(named_lines["invoice_no"]).to_numpy(),
+                                index=canonical_series(named_lines["line_code"]).to_numpy())
         code_to_inv = code_to_inv[~code_to_inv.index.duplicated()]
-        by_line = pd.DataFrame({"payment_id": payments["payment_id"].astype("string"),
-                                "_inv": canonical_series(_col(payments, "line_code")).map(code_to_inv).astype("string")})
+        by_line = pd.DataFrame({"payment_id": pay["payment_id"].astype("string"),
+                                "_inv": tokens.map(code_to_inv).astype("string")})
         pairs = pd.concat([by_inv, by_line], ignore_index=True).dropna().drop_duplicates()
     named = al.merge(pairs.assign(_named=True), on=["payment_id", "_inv"], how="left")["_named"]
     named = named.astype("boolean").fillna(False).to_numpy(dtype=bool)
@@ -1040,18 +1509,20 @@ def find_exceptions(tables: dict[str, pd.DataFrame], alloc: AllocationResult, as
     as_of = pd.Timestamp(as_of).normalize()
     invoices = _table(tables, "invoices")
     payments = _table(tables, "payments")
-    payments = payments.loc[(payments["payment_date"] <= as_of).fillna(False)]
+    paid = (payments["payment_date"] <= as_of).fillna(False).to_numpy(dtype=bool)
+    if not paid.all():
+        payments = payments.loc[paid]
     orders = _table(tables, "orders")
     customers = _table(tables, "customers")
-    inv = _invoice_lines(invoices, as_of)
+    L = _Lines(invoices, as_of)
 
     parts: list[pd.DataFrame] = []
     if len(orders):
-        parts += _order_exceptions(orders, inv, as_of, policy)
-    parts += _invoice_exceptions(inv, policy)
+        parts += _order_exceptions(_Match(L, orders), as_of, policy)
+    parts += _invoice_exceptions(L, policy)
     if len(customers):
-        parts += _customer_exceptions(customers, inv, payments, policy)
-    parts += _payment_exceptions(alloc, inv, payments, policy)
+        parts += _customer_exceptions(customers, L, payments, policy)
+    parts += _payment_exceptions(alloc, L, payments, policy)
     parts = [p for p in parts if len(p)]
     if not parts:
         return _empty_exceptions()

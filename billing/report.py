@@ -159,8 +159,9 @@ def report_tables(data: Dataset, analysis: Analysis, sections: Iterable[str] = S
         tables["unapplied"] = analysis.alloc.unapplied
     if "exceptions" in sections:
         tables["exceptions"] = exceptions_table(analysis.exceptions, analysis.policy.default_currency)
-    if "kpis" in sections:
-        tables["kpis"] = analysis.kpis
+    if "kpis" in sections:  # ratios to 0.01, as in the JSON report
+        k = analysis.kpis
+        tables["kpis"] = k.round({c: 2 for c in k.columns if pd.api.types.is_float_dtype(k[c])})
     if "quarantine" in sections:
         tables["quarantine"] = data.quarantine
     return tables

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from billing.aging import is_credit_note, month_ends
+from ui.charts import CHART_CONFIG
 from ui import charts, common, exports, state
 from ui import disputes as disputes_ui
 from ui.fmt import money_text
@@ -170,7 +171,8 @@ def render_history(loaded: state.Loaded, cid: str, as_of: pd.Timestamp, buckets:
         st.caption("No open balance at any of the last month ends.")
         return
     for cur in currencies:
-        st.plotly_chart(charts.balance_history(history, cur, buckets), key=f"customer_history_{cur}")
+        st.plotly_chart(charts.balance_history(history, cur, buckets), config=CHART_CONFIG,
+                        key=f"customer_history_{cur}")
     st.caption("Open balance at each month end, rebuilt from the same data as of that date.")
 
 

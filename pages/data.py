@@ -7,12 +7,17 @@ by hand when automatic matching misses one, download the template to fill
 in, and export the results: the XLSX report and the line codes written back
 into a copy of the uploaded workbook.
 
-Sections are small `render_*` functions drawn in order at the bottom; a
-source other than an upload (e.g. a Google Sheet) is one more section that
-hands (name, bytes) files or a Dataset to the same processing.
+Connect a Google Sheet: paste its address; the page says which worksheet
+became which table, shows the same validation report as for uploads, reads
+the sheet again on Refresh (reads are cached for 10 minutes: Google's quota),
+and writes the line codes into the sheet after a dry run and a confirmation
+(ui.gsheets, connectors.gsheets; set-up in docs/GSHEETS.md).
+
+Sections are small `render_*` functions drawn in order at the bottom.
 """
 
 import io
+import time
 from dataclasses import replace
 
 import pandas as pd
@@ -22,13 +27,21 @@ from billing.ingest import IngestOptions
 from billing.model import Dataset
 from connectors.export import write_demo_workbook
 from connectors import writeback
-from ui import common, exports, mapping, state
+from connectors.gsheets import SourceError, parse_sheet_url
+from ui import common, exports, gsheets, mapping, state
+from ui.store import action_id, done
 from ui.tables import plain_table
 
 ACCEPTED_TYPES = ["xlsx", "xlsm", "xls", "ods", "csv"]
 PENDING = "data_pending_upload"  # session_state: [(name, bytes)] handed over by code (tests, connectors)
 LAST = "data_last_upload"  # session_state: {"files", "options", "error"} of the upload reported below
 SEEN = "data_seen_upload"  # session_state: identity of the uploader's files already processed
+GSHEET_URL = "data_gsheet_url"  # the sheet address text input
+GSHEET_FAILED = "data_gsheet_failed"  # session_state: message or SheetRead of the last Connect that loaded nothing
+GSHEET_CONFIRM = "data_gsheet_confirm"  # session_state: the dry run the write-back confirmation shows
+GSHEET_OUTCOME = "data_gsheet_outcome"  # session_state: ("success" | "info" | "error", text) of the write-back
+GSHEET_WRITTEN = "data_gsheet_written"  # session_state: {action id: outcome} of write-backs carried out
+WRITE_ACTION = "gsheet_write"  # ui.store.action_id purpose of one confirmed write-back
 DECIMALS = {"Detect": None, "1,234.50 (point)": ".", "1.234,50 (comma)": ","}
 DATE_ORDERS = {"Detect": "auto", "day/month/year": "dmy", "month/day/year": "mdy", "year/month/day": "ymd"}
 
@@ -156,7 +169,7 @@ def render_current(loaded: state.Loaded) -> None:
         st.rerun()
 
 
-def render_upload() -> None:
+def render_upload() -> IngestOptions:
     st.subheader("Upload")
     options = reading_options()
     uploads = st.file_uploader(
@@ -177,6 +190,7 @@ def render_upload() -> None:
         if seen != st.session_state.get(SEEN):
             st.session_state[SEEN] = seen
             process_upload(files, options)
+    return options
 
 
 def render_outcome(result: Dataset | str, last: dict) -> None:
@@ -236,7 +250,8 @@ def render_mapping(last: dict) -> None:
         st.rerun()
 
 
-def render_report(result: Dataset) -> None:
+def render_report(result: Dataset, prefix: str = "data_") -> None:
+    """Counts per table, quarantined cells, skipped rows; `prefix` keeps two reports' widget keys apart."""
     st.subheader("Validation report")
     counts = pd.DataFrame(
         [
@@ -253,7 +268,7 @@ def render_report(result: Dataset) -> None:
     st.dataframe(
         counts,
         hide_index=True,
-        key="data_counts",
+        key=f"{prefix}counts",
         column_config={
             "table": "Table",
             "sheet": "Sheet",
@@ -265,12 +280,12 @@ def render_report(result: Dataset) -> None:
     q = result.quarantine
     if len(q):
         st.markdown(f"**Quarantined cells ({len(q):,})** — these rows were left out; fix them in the file.")
-        plain_table(q, key="data_quarantine")
+        plain_table(q, key=f"{prefix}quarantine")
         with st.container(horizontal=True):
             st.download_button(
                 "Download quarantine (CSV)",
                 lambda: exports.csv_bytes(q),
-                key="data_quarantine_csv",
+                key=f"{prefix}quarantine_csv",
                 file_name="quarantine.csv",
                 mime=exports.CSV_MIME,
                 icon=":material/download:",
@@ -279,7 +294,7 @@ def render_report(result: Dataset) -> None:
             st.download_button(
                 "Download quarantine (XLSX)",
                 lambda: exports.xlsx_bytes({"quarantine": q}),
-                key="data_quarantine_xlsx",
+                key=f"{prefix}quarantine_xlsx",
                 file_name="quarantine.xlsx",
                 mime=exports.XLSX_MIME,
                 icon=":material/download:",
@@ -292,7 +307,7 @@ def render_report(result: Dataset) -> None:
             notes = pd.DataFrame(
                 [{"sheet": n.sheet, "row": n.row, "kind": n.kind, "text": n.text} for n in result.notes]
             )
-            plain_table(notes, key="data_notes")
+            plain_table(notes, key=f"{prefix}notes")
 
 
 def render_template() -> None:
@@ -354,12 +369,284 @@ def source_files(src: dict) -> tuple[tuple[tuple[str, bytes], ...], IngestOption
     return (("demo.xlsx", buf.getvalue()),), IngestOptions()
 
 
+# --------------------------------------------------------------------------- Google Sheets
+
+
+def _md(text: str) -> str:
+    """Text shown literally inside Markdown (a sheet title may hold * _ [ ] ...)."""
+    for ch in "\\`*_[]<>#|~$":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def render_gsheet_access(conn) -> bool:
+    """Who to share the sheet with, or what reading without a service account allows. True: can write."""
+    problem = conn.credentials_error
+    if problem:
+        st.error(
+            f"The Google service account in `[connections.gsheets]` cannot be used: {problem}",
+            icon=":material/key_off:",
+        )
+        return False
+    email = conn.service_account_email
+    if email:
+        st.markdown(
+            f":material/key: Share the sheet with **{_md(email)}** (Share button): Viewer to read it, "
+            "Editor to write line codes back."
+        )
+        return True
+    st.info(
+        "No Google service account is set up (`[connections.gsheets]` in `.streamlit/secrets.toml`), so only "
+        "sheets shared as **Anyone with the link** can be read, and only the worksheet whose `gid` is in the "
+        "address (the first worksheet when there is none); list several as `...#gid=0,123456789`. Writing "
+        "line codes back needs a service account: see docs/GSHEETS.md.",
+        icon=":material/info:",
+    )
+    return False
+
+
+def connect_sheet(url: str, options: IngestOptions) -> None:
+    """Read the sheet at `url`; when it gives invoice lines it becomes the session's data (and reruns)."""
+    for key in (GSHEET_FAILED, GSHEET_CONFIRM, GSHEET_OUTCOME):
+        st.session_state.pop(key, None)
+    url = (url or "").strip()
+    if not url:
+        st.session_state[GSHEET_FAILED] = (
+            "Paste the address of the Google Sheet first: copy it from the browser's address bar "
+            "(https://docs.google.com/spreadsheets/d/...)."
+        )
+        return
+    try:
+        parse_sheet_url(url)
+    except SourceError as exc:
+        st.session_state[GSHEET_FAILED] = exc.message
+        return
+    read = gsheets.connect(url, options)
+    if read.data is not None and not usable(read.data):
+        inv = read.data.counts["invoices"]
+        sheet = read.data.sheet_map.get("invoices", "invoices")
+        if inv.read == 0:
+            why = (f"The invoices worksheet '{sheet}' was found but has no rows under its header. Put one "
+                   "invoice line per row below the header, then connect again.")
+        else:
+            why = (f"None of the {inv.read:,} invoice rows could be read: each is listed below with the "
+                   "reason. Fix those cells in the sheet and connect again, or check the reading options "
+                   "(decimal separator, date order).")
+        read = replace(read, error=why)
+    if read.error is not None:
+        st.session_state[GSHEET_FAILED] = read
+        return
+    state.use_gsheet(url, options, read.label)
+    st.session_state.pop(LAST, None)  # the upload report is no longer about the data shown
+    st.rerun()  # the sidebar (drawn before this page) and every page now read the sheet
+
+
+def render_matches(read: gsheets.SheetRead, key: str) -> None:
+    if not len(read.matches):
+        return
+    st.markdown("**Worksheets** — which worksheet was read as which table")
+    st.dataframe(
+        read.matches,
+        hide_index=True,
+        key=key,
+        column_config={
+            "worksheet": "Worksheet",
+            "table": "Table",
+            "read": st.column_config.NumberColumn("Rows read", format="%d"),
+            "accepted": st.column_config.NumberColumn("Accepted", format="%d"),
+            "quarantined": st.column_config.NumberColumn("Quarantined", format="%d"),
+            "hidden": st.column_config.CheckboxColumn("Hidden"),
+            "note": "Note",
+            "url": st.column_config.LinkColumn("Link", display_text="Open"),
+        },
+    )
+
+
+def render_gsheet_failed(failed) -> None:
+    """The last Connect that loaded nothing: why, and what was found."""
+    message = failed if isinstance(failed, str) else failed.error
+    st.error(message, icon=":material/error:")
+    st.caption("Nothing was loaded; the dashboards still show the previous data.")
+    if isinstance(failed, gsheets.SheetRead):
+        render_matches(failed, "data_gsheet_failed_matches")
+        if failed.data is not None:
+            render_report(failed.data, prefix="data_gsheet_failed_")
+
+
+def render_gsheet_source(src: dict, conn, can_write: bool) -> None:
+    """The connected sheet: when it was read, Refresh, worksheets, validation report, write-back."""
+    read = gsheets.load(src["url"], src["options"], conn)
+    title = _md(read.title or read.key or "Google Sheet")
+    when = time.strftime("%H:%M", time.localtime(read.read_at))
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(
+            f":material/table_view: Connected to **[{title}]({src['url']})** · read at {when}, kept for "
+            f"{gsheets.TTL // 60} minutes"
+        )
+        refresh = st.button(
+            "Refresh",
+            key="data_gsheet_refresh",
+            icon=":material/refresh:",
+            help="Read the sheet again now. Reads are cached for a while to stay within Google's request quota.",
+        )
+    if refresh:
+        gsheets.refresh(conn)
+        for key in (GSHEET_CONFIRM, GSHEET_OUTCOME, GSHEET_FAILED):
+            st.session_state.pop(key, None)
+        st.rerun()
+    if read.data is None:
+        st.error(f"The sheet could not be read: {read.error}", icon=":material/error:")
+        render_matches(read, "data_gsheet_matches")
+        return
+    data = read.data
+    quarantined = sum(c.quarantined for c in data.counts.values())
+    note = f" {quarantined:,} row(s) were quarantined and left out; see below." if quarantined else ""
+    st.success(
+        f"Loaded {data.counts['invoices'].accepted:,} invoice lines and {data.counts['payments'].accepted:,} "
+        f"payments from the Google Sheet. Every page now shows this data.{note}",
+        icon=":material/check_circle:",
+    )
+    st.page_link("pages/overview.py", label="Go to the Overview", icon=":material/dashboard:")
+    render_matches(read, "data_gsheet_matches")
+    render_report(data, prefix="data_gsheet_")
+    render_write_back(src, read, conn, can_write)
+
+
+def render_write_back(src: dict, read: gsheets.SheetRead, conn, can_write: bool) -> None:
+    st.markdown("**Write line codes into the sheet**")
+    st.caption(
+        "Fills the empty cells of the invoices worksheet's line_code column (adds a line_code column after "
+        "the last used one when there is none). Codes already in the sheet are kept and no other cell is "
+        "touched. Linewise reads the sheet again first: if rows were inserted, deleted or re-keyed since "
+        "this read, nothing is written."
+    )
+    if not can_write:
+        st.caption(
+            ":material/lock: Writing needs a Google service account with Editor access to the sheet "
+            "(docs/GSHEETS.md)."
+        )
+    if st.button(
+        "Write line codes into the sheet",
+        key="data_gsheet_write",
+        icon=":material/edit_note:",
+        disabled=not can_write,
+    ):
+        open_write_confirm(src, read, conn)
+    outcome = st.session_state.get(GSHEET_OUTCOME)
+    if outcome:
+        kind, text = outcome
+        {"success": st.success, "info": st.info}.get(kind, st.error)(text)
+    if st.session_state.get(GSHEET_CONFIRM):
+        write_dialog(src, read, conn)
+
+
+def open_write_confirm(src: dict, read: gsheets.SheetRead, conn) -> None:
+    """The dry run: what would be written (the sheet is read again, nothing is written)."""
+    for key in (GSHEET_OUTCOME, GSHEET_CONFIRM):
+        st.session_state.pop(key, None)
+    done(WRITE_ACTION)  # a new confirmation is a new action
+    try:
+        with st.spinner("Checking the sheet …"):
+            plan = gsheets.plan_write(src["url"], src["options"], read.data, conn)
+    except SourceError as exc:  # SheetChangedError included: nothing is written
+        st.session_state[GSHEET_OUTCOME] = ("error", exc.message)
+        return
+    except Exception as exc:  # noqa: BLE001 - shown, never a traceback
+        st.session_state[GSHEET_OUTCOME] = ("error", f"Checking the sheet failed ({type(exc).__name__}). "
+                                                     "Nothing was written.")
+        return
+    st.session_state[GSHEET_CONFIRM] = {"message": plan.message, "planned": plan.planned,
+                                        "action_id": action_id(WRITE_ACTION)}
+
+
+def close_write_confirm() -> None:
+    st.session_state.pop(GSHEET_CONFIRM, None)
+
+
+@st.dialog("Write line codes into the sheet", width="medium", on_dismiss=close_write_confirm)
+def write_dialog(src: dict, read: gsheets.SheetRead, conn) -> None:
+    plan = st.session_state.get(GSHEET_CONFIRM) or {}
+    st.markdown(plan.get("message", ""))
+    if plan.get("planned"):
+        st.caption(
+            "Linewise checks the sheet once more just before writing; if it changed since it was read, "
+            "nothing is written. Cells that already hold their code are never written again."
+        )
+    cols = st.columns(2)
+    go = cols[0].button(
+        "Write now",
+        key="data_gsheet_write_confirm",
+        type="primary",
+        icon=":material/edit_note:",
+        disabled=not plan.get("planned"),
+        width="stretch",
+    )
+    if cols[1].button("Cancel", key="data_gsheet_write_cancel", width="stretch"):
+        close_write_confirm()
+        st.rerun()
+    if go:
+        run_write(src, read, conn, plan["action_id"])
+        close_write_confirm()
+        st.rerun()
+
+
+def run_write(src: dict, read: gsheets.SheetRead, conn, aid: str) -> None:
+    """The confirmed write, once per action id (a replayed click shows the first outcome again)."""
+    written = st.session_state.setdefault(GSHEET_WRITTEN, {})
+    if aid not in written:
+        try:
+            with st.spinner("Writing the line codes …"):
+                result = gsheets.write(src["url"], src["options"], read.data, conn)
+            outcome = ("success" if result.written else "info", result.message)
+        except SourceError as exc:  # SheetChangedError included: nothing was written
+            outcome = ("error", exc.message)
+        except Exception as exc:  # noqa: BLE001 - shown, never a traceback
+            outcome = ("error", f"Writing the line codes failed ({type(exc).__name__}). Press Refresh and "
+                                "check the sheet before trying again.")
+        written[aid] = outcome
+    st.session_state[GSHEET_OUTCOME] = written[aid]
+    done(WRITE_ACTION)
+
+
+def render_gsheet(options: IngestOptions) -> None:
+    st.subheader("Connect a Google Sheet")
+    try:
+        conn = gsheets.get_gsheets_connection()
+    except Exception as exc:  # noqa: BLE001 - e.g. a malformed secrets.toml
+        st.error(
+            f"The Google Sheets connection could not be set up ({state.error_text(exc)}). Check "
+            "`[connections.gsheets]` in `.streamlit/secrets.toml` (docs/GSHEETS.md).",
+            icon=":material/error:",
+        )
+        return
+    can_write = render_gsheet_access(conn)
+    src = st.session_state.get(state.SOURCE) or {"kind": "demo"}
+    if src.get("kind") == "gsheet" and GSHEET_URL not in st.session_state:
+        st.session_state[GSHEET_URL] = src["url"]
+    with st.form("data_gsheet_form", border=False):
+        url = st.text_input(
+            "Google Sheet address",
+            key=GSHEET_URL,
+            placeholder="https://docs.google.com/spreadsheets/d/…/edit",
+            help="Copy it from the browser's address bar. One worksheet per table, as in a workbook; the "
+            "reading options above apply.",
+        )
+        submitted = st.form_submit_button("Connect", key="data_gsheet_connect", icon=":material/link:")
+    if submitted:
+        connect_sheet(url, options)
+    failed = st.session_state.get(GSHEET_FAILED)
+    if failed is not None:
+        render_gsheet_failed(failed)
+    if src.get("kind") == "gsheet":
+        render_gsheet_source(src, conn, can_write)
+
+
 # --------------------------------------------------------------------------- page
 
 common.ensure_app_navigation()
 st.title("Data")
 current_section = st.container()  # drawn last: an upload below may switch the source first
-render_upload()
+options = render_upload()
 loaded = state.current()
 with current_section:
     render_current(loaded)
@@ -371,7 +658,8 @@ if last is not None:
         render_mapping(last)
     else:
         render_report(result)
-# A "Connect a Google Sheet" section goes here: it hands its Dataset or files to the same processing.
+st.divider()
+render_gsheet(options)
 st.divider()
 render_template()
 render_exports(loaded)

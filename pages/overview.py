@@ -12,6 +12,7 @@ import streamlit as st
 
 from billing.aging import month_ends
 from billing.reconcile import EXCEPTION_TYPES
+from ui.charts import CHART_CONFIG
 from ui import charts, common, state
 from ui.fmt import days_text, money_text, pct_text
 from ui.tables import money_table
@@ -20,6 +21,7 @@ TREND_MONTHS = 12
 CASH_WEEKS = 12
 TOP_CUSTOMERS = 10
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
+DISPUTES_PAGE = "pages/disputes.py"
 RECONCILIATION_PAGE = "pages/reconciliation.py"
 CUSTOMER_PAGE = "pages/customer.py"
 
@@ -92,7 +94,8 @@ def render_aging_mix(by_currency: pd.DataFrame, buckets: list[str]) -> None:
     if not len(by_currency) or not (by_currency["open"] > 0).any():
         st.caption("Nothing is open.")
         return
-    st.plotly_chart(charts.aging_shares(by_currency, buckets), key="overview_aging_chart")
+    st.plotly_chart(charts.aging_shares(by_currency, buckets), config=CHART_CONFIG,
+                    key="overview_aging_chart")
 
 
 def render_trend(loaded: state.Loaded, as_of: pd.Timestamp, currency: str, buckets: list[str]) -> None:
@@ -109,7 +112,8 @@ def render_trend(loaded: state.Loaded, as_of: pd.Timestamp, currency: str, bucke
     if not (history["currency"] == currency).any():
         st.caption(f"No {currency} history.")
         return
-    st.plotly_chart(charts.ar_trend(history, currency, buckets), key="overview_trend_chart")
+    st.plotly_chart(charts.ar_trend(history, currency, buckets), config=CHART_CONFIG,
+                    key="overview_trend_chart")
     st.caption("Open amount at each month end, rebuilt from the same data as of that date.")
 
 
@@ -141,7 +145,7 @@ def render_expected_cash(aging: pd.DataFrame, as_of: pd.Timestamp, currency: str
     if not len(weeks):
         st.caption(f"Nothing open in {currency}.")
         return
-    st.plotly_chart(charts.expected_cash(weeks, currency), key="overview_cash_chart")
+    st.plotly_chart(charts.expected_cash(weeks, currency), config=CHART_CONFIG, key="overview_cash_chart")
     st.caption(
         f"Open {currency} amounts by due date, lines in dispute left out; "
         f"'Overdue' is already past due, 'Later' is beyond {CASH_WEEKS} weeks."
@@ -154,7 +158,7 @@ def render_top_overdue(analysis, data, currency: str, buckets: list[str]) -> Non
     rows["overdue"] = rows["open"] - rows[buckets[0]]
     rows = rows[rows["overdue"] > 0].sort_values(["overdue", "customer_id"], ascending=[False, True])
     rows = rows.head(TOP_CUSTOMERS)
-    rows.insert(1, "name", rows["customer_id"].map(state.customer_names(data)))
+    rows.insert(1, "name", rows["customer_id"].map(state.customer_names(data)).astype("string").fillna(""))
     chosen = money_table(
         rows[["customer_id", "name", "currency", "overdue", "open", "oldest_days"]],
         ["overdue", "open"],
@@ -197,6 +201,25 @@ def render_exceptions(exceptions: pd.DataFrame) -> None:
         st.switch_page(RECONCILIATION_PAGE)
 
 
+def render_disputes() -> None:
+    """Open disputes by state, with a way into the Disputes page."""
+    from billing.disputes import OPEN_STATES
+    from ui.store import get_store
+
+    st.subheader("Disputes")
+    try:
+        disputes = get_store().list_disputes(status=list(OPEN_STATES))
+    except Exception as exc:  # noqa: BLE001 - the overview draws without the store
+        st.caption(f"The action store is not available: {state.error_text(exc)}")
+        return
+    if not len(disputes):
+        st.caption("No open disputes.")
+    else:
+        counts = disputes.groupby("status").size()
+        st.markdown("  ·  ".join(f"**{counts.get(s, 0)}** {str(s).replace('_', ' ')}" for s in OPEN_STATES))
+    st.page_link(DISPUTES_PAGE, label="Open the Disputes page", icon=":material/gavel:")
+
+
 loaded = common.page_start("Overview", "As of {as_of}.")
 analysis = state.view(loaded)
 as_of, buckets = analysis.as_of, analysis.policy.bucket_labels
@@ -216,6 +239,7 @@ with left:
     render_aging_mix(analysis.by_currency, buckets)
 with right:
     render_exceptions(analysis.exceptions)
+    render_disputes()
 
 left, right = st.columns(2)
 with left:

@@ -154,3 +154,22 @@ def test_cli_runs_as_a_program_with_spec_exit_codes(tmp_path):
     proc = subprocess.run([sys.executable, "cli.py", "check", str(bad_cells_xlsx(tmp_path))], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "is not a real date" in proc.stdout
+
+
+def test_report_takes_open_disputes_from_the_action_store(tmp_path, capsys, monkeypatch):
+    from billing.analysis import analyse
+    from connectors.load import load_dataset
+    from connectors.store import Store, new_action_id
+
+    src = bad_cells_xlsx(tmp_path)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("LINEWISE_DB_URL", url)
+    data = load_dataset(src)
+    lines = analyse(data, "2024-03-31").aging
+    with Store(url) as store:
+        store.open_dispute(action_id=new_action_id(), actor="tester", lines=lines, amount=1000, reason="price",
+                           owner="ar", line_codes=[make_code("INV-1", 1)])
+    out_path = tmp_path / "r.json"
+    run(capsys, "report", str(src), "--as-of", "2024-03-31", "--out", str(out_path))
+    usd = json.loads(out_path.read_text(encoding="utf-8"))["summary"]["USD"]
+    assert usd["in_dispute"] == "40.00"  # the disputed line's open amount

@@ -6,6 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+# The hover toolbar covered legends placed on top; the charts need no zoom tools.
+CHART_CONFIG = {"displayModeBar": False}
+
 from ui.fmt import digits_of
 
 # Green for not yet due through red for the oldest; extra buckets reuse the last colour.

@@ -47,7 +47,9 @@ def _options(frame: pd.DataFrame, column: str) -> list[str]:
 
 def render_filters(loaded: state.Loaded) -> None:
     data = loaded.data
-    st.date_input("As of", value=state.default_as_of(data), key="f_as_of",
+    if st.session_state.get("f_as_of") is None:  # new data: its own default date, not the last source's
+        st.session_state["f_as_of"] = state.default_as_of(data).date()
+    st.date_input("As of", key="f_as_of",
                   help="Aging, allocation and KPIs are computed as of this date "
                        "(payments after it are ignored).")
     st.radio("Age by", ["due_date", "invoice_date"], key="f_basis", horizontal=True,

@@ -37,7 +37,7 @@ DEMO_AS_OF = pd.Timestamp("2026-06-30")
 MAX_UPLOAD_MB = 200
 
 # session_state keys
-SOURCE = "source"  # dict: kind ("demo" | "upload"), files, options, label
+SOURCE = "source"  # dict: kind ("demo" | "upload" | "gsheet"), files or url, options, label
 FILTER_KEYS = ("f_customer", "f_segment", "f_owner", "f_currency", "f_as_of")
 
 
@@ -174,9 +174,24 @@ def use_upload(files: list[tuple[str, bytes]], options: IngestOptions) -> None:
         st.session_state.pop(key, None)
 
 
+def use_gsheet(url: str, options: IngestOptions, label: str) -> None:
+    """A Google Sheet becomes the session's data (read through ui.gsheets' cached loader)."""
+    st.session_state[SOURCE] = {"kind": "gsheet", "url": url.strip(), "options": options, "label": label}
+    for key in FILTER_KEYS:
+        st.session_state.pop(key, None)
+
+
 def current() -> Loaded:
     """The dataset the session is looking at (the demo until the user loads their own)."""
     src = st.session_state.get(SOURCE) or {"kind": "demo"}
+    if src["kind"] == "gsheet":
+        from ui import gsheets
+
+        read = gsheets.load(src["url"], src["options"])
+        key = gsheets.source_key(src["url"], src["options"], read.read_at)
+        if read.data is None:
+            return Loaded(None, key, src["label"], False, error=read.error)
+        return Loaded(read.data, key, src["label"], False)
     if src["kind"] == "upload":
         result = load_files(src["files"], src["options"])
         key = src.get("key") or source_key(src["files"], src["options"])

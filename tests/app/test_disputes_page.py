@@ -144,6 +144,10 @@ def test_dispute_from_aging_through_its_states_with_engine_effects(demo):
         [e.value for e in at.error], [s.value for s in at.success], [c.value for c in at.caption])
     assert len(get_store().list_disputes()) == 1
 
+    # the Overview counts it among the open disputes
+    at.switch_page("pages/overview.py").run()
+    assert any("**1** open" in m.value for m in ok(at).markdown)
+
     # the Disputes page: the dispute, open, with only the moves its state allows
     at.switch_page("pages/disputes.py").run()
     ok(at)

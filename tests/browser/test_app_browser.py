@@ -242,14 +242,6 @@ def test_upload_shows_the_validation_report_and_replaces_the_demo(page, app):
     screenshot(page, "overview-upload")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ui/sidebar.py passes value=default_as_of(data) to the keyed date_input; after an upload "
-    "state.use_upload pops f_as_of, but the browser keeps showing and sending back the demo's 2026-06-30, "
-    "so every page after the Data page uses the demo's date instead of the upload's last activity "
-    "(2026-04-10). Fix: seed st.session_state['f_as_of'] = default_as_of(data).date() when it is unset "
-    "and drop value=. Remove this marker then.",
-)
 def test_an_upload_moves_the_as_of_date_to_its_last_activity(page, app):
     upload_messy(page, app.url)
     assert page.get_by_text("As of 2026-04-10, all customers").is_visible()  # the Data page's exports
