@@ -37,9 +37,9 @@ PENDING = "data_pending_upload"  # session_state: [(name, bytes)] handed over by
 LAST = "data_last_upload"  # session_state: {"files", "options", "error"} of the upload reported below
 SEEN = "data_seen_upload"  # session_state: identity of the uploader's files already processed
 GSHEET_URL = "data_gsheet_url"  # the sheet address text input
-GSHEET_FAILED = "data_gsheet_failed"  # session_state: message or SheetRead of the last Connect that loaded nothing
-GSHEET_CONFIRM = "data_gsheet_confirm"  # session_state: the dry run the write-back confirmation shows
-GSHEET_OUTCOME = "data_gsheet_outcome"  # session_state: ("success" | "info" | "error", text) of the write-back
+GSHEET_FAILED = "data_gsheet_failed"  # session_state: message or SheetRead of a Connect that loaded nothing
+GSHEET_CONFIRM = "data_gsheet_confirm"  # session_state: the dry run the confirmation dialog shows
+GSHEET_OUTCOME = "data_gsheet_outcome"  # session_state: (kind, text) of the last write-back step
 GSHEET_WRITTEN = "data_gsheet_written"  # session_state: {action id: outcome} of write-backs carried out
 WRITE_ACTION = "gsheet_write"  # ui.store.action_id purpose of one confirmed write-back
 DECIMALS = {"Detect": None, "1,234.50 (point)": ".", "1.234,50 (comma)": ","}
@@ -391,9 +391,10 @@ def render_gsheet_access(conn) -> bool:
     email = conn.service_account_email
     if email:
         st.markdown(
-            f":material/key: Share the sheet with **{_md(email)}** (Share button): Viewer to read it, "
-            "Editor to write line codes back."
+            ":material/key: Share the sheet with Linewise's service account (the sheet's Share button): "
+            "**Viewer** to read it, **Editor** to write line codes back."
         )
+        st.code(email, language=None, width="content")
         return True
     st.info(
         "No Google service account is set up (`[connections.gsheets]` in `.streamlit/secrets.toml`), so only "
@@ -487,7 +488,8 @@ def render_gsheet_source(src: dict, conn, can_write: bool) -> None:
             "Refresh",
             key="data_gsheet_refresh",
             icon=":material/refresh:",
-            help="Read the sheet again now. Reads are cached for a while to stay within Google's request quota.",
+            help="Read the sheet again now. Reads are cached for a while to stay within Google's request "
+            "quota.",
         )
     if refresh:
         gsheets.refresh(conn)

@@ -100,7 +100,8 @@ def load(url: str, options: IngestOptions, conn: Any = None) -> SheetRead:
         except Exception as exc:  # noqa: BLE001 - e.g. a malformed secrets.toml
             return SheetRead(url=url, read_at=time.time(),
                              error=f"The Google Sheets connection could not be set up ({type(exc).__name__}: "
-                                   f"{exc}). Check [connections.gsheets] in .streamlit/secrets.toml ({HOW_TO}).")
+                                   f"{exc}). Check [connections.gsheets] in .streamlit/secrets.toml "
+                                   f"({HOW_TO}).")
     return _read(url, options, _connection_id(conn), conn)
 
 

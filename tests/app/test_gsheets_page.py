@@ -30,12 +30,10 @@ from tests.connectors.test_gsheets import (  # noqa: F401 - loopback_only is an 
     PAYMENTS,
     URL,
     ar_sheets,
-    assert_same_dataset,
     loopback_only,
     write_xlsx,
 )
 from ui import gsheets as ui_gsheets
-from ui import state
 from ui.fmt import money_text
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
@@ -148,7 +146,7 @@ def dashboards(at: AppTest) -> dict:
 
 def test_a_connected_sheet_gives_the_same_dashboards_as_the_equivalent_workbook(conn, sheet, fake, tmp_path):
     at = start_data()
-    assert EMAIL in texts(at.markdown), "the page says which account to share the sheet with"
+    assert [c.value for c in at.code] == [EMAIL], "the page says which account to share the sheet with"
     connect(at, URL)
 
     table = matches(at)
@@ -288,6 +286,13 @@ def test_permission_denied_says_who_to_share_with_and_connect_tries_again(conn, 
     at = start_data()
     connect(at, "https://example.com/not-a-sheet")
     assert "is not a Google Sheets address" in texts(at.error)
+    other = "1ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210_-zyxw"
+    fake.add_spreadsheet(other, "No invoices", {"Payments": ar_sheets()[PAYMENTS], "Misc": [["a"], [1]]},
+                         shared={EMAIL: "reader"})
+    connect(at, f"https://docs.google.com/spreadsheets/d/{other}/edit")
+    assert "invoices" in texts(at.error)  # the missing table, named; and what was found:
+    assert list(matches(at).index) == ["Payments", "Misc"]
+    fake.calls.clear()
     connect(at, URL)
     error = texts(at.error)
     assert f"Permission denied: {EMAIL} may not open the spreadsheet {KEY}" in error
@@ -323,6 +328,7 @@ def test_without_a_service_account_public_sheets_are_read_and_writing_is_off(fak
         assert set(matches(at)["table"]) == {"invoices", "payments"}
         # CSV cells are formatted text (docs/GSHEETS.md): the same rows are read as by the CLI's reader
         expected = build_dataset(read_public(url, export_url=export.template)).counts
-        assert counts(at).loc["invoices", ["read", "accepted"]].tolist() == [10, expected["invoices"].accepted]
+        shown = counts(at).loc["invoices", ["read", "accepted"]].tolist()
+        assert shown == [10, expected["invoices"].accepted]
         assert at.button(key="data_gsheet_write").disabled
         assert len(export.requests) == 2 + 2  # the page's read, then the one above
