@@ -8,11 +8,13 @@ and dates are assembled by pandas/numpy from (year, month, day) columns.
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from billing.cells import K_BLANK as _K_BLANK, K_DT as _K_DT, K_NUM as _K_NUM, cell_kinds
+from billing.cells import K_OTHER as _K_OTHER, K_STR as _K_STR
 
 __all__ = ["DateParse", "parse_dates"]
 
@@ -50,45 +52,7 @@ class DateParse:
     blank: pd.Series
 
 
-_K_BLANK, _K_STR, _K_NUM, _K_DT, _K_OTHER = 0, 1, 2, 3, 4
-_TYPE_KIND = {
-    str: _K_STR, np.str_: _K_STR,
-    float: _K_NUM, int: _K_NUM, np.float64: _K_NUM, np.float32: _K_NUM,
-    np.int64: _K_NUM, np.int32: _K_NUM, np.int16: _K_NUM, np.int8: _K_NUM,
-    np.uint64: _K_NUM, np.uint32: _K_NUM, np.uint16: _K_NUM, np.uint8: _K_NUM,
-    _dt.datetime: _K_DT, _dt.date: _K_DT, pd.Timestamp: _K_DT, np.datetime64: _K_DT,
-}  # fmt: skip
-
-
-def _cell_kinds(values: pd.Series) -> np.ndarray:
-    """Kind of every cell as int8: blank, text, number, date object, other."""
-    n = len(values)
-    dtype = values.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        values = values.astype(object)
-        dtype = values.dtype
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        kinds = np.full(n, _K_DT, dtype=np.int8)
-    elif pd.api.types.is_bool_dtype(dtype):
-        kinds = np.full(n, _K_OTHER, dtype=np.int8)
-    elif pd.api.types.is_numeric_dtype(dtype):
-        kinds = np.full(n, _K_NUM, dtype=np.int8)
-    elif pd.api.types.is_string_dtype(dtype) and dtype != object:
-        kinds = np.full(n, _K_STR, dtype=np.int8)
-    elif dtype == object:
-        inferred = pd.api.types.infer_dtype(values, skipna=True)
-        if inferred in ("string", "empty"):
-            kinds = np.full(n, _K_STR, dtype=np.int8)
-        elif inferred in ("floating", "integer", "mixed-integer-float"):
-            kinds = np.full(n, _K_NUM, dtype=np.int8)
-        elif inferred in ("datetime", "datetime64", "date"):
-            kinds = np.full(n, _K_DT, dtype=np.int8)
-        else:  # mixed: one type() + dict lookup per cell, no parsing
-            kinds = values.map(type).map(_TYPE_KIND).fillna(_K_OTHER).to_numpy(dtype=np.int8).copy()
-    else:
-        kinds = np.full(n, _K_OTHER, dtype=np.int8)
-    kinds[values.isna().to_numpy()] = _K_BLANK
-    return kinds
+_cell_kinds = cell_kinds
 
 
 # ---- text formats ------------------------------------------------------------

@@ -17,7 +17,7 @@ from babel.numbers import get_currency_name
 
 from billing.dates import parse_dates
 from billing.linecode import append_check, canonical_series, make_codes
-from billing.model import Dataset, RawWorkbook, SkipNote, TableCount, empty_quarantine, empty_table
+from billing.model import Dataset, RawWorkbook, TableCount, empty_quarantine, empty_table
 from billing.money import parse_money
 from billing.schema import FALSE_WORDS, INVOICE_KINDS, TABLE_ORDER, TABLES, TRUE_WORDS, Column
 from billing.tabular import RawTable, TablesFound, locate_tables
@@ -249,49 +249,40 @@ def _build_customers(raw: RawTable, opts: IngestOptions) -> _Table:
     return t
 
 
-def _build_orders(raw: RawTable, customers: pd.DataFrame | None, opts: IngestOptions) -> _Table:
+def _typed_with_currency(name: str, raw: RawTable, customers: pd.DataFrame | None, opts: IngestOptions,
+                         skip: tuple[str, ...] = ()) -> _Table:
+    """Convert the plain columns, then each row's currency (own, customer's, source default), then money."""
     t = _Table(raw)
-    for col in TABLES["orders"].columns:
-        if col.kind != "money" and col.name != "currency":
+    table = TABLES[name]
+    for col in table.columns:
+        if col.kind != "money" and col.name != "currency" and col.name not in skip:
             _convert_simple(t, col, opts)
     fallback = _customer_lookup(customers, t.out["customer_id"], "currency")
     t.out["currency"] = _currency(t, pd.Series(fallback, dtype="string").fillna(opts.default_currency))
-    t.out["unit_price"] = _money(t, TABLES["orders"].column("unit_price"), t.out["currency"], opts)
-    t.out["billing_block"] = t.out["billing_block"]
+    for col in table.columns:
+        if col.kind == "money":
+            # invoices: a blank amount may still be computed from quantity and price (_derive_amount)
+            col = Column(col.name, "money", False) if name == "invoices" and col.name == "amount" else col
+            t.out[col.name] = _money(t, col, t.out["currency"], opts)
     return t
 
 
+def _build_orders(raw: RawTable, customers: pd.DataFrame | None, opts: IngestOptions) -> _Table:
+    return _typed_with_currency("orders", raw, customers, opts)
+
+
 def _build_payments(raw: RawTable, customers: pd.DataFrame | None, opts: IngestOptions) -> _Table:
-    t = _Table(raw)
-    for col in TABLES["payments"].columns:
-        if col.kind != "money" and col.name != "currency":
-            _convert_simple(t, col, opts)
-    fallback = _customer_lookup(customers, t.out["customer_id"], "currency")
-    t.out["currency"] = _currency(t, pd.Series(fallback, dtype="string").fillna(opts.default_currency))
-    amount = _money(t, TABLES["payments"].column("amount"), t.out["currency"], opts)
-    t.fail("amount", (amount < 0).fillna(False).to_numpy(),
+    t = _typed_with_currency("payments", raw, customers, opts)
+    t.fail("amount", (t.out["amount"] < 0).fillna(False).to_numpy(),
            "is a negative payment (a refund or reversal); enter refunds as a credit note or remove the row")
-    t.out["amount"] = amount
     return t
 
 
 def _build_invoices(raw: RawTable, customers: pd.DataFrame | None, opts: IngestOptions) -> _Table:
-    t = _Table(raw)
-    table = TABLES["invoices"]
-    for col in table.columns:
-        if col.kind != "money" and col.name not in ("currency", "kind"):
-            _convert_simple(t, col, opts)
-    fallback = _customer_lookup(customers, t.out["customer_id"], "currency")
-    t.out["currency"] = _currency(t, pd.Series(fallback, dtype="string").fillna(opts.default_currency))
-    for name in ("unit_price", "discount", "tax", "amount"):
-        col = table.column(name)
-        if name == "amount":
-            col = Column("amount", "money", False)  # blank amounts may be computed below
-        t.out[name] = _money(t, col, t.out["currency"], opts)
+    t = _typed_with_currency("invoices", raw, customers, opts, skip=("kind",))
     _derive_amount(t)
     _derive_kind(t)
-    line_no = t.out["line_no"]
-    t.fail("line_no", (line_no < 1).fillna(False).to_numpy(), "line numbers start at 1")
+    t.fail("line_no", (t.out["line_no"] < 1).fillna(False).to_numpy(), "line numbers start at 1")
     return t
 
 

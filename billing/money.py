@@ -13,13 +13,15 @@ string dtype) or numpy arithmetic. Python-level loops only ever run over the
 
 from __future__ import annotations
 
-import decimal
 import functools
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from billing.cells import K_BLANK as _K_BLANK, K_DT, cell_kinds
+from billing.cells import K_NUM as _K_NUM, K_OTHER as _K_OTHER, K_STR as _K_STR
 from babel.numbers import get_currency_precision, list_currencies
 
 __all__ = [
@@ -245,45 +247,10 @@ _FULLWIDTH = str.maketrans(
     "０１２３４５６７８９．，－＋（）＄￡", "0123456789.,-+()$£"
 )
 
-_K_BLANK, _K_STR, _K_NUM, _K_OTHER = 0, 1, 2, 3
-_NUMERIC_TYPES = (
-    float, int, decimal.Decimal,
-    np.float16, np.float32, np.float64,
-    np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
-)  # fmt: skip
-_TYPE_KIND = {t: _K_NUM for t in _NUMERIC_TYPES} | {str: _K_STR, np.str_: _K_STR}
-
-
 def _cell_kinds(values: pd.Series) -> np.ndarray:
-    """Kind of every cell (blank / text / number / other) as an int8 array.
-
-    Uses pandas' C type inference for homogeneous columns; only a mixed
-    object column needs a per-cell type lookup (type() and a dict, no parsing).
-    """
-    n = len(values)
-    dtype = values.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        values = values.astype(object)
-        dtype = values.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        kinds = np.full(n, _K_OTHER, dtype=np.int8)
-    elif pd.api.types.is_numeric_dtype(dtype):
-        kinds = np.full(n, _K_NUM, dtype=np.int8)
-    elif pd.api.types.is_string_dtype(dtype) and dtype != object:
-        kinds = np.full(n, _K_STR, dtype=np.int8)
-    elif dtype == object:
-        inferred = pd.api.types.infer_dtype(values, skipna=True)
-        if inferred in ("string", "empty"):
-            kinds = np.full(n, _K_STR, dtype=np.int8)
-        elif inferred in ("floating", "integer", "mixed-integer-float", "decimal"):
-            kinds = np.full(n, _K_NUM, dtype=np.int8)
-        else:
-            kinds = (
-                values.map(type).map(_TYPE_KIND).fillna(_K_OTHER).to_numpy(dtype=np.int8).copy()
-            )
-    else:  # datetimes, timedeltas, intervals...: not money
-        kinds = np.full(n, _K_OTHER, dtype=np.int8)
-    kinds[values.isna().to_numpy()] = _K_BLANK
+    """billing.cells.cell_kinds with dates counted as "other": a date is not money."""
+    kinds = cell_kinds(values)
+    kinds[kinds == K_DT] = _K_OTHER
     return kinds
 
 

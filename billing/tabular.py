@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
+from billing.cells import is_blank_cell
 from billing.model import RawSheet, RawWorkbook, SkipNote
 from billing.schema import TABLES, TOTAL_MARKERS, Column, Table, column_keys, header_key, table_keys
 
@@ -186,15 +187,7 @@ def _text(v: Any) -> str | None:
     return None
 
 
-def _is_blank_cell(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, str):
-        return not v.strip()
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
+_is_blank_cell = is_blank_cell
 
 
 class _Sheet:

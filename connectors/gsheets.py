@@ -80,6 +80,7 @@ from gspread.utils import DateTimeOption, ValueInputOption, ValueRenderOption
 
 from billing.ingest import IngestOptions, SchemaError, build_dataset
 from billing.linecode import canonical
+from billing.cells import is_blank_cell
 from billing.model import Dataset, RawSheet, RawWorkbook
 from billing.tabular import locate_tables
 from connectors.sources import SourceError, read_source
@@ -824,15 +825,7 @@ def _line_code_column(cells: pd.DataFrame, first_row: int, header_row: int, head
     return None
 
 
-def _blank(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, str):
-        return not v.strip()
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
+_blank = is_blank_cell
 
 
 def _text(v: Any) -> str:
