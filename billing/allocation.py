@@ -86,7 +86,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
-from billing.linecode import CODE_SHAPE, _check_chars, canonical
+from billing.linecode import CODE_SHAPE, check_chars, canonical
 from billing.model import AllocationResult, open_dispute_codes
 from billing.policy import Policy
 
@@ -892,7 +892,7 @@ def _valid_check(bodies: pa.Array) -> np.ndarray:
         sub = _take(bodies, idx)
         head = _pd_string(pc.utf8_slice_codeunits(sub, 0, -1))
         tail = pc.utf8_slice_codeunits(sub, -1).to_numpy(zero_copy_only=False).astype(str)
-        out[idx] = _check_chars(head) == tail   # linecode's vectorised check characters
+        out[idx] = check_chars(head) == tail   # linecode's vectorised check characters
     return out
 
 

@@ -57,7 +57,7 @@ def looks_like_code(token: str) -> bool:
     return bool(CODE_SHAPE.match(str(token)))
 
 
-def _check_chars(bodies: pd.Series) -> np.ndarray:
+def check_chars(bodies: pd.Series) -> np.ndarray:
     """Vectorised check characters for canonical bodies (one numpy pass per character position)."""
     if len(bodies) == 0:
         return np.array([], dtype="<U1")
@@ -86,7 +86,7 @@ def make_codes(invoice_nos: pd.Series, line_nos: pd.Series) -> pd.Series:
 def append_check(stems: pd.Series) -> pd.Series:
     """Each stem followed by its check character (vectorised `stem + check_char(stem)`)."""
     bodies = canonical_series(stems).fillna("")
-    return (stems.astype("string") + _check_chars(bodies)).astype("string")
+    return (stems.astype("string") + check_chars(bodies)).astype("string")
 
 
 def canonical_series(codes: pd.Series) -> pd.Series:

@@ -641,7 +641,7 @@ def examples(n: int):
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@examples(450)
+@examples(400)
 @given(scenarios())
 def test_engine_equals_oracle_and_keeps_invariants(case):
     lines, payments, as_of, policy, disputes = case
@@ -649,7 +649,7 @@ def test_engine_equals_oracle_and_keeps_invariants(case):
     check_invariants(lines, payments, as_of, r)
 
 
-@examples(220)
+@examples(180)
 @given(scenarios(), st.randoms(use_true_random=False))
 def test_result_does_not_depend_on_row_order_and_is_byte_identical(case, rnd):
     lines, payments, as_of, policy, disputes = case
@@ -662,7 +662,7 @@ def test_result_does_not_depend_on_row_order_and_is_byte_identical(case, rnd):
     assert _csv(shuffled) == first
 
 
-@examples(180)
+@examples(150)
 @given(st.integers(1, 40), st.integers(1, 30), st.integers(0, 2 ** 32 - 1))
 def test_many_payments_competing_for_few_lines_match_the_oracle(n_lines, n_pay, seed):
     """Dense many-to-many references (the fixed-point path of the engine) with one customer."""
@@ -699,7 +699,7 @@ def test_as_of_accepts_str_and_timestamp(as_of):
     assert rows(r) == [("P1", code("INV-1"), 10, "fifo")]
 
 
-@examples(40)
+@examples(30)
 @given(scenarios())
 def test_helper_thread_gives_the_same_bytes_as_serial(case):
     import billing.allocation as engine
