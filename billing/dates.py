@@ -229,9 +229,15 @@ def _three_numbers(s: pd.Series, fixed: str, *spans, last_len: bool = False):
     return (*out, third_len) if last_len else tuple(out)
 
 
-def _parse_text(t: pd.Series, order: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """Normalised non-empty text -> (dates, error, order used)."""
+def _parse_text(t: pd.Series, order: str,
+                weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Normalised non-empty text -> (dates, error, order used).
+
+    `weights` (optional): how many cells each row of `t` stands for, so that the
+    column's day/month vote can be taken over distinct values only.
+    """
     n = len(t)
+    w = np.ones(n, dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
     t = t.reset_index(drop=True)
     y = np.zeros(n, dtype=np.int64)
     m = np.ones(n, dtype=np.int64)
@@ -282,12 +288,14 @@ def _parse_text(t: pd.Series, order: str) -> tuple[np.ndarray, np.ndarray, str]:
         ev_dmy = (a > 12) & (a <= 31) & (b >= 1) & (b <= 12)
         ev_mdy = (b > 12) & (b <= 31) & (a >= 1) & (a <= 12)
         if order == "auto":
-            n_dmy, n_mdy = int(ev_dmy.sum()), int(ev_mdy.sum())
+            ws = w[sel]
+            n_dmy, n_mdy = int(ws[ev_dmy].sum()), int(ws[ev_mdy].sum())
             if n_dmy != n_mdy:
                 used = "dmy" if n_dmy > n_mdy else "mdy"
             else:  # no (or tied) evidence: "." separators are European
-                dotted = int(s.str.match(r"[0-9]{1,2}\.").sum())  # "05.03.2024", not a time's "."
-                used = "dmy" if 2 * dotted > len(s) else "mdy"
+                dotted_rows = s.str.match(r"[0-9]{1,2}\.").to_numpy(dtype=bool)
+                dotted = int(ws[dotted_rows].sum())  # "05.03.2024", not a time's "."
+                used = "dmy" if 2 * dotted > int(ws.sum()) else "mdy"
         sub_err = np.full(len(s), None, dtype=object)
         if used == "ymd":
             yy, mm, dd = _expand_year(a, np.ones(len(s), dtype=bool)), b, c
@@ -323,6 +331,17 @@ def _parse_text(t: pd.Series, order: str) -> tuple[np.ndarray, np.ndarray, str]:
     matched = np.logical_or.reduce(list(fam.values()))
     err[~matched] = "is not a date"
     return dates, err, used
+
+
+def _parse_distinct(t: pd.Series, order: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """`_parse_text` over the distinct values only (dates repeat a lot), mapped back to every row."""
+    codes, uniques = pd.factorize(t)
+    if len(uniques) * 2 > len(t):
+        return _parse_text(t, order)
+    _, first = np.unique(codes, return_index=True)
+    counts = np.bincount(codes, minlength=len(uniques))
+    dates, err, used = _parse_text(t.iloc[first], order, weights=counts)
+    return dates[codes], err[codes], used
 
 
 def parse_dates(values: pd.Series, order: str = "auto") -> DateParse:
@@ -384,7 +403,7 @@ def parse_dates(values: pd.Series, order: str = "auto") -> DateParse:
         kinds[pos[empty]] = _K_BLANK
         keep = pos[~empty]
         if len(keep):
-            dates[keep], err[keep], used = _parse_text(text[~empty], order)
+            dates[keep], err[keep], used = _parse_distinct(text[~empty], order)
 
     is_num = kinds == _K_NUM
     if is_num.any():

@@ -134,6 +134,12 @@ def _required(t: _Table, col: Column, blank: np.ndarray) -> None:
 def _convert_simple(t: _Table, col: Column, opts: IngestOptions) -> None:
     """Columns whose conversion needs no other column: ids, text, dates, ints, qty, flags, rates."""
     values = t.values(col.name)
+    if col.kind in ("id", "text") and isinstance(values.dtype, pd.StringDtype):
+        # _blank is exactly "missing or white space only", i.e. what _text masks out.
+        text = _text(t, col)
+        t.out[col.name] = text
+        _required(t, col, text.isna().to_numpy(dtype=bool))
+        return
     blank = _blank(values)
     if col.kind in ("id", "text"):
         t.out[col.name] = _text(t, col)
@@ -305,7 +311,9 @@ def _derive_amount(t: _Table) -> None:
 def _derive_kind(t: _Table) -> None:
     """Kind from the sheet (several languages), else by sign; credit notes held negative."""
     given = _text(t, TABLES["invoices"].column("kind")).str.casefold().str.strip()
-    kind = given.map(lambda k: INVOICE_KINDS.get(k, "?"), na_action="ignore").astype("string")
+    codes, uniques = pd.factorize(given)  # few distinct words: look each up once
+    words = np.array([INVOICE_KINDS.get(k, "?") for k in uniques] + [None], dtype=object)
+    kind = pd.Series(words[np.where(codes >= 0, codes, len(uniques))], index=given.index, dtype="string")
     t.fail("kind", (kind == "?").fillna(False).to_numpy(),
            "kind should be 'invoice' or 'credit_note' (or leave it blank)")
     amount = t.out["amount"]
@@ -339,11 +347,18 @@ def _derive_due(inv: pd.DataFrame, customers: pd.DataFrame | None, opts: IngestO
 
 def _assign_codes(inv: pd.DataFrame) -> pd.DataFrame:
     """Keep users' codes, derive the rest; later repeats get `{code}/{k}` + check so keys stay unique."""
-    derived = make_codes(inv["invoice_no"], inv["line_no"]) if len(inv) else inv["line_code"]
-    inv["line_code_given"] = inv["line_code"].notna().to_numpy(dtype=bool)
+    given = inv["line_code"].notna().to_numpy(dtype=bool)
+    if given.all():  # nothing to derive (make_codes works row by row, so only missing rows need it)
+        derived = inv["line_code"]
+    else:
+        missing = ~given
+        derived = make_codes(inv["invoice_no"][missing], inv["line_no"][missing])
+    inv["line_code_given"] = given
     inv["line_code"] = inv["line_code"].fillna(derived).astype("string")
     inv["line_code_original"] = inv["line_code"]
     key = canonical_series(inv["line_code"])
+    if key.notna().all() and not key.duplicated().any():
+        return inv  # no repeats: nothing to rename
     order = np.lexsort((inv["_row"].to_numpy(), inv["_sheet"].astype(str).to_numpy()))
     repeat = pd.Series(0, index=inv.index)
     repeat.iloc[order] = key.iloc[order].groupby(key.iloc[order].to_numpy()).cumcount().to_numpy()
@@ -356,6 +371,8 @@ def _assign_codes(inv: pd.DataFrame) -> pd.DataFrame:
 
 def _unique_ids(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """Repeated ids (by sheet row) get `/k`: both rows are kept and reported, never merged."""
+    if not frame[column].duplicated().any():
+        return frame  # no repeated ids (missing ids never count as repeats)
     order = frame.sort_values(["_sheet", "_row"])
     k = order.groupby(order[column].to_numpy()).cumcount()
     dup = k[k > 0]

@@ -92,7 +92,21 @@ def append_check(stems: pd.Series) -> pd.Series:
 def canonical_series(codes: pd.Series) -> pd.Series:
     """`canonical` for a whole column; missing stays missing."""
     s = codes.astype("string")
-    return s.str.normalize("NFKC").str.upper().str.replace(r"[^0-9A-Z]", "", regex=True)
+    if not _all_ascii(s):  # NFKC leaves ASCII text as it is
+        s = s.str.normalize("NFKC")
+    return s.str.upper().str.replace(r"[^0-9A-Z]", "", regex=True)
+
+
+def _all_ascii(s: pd.Series) -> bool:
+    if getattr(s.dtype, "storage", None) != "pyarrow":
+        return False
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.chunked_array(s.array._pa_array) if hasattr(s.array, "_pa_array") else None
+    if arr is None:
+        return False
+    return bool(pc.all(pc.or_kleene(pc.string_is_ascii(arr), pc.is_null(arr))).as_py() is not False)
 
 
 def explain(code: str, known: set[str] | None = None) -> str:

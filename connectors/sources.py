@@ -892,6 +892,9 @@ def _csv_sheet(data: bytes, sheet_name: str, display: str) -> RawSheet:
     delim = sniff_delimiter(text, Path(display).suffix.lower())
     sample = text[: 1 << 20].splitlines()[:2000]
     width = max((len(r) for r in csv.reader(sample, delimiter=delim)), default=1) or 1
+    cells = _arrow_csv(data if _enc == "utf-8" else text.encode("utf-8"), delim, width)
+    if cells is not None:
+        return RawSheet(name=sheet_name, cells=cells, first_row=1)
     try:
         cells = pd.read_csv(io.StringIO(text), sep=delim, header=None, names=list(range(width)),
                             dtype=str, keep_default_na=False, na_filter=False,
@@ -904,3 +907,39 @@ def _csv_sheet(data: bytes, sheet_name: str, display: str) -> RawSheet:
     # A final line break is not a row; the C parser already ignores it.
     cells = cells.fillna("")
     return RawSheet(name=sheet_name, cells=cells, first_row=1)
+
+
+def _arrow_csv(data: bytes, delim: str, width: int) -> pd.DataFrame | None:
+    """The cells as `_csv_sheet`'s pandas path gives them, read by pyarrow (multithreaded).
+
+    `data` is the text as UTF-8 without BOM. Every row must have exactly `width`
+    fields (blank lines count as one empty field each); anything pyarrow refuses
+    (ragged rows, an unterminated quote) returns None so that the pandas path
+    decides. Same quoting as pandas' C parser: '"' quotes, '""' inside quotes,
+    no escape character, line breaks allowed inside quotes; no value is missing.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return None
+    names = [str(j) for j in range(width)]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
+            parse_options=pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True,
+                                             escape_char=False, newlines_in_values=True,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 null_values=[], strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException, ValueError):
+        return None
+    if table.num_columns != width:
+        return None
+    cells = table.to_pandas()
+    if any(not isinstance(dt, pd.StringDtype) for dt in cells.dtypes):
+        return None
+    cells.columns = list(range(width))
+    return cells
