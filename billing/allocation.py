@@ -71,9 +71,11 @@ left; that is a triangular system solved by fixed-point iteration (exact,
 usually 1-2 rounds; a payment with one request needs none). Sorting packs
 the keys into one int64 (numpy's SIMD quicksort, made stable by the row
 number as the last key). String work (tokenising, canonical forms) runs on
-the Arrow buffers with numpy byte operations and Arrow hash kernels; on big
-inputs the canonical forms of all line codes and the issue/mismatch reports
-are computed on a second thread.
+the Arrow buffers with numpy byte operations and Arrow hash kernels. Line
+codes are canonicalised only where a value of the same customer could match:
+a bitmap of (customer, last characters of each value's canonical form)
+filters the lines by their last bytes first (`_line_code_ids`). On big inputs
+that job and the issue/mismatch reports run on a second thread.
 """
 from __future__ import annotations
 
@@ -107,6 +109,15 @@ for _ch in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ":
     _CANON_BYTE[_ch] = _ch
 for _ch in b"abcdefghijklmnopqrstuvwxyz":
     _CANON_BYTE[_ch] = _ch - 32
+_BASE36 = np.full(256, -1, dtype=np.int64)  # value of an ASCII letter/digit in a canonical form, else -1
+for _i, _ch in enumerate(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+    _BASE36[_ch] = _i
+    _BASE36[bytes([_ch]).lower()[0]] = _i
+_TAIL_DIGIT = np.maximum(_BASE36 + 1, 0)        # 1..36 for a letter/digit, else 0
+_TAIL_MUL = np.where(_BASE36 >= 0, 37, 1).astype(np.int64)
+_TAIL_ALNUM = (_BASE36 >= 0).astype(np.int8)
+_TAIL = 8            # line-code prefilter: (customer, letters/digits among a line code's last _TAIL bytes)
+_TAIL_BITS = 22      # size of its membership bitmap (2**_TAIL_BITS bools)
 
 # Use a second thread for independent string jobs on big inputs (results are identical either way).
 PARALLEL = True
@@ -172,13 +183,16 @@ def _from_buffers(off: np.ndarray, data: np.ndarray) -> pa.LargeStringArray:
 
 
 def _per_string_sum(flags: np.ndarray, off: np.ndarray) -> np.ndarray:
-    """Number of set flags within each string's byte range."""
+    """Number of set flags within each string's byte range (the last range ends at len(flags)).
+
+    Only non-empty ranges are passed to reduceat (an empty range clamped into the array, e.g. an empty
+    last string, would cut the range before it short)."""
     n = len(off) - 1
-    if len(flags) == 0:
-        return np.zeros(n, dtype=np.int64)
-    starts = np.minimum(off[:-1], len(flags) - 1)
-    sums = np.add.reduceat(flags, starts, dtype=np.int64)
-    return np.where(off[1:] > off[:-1], sums, 0)
+    sums = np.zeros(n, dtype=np.int64)
+    nonempty = np.flatnonzero(off[1:] > off[:-1])
+    if len(flags) and len(nonempty):
+        sums[nonempty] = np.add.reduceat(flags, off[:-1][nonempty], dtype=np.int64)
+    return sums
 
 
 def _canonical(arr: pa.LargeStringArray) -> pa.LargeStringArray:
@@ -522,10 +536,9 @@ def allocate(lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.Timestamp | 
 def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.DataFrame | None,
               helper) -> AllocationResult:
     n = L.n
-    line_hits = helper.submit(_canonical_hits, L.code, V.distinct)  # the biggest string job, off the main thread
-
     # ---- integer codes: customers and currencies shared by lines and payments
     (cust, p_cust), cust_dict = _encode(L.customer_id, P.customer_id)
+    line_hits = helper.submit(_line_code_ids, L.code, cust, p_cust[V.p], V)  # the biggest string job
     (cur, p_cur), cur_dict = _encode(L.currency, P.currency)
     ncust, ncur = max(len(cust_dict), 1), max(len(cur_dict), 1)
     payable = L.part & (L.amount > 0) & (cust >= 0)
@@ -760,10 +773,75 @@ def _lookup(keys: np.ndarray, rows: np.ndarray, queries: np.ndarray) -> tuple[np
     return count, first
 
 
+def _line_tails(off: np.ndarray, data: np.ndarray, cust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(key, m) per line: m = number of ASCII letters/digits among its last _TAIL bytes and key = customer
+    * 37**_TAIL + their base-37 number (upper-cased, in order); key -1 when the line is shorter than
+    _TAIL bytes, has a non-ASCII byte among them, has no letter/digit there or has no customer."""
+    n = len(off) - 1
+    ok = (np.diff(off) >= _TAIL) & (cust >= 0)
+    key = np.zeros(n, dtype=np.int64)
+    m = np.zeros(n, dtype=np.int8)
+    if len(data) < _TAIL:
+        return np.full(n, -1, dtype=np.int64), m
+    # the last _TAIL bytes of every line (rows of a sliding window), one contiguous row per byte position
+    cols = np.lib.stride_tricks.sliding_window_view(data, _TAIL)[np.where(ok, off[1:], _TAIL) - _TAIL].T.copy()
+    for b in cols:
+        key = key * _TAIL_MUL[b] + _TAIL_DIGIT[b]
+        m += _TAIL_ALNUM[b]
+    ok &= (np.bitwise_or.reduce(cols, axis=0) < 128) & (m > 0)
+    return np.where(ok, cust * 37 ** _TAIL + key, -1), m
+
+
+def _value_tails(off: np.ndarray, data: np.ndarray, cust: np.ndarray, m: int) -> np.ndarray:
+    """The key `_line_tails` gives a line whose canonical form ends like each canonical value's last m
+    characters (-1: value shorter than m or without customer)."""
+    lens = np.diff(off)
+    ok = (lens >= m) & (cust >= 0)
+    end = np.where(ok, off[1:], m)
+    key = np.zeros(len(lens), dtype=np.int64)
+    for j in range(m, 0, -1):
+        key = key * 37 + _BASE36[data[np.minimum(end - j, len(data) - 1)]] + 1 if len(data) else key
+    return np.where(ok, cust * 37 ** _TAIL + key, -1)
+
+
+def _tail_hash(key: np.ndarray) -> np.ndarray:
+    return ((key.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - _TAIL_BITS)).astype(np.int64)
+
+
+def _line_code_ids(code: pa.Array, cust: np.ndarray, v_cust: np.ndarray, V: _Values) -> np.ndarray:
+    """For each line, the index of its canonical form in `V.distinct` where a value of the line's customer
+    could have that form, else -1 (lines without a customer: -1).
+
+    Exact, but only a few lines are canonicalised: when a line's last _TAIL bytes are ASCII, its letters
+    and digits among them (m of them, upper-cased) are the end of its canonical form, so the line can match
+    a value of its customer only if (customer, those m characters) is (customer, last m characters) of such
+    a value; a bitmap of those keys (a hash, so a superset) filters the lines. Lines whose tail is not of
+    that form, or that are not ASCII, are always canonicalised.
+    """
+    n = len(code)
+    ids = np.full(n, -1, dtype=np.int64)
+    if n == 0 or len(V.distinct) == 0:
+        return ids
+    off, data = _buffers(code)
+    key, m = _line_tails(off, data, cust)
+    has = key >= 0
+    voff, vdata = _buffers(_arrow(V.canon))
+    table = np.zeros(1 << _TAIL_BITS, dtype=bool)
+    for k in np.flatnonzero(np.bincount(m[has], minlength=_TAIL + 1)):
+        vkey = _value_tails(voff, vdata, v_cust, int(k))
+        table[_tail_hash(vkey[vkey >= 0])] = True
+    cand = np.where(has, table[_tail_hash(np.maximum(key, 0))], cust >= 0)
+    if not pc.all(pc.string_is_ascii(code), skip_nulls=True, min_count=0).as_py():
+        cand |= ~pc.fill_null(pc.string_is_ascii(code), True).to_numpy(zero_copy_only=False) & (cust >= 0)
+    cand = np.flatnonzero(cand)
+    ids[cand] = _canonical_hits(_take(code, cand), V.distinct)[1]
+    return ids
+
+
 class _References:
     """What each payment names: values -> matched lines / invoices, problems, step-1 and step-2 requests."""
 
-    def __init__(self, V: _Values, line_hits: tuple[pa.Array, np.ndarray], P: _Payments, p_cust: np.ndarray,
+    def __init__(self, V: _Values, l_ids: np.ndarray, P: _Payments, p_cust: np.ndarray,
                  L: _Lines, cust: np.ndarray, inv_id: np.ndarray, invoices: _Invoices, policy: Policy):
         self.P, self.p_cust, self.L, self.cust, self.inv_id, self.invoices = P, p_cust, L, cust, inv_id, invoices
         self.policy = policy
@@ -772,7 +850,6 @@ class _References:
         v_cust = p_cust[self.v_p]
 
         # ---- candidates: only lines / invoice numbers whose canonical form some value has
-        line_canon, l_ids = line_hits
         cand = np.flatnonzero((l_ids >= 0) & (cust >= 0))
         name_canon, n_ids = _canonical_hits(invoices.names, V.distinct)
         self.name_canon = name_canon
