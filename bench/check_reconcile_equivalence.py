@@ -18,11 +18,17 @@ built to hit the corner cases (order keys with blanks, leading zeros, "1.0",
 missing lines; repeated invoice lines and line codes, non-ASCII codes;
 credit notes without kind; missing prices/quantities/currencies; several
 sheets; columns left out; hand-made allocation results with unknown ids):
-same frame, or the same exception type raised.
+same frame, or the same exception type raised. --mutate N does the same on N
+copies of the 6k demo with random damage (fractional quantities, reformatted
+order lines, unknown orders and customers, price changes, shared user codes,
+repeated and shuffled rows, two sheets, blocks, missing delivery dates,
+line_allocated shuffled, other as-of dates). Both run billing.reconcile with
+its shortcuts on and off (`_FAST`), so the general code paths are checked too.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import pickle
 import sys
 import time
@@ -35,16 +41,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_reconcile import CACHE, load_case  # noqa: E402
+from bench_reconcile import CACHE, load_case
 
 EARLIER = "2026-02-15"
 
 
 def _cases(n: int):
     """(name, tables, alloc, as_of, policy) per case for the demo of n lines."""
-    from billing.allocation import allocate  # noqa: PLC0415
-    from billing.model import empty_table  # noqa: PLC0415
-    from billing.policy import Policy  # noqa: PLC0415
+    from billing.allocation import allocate
+    from billing.model import empty_table
+    from billing.policy import Policy
 
     tables, alloc, as_of, policy = load_case(n)
     yield "as_of", tables, alloc, as_of, policy
@@ -85,11 +91,11 @@ def _pick(rng, values, n, p_none=0.0):
 
 def _random_book(seed: int):
     """(tables, alloc, as_of, policy) of a small random book full of corner cases."""
-    from billing.allocation import allocate  # noqa: PLC0415
-    from billing.linecode import append_check, make_code  # noqa: PLC0415
-    from billing.model import AllocationResult  # noqa: PLC0415
-    from billing.policy import Policy  # noqa: PLC0415
-    from tests.factories import make_customers, make_invoices, make_orders, make_payments  # noqa: PLC0415
+    from billing.allocation import allocate
+    from billing.linecode import append_check, make_code
+    from billing.model import AllocationResult
+    from billing.policy import Policy
+    from tests.factories import make_customers, make_invoices, make_orders, make_payments
 
     rng = np.random.default_rng(seed)
     as_of = pd.Timestamp("2024-03-31")
@@ -118,7 +124,7 @@ def _random_book(seed: int):
         qty = _pick(rng, [1.0, 2.0, 3.0, 0.5, 2.5, 1 / 3, 0.1, 12.0], 1, 0.15)[0]
         price = _pick(rng, [0, 1, 99, 100, 101, 1000, 1005, 1250, 2**40], 1, 0.15)[0]
         cn = rng.random() < 0.2
-        amount = int(rng.integers(-3, 4)) + (int(round((qty or 1) * (price or 100))) if rng.random() < 0.8
+        amount = int(rng.integers(-3, 4)) + (round((qty or 1) * (price or 100)) if rng.random() < 0.8
                                               else int(rng.integers(0, 5000)))
         amount = -abs(amount) if cn else amount
         r = dict(invoice_no=_pick(rng, ["INV-1", "INV-2", "INV-3", " INV-1", "CN-1", "inv-1"], 1, 0.05)[0],
@@ -174,7 +180,7 @@ def _random_book(seed: int):
         alloc = None
     if alloc is None or rng.random() < 0.4:
         pids = list(payments["payment_id"].dropna()) + codes[:2] + ["P404"]
-        some = lambda k, p=0.0: _pick(rng, pids or ["P404"], k, p)  # noqa: E731
+        some = lambda k, p=0.0: _pick(rng, pids or ["P404"], k, p)
         hand = dict(
             allocations=pd.DataFrame({
                 "payment_id": pd.array(some(6, 0.05), dtype="string"),
@@ -223,6 +229,80 @@ def _random_book(seed: int):
     return tables, alloc, as_of, policy
 
 
+def _mutated_demo(seed: int):
+    """The 6k-line demo with random damage: a realistic book that takes the general code paths too."""
+    from billing.allocation import allocate
+
+    tables, alloc, as_of, policy = load_case(6000, verbose=False)
+    rng = np.random.default_rng(seed)
+    inv = tables["invoices"].copy()
+    orders = tables["orders"].copy()
+    n, m = len(inv), len(orders)
+
+    def some(k: int, size: int) -> np.ndarray:
+        return rng.choice(size, size=min(k, size), replace=False)
+
+    q = inv["quantity"].to_numpy().copy()
+    i = some(int(rng.integers(0, 200)), n)
+    q[i] = q[i] + rng.choice([0.5, 0.25, 1 / 3, 0.1], len(i))  # fractional quantities
+    inv["quantity"] = q
+    ol = inv["order_line"].astype("string").copy()
+    i = some(int(rng.integers(0, 300)), n)
+    ol.iloc[i] = ol.iloc[i].map(lambda v: v if pd.isna(v) else rng.choice([f"0{v}", f"{v}.0", f" {v} ", ""]))
+    inv["order_line"] = ol
+    oid = inv["order_id"].astype("string").copy()
+    i = some(int(rng.integers(0, 100)), n)
+    oid.iloc[i] = rng.choice(["", "SO-NOPE", "0000000001", " 0000110001"], len(i))
+    inv["order_id"] = oid
+    price = inv["unit_price"].copy()
+    i = some(int(rng.integers(0, 100)), n)
+    price.iloc[i] = (price.iloc[i] * rng.choice([1.01, 0.9, 1.005], len(i))).round().astype("Int64")
+    inv["unit_price"] = price
+    cust = inv["customer_id"].astype("string").copy()
+    i = some(int(rng.integers(0, 30)), n)
+    cust.iloc[i] = rng.choice(["0099999", " 0010001"], len(i))
+    inv["customer_id"] = cust
+    if rng.random() < 0.5:  # one user code on several lines
+        lco = inv["line_code_original"].astype("string").copy()
+        i = some(int(rng.integers(2, 8)), n)
+        lco.iloc[i] = rng.choice(["ACME-001", "acme001"], len(i))
+        inv["line_code_original"] = lco
+    if rng.random() < 0.5:  # repeated rows, as ingest leaves them (code suffixed, original kept)
+        from billing.linecode import append_check
+        extra = inv.iloc[some(int(rng.integers(1, 10)), n)].copy()
+        extra["line_code_original"] = extra["line_code"]
+        extra["line_code"] = append_check(extra["line_code"] + "/2")
+        inv = pd.concat([inv, extra], ignore_index=True)
+    if rng.random() < 0.5:  # not in invoice order
+        inv = inv.iloc[rng.permutation(len(inv))].reset_index(drop=True)
+    if rng.random() < 0.3:  # two sheets
+        inv["_sheet"] = pd.array(rng.choice(["invoices", "more"], len(inv)), dtype="string")
+    ob = orders["billing_block"].astype("string").copy()
+    i = some(int(rng.integers(0, 50)), m)
+    ob.iloc[i] = rng.choice(["no", " hold ", "", "None", "credit hold"], len(i))
+    orders["billing_block"] = ob
+    oq = orders["quantity"].to_numpy().copy()
+    i = some(int(rng.integers(0, 100)), m)
+    oq[i] = oq[i] - rng.choice([0.5, 1.0, 2.0], len(i))
+    orders["quantity"] = oq
+    dd = orders["delivery_date"].copy()
+    i = some(int(rng.integers(0, 100)), m)
+    dd.iloc[i] = pd.NaT
+    orders["delivery_date"] = dd
+    if rng.random() < 0.5:
+        orders = pd.concat([orders, orders.iloc[some(20, m)]], ignore_index=True)
+    if rng.random() < 0.5:
+        orders = orders.iloc[rng.permutation(len(orders))].reset_index(drop=True)
+    tables = {**tables, "invoices": inv, "orders": orders}
+    as_of = pd.Timestamp(rng.choice(["2026-06-30", "2026-03-31", "2025-12-15"]))
+    with contextlib.suppress(Exception):  # a damaged book may be refused: keep the demo's own allocation
+        alloc = allocate(inv, tables["payments"], as_of, policy)
+    if rng.random() < 0.5 and len(alloc.line_allocated):  # line_allocated in another order
+        la = alloc.line_allocated
+        alloc.line_allocated = la.iloc[rng.permutation(len(la))].reset_index(drop=True)
+    return tables, alloc, as_of, policy
+
+
 def _outcome(mod, tables, alloc, as_of, policy):
     try:
         return _outputs(mod, tables, alloc, as_of, policy)
@@ -230,31 +310,39 @@ def _outcome(mod, tables, alloc, as_of, policy):
         return type(err)
 
 
-def fuzz(n: int, start: int = 0) -> int:
-    import _reconcile_before as before  # noqa: PLC0415
+def fuzz(n: int, start: int = 0, books=None, label: str = "random books") -> int:
+    """Both implementations on n generated books: identical frames (or the same exception raised),
+    with billing.reconcile's shortcuts on and off (`_FAST`)."""
+    import _reconcile_before as before
 
-    from billing import reconcile as after  # noqa: PLC0415
+    from billing import reconcile as after
 
+    books = books or _random_book
     failures, errors = 0, 0
     for seed in range(start, start + n):
-        book = _random_book(seed)
+        book = books(seed)
         want = _outcome(before, *book)
-        got = _outcome(after, *book)
-        if isinstance(want, type) or isinstance(got, type):
-            errors += isinstance(want, type)
-            if want is not got:
-                failures += 1
-                print(f"fuzz seed {seed}: before {want if isinstance(want, type) else 'ok'}, "
-                      f"after {got if isinstance(got, type) else 'ok'}")
-            continue
-        for what in want:
+        for fast in (True, False):
+            after._FAST = fast
             try:
-                _same(got[what], want[what], f"fuzz seed {seed}/{what}")
-            except AssertionError as err:
-                failures += 1
-                print(f"DIFFERENT fuzz seed {seed} {what}\n{err}")
-                break
-    print(f"fuzz: {n} random books, {failures} different ({errors} raised in both alike)")
+                got = _outcome(after, *book)
+            finally:
+                after._FAST = True
+            if isinstance(want, type) or isinstance(got, type):
+                errors += isinstance(want, type) and fast
+                if want is not got:
+                    failures += 1
+                    print(f"fuzz seed {seed} (fast={fast}): before {want if isinstance(want, type) else 'ok'}, "
+                          f"after {got if isinstance(got, type) else 'ok'}", flush=True)
+                continue
+            for what in want:
+                try:
+                    _same(got[what], want[what], f"fuzz seed {seed}/{what}")
+                except AssertionError as err:
+                    failures += 1
+                    print(f"DIFFERENT fuzz seed {seed} (fast={fast}) {what}\n{err}", flush=True)
+                    break
+    print(f"fuzz: {n} {label}, {failures} different ({errors} raised in both alike)", flush=True)
     return failures
 
 
@@ -264,11 +352,12 @@ def main() -> None:
     ap.add_argument("--save", action="store_true", help="rewrite the references from _reconcile_before")
     ap.add_argument("--fuzz", type=int, default=0, help="also compare on N random small books")
     ap.add_argument("--fuzz-start", type=int, default=0)
+    ap.add_argument("--mutate", type=int, default=0, help="also compare on N randomly damaged 6k demos")
     args = ap.parse_args()
 
-    import _reconcile_before as before  # noqa: PLC0415
+    import _reconcile_before as before
 
-    from billing import reconcile as after  # noqa: PLC0415
+    from billing import reconcile as after
 
     failures = 0
     for n in args.sizes:
@@ -296,6 +385,8 @@ def main() -> None:
             print(f"          ({dt:.2f}s for the current implementation's outputs)")
     if args.fuzz:
         failures += fuzz(args.fuzz, args.fuzz_start)
+    if args.mutate:
+        failures += fuzz(args.mutate, args.fuzz_start, _mutated_demo, "damaged demos")
     if failures:
         print(f"{failures} output(s) differ")
         sys.exit(1)

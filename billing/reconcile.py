@@ -85,9 +85,11 @@ messages, refs and groupings are built exactly as the rules above say.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from functools import cached_property
-from typing import Any, Callable
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -170,6 +172,10 @@ BILLING_BLOCKED_COLUMNS = ["order_id", "order_line", "customer_id", "currency", 
 # billing_block values that mean "no block" (besides blank).
 _NO_BLOCK_WORDS = frozenset(FALSE_WORDS) | {"none", "-", "n/a", "na", "nil", "无"}
 _QTY_RTOL = 1e-9
+# Shortcuts that give the same result as the general path on the inputs they accept (ids already in
+# order, number-like ids, small key ranges, whole quantities...). Off = always the general path;
+# bench/check_reconcile_equivalence.py runs both ways.
+_FAST = True
 _MAX_QTY_DECIMALS = 6
 
 
@@ -238,6 +244,15 @@ def _exceeds_pct(diff_abs: np.ndarray, base_abs: np.ndarray, pct: float) -> np.n
     return diff_abs.astype("float64") * 100.0 > base_abs.astype("float64") * float(pct)
 
 
+def _pct_is_exact(diff_abs: np.ndarray, base_abs: np.ndarray, pct: float) -> bool:
+    """Whether `_exceeds_pct` decides these rows in exact integers (then each row on its own)."""
+    frac = Fraction(str(pct)).limit_denominator(10 ** 9)
+    num, den = frac.numerator, frac.denominator
+    if len(diff_abs) == 0:
+        return True
+    return max(int(np.max(diff_abs)) * 100 * den, int(np.max(base_abs)) * max(num, 1)) < 2 ** 62
+
+
 def _qty_gt(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> np.ndarray:
     """a > b beyond float noise (relative 1e-9)."""
     a = np.asarray(a, dtype="float64")
@@ -265,28 +280,28 @@ def _floats(s: pd.Series) -> np.ndarray:
 
 def _money_formatter() -> Callable[[int, str], str]:
     try:  # billing.money is the project's formatter; fall back while it is not there.
-        from billing.money import format_minor  # noqa: PLC0415
+        from billing.money import format_minor
         return format_minor
     except ImportError:
         return _format_minor_local
 
 
-def _format_many(amounts: np.ndarray, currencies: np.ndarray) -> list[str] | pd.Series:
-    """Major-unit strings for many amounts: billing.money's vectorised formatter when there."""
-    try:
-        from billing.money import format_minor_series  # noqa: PLC0415
-        return format_minor_series(pd.Series(amounts, dtype="int64"),
-                                   pd.Series(currencies, dtype=object)).to_numpy(dtype=object)
-    except Exception:  # not there yet, or a currency it does not know: one by one
-        fmt = _money_formatter()
-        return [fmt(int(x), str(c)) for x, c in zip(amounts, currencies)]
+def _format_many(amounts: np.ndarray, currencies: np.ndarray) -> list[str]:
+    """Major-unit strings for many amounts, with billing.money's `format_minor`.
+
+    One by one: `format_minor_series` gives the same strings but costs
+    milliseconds per call in pandas overhead, and the exception rows are few.
+    """
+    fmt = _money_formatter()
+    return [fmt(x, c) for x, c in zip(np.asarray(amounts, dtype="int64").tolist(),
+                                      [str(c) for c in currencies])]
 
 
 def _minor_digits_local(currency: str) -> int:
     try:
-        from babel.numbers import get_currency_precision  # noqa: PLC0415
+        from babel.numbers import get_currency_precision
         return int(get_currency_precision(currency))
-    except Exception:  # unknown code or no babel
+    except Exception:  # noqa: BLE001 - unknown code or no babel
         return 2
 
 
@@ -304,8 +319,9 @@ def _fmt_money(amounts: Any, currencies: Any) -> pd.Series:
     a = np.asarray(pd.Series(amounts).to_numpy(), dtype="int64")
     cur = (np.full(len(a), currencies, dtype=object) if isinstance(currencies, str)
            else pd.Series(currencies).astype("string").fillna("").to_numpy(dtype=object))
-    text = pd.Series(_format_many(a, cur), dtype="string") + " " + pd.Series(cur, dtype="string")
-    return pd.Series(text.str.strip().to_numpy(dtype=object), index=index, dtype="string")
+    # str.strip is pandas' str.strip here: Arrow's utf8_trim_whitespace strips the same 29 characters
+    text = [f"{x} {c}".strip() for x, c in zip(_format_many(a, cur), cur.tolist())]
+    return pd.Series(text, index=index, dtype="string")
 
 
 def _fmt_qty(q: pd.Series) -> pd.Series:
@@ -331,7 +347,8 @@ def _txt(s: pd.Series, missing: str = "?") -> pd.Series:
 
 def _one(s: pd.Series) -> pd.Series:
     """One-element ref lists (missing -> no ref)."""
-    return pd.Series([[v] if not pd.isna(v) else None for v in s.astype(object).to_numpy()],
+    missing = s.isna().to_numpy(dtype=bool).tolist()
+    return pd.Series([None if m else [v] for v, m in zip(s.astype(object).to_numpy().tolist(), missing)],
                      index=s.index, dtype=object)
 
 
@@ -340,6 +357,12 @@ def _one(s: pd.Series) -> pd.Series:
 def _norm_id(s: pd.Series) -> pd.Series:
     s = s.astype("string").str.strip()
     return s.mask(s == "")
+
+
+def _norm_id_arrow(s: pd.Series | pa.Array) -> pa.Array:
+    """`_norm_id` of a whole column in Arrow (pandas' str.strip is utf8_trim_whitespace)."""
+    arr = pc.utf8_trim_whitespace(_arrow(s))
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, type=arr.type), arr)
 
 
 def _norm_order_line(s: pd.Series) -> pd.Series:
@@ -423,7 +446,7 @@ def _dense(keys: np.ndarray) -> tuple[np.ndarray, int]:
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
     lo, hi = int(keys.min()), int(keys.max())
-    if hi - lo < 4 * n + 1024:  # a small range: the keys are their own codes (some unused)
+    if _FAST and hi - lo < 4 * n + 1024:  # a small range: the keys are their own codes (some unused)
         return keys - lo, hi - lo + 1
     codes, uniques = pd.factorize(keys)
     return codes.astype(np.int64, copy=False), len(uniques)
@@ -441,7 +464,7 @@ def _codes(*arrays: pa.Array) -> tuple[list[np.ndarray], int]:
         arr = arrays[0]
         valid = None if arr.null_count == 0 else _np_bool(pc.is_valid(arr))
         vals = arr if valid is None else arr.filter(pa.array(valid))
-        if _is_sorted(vals):
+        if _FAST and _is_sorted(vals):
             codes = np.zeros(len(vals), dtype=np.int64)
             if len(vals) > 1:
                 np.cumsum(_np_bool(pc.not_equal(vals.slice(1), vals.slice(0, len(vals) - 1))), out=codes[1:])
@@ -451,20 +474,27 @@ def _codes(*arrays: pa.Array) -> tuple[list[np.ndarray], int]:
             out = np.full(len(arr), -1, dtype=np.int64)
             out[valid] = codes
             return [out], k
-    keys, rest_at, rest_vals = [], [], []
-    for arr in arrays:
+    keys, rest_at, rest_vals, nums = [], [], [], []
+    for i, arr in enumerate(arrays):
         key = np.full(len(arr), -1, dtype=np.int64)
         if len(arr):
-            length = pc.binary_length(arr).to_numpy(zero_copy_only=False)
-            num = _np_bool(pc.ascii_is_decimal(arr)) & (np.nan_to_num(length, nan=99) <= 17)
+            length = pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+            num = _np_bool(pc.ascii_is_decimal(arr)) & (length <= 17) & _FAST
             if num.any():
-                digits = pc.cast(arr.filter(pa.array(num)), pa.int64()).to_numpy(zero_copy_only=False)
-                key[num] = digits * 32 + length[num].astype(np.int64)
+                at = np.flatnonzero(num)
+                nums.append((i, at, pc.cast(arr.filter(pa.array(num)), pa.int64()).to_numpy(zero_copy_only=False),
+                             length[at]))
             rest = _np_bool(pc.is_valid(arr)) & ~num
             if rest.any():
-                rest_at.append((len(keys), np.flatnonzero(rest)))
+                rest_at.append((i, np.flatnonzero(rest)))
                 rest_vals.append(arr.filter(pa.array(rest)))
         keys.append(key)
+    if nums:  # a number string is (length, value): keyed compactly, as ids are mostly of one length
+        lo = min(int(v.min()) for _, _, v, _ in nums)
+        width = max(int(v.max()) for _, _, v, _ in nums) - lo + 1
+        short = min(int(ln.min()) for _, _, _, ln in nums)
+        for i, at, v, ln in nums:
+            keys[i][at] = (ln - short) * width + (v - lo)
     if rest_vals:
         enc = pc.dictionary_encode(pa.concat_arrays(rest_vals) if len(rest_vals) > 1 else rest_vals[0])
         dcodes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -477,7 +507,7 @@ def _codes(*arrays: pa.Array) -> tuple[list[np.ndarray], int]:
     dense = np.full(len(allk), -1, dtype=np.int64)
     dense[valid], k = _dense(allk[valid])
     bounds = np.cumsum([0] + [len(a) for a in arrays])
-    return [dense[a:b] for a, b in zip(bounds[:-1], bounds[1:])], k
+    return [dense[a:b] for a, b in pairwise(bounds)], k
 
 
 def _norm_order_line_codes(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
@@ -491,7 +521,7 @@ def _norm_order_line_codes(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
     ncodes = np.append(ncodes.astype(np.int64), -1)  # raw -1 (missing) stays missing
     out = ncodes[raw]
     bounds = np.cumsum([0] + [len(a) for a in arrays])
-    return [out[a:b] for a, b in zip(bounds[:-1], bounds[1:])], len(uniques)
+    return [out[a:b] for a, b in pairwise(bounds)], len(uniques)
 
 
 def _canonical(arr: pa.Array) -> pa.Array:
@@ -539,12 +569,12 @@ def _sheet_order(df: pd.DataFrame, keep: np.ndarray | None = None) -> np.ndarray
             pc.all(pc.equal(sheet, first), min_count=0).as_py())
     if one_sheet and "_row" not in cols:
         return idx
-    if one_sheet and df["_row"].dtype.kind in "iu":
+    if one_sheet and isinstance(df["_row"].dtype, np.dtype) and df["_row"].dtype.kind == "i":
         row = df["_row"].to_numpy()[idx].astype(np.int64)
-        if (row[1:] >= row[:-1]).all():
+        if _FAST and (row[1:] >= row[:-1]).all():
             return idx
         lo, hi = int(row.min()), int(row.max())
-        if hi - lo < 4 * len(row) + 1024:
+        if _FAST and hi - lo < 4 * len(row) + 1024:
             slot = np.full(hi - lo + 1, -1, dtype=np.int64)
             slot[row - lo] = np.arange(len(row))
             if (slot >= 0).sum() == len(row):  # distinct row numbers: a scatter is the sort
@@ -555,6 +585,14 @@ def _sheet_order(df: pd.DataFrame, keep: np.ndarray | None = None) -> np.ndarray
 
 
 # --------------------------------------------------------------------------- invoice lines, orders, matching
+
+def _take_rows(df: pd.DataFrame, name: str, rows: np.ndarray, dtype: str | None = None) -> pd.Series:
+    """df[name] at positions `rows` (RangeIndex); a missing column is a KeyError, or with `dtype`,
+    missing values of that dtype (as `_col`)."""
+    if dtype is not None and name not in df.columns:
+        return pd.Series(pd.NA if dtype != "float64" else np.nan, index=pd.RangeIndex(len(rows)), dtype=dtype)
+    return pd.Series(df[name].array.take(rows), copy=False)
+
 
 class _Lines:
     """Invoice lines dated ≤ as_of in sheet order: positions into the invoices table plus per-line arrays.
@@ -575,15 +613,14 @@ class _Lines:
         kind_na = kind.isna().to_numpy(dtype=bool)[self.pos]
         self.cn = kind_cn | (kind_na & (self.amount < 0))
 
-    def take(self, name: str, dtype: str = "string") -> pd.Series:
-        """Column `name` in line order (RangeIndex); missing column -> missing values."""
-        if name not in self.src.columns:
-            return pd.Series(pd.NA if dtype != "float64" else np.nan, index=pd.RangeIndex(self.n), dtype=dtype)
-        return self.src[name].iloc[self.pos].reset_index(drop=True)
+    def take(self, name: str, dtype: str | None = None) -> pd.Series:
+        """Column `name` in line order (RangeIndex). A missing column: KeyError, or with a `dtype`,
+        missing values (as `_col`)."""
+        return _take_rows(self.src, name, self.pos, dtype)
 
     @cached_property
     def _inv_codes(self) -> tuple[np.ndarray, int]:
-        (codes,), k = _codes(_norm_id(self.src["invoice_no"]))
+        (codes,), k = _codes(_norm_id_arrow(self.src["invoice_no"]))
         return codes[self.pos], k
 
     @property
@@ -611,8 +648,8 @@ class _Lines:
         if span * (int(inv.max(initial=0)) + 1) < 2 ** 62:
             key = inv * span + np.where(na, 0, vals - lo + 1)
         else:
-            ln_code, _ = pd.factorize(ln.array, use_na_sentinel=False)
-            key = inv * (len(ln_code) + 1) + ln_code
+            ln_code, ln_uniques = pd.factorize(ln.array, use_na_sentinel=False)
+            key = inv * (len(ln_uniques) + 1) + ln_code
         return _dense(key)[0]
 
     @cached_property
@@ -641,6 +678,8 @@ class _Lines:
     @cached_property
     def price_float(self) -> np.ndarray:
         """unit_price via Float64 as float64, NaN = missing."""
+        if str(self.src["unit_price"].dtype) == "Int64":
+            return self.price.to_numpy(dtype="float64", na_value=np.nan)
         return pd.to_numeric(self.take("unit_price"), errors="coerce").astype("Float64").to_numpy(
             dtype="float64", na_value=np.nan)
 
@@ -664,19 +703,32 @@ class _Lines:
         out[self.pos] = np.arange(self.n)
         return out
 
-    def frame(self, rows: np.ndarray) -> pd.DataFrame:
+    def frame(self, rows: np.ndarray, cols: list[str], derived: tuple[str, ...] = (),
+              optional: tuple[str, ...] = ()) -> pd.DataFrame:
+        """The table columns `cols` (and `optional` ones when present) of some lines, indexed by line,
+        with the helper columns `derived` (of `_cn`, `_amount`, `_inv`, `_line_no`, `_rep`, `_key`,
+        `_code_orig`) as `_invoice_lines` defines them."""
         rows = np.asarray(rows, dtype=np.int64)
-        sub = self.src.iloc[self.pos[rows]].copy()
-        sub.index = pd.Index(rows)
-        sub["_cn"] = self.cn[rows]
-        sub["_amount"] = self.amount[rows]
-        sub["_inv"] = _norm_id(sub["invoice_no"])
-        line_no = self.line_no.iloc[rows].set_axis(sub.index)
-        sub["_line_no"] = line_no
-        sub["_rep"] = self.rep[rows]
-        sub["_key"] = _txt(sub["_inv"], "") + "\x00" + _txt(line_no.astype("string"), "")
-        sub["_code_orig"] = _col(sub, "line_code_original").fillna(sub["line_code"]).astype("string")
-        return sub
+        at = self.pos[rows]
+        src = self.src
+        data = {c: src[c].array.take(at) for c in dict.fromkeys(cols + [c for c in optional if c in src.columns])}
+        if "_cn" in derived:
+            data["_cn"] = self.cn[rows]
+        if "_amount" in derived:
+            data["_amount"] = self.amount[rows]
+        if "_inv" in derived or "_key" in derived:
+            data["_inv"] = _norm_id(pd.Series(src["invoice_no"].array.take(at))).array
+        if "_line_no" in derived or "_key" in derived:
+            data["_line_no"] = self.line_no.array.take(rows)
+        if "_rep" in derived:
+            data["_rep"] = self.rep[rows]
+        if "_key" in derived:
+            data["_key"] = (_txt(pd.Series(data["_inv"]), "") + "\x00"
+                            + _txt(pd.Series(data["_line_no"]).astype("string"), "")).array
+        if "_code_orig" in derived:
+            orig = pd.Series(_col(src, "line_code_original").array.take(at))
+            data["_code_orig"] = orig.fillna(pd.Series(src["line_code"].array.take(at))).astype("string").array
+        return pd.DataFrame(data, index=pd.Index(rows))
 
 
 class _Orders:
@@ -687,7 +739,7 @@ class _Orders:
         order = _sheet_order(orders)
         oid, oline = oid[order], oline[order]
         key, k = _dense((oid + 1) * (n_oline + 1) + (oline + 1))
-        if k < len(key):  # repeated keys: the first (by sheet row) is used
+        if len(key) and np.bincount(key, minlength=k).max() > 1:  # repeated keys: the first (by sheet row) is used
             first = ~pd.Series(key).duplicated(keep="first").to_numpy()
             order, oid, oline = order[first], oid[first], oline[first]
         self.pos, self.oid, self.oline = order, oid, oline
@@ -702,10 +754,8 @@ class _Orders:
         self.price = price.to_numpy(dtype="int64", na_value=0)
         self.delivery = self.take("delivery_date", "datetime64[ns]")
 
-    def take(self, name: str, dtype: str = "string") -> pd.Series:
-        if name not in self.src.columns:
-            return pd.Series(pd.NA if dtype != "float64" else np.nan, index=pd.RangeIndex(self.n), dtype=dtype)
-        return self.src[name].iloc[self.pos].reset_index(drop=True)
+    def take(self, name: str, dtype: str | None = None) -> pd.Series:
+        return _take_rows(self.src, name, self.pos, dtype)
 
     def _blocked(self) -> np.ndarray:
         block = _arrow(_col(self.src, "billing_block"))
@@ -715,26 +765,46 @@ class _Orders:
         is_block = np.append(words.notna().to_numpy(dtype=bool), False)
         return is_block[enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)][self.pos]
 
-    def frame(self, rows: np.ndarray) -> pd.DataFrame:
-        """`_prep_orders` columns for some order rows, indexed by row."""
+    def price_of(self, rows: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+        """`_price` (Int64) of some order rows; row -1 gives missing."""
         rows = np.asarray(rows, dtype=np.int64)
-        o = self.src.iloc[self.pos[rows]].copy()
-        o.index = pd.Index(rows)
-        o["_qty"] = pd.to_numeric(o["quantity"], errors="coerce").astype("float64")
-        delivered = pd.to_numeric(_col(o, "delivered_qty", "float64"), errors="coerce").astype("float64")
-        o["_delivered_qty"] = delivered
-        o["_target"] = delivered.fillna(o["_qty"])
-        block = _col(o, "billing_block").astype("string").str.strip()
-        o["_block"] = block.mask(block.str.casefold().isin(_NO_BLOCK_WORDS) | (block == ""))
-        o["_blocked"] = o["_block"].notna().to_numpy(dtype=bool)
-        o["_price"] = pd.to_numeric(o["unit_price"], errors="coerce").astype("Int64")
-        o["_ref"] = _txt(o["order_id"]) + "/" + _txt(o["order_line"])
-        o["_delivery"] = _col(o, "delivery_date", "datetime64[ns]")
-        return o
+        none = rows < 0
+        values = pd.arrays.IntegerArray(np.where(none, 0, self.price[rows]), self.price_na[rows] | none)
+        return pd.Series(values, index=index)
+
+    def frame(self, rows: np.ndarray, cols: list[str], derived: tuple[str, ...] = (),
+              optional: tuple[str, ...] = ()) -> pd.DataFrame:
+        """Table columns and `_prep_orders` columns of some order rows, indexed by row."""
+        rows = np.asarray(rows, dtype=np.int64)
+        at = self.pos[rows]
+        src = self.src
+        index = pd.Index(rows)
+        data = {c: src[c].array.take(at) for c in dict.fromkeys(cols + [c for c in optional if c in src.columns])}
+        if "_qty" in derived:
+            data["_qty"] = self.qty[rows]
+        if "_delivered_qty" in derived:
+            data["_delivered_qty"] = self.delivered[rows]
+        if "_target" in derived:
+            data["_target"] = self.target[rows]
+        if "_block" in derived:
+            block = pd.Series(_col(src, "billing_block").array.take(at)).astype("string").str.strip()
+            data["_block"] = block.mask(block.str.casefold().isin(_NO_BLOCK_WORDS) | (block == "")).array
+        if "_price" in derived:
+            data["_price"] = self.price_of(rows).array
+        if "_ref" in derived:
+            data["_ref"] = self.ref(rows).array
+        return pd.DataFrame(data, index=index)
+
+    def ref(self, rows: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+        """"order_id/order_line" as written, of some order rows."""
+        at = self.pos[np.asarray(rows, dtype=np.int64)]
+        ref = (_txt(pd.Series(self.src["order_id"].array.take(at))) + "/"
+               + _txt(pd.Series(self.src["order_line"].array.take(at))))
+        return ref if index is None else ref.set_axis(index)
 
 
 def _prep_orders(orders: pd.DataFrame) -> _Orders:
-    (oid,), n_oid = _codes(_norm_id(orders["order_id"]))
+    (oid,), n_oid = _codes(_norm_id_arrow(orders["order_id"]))
     (oline,), n_oline = _norm_order_line_codes(orders["order_line"])
     return _Orders(orders, oid, oline, n_oid, n_oline)
 
@@ -744,26 +814,34 @@ class _Match:
 
     def __init__(self, L: _Lines, orders: pd.DataFrame):
         self.L = L
-        (o_oid, i_oid), n_oid = _codes(_norm_id(orders["order_id"]), _norm_id(_col(L.src, "order_id")))
+        (o_oid, i_oid), n_oid = _codes(_norm_id_arrow(orders["order_id"]), _norm_id_arrow(_col(L.src, "order_id")))
         (o_ol, i_ol), n_ol = _norm_order_line_codes(orders["order_line"], _col(L.src, "order_line"))
         O = self.O = _Orders(orders, o_oid, o_ol, n_oid, n_ol)
         oid, oline = i_oid[L.pos], i_ol[L.pos]
         self.oid = oid
         # An order reference without a line is the order's line when it has exactly one.
-        both = (O.oid >= 0) & (O.oline >= 0)
-        single = np.full(max(n_oid, 1), -1, dtype=np.int64)
-        if both.any():
-            uo, first, count = np.unique(O.oid[both], return_index=True, return_counts=True)
-            one = count == 1
-            single[uo[one]] = O.oline[both][first[one]]
-        self.oline_eff = np.where(oline >= 0, oline, np.where(oid >= 0, single[np.maximum(oid, 0)], -1))
+        both = np.flatnonzero((O.oid >= 0) & (O.oline >= 0))
+        b_oid, b_oline = O.oid[both], O.oline[both]
+        single = np.full(max(n_oid, 1) + 1, -1, dtype=np.int64)  # last slot: for oid -1
+        if len(both):
+            count = np.bincount(b_oid, minlength=n_oid)
+            first = np.full(n_oid, len(both), dtype=np.int64)
+            np.minimum.at(first, b_oid, np.arange(len(both), dtype=np.int64))
+            one = np.flatnonzero(count == 1)
+            single[one] = b_oline[first[one]]
+        self.oline_eff = np.where(oline >= 0, oline, single[oid])
         self.oi = np.full(L.n, -1, dtype=np.int64)
-        want = (oid >= 0) & (self.oline_eff >= 0)
-        if both.any() and want.any():
+        want = np.flatnonzero((oid >= 0) & (self.oline_eff >= 0))
+        if len(both) and len(want):
             width = max(n_ol, 1)
-            index = pd.Index(O.oid[both] * width + O.oline[both])
-            at = index.get_indexer(oid[want] * width + self.oline_eff[want])
-            self.oi[want] = np.where(at >= 0, np.flatnonzero(both)[np.maximum(at, 0)], -1)
+            w_key = oid[want] * width + self.oline_eff[want]
+            if _FAST and n_oid * width <= 8 * (len(both) + len(want)) + 1024:  # a direct table of keys
+                table = np.full(n_oid * width, -1, dtype=np.int64)
+                table[b_oid * width + b_oline] = both
+                self.oi[want] = table[w_key]
+            else:
+                at = pd.Index(b_oid * width + b_oline).get_indexer(w_key)
+                self.oi[want] = np.where(at >= 0, both[np.maximum(at, 0)], -1)
         self.matched = self.oi >= 0
         self.known_oid = np.zeros(max(n_oid, 1), dtype=bool)
         self.known_oid[O.oid[O.oid >= 0]] = True
@@ -785,30 +863,50 @@ class _Match:
         units = np.where(cn, -units, np.where(np.isnan(q), units, q))
         counted = L.rep[rows] == 0
         self.billed = np.zeros(O.n, dtype="float64")
-        if counted.any():  # pandas' grouped sum (compensated, in line order), as the rules were written
-            s = pd.Series(units[counted]).groupby(oi[counted]).sum()
-            self.billed[s.index.to_numpy()] = s.to_numpy()
+        if counted.any():
+            u, o = units[counted], oi[counted]
+            if _FAST and np.isfinite(u).all() and (u == np.rint(u)).all() and np.abs(u).sum() < 2.0 ** 53:
+                # whole quantities: every partial sum is exact, so a plain sum equals pandas' compensated one
+                self.billed = np.bincount(o, weights=u, minlength=O.n)
+            else:  # pandas' grouped sum (compensated, in line order), as the rules were written
+                s = pd.Series(u).groupby(o).sum()
+                self.billed[s.index.to_numpy()] = s.to_numpy()
         self.n_lines = np.bincount(oi[counted & ~cn], minlength=O.n).astype("int64")
 
-    def status(self, rows: np.ndarray) -> pd.DataFrame:
-        """The order rows as `_order_status` had them (index = row)."""
-        st = self.O.frame(rows)
+    def status(self, rows: np.ndarray, cols: list[str], derived: tuple[str, ...] = (),
+               optional: tuple[str, ...] = ()) -> pd.DataFrame:
+        """Order rows as `_order_status` had them (index = row): columns, helpers, billed_qty, n_lines."""
+        st = self.O.frame(rows, cols, derived, optional)
         st["billed_qty"] = self.billed[rows]
         st["n_lines"] = self.n_lines[rows]
         return st
 
-    def frame(self, rows: np.ndarray) -> pd.DataFrame:
-        """Invoice lines with the fields of the order line each names (`o_*`; missing when none)."""
+    def frame(self, rows: np.ndarray, cols: list[str], derived: tuple[str, ...] = (),
+              o_fields: tuple[str, ...] = ()) -> pd.DataFrame:
+        """Invoice lines with fields of the order line each names (`o_*`; missing when none)."""
         rows = np.asarray(rows, dtype=np.int64)
-        sub = self.L.frame(rows)
+        sub = self.L.frame(rows, cols, derived)
         oi = self.oi[rows]
         have = oi >= 0
-        o = self.O.frame(oi[have])
-        o.index = sub.index[have]
-        for src, dst in (("_ref", "o_ref"), ("_price", "o_price"), ("_qty", "o_qty"), ("_target", "o_target"),
-                         ("_delivery", "o_delivery"), ("_delivered_qty", "o_delivered"),
-                         ("currency", "o_currency"), ("customer_id", "o_customer")):
-            sub[dst] = o[src].reindex(sub.index)
+        at = np.where(have, oi, 0)
+        O = self.O
+        if "o_ref" in o_fields:
+            ref = pd.Series(pd.NA, index=sub.index, dtype="string")
+            if have.any():
+                ref[have] = O.ref(oi[have]).to_numpy()
+            sub["o_ref"] = ref
+        if "o_price" in o_fields:
+            sub["o_price"] = O.price_of(np.where(have, oi, -1), sub.index)
+        if "o_qty" in o_fields:
+            sub["o_qty"] = np.where(have, O.qty[at], np.nan) if O.n else np.nan
+        if "o_delivery" in o_fields:
+            sub["o_delivery"] = O.delivery.iloc[at].where(have).set_axis(sub.index) if O.n else pd.NaT
+        if "o_delivered" in o_fields:
+            sub["o_delivered"] = np.where(have, O.delivered[at], np.nan) if O.n else np.nan
+        if "o_currency" in o_fields:
+            cur = O.src["currency"].iloc[O.pos[at]].astype("string").where(have) if O.n else None
+            sub["o_currency"] = pd.Series(pd.NA, index=sub.index, dtype="string") if cur is None else \
+                cur.set_axis(sub.index)
         sub["_has_line"] = self.oline_eff[rows] >= 0
         return sub
 
@@ -818,9 +916,9 @@ class _Match:
         flag = np.zeros(self.O.n + 1, dtype=bool)
         flag[orows] = True
         lines = np.flatnonzero(flag[self.oi])  # oi = -1 reads the False sentinel
-        src = self.L.src.iloc[self.L.pos[lines]]
-        billing = pd.DataFrame({"_o": self.oi[lines], "line_code": src["line_code"].reset_index(drop=True),
-                                "invoice_no": src["invoice_no"].reset_index(drop=True)})
+        at = self.L.pos[lines]
+        billing = pd.DataFrame({"_o": self.oi[lines], "line_code": self.L.src["line_code"].array.take(at),
+                                "invoice_no": self.L.src["invoice_no"].array.take(at)})
         key = pd.Series(orows, index=orows)
         return {"line_codes": key.map(_lists(billing, "_o", "line_code")),
                 "invoice_nos": key.map(_lists(billing, "_o", "invoice_no"))}
@@ -840,26 +938,106 @@ def _exc(kind: str, *, currency: Any, amount: Any, customer_id: Any, message: An
     """One frame of exceptions of one type; ref columns are Series of lists (or None)."""
     amount = pd.Series(amount)
     idx = amount.index
-    frame = pd.DataFrame({
+    data = {
         "type": kind, "severity": EXCEPTION_TYPES[kind]["severity"],
-        "currency": pd.Series(currency, index=idx).astype("string"),
+        "currency": _aligned(currency, idx).astype("string"),
         "amount": np.abs(amount.astype("int64").to_numpy()),
-        "customer_id": pd.Series(customer_id, index=idx).astype("string"),
-        "message": pd.Series(message, index=idx).astype("string"),
-        "action": pd.Series(action, index=idx).astype("string"),
-    }, index=idx)
+        "customer_id": _aligned(customer_id, idx).astype("string"),
+        "message": _aligned(message, idx).astype("string"),
+        "action": _aligned(action, idx).astype("string"),
+    }
     for key in REF_KEYS:
-        frame["_" + key] = _as_lists(refs.get(key), idx)
-    return frame
+        data["_" + key] = _as_lists(refs.get(key), idx)
+    return pd.DataFrame(data, index=idx)
 
 
-def _as_lists(values: Any, index: pd.Index) -> pd.Series:
-    """Ref cells as plain Python lists or None (missing)."""
+def _aligned(values: Any, index: pd.Index) -> pd.Series:
+    """`pd.Series(values, index=index)` (a Series is aligned by label), skipping the work when it already is."""
+    if isinstance(values, pd.Series) and values.index is index:
+        return values
+    return pd.Series(values, index=index)
+
+
+def _as_lists(values: Any, index: pd.Index) -> np.ndarray:
+    """Ref cells as plain Python lists or None (missing), aligned to `index` by label."""
     if values is None:
-        return pd.Series([None] * len(index), index=index, dtype=object)
+        return np.full(len(index), None, dtype=object)
     s = pd.Series(values)
-    cells = [v if isinstance(v, list) else None for v in s.astype(object).to_numpy()]
-    return pd.Series(cells, index=s.index, dtype=object).reindex(index)
+    cells = [v if isinstance(v, list) else None for v in s.astype(object).to_numpy().tolist()]
+    out = pd.Series(cells, index=s.index, dtype=object)
+    if not out.index.equals(index):
+        out = out.reindex(index)
+    return out.to_numpy(dtype=object)
+
+
+def _small_groups(df: pd.DataFrame, key: str) -> dict[Any, list[int]] | None:
+    """Row positions per non-missing value of a string column `key`, in row order; None when the
+    frame is not small (or `key` not a string column): then pandas' groupby is used instead."""
+    keys = df[key]
+    if not _FAST or len(df) > 5000 or not isinstance(keys.dtype, pd.StringDtype):
+        return None
+    groups: dict[Any, list[int]] = {}
+    for i, (k, missing) in enumerate(zip(keys.to_numpy(dtype=object).tolist(), keys.isna().to_numpy().tolist())):
+        if not missing:
+            groups.setdefault(k, []).append(i)
+    return groups
+
+
+def _agg(df: pd.DataFrame, key: str, **spec: tuple[str, str]) -> pd.DataFrame:
+    """`df.groupby(key, sort=True).agg(**spec).reset_index()` for "first", "sum" (integer columns),
+    "size" and "nunique". The checks group a few exception rows, where pandas' grouped aggregation
+    costs milliseconds a call in overhead: then it is done in plain Python."""
+    groups = _small_groups(df, key)
+    if groups is None or any(how == "sum" and not (isinstance(df[col].dtype, np.dtype) and df[col].dtype.kind == "i")
+                             for col, how in spec.values()):
+        return df.groupby(key, sort=True).agg(**spec).reset_index()
+    order = sorted(groups)
+    data: dict[str, Any] = {key: pd.array(order, dtype=df[key].dtype)}
+    for out, (col, how) in spec.items():
+        s = df[col]
+        if how == "size":
+            data[out] = np.array([len(groups[k]) for k in order], dtype=np.int64)
+        elif how == "sum":
+            values = s.to_numpy()
+            data[out] = np.array([values[groups[k]].sum() for k in order], dtype=s.dtype)
+        else:
+            values, missing = s.to_numpy(dtype=object).tolist(), s.isna().to_numpy().tolist()
+            if how == "first":
+                data[out] = pd.array([next((values[i] for i in groups[k] if not missing[i]), None) for k in order],
+                                     dtype=s.dtype)
+            elif how == "nunique":
+                data[out] = np.array([len({values[i] for i in groups[k] if not missing[i]}) for k in order],
+                                     dtype=np.int64)
+            else:
+                raise ValueError(how)
+    return pd.DataFrame(data)
+
+
+def _several_values(df: pd.DataFrame, key: str, col: str) -> np.ndarray:
+    """`df.groupby(key)[col].transform("nunique") > 1` as a bool array."""
+    groups = _small_groups(df, key)
+    if groups is None:
+        return (df.groupby(key)[col].transform("nunique") > 1).to_numpy()
+    values, missing = df[col].to_numpy(dtype=object).tolist(), df[col].isna().to_numpy().tolist()
+    out = np.zeros(len(df), dtype=bool)
+    for rows in groups.values():
+        if len({values[i] for i in rows if not missing[i]}) > 1:
+            out[rows] = True
+    return out
+
+
+def _first_of_group(df: pd.DataFrame, key: str, col: str) -> pd.Series:
+    """`df.groupby(key)[col].transform("first")` (rows with a key)."""
+    groups = _small_groups(df, key)
+    if groups is None:
+        return df.groupby(key)[col].transform("first")
+    values, missing = df[col].to_numpy(dtype=object).tolist(), df[col].isna().to_numpy().tolist()
+    out: list[Any] = [None] * len(df)
+    for rows in groups.values():
+        first = next((values[i] for i in rows if not missing[i]), None)
+        for i in rows:
+            out[i] = first
+    return pd.Series(pd.array(out, dtype=df[col].dtype), index=df.index)
 
 
 def _lists(df: pd.DataFrame, key: str, col: str) -> pd.Series:
@@ -895,6 +1073,10 @@ def _due(status: pd.DataFrame) -> pd.DataFrame:
     return due
 
 
+_BLOCKED_COLS = ["order_id", "order_line", "customer_id", "currency"]
+_BLOCKED_DERIVED = ("_qty", "_delivered_qty", "_target", "_block", "_price")
+
+
 def billing_due(orders: pd.DataFrame, invoices: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     """Delivered (delivery_date ≤ as_of), unblocked order lines not fully billed.
 
@@ -906,7 +1088,8 @@ def billing_due(orders: pd.DataFrame, invoices: pd.DataFrame, as_of: Any) -> pd.
     if len(orders) == 0:
         return _frame_like(BILLING_DUE_COLUMNS, orders)
     M = _Match(_Lines(invoices, as_of), orders)
-    due = _due(M.status(_due_rows(M, as_of)))
+    due = _due(M.status(_due_rows(M, as_of), ["order_id", "order_line", "customer_id", "currency"],
+                        ("_target", "_price"), optional=("sku", "description")))
     out = pd.DataFrame({
         "order_id": due["order_id"].astype("string"), "order_line": due["order_line"].astype("string"),
         "customer_id": due["customer_id"].astype("string"), "currency": due["currency"].astype("string"),
@@ -931,11 +1114,12 @@ def billing_blocked(orders: pd.DataFrame, invoices: pd.DataFrame | None = None,
     as_of = pd.Timestamp.max.normalize() if as_of is None else pd.Timestamp(as_of).normalize()
     if invoices is None:
         O = _prep_orders(orders)
-        b = O.frame(np.flatnonzero(O.blocked))
+        b = O.frame(np.flatnonzero(O.blocked), _BLOCKED_COLS, _BLOCKED_DERIVED, optional=("sku", "description"))
         b["billed_qty"] = 0.0
     else:
         M = _Match(_Lines(invoices, as_of), orders)
-        b = M.status(np.flatnonzero(M.O.blocked))
+        b = M.status(np.flatnonzero(M.O.blocked), _BLOCKED_COLS, _BLOCKED_DERIVED,
+                     optional=("sku", "description"))
     remaining = np.maximum((b["_target"] - b["billed_qty"]).to_numpy(dtype="float64"), 0.0)
     out = pd.DataFrame({
         "order_id": b["order_id"].astype("string"), "order_line": b["order_line"].astype("string"),
@@ -962,7 +1146,9 @@ def _order_exceptions(M: _Match, as_of: pd.Timestamp, policy: Policy) -> list[pd
     due_rows = _due_rows(M, as_of)
     blocked_rows = np.flatnonzero(O.blocked)
     over_rows = np.flatnonzero(_qty_gt(M.billed, O.qty))
-    status = M.status(np.unique(np.concatenate([due_rows, blocked_rows, over_rows])))
+    status = M.status(np.unique(np.concatenate([due_rows, blocked_rows, over_rows])),
+                      ["order_id", "order_line", "customer_id", "currency"],
+                      ("_qty", "_target", "_block", "_price", "_ref"), optional=("sku",))
     cur = status["currency"].astype("string").fillna(policy.default_currency)
     order_ref = _one(status["_ref"])
     where = "Order " + _txt(status["order_id"]) + " line " + _txt(status["order_line"])
@@ -1031,18 +1217,28 @@ def _order_exceptions(M: _Match, as_of: pd.Timestamp, policy: Policy) -> list[pd
     oi = M.oi[inv_lines]
 
     # PRICE_MISMATCH (same currency; an invoice line without quantity uses the order quantity)
-    (i_cur, o_cur), _ = _codes(L.src["currency"], O.src["currency"])
-    i_cur, o_cur = i_cur[L.pos[inv_lines]], o_cur[O.pos[oi]]
-    same_cur = ~((i_cur >= 0) & (o_cur >= 0) & (i_cur != o_cur))
-    ip_na = L.price.isna().to_numpy()[inv_lines]
-    keep = ~ip_na & ~O.price_na[oi] & same_cur
-    cand, cand_oi = inv_lines[keep], oi[keep]
+    def same_currency(rows: np.ndarray, o_rows: np.ndarray) -> np.ndarray:
+        i_cur = L.src["currency"].iloc[L.pos[rows]].astype("string").to_numpy()
+        o_cur = O.src["currency"].iloc[O.pos[o_rows]].astype("string").to_numpy()
+        return ~(pd.Series(i_cur, dtype="string") != pd.Series(o_cur, dtype="string")).fillna(False).to_numpy(bool)
+
+    priced = ~L.price.isna().to_numpy()[inv_lines] & ~O.price_na[oi]
+    cand, cand_oi = inv_lines[priced], oi[priced]
     if len(cand):
         ipc = L.price.to_numpy(dtype="int64", na_value=0)[cand]
         opc = O.price[cand_oi]
-        bad = _exceeds_pct(np.abs(ipc - opc), np.abs(opc), policy.price_tolerance_pct)
-        if bad.any():
-            pm = M.frame(cand[bad])
+        diff, base = np.abs(ipc - opc), np.abs(opc)
+        if _FAST and _pct_is_exact(diff, base, policy.price_tolerance_pct):
+            # decided row by row: test the currency on the lines over tolerance only
+            bad = np.flatnonzero(_exceeds_pct(diff, base, policy.price_tolerance_pct))
+            bad = bad[same_currency(cand[bad], cand_oi[bad])]
+        else:  # the float comparison depends on the candidates: exactly the lines in one currency
+            same = same_currency(cand, cand_oi)
+            cand, cand_oi, diff, base = cand[same], cand_oi[same], diff[same], base[same]
+            bad = np.flatnonzero(_exceeds_pct(diff, base, policy.price_tolerance_pct))
+        if len(bad):
+            pm = M.frame(cand[bad], ["invoice_no", "currency", "unit_price", "quantity", "customer_id", "line_code"],
+                         ("_line_no",), ("o_ref", "o_price", "o_qty", "o_currency"))
             ix = pm.index
             diff = np.abs(_ints(pm["unit_price"]) - _ints(pm["o_price"]))
             qty = pd.to_numeric(pm["quantity"], errors="coerce").astype("float64").fillna(pm["o_qty"])
@@ -1069,7 +1265,8 @@ def _order_exceptions(M: _Match, as_of: pd.Timestamp, policy: Policy) -> list[pd
         early = L.src["invoice_date"].to_numpy()[L.pos[inv_lines]] < dd
         bb_rows = inv_lines[not_yet | early]
         if len(bb_rows):
-            bb = M.frame(bb_rows)
+            bb = M.frame(bb_rows, ["invoice_no", "currency", "invoice_date", "customer_id", "line_code"],
+                         ("_line_no", "_amount"), ("o_delivery", "o_ref", "o_currency"))
             ix = bb.index
             c = inv_cur(bb)
             dd_txt = bb["o_delivery"].dt.strftime("%Y-%m-%d").astype("string").fillna("")
@@ -1092,7 +1289,8 @@ def _order_exceptions(M: _Match, as_of: pd.Timestamp, policy: Policy) -> list[pd
     orphan_rows = np.flatnonzero((oid >= 0) & ~M.matched
                                  & ((M.oline_eff >= 0) | ~M.known_oid[np.maximum(oid, 0)]))
     if len(orphan_rows):
-        orphan = M.frame(orphan_rows)
+        orphan = M.frame(orphan_rows, ["invoice_no", "currency", "customer_id", "line_code", "order_id",
+                                       "order_line"], ("_line_no", "_amount"), ("o_currency",))
         ix = orphan.index
         c = inv_cur(orphan)
         named = _txt(orphan["order_id"]) + ("/" + orphan["order_line"].astype("string")).fillna("")
@@ -1135,7 +1333,7 @@ def _invoice_exceptions(L: _Lines, policy: Policy) -> list[pd.DataFrame]:
         diff = np.abs(actual - expected)
         bad = diff > policy.line_total_tolerance_minor
         if bad.any():
-            lm = L.frame(lt[bad])
+            lm = L.frame(lt[bad], ["invoice_no", "customer_id", "currency", "quantity", "line_code"], ("_line_no",))
             ix = lm.index
             c = cur(lm)
             e = pd.Series(expected[bad], index=ix)
@@ -1153,12 +1351,12 @@ def _invoice_exceptions(L: _Lines, policy: Policy) -> list[pd.DataFrame]:
 
     # DUPLICATE_LINE: the same (invoice_no, line_no) more than once
     if L.dup.any():
-        dups = L.frame(np.flatnonzero(L.dup))
+        dups = L.frame(np.flatnonzero(L.dup), ["invoice_no", "customer_id", "currency", "line_code"],
+                       ("_rep", "_amount", "_inv", "_line_no", "_key"), optional=("_row",))
         dups["_extra"] = np.where(dups["_rep"] > 0, np.abs(dups["_amount"]), 0)
-        g = dups.groupby("_key", sort=True)
-        d = g.agg(invoice_no=("invoice_no", "first"), line_no=("_line_no", "first"),
-                  customer_id=("customer_id", "first"), currency=("currency", "first"),
-                  n=("_rep", "size"), amount=("_extra", "sum")).reset_index()
+        d = _agg(dups, "_key", invoice_no=("invoice_no", "first"), line_no=("_line_no", "first"),
+                 customer_id=("customer_id", "first"), currency=("currency", "first"),
+                 n=("_rep", "size"), amount=("_extra", "sum"))
         d["_codes"] = d["_key"].astype(object).map(_lists(dups, "_key", "line_code"))
         rows_col = "_row" if "_row" in dups.columns else "_rep"
         row_lists = d["_key"].astype(object).map(_lists(dups.assign(_r=dups[rows_col].astype("string")), "_key", "_r"))
@@ -1175,20 +1373,18 @@ def _invoice_exceptions(L: _Lines, policy: Policy) -> list[pd.DataFrame]:
     # DUPLICATE_LINE_CODE: one line code on different (invoice_no, line_no)
     shared = _shared_code_lines(L)
     if len(shared):
-        inv = L.frame(shared)
+        inv = L.frame(shared, ["invoice_no", "customer_id", "currency", "line_code"],
+                      ("_amount", "_inv", "_line_no", "_key", "_code_orig"))
         inv["_ccode"] = canonical_series(inv["_code_orig"])
-        n_keys = inv.groupby("_ccode")["_key"].transform("nunique")
-        dc = inv.loc[(n_keys > 1).to_numpy()].copy()
+        dc = inv.loc[_several_values(inv, "_ccode", "_key")].copy()
     else:
         dc = ()
     if len(dc):
-        first_key = dc.groupby("_ccode")["_key"].transform("first")
+        first_key = _first_of_group(dc, "_ccode", "_key")
         dc["_extra"] = np.where(dc["_key"] != first_key, np.abs(dc["_amount"]), 0)
         dc["_label"] = _txt(dc["invoice_no"]) + " line " + _txt(dc["_line_no"].astype("string"))
-        g = dc.groupby("_ccode", sort=True)
-        d = g.agg(code=("_code_orig", "first"), customer_id=("customer_id", "first"),
-                  currency=("currency", "first"), n=("_key", "nunique"), amount=("_extra", "sum")
-                  ).reset_index()
+        d = _agg(dc, "_ccode", code=("_code_orig", "first"), customer_id=("customer_id", "first"),
+                 currency=("currency", "first"), n=("_key", "nunique"), amount=("_extra", "sum"))
         d["_codes"] = d["_ccode"].astype(object).map(_lists(dc, "_ccode", "line_code"))
         d["_invoices"] = d["_ccode"].astype(object).map(_lists(dc, "_ccode", "invoice_no"))
         labels = d["_ccode"].astype(object).map(_lists(dc, "_ccode", "_label"))
@@ -1226,19 +1422,18 @@ def _shared_code_lines(L: _Lines) -> np.ndarray:
 
 def _customer_exceptions(customers: pd.DataFrame, L: _Lines, payments: pd.DataFrame,
                          policy: Policy) -> list[pd.DataFrame]:
-    known = set(_norm_id(customers["customer_id"]).dropna())
+    known = pc.unique(_norm_id_arrow(customers["customer_id"]).drop_null())
     out: list[pd.DataFrame] = []
-    cid = _norm_id(L.src["customer_id"])
-    unknown = cid.notna().to_numpy(dtype=bool) & ~_isin(cid, known)
+    cid = _norm_id_arrow(L.src["customer_id"])
+    unknown = _np_bool(pc.is_valid(cid)) & ~_np_bool(pc.is_in(cid, value_set=known))
     rows = np.flatnonzero(unknown[L.pos])
     if len(rows):
-        ui = L.frame(rows)
+        ui = L.frame(rows, ["customer_id", "currency", "invoice_no", "line_code"], ("_inv", "_amount"))
         ui["_cid"] = _norm_id(ui["customer_id"])
         ui["_cur"] = ui["currency"].astype("string").fillna(policy.default_currency)
         ui["_gk"] = _txt(ui["_cid"], "") + "\x00" + _txt(ui["_inv"], "") + "\x00" + ui["_cur"]
-        d = ui.groupby("_gk", sort=True).agg(
-            customer_id=("customer_id", "first"), invoice_no=("invoice_no", "first"), _cur=("_cur", "first"),
-            amount=("_amount", "sum")).reset_index()
+        d = _agg(ui, "_gk", customer_id=("customer_id", "first"), invoice_no=("invoice_no", "first"),
+                 _cur=("_cur", "first"), amount=("_amount", "sum"))
         d["_codes"] = d["_gk"].astype(object).map(_lists(ui, "_gk", "line_code"))
         d["amount"] = d["amount"].abs()
         out.append(_exc(
@@ -1247,8 +1442,8 @@ def _customer_exceptions(customers: pd.DataFrame, L: _Lines, payments: pd.DataFr
             + ") is for customer " + _txt(d["customer_id"]) + ", who is not in the customer list.",
             action="Add the customer to the customer list or correct the customer id on the invoice",
             line_codes=d["_codes"], invoice_nos=_one(d["invoice_no"])))
-    pid = _norm_id(payments["customer_id"])
-    up = payments.loc[pid.notna().to_numpy(dtype=bool) & ~_isin(pid, known)]
+    pid = _norm_id_arrow(payments["customer_id"])
+    up = payments.loc[_np_bool(pc.is_valid(pid)) & ~_np_bool(pc.is_in(pid, value_set=known))]
     if len(up):
         c = up["currency"].astype("string").fillna(policy.default_currency)
         amount = pd.Series(np.abs(_ints(up["amount"])), index=up.index)
@@ -1297,7 +1492,7 @@ def _allocated(L: _Lines, rows: np.ndarray, la: pd.DataFrame | None, a: pd.DataF
     if la is not None and len(la):
         tbl = np.sort(L.pos[rows])
         la_code = _arrow(la["line_code"])
-        if (len(la_code) == len(tbl) and la_code.null_count == 0 and len(tbl) and bool(
+        if (_FAST and len(la_code) == len(tbl) and la_code.null_count == 0 and len(tbl) and bool(
                 pc.all(pc.less(la_code.slice(0, len(tbl) - 1), la_code.slice(1)), min_count=0).as_py())
                 and bool(pc.all(pc.equal(la_code, _take_arrow(_arrow(L.src["line_code"]), tbl)),
                                 min_count=0).as_py())):
@@ -1311,32 +1506,41 @@ def _allocated(L: _Lines, rows: np.ndarray, la: pd.DataFrame | None, a: pd.DataF
     if len(allocated) == 0:  # no line_allocated given: sum the allocations
         allocated = a.groupby("line_code")["amount"].sum()
     codes = L.take("line_code").iloc[rows]
-    if not allocated.index.is_unique or allocated.index.hasnans:
+    if (not isinstance(allocated.index.dtype, pd.StringDtype) or not allocated.index.is_unique
+            or allocated.index.hasnans):
         return _ints(codes.map(allocated))  # pandas' own rules (and errors)
     at = pc.index_in(_arrow(codes), value_set=_arrow(allocated.index.to_series())).fill_null(-1)
     return _ints(allocated.reset_index(drop=True).reindex(at.to_numpy(zero_copy_only=False)))
 
 
 def _short_paid_candidates(alloc: AllocationResult, L: _Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(lines of invoices with an open line, their open amounts, allocation rows naming their line codes).
+    """(lines, their open amounts, allocation rows naming their line codes) that can make a SHORT_PAID.
 
-    Only those can make a SHORT_PAID; None when the check has nothing to look at.
+    The lines are those of the invoices with an open line that an allocation
+    names a line of; None when the check has nothing to look at.
     """
     a = alloc.allocations
     rows = np.flatnonzero(~L.cn)
     if a is None or not len(a) or not len(rows):
         return None
-    a["payment_id"], a["line_code"], a["step"]  # noqa: B018 - the columns the check reads
+    a["payment_id"], a["line_code"], a["step"]
     open_ = L.amount[rows] - _allocated(L, rows, alloc.line_allocated, a)
     inv = L.inv[rows]
     flag = np.zeros(L.n_inv + 1, dtype=bool)
     flag[inv[(open_ > 0) & (inv >= 0)]] = True
     keep = flag[inv]  # inv = -1 reads the False sentinel
-    cand = rows[keep]
-    if not len(cand):
-        return cand, open_[keep], np.zeros(0, dtype=np.int64)
-    codes = _take_arrow(_arrow(L.src["line_code"]), L.pos[cand])
-    return cand, open_[keep], np.flatnonzero(_isin_arrow(_arrow(a["line_code"]), codes))
+    rows, open_ = rows[keep], open_[keep]
+    if not len(rows):
+        return rows, open_, np.zeros(0, dtype=np.int64)
+    codes = _take_arrow(_arrow(L.src["line_code"]), L.pos[rows])
+    a_rows = np.flatnonzero(_isin_arrow(_arrow(a["line_code"]), codes))
+    # Of those invoices, the ones with a line named by these allocations: all their lines.
+    named = _isin_arrow(codes, _arrow(a["line_code"].iloc[a_rows]))
+    inv = L.inv[rows]
+    flag = np.zeros(L.n_inv + 1, dtype=bool)
+    flag[inv[named]] = True
+    keep = flag[inv] | named
+    return rows[keep], open_[keep], a_rows
 
 
 def _payment_exceptions(alloc: AllocationResult, L: _Lines, payments: pd.DataFrame,
@@ -1443,9 +1647,11 @@ def _short_paid(a: pd.DataFrame, L: _Lines, rows: np.ndarray, open_: np.ndarray,
                 info: pd.DataFrame, policy: Policy) -> list[pd.DataFrame]:
     """Invoices left partly open after a payment that referenced them paid part of them.
 
-    `rows`: the lines of the invoices with an open line; `a`: the allocations naming their codes.
+    `rows`/`open_`: the lines (and open amounts) of the invoices that have an open line and a line
+    named by an allocation in `a`, the allocations naming any of their codes (`_short_paid_candidates`):
+    the rest of the book cannot change the result.
     """
-    lines = L.frame(rows).assign(_open=open_)
+    lines = L.frame(rows, ["line_code", "customer_id", "invoice_no", "currency"], ("_inv",)).assign(_open=open_)
     line_inv = lines.set_index("line_code")[["_inv", "customer_id"]]
     al = a.assign(payment_id=a["payment_id"].astype("string"), line_code=a["line_code"].astype("string"))
     al = al.join(line_inv.rename(columns={"customer_id": "_line_customer"}), on="line_code", how="inner")
@@ -1476,9 +1682,8 @@ def _short_paid(a: pd.DataFrame, L: _Lines, rows: np.ndarray, open_: np.ndarray,
     if not len(referencing):
         return []
     open_lines = lines.loc[(lines["_open"] > 0).to_numpy() & _isin(lines["_inv"], referencing["_inv"])]
-    g = open_lines.groupby("_inv", sort=True)
-    sp = g.agg(invoice_no=("invoice_no", "first"), customer_id=("customer_id", "first"),
-               currency=("currency", "first"), amount=("_open", "sum")).reset_index()
+    sp = _agg(open_lines, "_inv", invoice_no=("invoice_no", "first"), customer_id=("customer_id", "first"),
+              currency=("currency", "first"), amount=("_open", "sum"))
     sp = sp.loc[sp["amount"] > 0].reset_index(drop=True)
     sp["_codes"] = sp["_inv"].astype(object).map(_lists(open_lines, "_inv", "line_code"))
     payers = _lists(referencing.loc[_isin(referencing["_inv"], sp["_inv"])], "_inv", "payment_id")
@@ -1530,7 +1735,7 @@ def find_exceptions(tables: dict[str, pd.DataFrame], alloc: AllocationResult, as
 
     ref_cols = ex[["_" + k for k in REF_KEYS]].to_numpy()
     ex["refs"] = [  # per exception row only
-        {k: sorted(set(v)) for k, v in zip(REF_KEYS, row) if v}
+        {k: (list(v) if len(v) == 1 else sorted(set(v))) for k, v in zip(REF_KEYS, row) if v}
         for row in ref_cols]
     ex["_rank"] = ex["severity"].map(SEVERITY_RANK).astype("int64")
     ex["_refkey"] = [str(r) for r in ex["refs"]]  # keys in REF_KEYS order, lists sorted

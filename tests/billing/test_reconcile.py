@@ -1,6 +1,7 @@
 """Three-way reconciliation (SPEC §6): one test per exception type, with hand-computed amounts."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -551,3 +552,99 @@ def test_with_the_real_allocation_short_paid_and_unapplied_cash():
     ex = find_exceptions(tables(invoices, None, payments, customers), alloc, AS_OF)
     assert ex[["type", "amount"]].values.tolist() == [["SHORT_PAID", 3000], ["UNAPPLIED_CASH", 500]]
     assert ex["refs"].iloc[0]["payment_ids"] == ["P1"]
+
+
+# ---------------------------------------------------------------- keys and paths of the vectorised checks
+
+def test_number_like_order_ids_are_compared_as_trimmed_text():
+    orders = make_orders([order(order_id="0010", quantity=2.0, unit_price=100),
+                          order(order_id="10", quantity=2.0, unit_price=100)])
+    invoices = make_invoices([line(order_id=" 10 ", order_line="01", quantity=2.0, unit_price=100, amount=200)])
+    ex = run(orders=orders, invoices=invoices)
+    assert ex["type"].tolist() == ["UNBILLED"]  # "0010" is another order than "10"
+    assert ex["refs"].tolist() == [{"order_lines": ["0010/1"]}]
+    assert ex["amount"].tolist() == [200]
+
+
+def test_a_repeated_order_key_uses_the_first_row_of_the_sheet():
+    orders = make_orders([order(order_line="1", quantity=5.0, unit_price=100),
+                          order(order_line="001", quantity=1.0, unit_price=999)])
+    orders["_row"] = np.array([9, 3], dtype="int64")  # the second row comes first in the sheet
+    invoices = make_invoices([line(quantity=1.0, unit_price=999, amount=999)])
+    assert run(orders=orders, invoices=invoices).empty
+    orders["_row"] = np.array([3, 9], dtype="int64")
+    assert set(run(orders=orders, invoices=invoices)["type"]) == {"UNBILLED", "PRICE_MISMATCH"}
+
+
+def test_duplicate_line_code_compares_canonical_codes():
+    invoices = _as_ingested([
+        dict(invoice_no="INV-1", customer_id="C1", invoice_date="2024-03-01", amount=1000, line_code="acme-001"),
+        dict(invoice_no="INV-2", customer_id="C1", invoice_date="2024-03-02", amount=2500, line_code="ACME 001"),
+        dict(invoice_no="INV-3", customer_id="C1", invoice_date="2024-03-03", amount=700,
+             line_code="ＡＣＭＥ-００１"),  # full-width: the same code once NFKC-normalised
+    ])
+    ex = run(invoices=invoices)
+    assert ex["type"].tolist() == ["DUPLICATE_LINE_CODE"]
+    row = ex.iloc[0]
+    assert row["amount"] == 2500 + 700
+    assert row["message"].startswith("Line code acme-001 is on 3 different lines (INV-1 line 1, INV-2 line 1, "
+                                     "INV-3 line 1)")
+    assert row["refs"] == {"line_codes": sorted(invoices["line_code"]), "invoice_nos": ["INV-1", "INV-2", "INV-3"]}
+
+
+def test_fractional_quantities_billed_by_several_lines_add_up_without_float_noise():
+    orders = make_orders([order(quantity=0.3, unit_price=1000)])
+    three = make_invoices([line(line_no=i, quantity=0.1, unit_price=1000, amount=100) for i in (1, 2, 3)])
+    assert run(orders=orders, invoices=three).empty  # 0.1 + 0.1 + 0.1 is not more than 0.3
+    four = make_invoices([line(line_no=i, quantity=0.1, unit_price=1000, amount=100) for i in (1, 2, 3, 4)])
+    ex = run(orders=orders, invoices=four)
+    assert ex["type"].tolist() == ["DUPLICATE_LINE"] and ex["amount"].tolist() == [100]
+    assert "billed by 4 invoice lines for 0.4 units but 0.3 were ordered: 0.1 units" in ex["message"].iloc[0]
+
+
+def test_short_paid_does_not_depend_on_the_order_or_presence_of_line_allocated():
+    allocation = pytest.importorskip("billing.allocation")
+    invoices = make_invoices([
+        dict(invoice_no="INV-1", customer_id="C1", invoice_date="2024-03-01", amount=6000, line_no=1),
+        dict(invoice_no="INV-1", customer_id="C1", invoice_date="2024-03-01", amount=4000, line_no=2),
+        dict(invoice_no="INV-2", customer_id="C1", invoice_date="2024-03-02", amount=500, line_no=1),
+    ])
+    payments = make_payments([dict(payment_id="P1", customer_id="C1", payment_date="2024-03-10", amount=7000,
+                                   invoice_no="INV-1")])
+    tbl = tables(invoices, None, payments)
+    alloc = allocation.allocate(invoices, payments, AS_OF, Policy())
+    ex = find_exceptions(tbl, alloc, AS_OF)
+    assert ex[["type", "amount"]].values.tolist() == [["SHORT_PAID", 3000]]
+    reversed_la = alloc.line_allocated.iloc[::-1].reset_index(drop=True)
+    for la in (reversed_la, alloc.line_allocated.iloc[:0]):
+        pd.testing.assert_frame_equal(ex, find_exceptions(tbl, dataclasses.replace(alloc, line_allocated=la), AS_OF))
+
+
+def test_shortcuts_give_the_same_exceptions_as_the_general_path(monkeypatch):
+    """billing.reconcile takes shortcuts (ids in order, number-like ids, whole quantities...); without them
+    the result is the same."""
+    from billing import reconcile
+
+    orders = make_orders([order(order_id=o, order_line=ln, quantity=q, unit_price=p, delivered_qty=d,
+                                billing_block=b)
+                          for o, ln, q, p, d, b in [("0007", "1", 3.0, 250, None, None), ("7", "02", 1.5, 999, 1.0, None),
+                                                    ("SO-9", "1", 4.0, 100, None, "hold"), ("0007", "01", 9.0, 1, None, None)]])
+    invoices = _as_ingested([
+        line(invoice_no="INV-2", line_no=1, order_id="7", order_line="2", quantity=2.5, unit_price=999, amount=2498),
+        line(invoice_no="INV-1", line_no=2, order_id="0007", order_line="1.0", quantity=4.0, unit_price=260,
+             amount=1040),
+        line(invoice_no="INV-1", line_no=1, order_id="0007", order_line=None, quantity=1.0, unit_price=250, amount=250),
+        line(invoice_no="INV-1", line_no=1, order_id="SO-9", order_line="1", quantity=1.0, unit_price=100, amount=100),
+        line(invoice_no="INV-3", line_no=1, order_id="SO-404", order_line="1", quantity=1.0, unit_price=1,
+             amount=-1, kind="credit_note"),
+    ])
+    invoices["_row"] = np.array([6, 2, 5, 3, 4], dtype="int64")
+    tbl = tables(invoices, orders, make_payments([]), make_customers([{"customer_id": "C1"}]))
+    fast = find_exceptions(tbl, make_alloc(), AS_OF)
+    due, blocked = billing_due(orders, invoices, AS_OF), billing_blocked(orders, invoices, AS_OF)
+    assert {"OVERBILLED_QTY", "PRICE_MISMATCH", "DUPLICATE_LINE", "ORPHAN_INVOICE_LINE",
+            "BILLING_BLOCKED"} <= set(fast["type"])
+    monkeypatch.setattr(reconcile, "_FAST", False)
+    pd.testing.assert_frame_equal(fast, find_exceptions(tbl, make_alloc(), AS_OF))
+    pd.testing.assert_frame_equal(due, billing_due(orders, invoices, AS_OF))
+    pd.testing.assert_frame_equal(blocked, billing_blocked(orders, invoices, AS_OF))
