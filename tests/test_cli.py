@@ -1,7 +1,6 @@
 """The command line end to end on real files: messages, exit codes, outputs."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import subprocess
 import sys

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cli
-from billing.ingest import IngestOptions, SchemaError, build_dataset
+from billing.ingest import SchemaError, build_dataset
 from billing.model import Dataset
 from connectors import gsheets as gs
 from connectors.gsheets import (GSheetsConnection, Retry, SheetChangedError, SourceError, open_client,
