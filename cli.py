@@ -51,6 +51,8 @@ def _policy(args: argparse.Namespace):
     updates = {"default_currency": args.currency}
     if getattr(args, "basis", None):
         updates["basis"] = args.basis
+    if getattr(args, "base_currency", None):
+        updates["base_currency"] = args.base_currency.upper()
     return policy.model_copy(update=updates)
 
 
@@ -291,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     _source_args(p)
     p.add_argument("--as-of", required=True, help="YYYY-MM-DD")
     p.add_argument("--basis", choices=["due_date", "invoice_date"])
+    p.add_argument("--base-currency", help="also convert the summary to this currency with the fx_rates table")
     p.add_argument("--format", choices=["json", "xlsx"], default="json")
     p.add_argument("--out", required=True)
     p.add_argument("--sections", help="comma-separated: rows,summary,customers,lines,allocations,"

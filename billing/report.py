@@ -67,6 +67,31 @@ def summary_table(analysis: Analysis) -> pd.DataFrame:
     return out.reset_index().rename(columns={"index": "currency"})
 
 
+SUMMARY_MONEY = ("invoiced", "allocated", "open", "overdue", "unapplied", "in_dispute")
+
+
+def base_summary(analysis: Analysis, fx_rates: pd.DataFrame, base_currency: str) -> dict:
+    """The summary converted to `base_currency` at the rate on the as-of date (or the latest before).
+
+    Each currency's figures are converted (billing.fx.to_base, half-even to base minor units) and
+    added up; a currency without a rate is listed under "missing_rates" and left out of the totals.
+    """
+    from billing.fx import to_base
+    from billing.money import format_minor
+
+    labels = analysis.policy.bucket_labels
+    cols = [*SUMMARY_MONEY, *labels]
+    conv = to_base(summary_table(analysis), cols, fx_rates, analysis.as_of, base_currency)
+    ok = ~conv["fx_missing"].to_numpy(dtype=bool)
+    total = {c: int(conv.loc[ok, f"{c}_base"].astype("int64").sum()) for c in cols}
+    base = str(base_currency).upper()
+    return {"base_currency": base,
+            "rates": {r.currency: float(r.fx_rate) for r in conv[ok].itertuples()},
+            "missing_rates": sorted(conv.loc[~ok, "currency"].astype(str)),
+            **{c: format_minor(total[c], base) for c in SUMMARY_MONEY},
+            "aging": {b: format_minor(total[b], base) for b in labels}}
+
+
 def customers_table(analysis: Analysis) -> pd.DataFrame:
     """Per customer and currency: buckets, open, unapplied credit (negative, SPEC §5), net."""
     return analysis.by_customer
@@ -89,6 +114,8 @@ def build_report(data: Dataset, analysis: Analysis, sections: Iterable[str] = SE
                                                       "unapplied", "in_dispute")},
                               "aging": {b: row[b] for b in labels}}
             for row in _records(s)}
+    if "summary" in sections and analysis.policy.base_currency:
+        report["summary_base"] = base_summary(analysis, data.fx_rates, analysis.policy.base_currency)
     if "customers" in sections:
         c = _money(customers_table(analysis), ["open", "unapplied", *labels])
         report["customers"] = [

@@ -220,6 +220,21 @@ def render_disputes() -> None:
     st.page_link(DISPUTES_PAGE, label="Open the Disputes page", icon=":material/gavel:")
 
 
+def render_base_total(analysis, data) -> None:
+    """All currencies converted to one, when the workbook has an fx_rates table (clearly labelled)."""
+    from billing.report import base_summary
+
+    if not len(data.fx_rates) or analysis.by_currency["currency"].nunique() < 2:
+        return
+    base = analysis.policy.base_currency or analysis.policy.default_currency
+    conv = base_summary(analysis, data.fx_rates, base)
+    missing = f" Not included (no rate): {', '.join(conv['missing_rates'])}." if conv["missing_rates"] else ""
+    rates = ", ".join(f"{c} {r:g}" for c, r in conv["rates"].items() if c != conv["base_currency"])
+    st.caption(f"All currencies converted to {conv['base_currency']} at the fx_rates of {as_of:%Y-%m-%d} "
+               f"or the latest before ({rates}): open **{conv['base_currency']} {conv['open']}**, "
+               f"overdue {conv['overdue']}, unapplied {conv['unapplied']}.{missing}")
+
+
 loaded = common.page_start("Overview", "As of {as_of}.")
 analysis = state.view(loaded)
 as_of, buckets = analysis.as_of, analysis.policy.bucket_labels
@@ -233,6 +248,7 @@ if currency is None:
     st.stop()
 
 render_kpis(kpi_row(analysis.kpis, currency), kpi_row(previous.kpis, currency), currency, previous_end)
+render_base_total(analysis, loaded.data)
 
 left, right = st.columns(2)
 with left:

@@ -116,3 +116,23 @@ def test_xlsx_tables_neutralise_formulas_and_format_money(tmp_path):
     assert "'=HYPERLINK(\"http://x\")" in cust
     amounts = sorted(r[header.index("amount")] for r in lines[1:])
     assert amounts == [100.0, 300.0, 500.0, 1000.0]
+
+
+def test_summary_is_also_converted_to_a_base_currency_with_the_fx_table():
+    raw = book()
+    raw.sheets.append(RawSheet("FX Rates", pd.DataFrame([["date", "currency", "rate"],
+                                                        ["2024-06-01", "EUR", 1.1],
+                                                        ["2024-07-15", "EUR", 2.0]], dtype=object)))
+    data = build_dataset(raw)
+    r = build_report(data, analyse(data, AS_OF, Policy(base_currency="USD")), ["summary"])
+    base = r["summary_base"]
+    # USD as is (rate 1); EUR at 1.1, the latest rate on or before the as-of date (not the July one)
+    assert base["rates"] == {"EUR": 1.1, "USD": 1.0} and base["missing_rates"] == []
+    assert (base["open"], base["unapplied"], base["invoiced"]) == ("800.00", "55.00", "1910.00")
+    assert base["aging"]["31-60"] == "500.00"
+
+
+def test_a_currency_without_a_rate_is_listed_not_guessed():
+    data = build_dataset(book())
+    base = build_report(data, analyse(data, AS_OF, Policy(base_currency="USD")), ["summary"])["summary_base"]
+    assert base["missing_rates"] == ["EUR"] and base["unapplied"] == "0.00"
