@@ -70,26 +70,32 @@ def summary_table(analysis: Analysis) -> pd.DataFrame:
 SUMMARY_MONEY = ("invoiced", "allocated", "open", "overdue", "unapplied", "in_dispute")
 
 
-def base_summary(analysis: Analysis, fx_rates: pd.DataFrame, base_currency: str) -> dict:
-    """The summary converted to `base_currency` at the rate on the as-of date (or the latest before).
+def base_totals(analysis: Analysis, fx_rates: pd.DataFrame, base_currency: str
+                ) -> tuple[dict[str, int], dict[str, float], list[str]]:
+    """Summary figures converted to `base_currency` (minor units), the rates used, currencies without one.
 
-    Each currency's figures are converted (billing.fx.to_base, half-even to base minor units) and
-    added up; a currency without a rate is listed under "missing_rates" and left out of the totals.
+    Rate on the as-of date or the latest before (billing.fx.to_base, half-even to base minor
+    units); a currency without a rate is left out of the totals and listed.
     """
     from billing.fx import to_base
-    from billing.money import format_minor
 
-    labels = analysis.policy.bucket_labels
-    cols = [*SUMMARY_MONEY, *labels]
+    cols = [*SUMMARY_MONEY, *analysis.policy.bucket_labels]
     conv = to_base(summary_table(analysis), cols, fx_rates, analysis.as_of, base_currency)
     ok = ~conv["fx_missing"].to_numpy(dtype=bool)
-    total = {c: int(conv.loc[ok, f"{c}_base"].astype("int64").sum()) for c in cols}
+    totals = {c: int(conv.loc[ok, f"{c}_base"].astype("int64").sum()) for c in cols}
+    rates = {r.currency: float(r.fx_rate) for r in conv[ok].itertuples()}
+    return totals, rates, sorted(conv.loc[~ok, "currency"].astype(str))
+
+
+def base_summary(analysis: Analysis, fx_rates: pd.DataFrame, base_currency: str) -> dict:
+    """`base_totals` for the JSON report: decimal strings in the base currency."""
+    from billing.money import format_minor
+
     base = str(base_currency).upper()
-    return {"base_currency": base,
-            "rates": {r.currency: float(r.fx_rate) for r in conv[ok].itertuples()},
-            "missing_rates": sorted(conv.loc[~ok, "currency"].astype(str)),
-            **{c: format_minor(total[c], base) for c in SUMMARY_MONEY},
-            "aging": {b: format_minor(total[b], base) for b in labels}}
+    totals, rates, missing = base_totals(analysis, fx_rates, base)
+    return {"base_currency": base, "rates": rates, "missing_rates": missing,
+            **{c: format_minor(totals[c], base) for c in SUMMARY_MONEY},
+            "aging": {b: format_minor(totals[b], base) for b in analysis.policy.bucket_labels}}
 
 
 def customers_table(analysis: Analysis) -> pd.DataFrame:

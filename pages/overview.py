@@ -222,17 +222,17 @@ def render_disputes() -> None:
 
 def render_base_total(analysis, data) -> None:
     """All currencies converted to one, when the workbook has an fx_rates table (clearly labelled)."""
-    from billing.report import base_summary
+    from billing.report import base_totals
 
     if not len(data.fx_rates) or analysis.by_currency["currency"].nunique() < 2:
         return
-    base = analysis.policy.base_currency or analysis.policy.default_currency
-    conv = base_summary(analysis, data.fx_rates, base)
-    missing = f" Not included (no rate): {', '.join(conv['missing_rates'])}." if conv["missing_rates"] else ""
-    rates = ", ".join(f"{c} {r:g}" for c, r in conv["rates"].items() if c != conv["base_currency"])
-    st.caption(f"All currencies converted to {conv['base_currency']} at the fx_rates of {as_of:%Y-%m-%d} "
-               f"or the latest before ({rates}): open **{conv['base_currency']} {conv['open']}**, "
-               f"overdue {conv['overdue']}, unapplied {conv['unapplied']}.{missing}")
+    base = (analysis.policy.base_currency or analysis.policy.default_currency).upper()
+    totals, _, missing = base_totals(analysis, data.fx_rates, base)
+    left_out = f" Not included (no rate): {', '.join(missing)}." if missing else ""
+    st.caption(f"All currencies converted to {base} at the fx_rates of {analysis.as_of:%Y-%m-%d} or the "
+               f"latest before: open **{money_text(totals['open'], base)}**, overdue "
+               f"{money_text(totals['overdue'], base)}, unapplied {money_text(totals['unapplied'], base)}."
+               f"{left_out}")
 
 
 loaded = common.page_start("Overview", "As of {as_of}.")
