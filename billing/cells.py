@@ -64,3 +64,21 @@ def is_blank_cell(value: object) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def text_cells(values: pd.Series, kinds: np.ndarray, normalise) -> tuple[pd.Series, np.ndarray]:
+    """The non-empty text cells, normalised, and their positions; empty ones become K_BLANK in `kinds`.
+
+    `normalise` maps a string Series to its cleaned form (each parser has its own rules).
+    """
+    is_str = kinds == K_STR
+    pos = np.flatnonzero(is_str)
+    if not len(pos):
+        return pd.Series([], dtype="str"), pos
+    text = values[is_str]
+    if text.dtype != "str":
+        text = pd.Series(text.to_numpy(dtype=object), dtype="str")
+    text = normalise(text.reset_index(drop=True))
+    empty = (text.str.len() == 0).to_numpy(dtype=bool)
+    kinds[pos[empty]] = K_BLANK
+    return text[~empty], pos[~empty]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from billing.cells import K_BLANK as _K_BLANK, K_DT as _K_DT, K_NUM as _K_NUM, cell_kinds
-from billing.cells import K_OTHER as _K_OTHER, K_STR as _K_STR
+from billing.cells import K_BLANK as _K_BLANK, K_DT as _K_DT, K_NUM as _K_NUM, cell_kinds, text_cells
+from billing.cells import K_OTHER as _K_OTHER
 
 __all__ = ["DateParse", "parse_dates"]
 
@@ -392,18 +392,9 @@ def parse_dates(values: pd.Series, order: str = "auto") -> DateParse:
     err = np.full(n, None, dtype=object)
     used = order if order != "auto" else "ymd"
 
-    is_str = kinds == _K_STR
-    if is_str.any():
-        text = values[is_str]
-        if text.dtype != "str":
-            text = pd.Series(text.to_numpy(dtype=object), dtype="str")
-        text = _normalise_text(text.reset_index(drop=True))
-        empty = (text.str.len() == 0).to_numpy(dtype=bool)
-        pos = np.flatnonzero(is_str)
-        kinds[pos[empty]] = _K_BLANK
-        keep = pos[~empty]
-        if len(keep):
-            dates[keep], err[keep], used = _parse_distinct(text[~empty], order)
+    text, keep = text_cells(values, kinds, _normalise_text)
+    if len(keep):
+        dates[keep], err[keep], used = _parse_distinct(text, order)
 
     is_num = kinds == _K_NUM
     if is_num.any():

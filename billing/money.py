@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from billing.cells import K_BLANK as _K_BLANK, K_DT, cell_kinds
-from billing.cells import K_NUM as _K_NUM, K_OTHER as _K_OTHER, K_STR as _K_STR
+from billing.cells import K_BLANK as _K_BLANK, K_DT, cell_kinds, text_cells
+from billing.cells import K_NUM as _K_NUM, K_OTHER as _K_OTHER
 from babel.numbers import get_currency_precision, list_currencies
 
 __all__ = [
@@ -688,19 +688,10 @@ def parse_money(
     used = decimal or "."
 
     # Text cells: whitespace-only is blank, the rest goes through _parse_text.
-    is_str = kinds == _K_STR
-    if is_str.any():
-        text = values[is_str]
-        if text.dtype != "str":
-            text = pd.Series(text.to_numpy(dtype=object), dtype="str")
-        text = _normalise_text(text.reset_index(drop=True))
-        empty = (text.str.len() == 0).to_numpy(dtype=bool)
-        pos = np.flatnonzero(is_str)
-        kinds[pos[empty]] = _K_BLANK
-        keep = pos[~empty]
-        if len(keep):
-            m, e, used = _parse_text(text[~empty], codes[keep], digits[keep], decimal)
-            minor[keep], err[keep] = m, e
+    text, keep = text_cells(values, kinds, _normalise_text)
+    if len(keep):
+        m, e, used = _parse_text(text, codes[keep], digits[keep], decimal)
+        minor[keep], err[keep] = m, e
 
     # Numeric cells: ints exactly, floats via the exact float check, leftovers
     # (too many decimals, artefacts, huge) via their decimal text.
