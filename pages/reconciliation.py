@@ -136,49 +136,36 @@ def keep_filtered(frame: pd.DataFrame, data) -> pd.DataFrame:
     return frame[mask.to_numpy(dtype=bool)]
 
 
-def render_billing_due(due: pd.DataFrame, as_of: pd.Timestamp) -> None:
-    st.caption("Delivered order lines, not on billing block, billed for less than delivered: invoice them.")
-    money_table(
-        due,
-        ["unit_price", "amount_to_bill"],
-        key="recon_billing_due",
-        empty="Every delivered order line is billed.",
-    )
-    if len(due):
+def render_order_list(frame: pd.DataFrame, name: str, money: list[str], as_of: pd.Timestamp, *,
+                      caption: str, empty: str, key: str) -> None:
+    """An order-line list (billing due or blocked) with its XLSX download."""
+    st.caption(caption)
+    money_table(frame, money, key=f"recon_{name}", empty=empty)
+    if len(frame):
         st.download_button(
-            "Download billing due (XLSX)",
-            lambda: exports.xlsx_bytes(
-                {"billing_due": due}, {"billing_due": ["unit_price", "amount_to_bill"]}
-            ),
-            file_name=f"billing_due_{as_of:%Y-%m-%d}.xlsx",
+            f"Download {name.replace('_', ' ')} (XLSX)",
+            lambda: exports.xlsx_bytes({name: frame}, {name: money}),
+            file_name=f"{name}_{as_of:%Y-%m-%d}.xlsx",
             mime=exports.XLSX_MIME,
-            key="recon_download_due",
+            key=f"recon_download_{key}",
             icon=":material/download:",
             on_click="ignore",
         )
+
+
+def render_billing_due(due: pd.DataFrame, as_of: pd.Timestamp) -> None:
+    render_order_list(due, "billing_due", ["unit_price", "amount_to_bill"], as_of, key="due",
+                      caption="Delivered order lines, not on billing block, billed for less than delivered: "
+                              "invoice them.",
+                      empty="Every delivered order line is billed.")
 
 
 def render_billing_blocked(blocked: pd.DataFrame, as_of: pd.Timestamp) -> None:
-    st.caption("Order lines held by a billing block, with the reason and the value not yet billed.")
     columns = ["billing_block", *[c for c in blocked.columns if c != "billing_block"]]
-    money_table(
-        blocked[columns],
-        ["unit_price", "amount"],
-        key="recon_billing_blocked",
-        empty="No order line is on billing block.",
-    )
-    if len(blocked):
-        st.download_button(
-            "Download billing blocked (XLSX)",
-            lambda: exports.xlsx_bytes(
-                {"billing_blocked": blocked}, {"billing_blocked": ["unit_price", "amount"]}
-            ),
-            file_name=f"billing_blocked_{as_of:%Y-%m-%d}.xlsx",
-            mime=exports.XLSX_MIME,
-            key="recon_download_blocked",
-            icon=":material/download:",
-            on_click="ignore",
-        )
+    render_order_list(blocked[columns], "billing_blocked", ["unit_price", "amount"], as_of, key="blocked",
+                      caption="Order lines held by a billing block, with the reason and the value not yet "
+                              "billed.",
+                      empty="No order line is on billing block.")
 
 
 loaded = common.page_start("Reconciliation", "Orders, invoice lines and payments matched as of {as_of}.")
