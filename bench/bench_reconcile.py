@@ -7,7 +7,7 @@ For each size (number of invoice lines; the demo has about as many order
 lines and 0.3 payments per line) prints the best-of-N seconds of
 ``find_exceptions`` (with --all also ``billing_due`` and ``billing_blocked``)
 today and of the pre-optimisation implementation kept in
-bench/_reconcile_before.py, measured in the same run on the same data, and
+billing/reconcile.py at commit defbd4a (bench/baseline.py), measured in the same run on the same data, and
 their ratio. It also checks that both give the identical frame.
 
 Data: `billing.demo.generate_demo(seed=7, n_lines=N, as_of="2026-06-30")`,
@@ -90,7 +90,8 @@ def main() -> None:
 
     from billing import reconcile as after
     sys.path.insert(0, str(ROOT / "bench"))
-    import _reconcile_before as before
+    from baseline import reconcile_before
+    before = reconcile_before()
 
     print(f"{'lines':>10} {'orders':>10} {'payments':>9} {'function':<16} {'rows':>7} "
           f"{'before s':>9} {'after s':>8} {'ratio':>6}", flush=True)

@@ -5,10 +5,10 @@
 Not a test (it needs generated data). For each demo size and case it compares
 ``find_exceptions``, ``billing_due`` and ``billing_blocked`` of the current
 billing/reconcile.py with reference outputs pickled under bench/.cache/ from
-the pre-optimisation implementation (bench/_reconcile_before.py): same rows,
+the pre-optimisation implementation (billing/reconcile.py at commit defbd4a (bench/baseline.py)): same rows,
 same order, same dtypes, same messages, actions and refs dicts.
 
---save (re)writes the reference pickles from bench/_reconcile_before.py; a
+--save (re)writes the reference pickles from billing/reconcile.py at commit defbd4a (bench/baseline.py); a
 missing reference is written the same way. Cases per size: the demo as of its
 date; as of an earlier date (allocation redone for it); the tables with their
 rows shuffled; and without customers / without orders.
@@ -313,7 +313,8 @@ def _outcome(mod, tables, alloc, as_of, policy):
 def fuzz(n: int, start: int = 0, books=None, label: str = "random books") -> int:
     """Both implementations on n generated books: identical frames (or the same exception raised),
     with billing.reconcile's shortcuts on and off (`_FAST`)."""
-    import _reconcile_before as before
+    from baseline import reconcile_before
+    before = reconcile_before()
 
     from billing import reconcile as after
 
@@ -349,13 +350,14 @@ def fuzz(n: int, start: int = 0, books=None, label: str = "random books") -> int
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[6000, 100_000])
-    ap.add_argument("--save", action="store_true", help="rewrite the references from _reconcile_before")
+    ap.add_argument("--save", action="store_true", help="rewrite the references from the pre-optimisation module")
     ap.add_argument("--fuzz", type=int, default=0, help="also compare on N random small books")
     ap.add_argument("--fuzz-start", type=int, default=0)
     ap.add_argument("--mutate", type=int, default=0, help="also compare on N randomly damaged 6k demos")
     args = ap.parse_args()
 
-    import _reconcile_before as before
+    from baseline import reconcile_before
+    before = reconcile_before()
 
     from billing import reconcile as after
 
