@@ -130,4 +130,3 @@ class AllocationResult:
     reference_issues: pd.DataFrame
     currency_mismatches: pd.DataFrame
     line_allocated: pd.DataFrame
-    suggestions: pd.DataFrame = field(default_factory=pd.DataFrame)
