@@ -22,3 +22,17 @@ def pages() -> dict[str, list]:
             st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
         ],
     }
+
+
+def frame():
+    """What surrounds every page: page config, the navigation, the sidebar. Returns the page to run.
+
+    app.py calls it on every run; a page file run on its own (Streamlit's legacy pages/ mode: a deep
+    link to a fresh server) calls it too, through ui.common.ensure_app_navigation.
+    """
+    from ui import sidebar, state
+
+    st.set_page_config(page_title="Linewise", page_icon=":material/receipt_long:", layout="wide")
+    page = st.navigation(pages())
+    sidebar.render(state.current())
+    return page
