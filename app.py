@@ -1,33 +1,11 @@
 """Linewise: navigation, the data source, and the sidebar filters every page shares.
 
 Pages are grouped: Dashboards (read), Work (lists to act on), Data (sources).
-Each page reads the loaded dataset and the filters through `ui.state` and
-calls `billing/`; nothing here computes.
+Each page reads the workspace's current data and the filters through
+`ui.state` and calls `services/`; nothing here computes.
 """
-import streamlit as st
+from ui import common, navigation
 
-from ui import sidebar, state
-
-st.set_page_config(page_title="Linewise", page_icon=":material/receipt_long:", layout="wide")
-
-PAGES = {
-    "Dashboards": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page("pages/aging.py", title="Aging", icon=":material/hourglass_bottom:"),
-        st.Page("pages/customer.py", title="Customer", icon=":material/person:"),
-    ],
-    "Work": [
-        st.Page("pages/reconciliation.py", title="Reconciliation", icon=":material/rule:"),
-        st.Page("pages/payments.py", title="Payments & allocations", icon=":material/payments:"),
-        st.Page("pages/disputes.py", title="Disputes", icon=":material/gavel:"),
-        st.Page("pages/reminders.py", title="Reminders", icon=":material/notifications:"),
-    ],
-    "Data": [
-        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
-    ],
-}
-
-page = st.navigation(PAGES)
-loaded = state.current()
-sidebar.render(loaded)
+page = navigation.frame()
+common.mark_framed()
 page.run()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from billing.customers import customer_labels
 from ui import state
+from ui.reminders_view import md_escape
 from ui.store import ACTOR_KEY
+
 
 
 def render(loaded: state.Loaded) -> None:
@@ -30,13 +33,13 @@ def render_actor() -> None:
 
 def render_source(loaded: state.Loaded) -> None:
     if loaded.is_demo:
-        st.info("You are looking at **demo data**. Load your own workbook on the Data page.",
-                icon=":material/science:")
+        st.info("You are looking at **demo data**, a sandbox: nothing is sent from it and nothing done on "
+                "it is kept. Import your own workbook on the Data page.", icon=":material/science:")
         st.page_link("pages/data.py", label="Upload or connect your data", icon=":material/upload_file:")
     elif loaded.error:
         st.error(f"{loaded.label}: {loaded.error}")
     else:
-        st.caption(f"Data: **{loaded.label}**")
+        st.caption(f"Data: import **{md_escape(loaded.label)}**")
 
 
 def _options(frame: pd.DataFrame, column: str) -> list[str]:
@@ -57,11 +60,8 @@ def render_filters(loaded: state.Loaded) -> None:
     currencies = sorted(set(data.invoices["currency"].dropna()) | set(data.payments["currency"].dropna()))
     st.multiselect("Currency", currencies, key="f_currency", placeholder="All currencies")
     cust = data.customers
-    if len(cust):
-        labels = (cust["customer_id"].astype(str) + " · " + cust["name"].fillna("").astype(str)).tolist()
-    else:
-        labels = sorted(data.invoices["customer_id"].dropna().astype(str).unique().tolist())
-    st.multiselect("Customer", labels, key="f_customer", placeholder="All customers")
+    st.multiselect("Customer", customer_labels(cust, data.invoices), key="f_customer",
+                   placeholder="All customers")
     segments, owners = _options(cust, "segment"), _options(cust, "owner")
     if segments:
         st.multiselect("Segment", segments, key="f_segment", placeholder="All segments")
