@@ -1,14 +1,19 @@
-"""Linewise: navigation, the data source, and the sidebar filters every page shares.
+"""Linewise: sign-in, navigation, the data source, and the sidebar filters every page shares.
 
-Pages are grouped: Dashboards (read), Work (lists to act on), Data (sources).
+Before anything is drawn, `ui.auth.gate` decides who is acting: a signed-out
+visitor sees only the sign-in page, a signed-in non-member only "no access".
+Pages are grouped: Dashboards (read), Work (lists to act on), Data (sources),
+Admin (members; admins only).
 Each page reads the loaded dataset and the filters through `ui.state` and
 calls `billing/`; nothing here computes.
 """
 import streamlit as st
 
-from ui import sidebar, state
+from billing.roles import Action, may
+from ui import auth, sidebar, state
 
 st.set_page_config(page_title="Linewise", page_icon=":material/receipt_long:", layout="wide")
+principal = auth.gate()
 
 PAGES = {
     "Dashboards": [
@@ -27,7 +32,9 @@ PAGES = {
     ],
 }
 
-page = st.navigation(PAGES)
+ADMIN = {"Admin": [st.Page("pages/admin.py", title="Members", icon=":material/group:")]}
+
+page = st.navigation({**PAGES, **ADMIN} if may(principal.role, Action.MEMBERS) else PAGES)
 loaded = state.current()
-sidebar.render(loaded)
+sidebar.render(loaded, principal)
 page.run()

@@ -1,9 +1,10 @@
 """The action store for this server process, and who is acting.
 
 One `Store` per process (`st.cache_resource`): SQLAlchemy pools connections
-and the store serialises its own writes. Until sign-in exists, the acting
-user is the name typed in the sidebar, kept in the session; every audit
-event records it.
+and the store serialises its own writes. The acting user is the signed-in
+address (``ui.auth``); only in local mode (no sign-in, loopback only) is it
+the name typed in the sidebar, kept in the session. Every audit event
+records it.
 """
 from __future__ import annotations
 
@@ -25,8 +26,11 @@ def get_store() -> Store:
 
 
 def actor() -> str:
-    """The acting user's name (set in the sidebar); 'anonymous' until one is typed."""
-    return (st.session_state.get(ACTOR_KEY) or "").strip() or "anonymous"
+    """Who acts in this run: the signed-in address; in local mode the name typed in the sidebar,
+    else ``local:<os user>``; ``anonymous`` on a server without sign-in (where nothing is allowed)."""
+    from ui.auth import current  # ui.auth builds on this module
+
+    return current().actor
 
 
 def action_id(purpose: str) -> str:

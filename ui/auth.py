@@ -1,0 +1,138 @@
+"""Sign-in on the Streamlit side: gather who is signed in, gate the app, show identity and refusals.
+
+The facts come from public Streamlit APIs only — ``st.secrets`` (``[auth]``,
+``[roles]``), ``st.user`` (the signed-in identity) and
+``st.get_option("server.address")`` (where this server listens) — and
+``services.auth.session_principal`` turns them into the acting Principal,
+afresh on every run: nothing about who acts is ever read back from the
+session state, which a client could forge.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from billing.roles import Mode, Principal, RolesError
+from services.auth import PermissionDenied, session_principal
+from ui.reminders_view import md_escape
+from ui.store import ACTOR_KEY, get_store
+
+__all__ = ["auth_configured", "roles_section", "providers", "current", "gate", "render_identity", "refusal"]
+
+
+def _secret_section(name: str) -> Mapping[str, Any] | None:
+    try:
+        return st.secrets[name] if name in st.secrets else None
+    except FileNotFoundError:  # no secrets.toml at all
+        return None
+
+
+def auth_configured() -> bool:
+    """Is sign-in configured (an ``[auth]`` section in the secrets)?"""
+    return _secret_section("auth") is not None
+
+
+def roles_section() -> Mapping[str, Any] | None:
+    """The ``[roles]`` section of the secrets (admin / finance / viewer lists), if any."""
+    return _secret_section("roles")
+
+
+def providers() -> list[str]:
+    """Named sign-in providers (``[auth.google]``, ``[auth.microsoft]``, ...); [] when ``[auth]``
+    configures a single, unnamed provider."""
+    section = _secret_section("auth") or {}
+    return [name for name, value in section.items() if isinstance(value, Mapping)]
+
+
+def current() -> Principal:
+    """The acting Principal of this run (RolesError when ``[roles]`` in the secrets is malformed)."""
+    return session_principal(auth_configured=auth_configured(), user=st.user.to_dict(),
+                             roles_section=roles_section(), bound_address=st.get_option("server.address"),
+                             store=get_store(), local_name=st.session_state.get(ACTOR_KEY))
+
+
+def _alone(page: Any, title: str) -> None:
+    """Show only `page` (no other page is reachable, not even by URL) and end the run."""
+    st.navigation([st.Page(page, title=title, icon=":material/lock:", url_path=title.lower().replace(" ", "-"))],
+                  position="hidden").run()
+    st.stop()
+
+
+def _sign_in_page() -> None:
+    st.title("Linewise")
+    st.write("Sign in to see your team's receivables.")
+    named = providers()
+    if not named or any(k in (_secret_section("auth") or {}) for k in ("client_id", "server_metadata_url")):
+        if st.button("Sign in", key="auth_sign_in", type="primary", icon=":material/login:"):
+            st.login()
+    for name in named:
+        if st.button(f"Sign in with {name}", key=f"auth_sign_in_{name}", icon=":material/login:"):
+            st.login(name)
+
+
+def _roles_error_page(message: str) -> None:
+    st.title("Linewise")
+    st.error("The [roles] section of the server's secrets cannot be read, so nobody can be let in: "
+             f"{md_escape(message)}. An administrator of the server must fix .streamlit/secrets.toml.",
+             icon=":material/error:")
+    _sign_out_button()
+
+
+def _sign_out_button() -> None:
+    if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
+        st.logout()
+
+
+def gate() -> Principal:
+    """Let the run through only when it may show data: signed in as a member, or local mode, or
+    an unconfigured server (dashboards with a warning; every action is refused there).
+
+    Otherwise the run shows the sign-in page or the one "no access" page and stops.
+    """
+    try:
+        principal = current()
+    except RolesError as exc:
+        message = str(exc)
+        _alone(lambda: _roles_error_page(message), "Configuration error")
+    if principal.mode is Mode.SIGN_IN and not st.user.is_logged_in:
+        _alone(_sign_in_page, "Sign in")
+    if principal.mode is Mode.SIGN_IN and principal.role is None:
+        _alone(lambda: _no_access_page(principal), "No access")
+    if principal.mode is Mode.UNCONFIGURED:
+        st.warning(f"Sign-in is not configured and this server listens on "
+                   f"{md_escape(principal.address or 'every network interface')}: you can look at the "
+                   "dashboards, but every action is refused until sign-in is configured ([auth] in "
+                   ".streamlit/secrets.toml).", icon=":material/lock_open:")
+    return principal
+
+
+def _no_access_page(principal: Principal) -> None:
+    st.title("No access")
+    ask = ", ".join(principal.contacts) or "an admin of this workspace"
+    if principal.actor == "signed-out":  # signed in, but the provider gave no (verified) address
+        who = "Your sign-in did not give a verified e-mail address, so Linewise cannot tell who you are"
+    else:
+        who = f"You are signed in as {principal.actor}, which is not a member of this workspace"
+    st.error(md_escape(f"{who}. Ask {ask} to add you."), icon=":material/block:")
+    _sign_out_button()
+
+
+def render_identity(principal: Principal) -> None:
+    """The sidebar's "who is working": the signed-in address and role with a sign-out button;
+    in local mode the name to record (typed, default ``local:<os user>``) and the local-mode note."""
+    if principal.mode is Mode.SIGN_IN:
+        st.caption(md_escape(f"Signed in as {principal.actor} · {principal.role}"))
+        _sign_out_button()
+    elif principal.mode is Mode.LOCAL:
+        st.info("**Local mode**: no sign-in, only this computer can open the app, and you are admin.",
+                icon=":material/computer:")
+        st.text_input("Your name", key=ACTOR_KEY, placeholder=principal.actor, max_chars=80,
+                      help="Recorded as who did it on every change (local mode only: with sign-in, "
+                           "your signed-in address is recorded).")
+
+
+def refusal(exc: PermissionDenied) -> None:
+    """Show a refused action as one plain sentence."""
+    st.error(md_escape(str(exc)), icon=":material/block:")
