@@ -21,8 +21,9 @@ that listens only on the loopback interface is a single person's **local
 mode** (that person is admin), and one that listens on any other address
 refuses every action until sign-in is configured.
 
-Everything here is pure: the service layer (``services.auth``) gathers the
-signed-in identity, the secrets and the members, and calls ``decide``.
+Everything here is pure: the service layer gathers the signed-in identity,
+the secrets and the members into an ``Actor`` (``services.auth``), and every
+action asks ``decide`` through ``services.context.authorize``.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = [
-    "Role", "Action", "Mode", "PERMISSIONS", "ACTION_LABELS", "ROLE_NAMES", "MemberRule", "Principal",
+    "Role", "Action", "Mode", "PERMISSIONS", "ACTION_LABELS", "ROLE_NAMES", "MemberRule", "Actor",
     "Decision", "RolesError", "parse_role", "normalise_pattern", "normalise_address", "rules_from_secrets",
     "rules_from_members", "role_of", "admin_contacts", "required_role", "may", "decide", "access_mode",
     "is_loopback", "validate_member_change", "MEMBER_COLUMNS",
@@ -63,22 +64,23 @@ ROLE_NAMES: tuple[str, ...] = tuple(str(r) for r in Role)  # ("viewer", "finance
 
 
 class Action(StrEnum):
-    """Every action a person can take; reading (dashboards, drill-downs, downloads) is not one."""
+    """Every action a person can take; reading (dashboards, drill-downs, downloads) is not one.
+    The values are the permission names the service functions pass to ``services.context.authorize``."""
 
-    IMPORT = "import"                          # upload, Google Sheet refresh, `cli.py import`
-    MAPPING = "mapping.save"                   # remember a column mapping for a source layout
-    DISPUTE_CREATE = "dispute.create"
-    DISPUTE_TRANSITION = "dispute.transition"
-    DISPUTE_NOTE = "dispute.note"
-    REMINDER_SEND = "reminder.send"
-    REMINDER_RETRY = "reminder.retry"          # send again what failed
-    REMINDER_RESOLVE = "reminder.resolve"      # settle an unconfirmed reminder as sent or failed
-    PROMISE = "promise"                        # promise to pay (SPEC §15)
-    ADJUSTMENT = "adjustment"                  # write-off, manual application, credit note request
-    WRITEBACK = "writeback"                    # write line codes / statuses into the source sheet
-    SETTINGS = "settings"                      # company details, policies
-    MEMBERS = "members"                        # add, remove members, change roles
-    RETENTION = "retention"                    # prune old imports
+    IMPORT = "import"                            # upload, Google Sheet refresh, `cli.py import`
+    MAPPING = "save_mapping"                     # remember a column mapping for a source layout
+    DISPUTE_CREATE = "open_dispute"
+    DISPUTE_TRANSITION = "transition_dispute"
+    DISPUTE_NOTE = "add_dispute_note"
+    REMINDER_SEND = "send_reminders"
+    REMINDER_RETRY = "retry_reminders"           # send again what failed
+    REMINDER_RESOLVE = "resolve_reminders"       # settle an unconfirmed reminder as sent or failed
+    PROMISE = "record_promise"                   # promise to pay (SPEC §15)
+    ADJUSTMENT = "make_adjustment"               # write-off, manual application, credit note request
+    WRITEBACK = "write_back"                     # write line codes / statuses into the source sheet
+    SETTINGS = "change_settings"                 # company details, policies
+    MEMBERS = "change_members"                   # add, remove members, change roles
+    RETENTION = "prune_imports"                  # prune old imports
 
 
 # The permission table: the least role each action needs. One entry per Action (checked on import).
@@ -121,10 +123,15 @@ ACTION_LABELS: Mapping[Action, str] = MappingProxyType({
 class Mode(StrEnum):
     """How the acting person was identified."""
 
-    SIGN_IN = "sign-in"            # Streamlit sign-in (OIDC): the signed-in address
+    SIGN_IN = "sign_in"            # Streamlit sign-in (OIDC): the signed-in address
     LOCAL = "local"                # no [auth], server on loopback only: the local user, admin
     UNCONFIGURED = "unconfigured"  # no [auth], server reachable from other machines: no actions
-    CLI = "cli"                    # the command line: LINEWISE_ACTOR or cli:<os user>
+    CLI = "cli"                    # the command line: LINEWISE_ACTOR or cli:<os user>, admin
+    SYSTEM = "system"              # Linewise itself (maintenance jobs), admin
+
+
+# Modes whose actor is admin by definition: one person at this computer, or shell access to the server.
+_ADMIN_BY_MODE = frozenset({Mode.LOCAL, Mode.CLI, Mode.SYSTEM})
 
 
 # --------------------------------------------------------------------------- member rules
@@ -241,22 +248,36 @@ def validate_member_change(rules: Iterable[MemberRule], pattern: str, role: Role
 # --------------------------------------------------------------------------- who acts, and may they
 
 @dataclass(frozen=True)
-class Principal:
-    """The acting person as the service layer sees them.
+class Actor:
+    """Someone doing something, as every service function takes them.
 
-    actor   what every record and audit event carries: the signed-in address,
-            the local user's name, or the CLI's actor;
-    role    their role, None when they have none (no member, or actions are off);
-    mode    how they were identified (Mode);
-    address the server's listening address (for the UNCONFIGURED refusal), else "".
+    name     what every record and audit event carries: the signed-in address,
+             the local user's name, or the CLI's actor;
+    how      how they were identified (a Mode or its value);
+    role     their role: None when they have none (no member, or actions are
+             off); LOCAL, CLI and SYSTEM actors are admin when not given;
+    address  the server's listening address (for the UNCONFIGURED refusal), else "";
     contacts admins to ask for access (shown to a signed-in non-member).
     """
 
-    actor: str
-    role: Role | None
-    mode: Mode
+    name: str
+    how: Mode = Mode.LOCAL
+    role: Role | None = None
     address: str = ""
     contacts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError("an actor needs a name")
+        object.__setattr__(self, "name", self.name.strip())
+        try:
+            object.__setattr__(self, "how", Mode(self.how))
+        except ValueError:
+            raise ValueError(f"unknown sign-in kind {self.how!r}; one of {', '.join(Mode)}") from None
+        if self.role is None and self.how in _ADMIN_BY_MODE:
+            object.__setattr__(self, "role", Role.ADMIN)
+        elif self.role is not None:
+            object.__setattr__(self, "role", parse_role(self.role))
 
 
 @dataclass(frozen=True)
@@ -278,23 +299,23 @@ def may(role: Role | None, action: Action | str) -> bool:
     return role is not None and role >= required_role(action)
 
 
-def decide(principal: Principal, action: Action | str) -> Decision:
-    """The one permission rule: whether `principal` may take `action`, and if not, why."""
+def decide(actor: Actor, action: Action | str) -> Decision:
+    """The one permission rule: whether `actor` may take `action`, and if not, why."""
     action = Action(action)
     need = PERMISSIONS[action]
-    if may(principal.role, action):
+    if may(actor.role, action):
         return Decision(True, action, need)
     label = ACTION_LABELS[action]
-    if principal.mode is Mode.UNCONFIGURED:
-        where = principal.address or "all network interfaces"
+    if actor.how is Mode.UNCONFIGURED:
+        where = actor.address or "all network interfaces"
         msg = (f"{label} is refused: this server listens on {where} without sign-in. Sign-in must be "
                "configured ([auth] in .streamlit/secrets.toml) before anyone can act; "
                "or run it locally on 127.0.0.1 (make run).")
-    elif principal.role is None:
-        ask = ", ".join(principal.contacts) or "an admin"
-        msg = f"{label} is refused: {principal.actor} is not a member of this workspace. Ask {ask}."
+    elif actor.role is None:
+        ask = ", ".join(actor.contacts) or "an admin"
+        msg = f"{label} is refused: {actor.name} is not a member of this workspace. Ask {ask}."
     else:
-        msg = (f"{label} needs the {need} role; {principal.actor} is {principal.role}. "
+        msg = (f"{label} needs the {need} role; {actor.name} is {actor.role}. "
                "Ask an admin if you need it.")
     return Decision(False, action, need, msg)
 

@@ -7,23 +7,26 @@ member changes and refused actions is shown below.
 """
 import streamlit as st
 
-from billing.roles import ROLE_NAMES, Action, RolesError, may
-from services.auth import PermissionDenied, members_table, remove_member, set_member
+from billing.roles import ROLE_NAMES, Action, RolesError
+from services.auth import members_table, remove_member, set_member
+from services.context import NotAllowed
 from ui import auth
+from ui.common import ensure_app_navigation
 from ui.reminders_view import md_escape
-from ui.store import action_id, done, get_store
+from ui.store import action_id, done, team_workspace
 from ui.tables import plain_table
 
 ADD, REMOVE, FLASH = "member_set", "member_remove", "admin_flash"
 PATTERN, ROLE, WHO = "admin_pattern", "admin_role", "admin_remove_pattern"
 
+ensure_app_navigation()
 st.title("Members")
-principal = auth.current()
-if not may(principal.role, Action.MEMBERS):  # the navigation hides this page; a direct link ends here
+if not auth.can(Action.MEMBERS):  # the navigation offers this page to admins only; this is the page's own check
     st.error("Only admins can see and change the members of this workspace.", icon=":material/block:")
     st.stop()
 
-store = get_store()
+ws = team_workspace()  # members belong to the team, also while the demo sandbox is shown
+store = ws.store
 secrets_roles = auth.roles_section()
 flash = st.session_state.pop(FLASH, None)
 if flash:
@@ -35,7 +38,7 @@ def _apply(purpose: str, change, success: str) -> None:
     for the next run."""
     try:
         change(auth.current(), action_id(purpose))
-    except (PermissionDenied, RolesError) as exc:
+    except (NotAllowed, RolesError) as exc:
         st.session_state[FLASH] = ("error", str(exc))
     else:
         st.session_state[FLASH] = ("ok", success)
@@ -44,15 +47,13 @@ def _apply(purpose: str, change, success: str) -> None:
 
 def _add() -> None:
     pattern, role = (st.session_state.get(PATTERN) or "").strip(), st.session_state.get(ROLE) or "viewer"
-    _apply(ADD, lambda who, aid: set_member(who, store, pattern, role, action_id=aid,
-                                            roles_section=secrets_roles),
+    _apply(ADD, lambda who, aid: set_member(ws, who, pattern, role, action_id=aid, roles_section=secrets_roles),
            f"{pattern} is {role}.")
 
 
 def _remove() -> None:
     pattern = st.session_state.get(WHO)
-    _apply(REMOVE, lambda who, aid: remove_member(who, store, pattern, action_id=aid,
-                                                  roles_section=secrets_roles),
+    _apply(REMOVE, lambda who, aid: remove_member(ws, who, pattern, action_id=aid, roles_section=secrets_roles),
            f"{pattern} is no longer a member.")
 
 

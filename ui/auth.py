@@ -3,8 +3,8 @@
 The facts come from public Streamlit APIs only — ``st.secrets`` (``[auth]``,
 ``[roles]``), ``st.user`` (the signed-in identity) and
 ``st.get_option("server.address")`` (where this server listens) — and
-``services.auth.session_principal`` turns them into the acting Principal,
-afresh on every run: nothing about who acts is ever read back from the
+``services.auth.session_actor`` turns them into the acting Actor, afresh
+on every run: neither who acts nor their role is ever read back from the
 session state, which a client could forge.
 """
 from __future__ import annotations
@@ -14,12 +14,14 @@ from typing import Any
 
 import streamlit as st
 
-from billing.roles import Mode, Principal, RolesError
-from services.auth import PermissionDenied, session_principal
+from billing.roles import Action, Actor, Mode, RolesError, may
+from services.auth import SIGNED_OUT, session_actor
+from services.context import NotAllowed
 from ui.reminders_view import md_escape
-from ui.store import ACTOR_KEY, get_store
+from ui.store import ACTOR_KEY, team_store
 
-__all__ = ["auth_configured", "roles_section", "providers", "current", "gate", "render_identity", "refusal"]
+__all__ = ["auth_configured", "roles_section", "providers", "current", "can", "gate", "render_identity",
+           "refusal"]
 
 
 def _secret_section(name: str) -> Mapping[str, Any] | None:
@@ -46,11 +48,22 @@ def providers() -> list[str]:
     return [name for name, value in section.items() if isinstance(value, Mapping)]
 
 
-def current() -> Principal:
-    """The acting Principal of this run (RolesError when ``[roles]`` in the secrets is malformed)."""
-    return session_principal(auth_configured=auth_configured(), user=st.user.to_dict(),
-                             roles_section=roles_section(), bound_address=st.get_option("server.address"),
-                             store=get_store(), local_name=st.session_state.get(ACTOR_KEY))
+def current() -> Actor:
+    """The acting Actor of this run (RolesError when ``[roles]`` in the secrets is malformed).
+
+    Members live in the team's store, also while the demo sandbox is shown."""
+    return session_actor(auth_configured=auth_configured(), user=st.user.to_dict(),
+                         roles_section=roles_section(), bound_address=st.get_option("server.address"),
+                         store=team_store(), local_name=st.session_state.get(ACTOR_KEY))
+
+
+def can(action: Action | str) -> bool:
+    """May the acting person take `action`? For drawing only (hide or disable a button): the
+    service function checks again when the action runs."""
+    try:
+        return may(current().role, action)
+    except RolesError:
+        return False
 
 
 def _alone(page: Any, title: str) -> None:
@@ -85,54 +98,54 @@ def _sign_out_button() -> None:
         st.logout()
 
 
-def gate() -> Principal:
+def gate() -> Actor:
     """Let the run through only when it may show data: signed in as a member, or local mode, or
     an unconfigured server (dashboards with a warning; every action is refused there).
 
     Otherwise the run shows the sign-in page or the one "no access" page and stops.
     """
     try:
-        principal = current()
+        actor = current()
     except RolesError as exc:
         message = str(exc)
         _alone(lambda: _roles_error_page(message), "Configuration error")
-    if principal.mode is Mode.SIGN_IN and not st.user.is_logged_in:
+    if actor.how is Mode.SIGN_IN and not st.user.is_logged_in:
         _alone(_sign_in_page, "Sign in")
-    if principal.mode is Mode.SIGN_IN and principal.role is None:
-        _alone(lambda: _no_access_page(principal), "No access")
-    if principal.mode is Mode.UNCONFIGURED:
+    if actor.how is Mode.SIGN_IN and actor.role is None:
+        _alone(lambda: _no_access_page(actor), "No access")
+    if actor.how is Mode.UNCONFIGURED:
         st.warning(f"Sign-in is not configured and this server listens on "
-                   f"{md_escape(principal.address or 'every network interface')}: you can look at the "
+                   f"{md_escape(actor.address or 'every network interface')}: you can look at the "
                    "dashboards, but every action is refused until sign-in is configured ([auth] in "
                    ".streamlit/secrets.toml).", icon=":material/lock_open:")
-    return principal
+    return actor
 
 
-def _no_access_page(principal: Principal) -> None:
+def _no_access_page(actor: Actor) -> None:
     st.title("No access")
-    ask = ", ".join(principal.contacts) or "an admin of this workspace"
-    if principal.actor == "signed-out":  # signed in, but the provider gave no (verified) address
+    ask = ", ".join(actor.contacts) or "an admin of this workspace"
+    if actor.name == SIGNED_OUT:  # signed in, but the provider gave no (verified) address
         who = "Your sign-in did not give a verified e-mail address, so Linewise cannot tell who you are"
     else:
-        who = f"You are signed in as {principal.actor}, which is not a member of this workspace"
+        who = f"You are signed in as {actor.name}, which is not a member of this workspace"
     st.error(md_escape(f"{who}. Ask {ask} to add you."), icon=":material/block:")
     _sign_out_button()
 
 
-def render_identity(principal: Principal) -> None:
+def render_identity(actor: Actor) -> None:
     """The sidebar's "who is working": the signed-in address and role with a sign-out button;
     in local mode the name to record (typed, default ``local:<os user>``) and the local-mode note."""
-    if principal.mode is Mode.SIGN_IN:
-        st.caption(md_escape(f"Signed in as {principal.actor} · {principal.role}"))
+    if actor.how is Mode.SIGN_IN:
+        st.caption(md_escape(f"Signed in as {actor.name} · {actor.role}"))
         _sign_out_button()
-    elif principal.mode is Mode.LOCAL:
+    elif actor.how is Mode.LOCAL:
         st.info("**Local mode**: no sign-in, only this computer can open the app, and you are admin.",
                 icon=":material/computer:")
-        st.text_input("Your name", key=ACTOR_KEY, placeholder=principal.actor, max_chars=80,
+        st.text_input("Your name", key=ACTOR_KEY, placeholder=actor.name, max_chars=80,
                       help="Recorded as who did it on every change (local mode only: with sign-in, "
                            "your signed-in address is recorded).")
 
 
-def refusal(exc: PermissionDenied) -> None:
+def refusal(exc: NotAllowed) -> None:
     """Show a refused action as one plain sentence."""
     st.error(md_escape(str(exc)), icon=":material/block:")

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.roles import (ACTION_LABELS, PERMISSIONS, Action, MemberRule, Mode, Principal, Role, RolesError,
+from billing.roles import (ACTION_LABELS, PERMISSIONS, Action, Actor, MemberRule, Mode, Role, RolesError,
                            access_mode, admin_contacts, decide, is_loopback, may, normalise_address,
                            normalise_pattern, role_of, rules_from_members, rules_from_secrets,
                            validate_member_change)
@@ -97,24 +97,24 @@ def test_the_last_admin_cannot_be_removed_or_demoted():
 
 
 def test_a_viewer_is_refused_with_the_role_it_needs():
-    d = decide(Principal("val@example.com", Role.VIEWER, Mode.SIGN_IN), Action.REMINDER_SEND)
+    d = decide(Actor("val@example.com", Mode.SIGN_IN, Role.VIEWER), Action.REMINDER_SEND)
     assert not d.allowed and d.required is Role.FINANCE
     assert d.message == ("Sending reminders needs the finance role; val@example.com is viewer. "
                          "Ask an admin if you need it.")
 
 
 def test_finance_is_refused_member_changes_and_admin_may():
-    assert not decide(Principal("f@x.test", Role.FINANCE, Mode.SIGN_IN), Action.MEMBERS).allowed
-    assert decide(Principal("a@x.test", Role.ADMIN, Mode.SIGN_IN), Action.MEMBERS).allowed
+    assert not decide(Actor("f@x.test", Mode.SIGN_IN, Role.FINANCE), Action.MEMBERS).allowed
+    assert decide(Actor("a@x.test", Mode.SIGN_IN, Role.ADMIN), Action.MEMBERS).allowed
 
 
 def test_a_non_member_is_told_whom_to_ask():
-    d = decide(Principal("x@else.test", None, Mode.SIGN_IN, contacts=("ana@example.com",)), Action.IMPORT)
+    d = decide(Actor("x@else.test", Mode.SIGN_IN, contacts=("ana@example.com",)), Action.IMPORT)
     assert "not a member" in d.message and "ana@example.com" in d.message
 
 
 def test_an_unconfigured_server_refuses_and_says_sign_in_must_be_configured():
-    d = decide(Principal("anonymous", None, Mode.UNCONFIGURED, address="0.0.0.0"), Action.DISPUTE_CREATE)
+    d = decide(Actor("anonymous", Mode.UNCONFIGURED, address="0.0.0.0"), Action.DISPUTE_CREATE)
     assert not d.allowed
     assert "listens on 0.0.0.0 without sign-in" in d.message and "[auth]" in d.message
 
@@ -134,3 +134,19 @@ def test_the_mode_follows_auth_and_the_bound_address():
     assert access_mode(False, "127.0.0.1") is Mode.LOCAL
     assert access_mode(False, "0.0.0.0") is Mode.UNCONFIGURED
     assert access_mode(False, None) is Mode.UNCONFIGURED
+
+
+def test_local_cli_and_system_actors_are_admin_and_sign_in_ones_only_what_they_are_given():
+    assert Actor("me").role is Role.ADMIN and Actor("cron", "cli").role is Role.ADMIN
+    assert Actor("job", Mode.SYSTEM).role is Role.ADMIN
+    assert Actor("x@x.test", Mode.SIGN_IN).role is None
+    assert Actor("x@x.test", "sign_in", "finance").role is Role.FINANCE
+    assert Actor("anonymous", Mode.UNCONFIGURED).role is None
+
+
+def test_an_actor_needs_a_name_and_a_known_sign_in_kind():
+    with pytest.raises(ValueError, match="needs a name"):
+        Actor("  ")
+    with pytest.raises(ValueError, match="unknown sign-in kind"):
+        Actor("ann", "typed_name")
+    assert Actor("  ann ").name == "ann"
