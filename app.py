@@ -9,6 +9,7 @@ and the filters through `ui.state` and calls `services/`; nothing here computes.
 import streamlit as st
 
 from billing.roles import Action, may
+from services.context import NotAllowed
 from ui import auth, common, navigation, sidebar, state
 
 st.set_page_config(page_title="Linewise", page_icon=":material/receipt_long:", layout="wide")
@@ -18,4 +19,7 @@ page = st.navigation(navigation.pages(admin=may(actor.role, Action.MEMBERS)))
 loaded = state.current()
 sidebar.render(loaded, actor)
 common.mark_framed()
-page.run()
+try:
+    page.run()
+except NotAllowed as exc:  # refused where the action runs (services.context.authorize, audited): say why
+    auth.refusal(exc)
