@@ -17,7 +17,6 @@ from billing.disputes import LEVELS, LOG_CHANNELS, OPEN_STATES, OUTCOMES, REASON
 from ui import common, state
 from ui import disputes as ui
 from ui.fmt import money_text
-from ui.store import get_store
 from ui.tables import money_table, plain_table
 
 LIST_COLUMNS = ["id", "status", "sla", "customer_id", "name", "currency", "amount", "reason", "owner",
@@ -256,7 +255,7 @@ def render_detail(store, frame: pd.DataFrame, aging: pd.DataFrame) -> None:
 loaded = common.page_start("Disputes", "Lines as of {as_of}; ages and the review SLA up to today.")
 analysis = state.view(loaded)
 try:
-    store = get_store()
+    store = state.workspace().store
     frame = load(store, loaded.data)
 except Exception as exc:  # noqa: BLE001 - a store that cannot be opened is a message, not a traceback
     st.error(f"The action store cannot be read: {state.error_text(exc)}", icon=":material/database:")

@@ -20,10 +20,14 @@ from billing.ingest import IngestOptions, SchemaError, build_dataset
 from billing.layout import layout_key
 from billing.model import Dataset, RawWorkbook
 from billing.roles import Action
-from connectors.load import LoadError, read_files, source_files
+from connectors.load import LoadError, load_dataset, load_mapping, read_files, source_files
 from connectors.snapshot import dataset_blobs, dataset_from, dataset_meta, sha256
 from connectors.store import new_action_id
 from services.context import Actor, Workspace, authorize
+
+__all__ = ["IngestOptions", "ImportResult", "Current", "import_files", "import_source", "import_sheet",
+           "current_data", "load_import", "read_dataset", "load_mapping", "history", "differences", "prune",
+           "remembered_mapping", "remember_mapping", "source_files_of", "fingerprint", "LoadError"]
 
 STORED, UNCHANGED, UNREADABLE = "stored", "unchanged", "unreadable"
 FILE_PREFIX = "file:"  # import_chunks.name of the source files kept with an import
@@ -215,6 +219,13 @@ def _message(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------- reading back
+
+
+def read_dataset(source: str | Path, options: IngestOptions = IngestOptions()) -> Dataset:
+    """SOURCE read and normalised without storing it (``cli.py check|codes|report SOURCE``).
+    Raises connectors.load.LoadError with a message for the user."""
+    return load_dataset(source, options)
+
 
 
 def current_import_id(ws: Workspace) -> int | None:

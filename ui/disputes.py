@@ -27,7 +27,8 @@ from billing.disputes import LEVELS, OUTCOMES, REASONS, TRANSITIONS, Dispute, Di
 from connectors.store import ActionConflict, StoreError
 from ui import state
 from ui.fmt import digits_of, money_text
-from ui.store import actor, action_id, done, get_store
+from services import actions
+from ui.store import actor, action_id, current_actor, done
 from ui.tables import money_table
 
 DISPUTES_PAGE = "pages/disputes.py"
@@ -232,8 +233,8 @@ def _open_dialog(aging: pd.DataFrame, req: dict) -> None:
         # The store checks the request with billing.disputes.validate_new (amount at most the open
         # amount of the lines, no line already in an open dispute, one customer and currency) inside
         # its transaction; a replayed action id returns the dispute the first call opened.
-        new_id = get_store().open_dispute(
-            action_id=action_id(purpose), actor=actor(), lines=lines, amount=amount, line_codes=codes,
+        new_id = actions.open_dispute(
+            state.workspace(), current_actor(), action_id=action_id(purpose), lines=lines, amount=amount, line_codes=codes,
             reason=st.session_state.get(F_REASON) or "other",
             owner=(st.session_state.get(F_OWNER) or "").strip(),
             description=(st.session_state.get(F_NOTE) or "").strip() or None)
@@ -278,8 +279,8 @@ def move(d: Dispute, to: str, **kwargs: Any) -> bool:
     """Apply a transition through the store (idempotent per dispute version); report in the detail."""
     purpose = _move_purpose(d, to)
     try:
-        new = get_store().transition_dispute(int(d.id), to, action_id=action_id(purpose), actor=actor(),
-                                             **kwargs)
+        new = actions.transition_dispute(state.workspace(), current_actor(), int(d.id), to,
+                                         action_id=action_id(purpose), **kwargs)
     except InvalidTransition as exc:
         done(purpose)
         if exc.current == to:  # a second click on a button drawn before the first one was applied
@@ -388,7 +389,8 @@ def add_note(dispute_id: int) -> None:
         return
     purpose = f"dispute_note:{dispute_id}"
     try:
-        get_store().add_dispute_note(dispute_id, channel, text, action_id=action_id(purpose), actor=actor())
+        actions.add_dispute_note(state.workspace(), current_actor(), dispute_id, channel, text,
+                                 action_id=action_id(purpose))
     except _errors() as exc:
         _say("error", str(exc))
         return
@@ -407,7 +409,7 @@ def customer_section(customer_id: str, analysis) -> None:
     """The customer's disputes, and "Open dispute" on open lines the user picks."""
     st.subheader("Disputes", anchor=False)
     try:
-        mine = get_store().list_disputes(customer_id=str(customer_id))
+        mine = actions.list_disputes(state.workspace(), customer_id=str(customer_id))
     except Exception as exc:  # noqa: BLE001 - the statement must still draw
         st.warning(f"The action store cannot be read: {state.error_text(exc)}", icon=":material/database:")
         return
