@@ -104,3 +104,13 @@ def resolve_claims(ws: Workspace, actor: Actor, keys: Sequence[Sequence[Any]], o
 
 def reminder_log(ws: Workspace, customer_id: str | None = None) -> pd.DataFrame:
     return ws.store.reminder_log(customer_id)
+
+
+# ---- write-back ------------------------------------------------------------------------------
+
+
+def write_codes_back(ws: Workspace, actor: Actor, conn, url: str, data, options, *, action_id: str):
+    """Write the line codes of `data` into the Google Sheet at `url` through `conn` (a
+    ``connectors.gsheets`` connection): only empty line_code cells, refused when the sheet changed."""
+    authorize(ws, actor, Action.WRITEBACK, action_id=action_id)
+    return conn.write_codes(url, data, options=options, dry_run=False)

@@ -14,14 +14,14 @@ from typing import Any
 
 import streamlit as st
 
-from billing.roles import Action, Actor, Mode, RolesError, may
+from billing.roles import Action, Actor, Mode, RolesError, decide
 from services.auth import SIGNED_OUT, session_actor
 from services.context import NotAllowed
 from ui.reminders_view import md_escape
 from ui.store import ACTOR_KEY, team_store
 
-__all__ = ["auth_configured", "roles_section", "providers", "current", "can", "gate", "render_identity",
-           "refusal"]
+__all__ = ["auth_configured", "roles_section", "providers", "current", "can", "blocked", "gate",
+           "render_identity", "refusal"]
 
 
 def _secret_section(name: str) -> Mapping[str, Any] | None:
@@ -60,10 +60,17 @@ def current() -> Actor:
 def can(action: Action | str) -> bool:
     """May the acting person take `action`? For drawing only (hide or disable a button): the
     service function checks again when the action runs."""
+    return blocked(action) is None
+
+
+def blocked(action: Action | str) -> str | None:
+    """Why the acting person may not take `action` (the sentence a refusal would say), or None
+    when they may. For drawing only, like `can`."""
     try:
-        return may(current().role, action)
-    except RolesError:
-        return False
+        decision = decide(current(), action)
+    except RolesError as exc:
+        return str(exc)
+    return None if decision.allowed else decision.message
 
 
 def _alone(page: Any, title: str) -> None:
