@@ -32,7 +32,10 @@ def ensure_app_navigation() -> None:
         return
     from ui.navigation import pages
 
-    st.navigation(pages(), position="hidden")
+    # Every page, the Admin one included, so the rerun stays on the page asked for; app.py then
+    # decides what this person may see (its navigation has Admin only for admins, and its sign-in
+    # gate runs first: no page draws anything before this call).
+    st.navigation(pages(admin=True), position="hidden")
     st.rerun()
 
 

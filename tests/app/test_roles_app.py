@@ -1,0 +1,219 @@
+"""Sign-in and roles in the app (SPEC §14), through AppTest with `at.user` and `at.secrets` per role.
+
+What each person sees (the sign-in page, "no access", the dashboards, the Admin page), what they can
+do, what is refused — also when a viewer forges the session state or replays a click on a disabled
+button — and what the audit trail records: the signed-in address, never a typed name. Local mode
+(no [auth], loopback) and a server listening on 0.0.0.0 without [auth] are covered at the end.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.util import patch_config_options
+
+from tests.app import files
+from ui import disputes as dui
+from ui.store import ACTOR_KEY, sandbox, team_store
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+TIMEOUT = 120
+ADMIN, FINANCE, VIEWER, STRANGER = "ana@example.com", "bob@finance.example.com", "val@example.com", "eve@else.test"
+AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "c" * 40,
+        "client_id": "linewise", "client_secret": "not-used-here",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+ROLES = {"admin": [ADMIN], "finance": ["@finance.example.com"], "viewer": [VIEWER]}
+
+
+@pytest.fixture(autouse=True)
+def loopback_server():
+    """As `make run` (.streamlit/config.toml): the server listens on 127.0.0.1."""
+    with patch_config_options({"server.address": "127.0.0.1"}):
+        yield
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, "\n".join(f"{e.value}\n{''.join(e.stack_trace)}" for e in at.exception)
+    return at
+
+
+def app_as(user: str | None, *, verified: bool = True, roles: dict | None = None, auth: dict | None = None,
+           page: str | None = None) -> AppTest:
+    """An app session with sign-in configured, signed in as `user` (None: signed out)."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.secrets["auth"] = auth or AUTH
+    at.secrets["roles"] = ROLES if roles is None else roles
+    at.user = ({"is_logged_in": False} if user is None else
+               {"is_logged_in": True, "email": user, "email_verified": verified, "name": user.split("@")[0]})
+    ok(at.run())
+    if page:
+        ok(at.switch_page(f"pages/{page}.py").run())
+    return at
+
+
+def titles(at: AppTest) -> list[str]:
+    return [t.value for t in at.title]
+
+
+def refusals(store, actor: str):
+    events = store.audit_events(entity="permission")
+    return events[events["actor"] == actor]
+
+
+# --------------------------------------------------------------------------- who sees what
+
+
+def test_a_signed_out_visitor_sees_only_the_sign_in_page():
+    at = app_as(None)
+    assert titles(at) == ["Linewise"]
+    assert at.button(key="auth_sign_in").label == "Sign in"
+    assert not at.metric and not at.dataframe and not at.sidebar.text_input
+
+
+def test_each_named_provider_gets_its_sign_in_button():
+    auth = {"redirect_uri": AUTH["redirect_uri"], "cookie_secret": AUTH["cookie_secret"],
+            "google": {"client_id": "g", "client_secret": "s",
+                       "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"},
+            "microsoft": {"client_id": "m", "client_secret": "s",
+                          "server_metadata_url": "https://login.microsoftonline.com/t/v2.0/"
+                                                 ".well-known/openid-configuration"}}
+    at = app_as(None, auth=auth)
+    assert {b.key for b in at.button} == {"auth_sign_in_google", "auth_sign_in_microsoft"}
+
+
+def test_a_signed_in_non_member_sees_no_access_and_whom_to_ask():
+    at = app_as(STRANGER)
+    assert titles(at) == ["No access"]
+    text = at.error[0].value
+    assert "eve@else" in text and "not a member of this workspace" in text and "ana@example" in text
+    assert at.button(key="auth_sign_out")
+    assert not at.metric and not at.dataframe
+    ok(at.switch_page("pages/aging.py").run())  # a deep link shows the same page, not the data
+    assert titles(at) == ["No access"]
+
+
+def test_an_address_the_provider_did_not_verify_is_nobody():
+    at = app_as(VIEWER, verified=False)
+    assert titles(at) == ["No access"]
+    assert "did not give a verified e-mail address" in at.error[0].value
+
+
+def test_a_typo_in_the_roles_section_locks_everyone_out_with_the_reason():
+    at = app_as(ADMIN, roles={"admins": [ADMIN]})
+    assert "unknown role 'admins'" in at.error[0].value
+    assert not at.metric
+
+
+def test_a_viewer_sees_the_dashboards_as_themselves_without_a_name_field_or_the_admin_page():
+    at = app_as(VIEWER)
+    assert titles(at) == ["Overview"] and at.metric
+    assert any(c.value == "Signed in as val@example\\.com · viewer" for c in at.sidebar.caption)
+    assert ACTOR_KEY not in {t.key for t in at.sidebar.text_input}  # the free "Your name" field is gone
+
+
+def test_only_an_admin_reaches_the_members_page():
+    for who in (VIEWER, FINANCE):
+        at = app_as(who)
+        with pytest.raises(Exception):  # not in their navigation: AppTest cannot even switch to it
+            at.switch_page("pages/admin.py").run()
+    at = ok(app_as(ADMIN, page="admin"))
+    assert titles(at) == ["Members"]
+    shown = at.dataframe(key="admin_members").value
+    assert shown[["pattern", "role", "source"]].values.tolist() == [
+        ["@finance.example.com", "finance", "secrets"], [ADMIN, "admin", "secrets"], [VIEWER, "viewer", "secrets"]]
+
+
+def test_an_admin_adds_a_member_who_can_then_sign_in_with_that_role():
+    at = app_as(ADMIN, page="admin")
+    at.text_input(key="admin_pattern").input("carol@example.com")
+    at.selectbox(key="admin_role").select("finance")
+    ok(at.button(key="FormSubmitter:admin_add-Save").click().run())
+    assert any("carol@example.com is finance" in s.value.replace("\\", "") for s in at.success)
+    members = team_store().members()
+    assert members[["pattern", "role", "created_by"]].values.tolist() == [["carol@example.com", "finance", ADMIN]]
+    event = team_store().audit_events(entity="member").iloc[-1]
+    assert (event["actor"], event["entity_id"], event["action"]) == (ADMIN, "carol@example.com", "create")
+
+    carol = app_as("carol@example.com")
+    assert titles(carol) == ["Overview"]
+    assert any("carol@example\\.com · finance" in c.value for c in carol.sidebar.caption)
+
+
+# --------------------------------------------------------------------------- refused where the action runs
+
+
+def test_a_viewer_forging_an_upload_is_refused_and_the_refusal_is_audited():
+    at = app_as(VIEWER, page="data")
+    assert at.file_uploader(key="data_upload").disabled
+    at.session_state["data_pending_upload"] = [("messy.xlsx", files.messy_xlsx())]  # forged session state
+    ok(at.run())
+    assert any("Importing data needs the finance role; val@example.com is viewer" in e.value.replace("\\", "")
+               for e in at.error)
+    store = team_store()
+    assert store.imports().empty
+    refused = refusals(store, VIEWER)
+    assert refused["entity_id"].tolist() == ["import"]
+    assert json.loads(refused["after_json"].iloc[0])["detail"]["role"] == "viewer"
+
+
+def test_a_viewer_replaying_the_open_dispute_click_is_refused_and_audited():
+    at = app_as(VIEWER, page="aging")
+    at.segmented_control(key="aging_level").set_value("Line").run()
+    at.session_state["aging_lines"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    ok(at.run())
+    button = at.button(key="aging_dispute_line")
+    assert button.disabled, "a viewer's Open dispute button is drawn disabled"
+    ok(button.click().run())  # the click event sent anyway
+    ok(at.button(key=dui.F_SUBMIT).click().run())
+    assert any("Opening a dispute needs the finance role" in e.value for e in at.error)
+    workspace_store = sandbox()[0].store  # the demo's sandbox: where this session's actions would go
+    assert workspace_store.list_disputes().empty or VIEWER not in set(workspace_store.list_disputes()["opened_by"])
+    assert "open_dispute" in refusals(workspace_store, VIEWER)["entity_id"].tolist()
+
+
+def test_finance_opens_a_dispute_recorded_under_the_signed_in_address():
+    at = app_as(FINANCE, page="aging")
+    at.segmented_control(key="aging_level").set_value("Line").run()
+    at.session_state["aging_lines"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    ok(at.run())
+    button = at.button(key="aging_dispute_line")
+    assert not button.disabled
+    ok(button.click().run())
+    ok(at.button(key=dui.F_SUBMIT).click().run())
+    store = sandbox()[0].store
+    mine = store.list_disputes()
+    mine = mine[mine["opened_by"] == FINANCE]
+    assert len(mine) == 1
+    events = store.audit_events(entity="dispute", entity_id=int(mine["id"].iloc[0]))
+    assert events["actor"].tolist() == [FINANCE]
+
+
+# --------------------------------------------------------------------------- without [auth]
+
+
+def test_local_mode_says_so_and_records_the_typed_name():
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    ok(at.run())
+    assert any("Local mode" in i.value for i in at.sidebar.info)
+    assert at.text_input(key=ACTOR_KEY).placeholder.startswith("local:")
+    ok(at.text_input(key=ACTOR_KEY).input("Anna Kovács").run())
+    ok(at.switch_page("pages/data.py").run())
+    at.session_state["data_pending_upload"] = [("messy.xlsx", files.messy_xlsx())]
+    ok(at.run())
+    assert team_store().imports()["actor"].tolist() == ["Anna Kovács"]
+
+
+def test_a_server_on_every_interface_without_sign_in_draws_dashboards_and_refuses_every_action():
+    with patch_config_options({"server.address": "0.0.0.0"}):
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        ok(at.run())
+        assert any("listens on 0.0.0.0" in w.value for w in at.warning) and at.metric
+        assert ACTOR_KEY not in {t.key for t in at.sidebar.text_input}
+        ok(at.switch_page("pages/data.py").run())
+        at.session_state["data_pending_upload"] = [("messy.xlsx", files.messy_xlsx())]
+        ok(at.run())
+    assert any("Sign-in must be configured" in e.value for e in at.error)
+    assert team_store().imports().empty
+    assert refusals(team_store(), "anonymous")["entity_id"].tolist() == ["import"]
