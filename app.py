@@ -1,23 +1,16 @@
 """Linewise: sign-in, navigation, the data source, and the sidebar filters every page shares.
 
-Before anything is drawn, `ui.auth.gate` decides who is acting: a signed-out
-visitor sees only the sign-in page, a signed-in non-member only "no access".
-Pages are grouped: Dashboards (read), Work (lists to act on), Data (sources),
-Admin (members; admins only). Each page reads the workspace's current data
-and the filters through `ui.state` and calls `services/`; nothing here computes.
+`ui.navigation.frame` draws what surrounds every page, the sign-in gate first
+(`ui.auth.gate`: a signed-out visitor sees only the sign-in page, a signed-in
+non-member only "no access"). Pages are grouped: Dashboards (read), Work
+(lists to act on), Data (sources), Admin (members; admins only). Each page
+reads the workspace's current data and the filters through `ui.state` and
+calls `services/`; nothing here computes.
 """
-import streamlit as st
-
-from billing.roles import Action, may
 from services.context import NotAllowed
-from ui import auth, common, navigation, sidebar, state
+from ui import auth, common, navigation
 
-st.set_page_config(page_title="Linewise", page_icon=":material/receipt_long:", layout="wide")
-actor = auth.gate()
-
-page = st.navigation(navigation.pages(admin=may(actor.role, Action.MEMBERS)))
-loaded = state.current()
-sidebar.render(loaded, actor)
+page = navigation.frame()
 common.mark_framed()
 try:
     page.run()

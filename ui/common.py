@@ -18,25 +18,23 @@ def mark_framed() -> None:
 
 
 def ensure_app_navigation() -> None:
-    """Make sure this page runs under app.py (its navigation and sidebar).
+    """Make sure this page runs inside the app's frame (navigation and sidebar).
 
     Because the pages live in `pages/`, a fresh server starts in Streamlit's
     legacy folder mode and runs a deep-linked page file (a first visit to
     /aging) on its own, until some session has called st.navigation
     ("as soon as any session of your app executes the st.navigation command,
     your app will ignore the pages/ directory", st.navigation's docs). A page
-    that finds it was not started by app.py calls st.navigation itself (the
-    public switch) and reruns: the rerun goes through app.py, on the same page.
+    that finds it was not started by app.py draws the frame itself
+    (`ui.navigation.frame`: the public st.navigation call, which also
+    switches the server to app.py's navigation, and the sidebar) and goes on
+    in the same run, so nothing the user clicked is lost.
     """
     if st.session_state.pop(FRAMED, False):
         return
-    from ui.navigation import pages
+    from ui.navigation import frame
 
-    # Every page, the Admin one included, so the rerun stays on the page asked for; app.py then
-    # decides what this person may see (its navigation has Admin only for admins, and its sign-in
-    # gate runs first: no page draws anything before this call).
-    st.navigation(pages(admin=True), position="hidden")
-    st.rerun()
+    frame()
 
 
 def page_start(title: str, caption: str | None = None) -> state.Loaded:

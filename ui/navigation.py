@@ -26,3 +26,23 @@ def pages(admin: bool = False) -> dict[str, list]:
     if admin:
         sections["Admin"] = [st.Page("pages/admin.py", title="Members", icon=":material/group:")]
     return sections
+
+
+def frame():
+    """What surrounds every page: page config, the sign-in gate, the navigation, the sidebar.
+    Returns the page to run.
+
+    app.py calls it on every run; a page file run on its own (Streamlit's legacy pages/ mode: a deep
+    link to a fresh server) calls it too, through ui.common.ensure_app_navigation. Either way
+    `ui.auth.gate` runs before anything is drawn: a signed-out visitor gets only the sign-in page,
+    a signed-in non-member only "no access" (the run stops there), and only admins get the Admin
+    section.
+    """
+    from billing.roles import Action, may
+    from ui import auth, sidebar, state
+
+    st.set_page_config(page_title="Linewise", page_icon=":material/receipt_long:", layout="wide")
+    actor = auth.gate()
+    page = st.navigation(pages(admin=may(actor.role, Action.MEMBERS)))
+    sidebar.render(state.current(), actor)
+    return page
