@@ -118,7 +118,12 @@ def process_upload(files: list[tuple[str, bytes]], options: IngestOptions) -> No
     size = sum(len(b) for _, b in files) / 1024 / 1024
     with st.status(f"Reading {len(files)} file(s), {size:,.1f} MB …", expanded=False) as status:
         st.write("Finding the tables, header rows and columns; converting every cell …")
-        result = workspace.import_files(state.team(), current_actor(), files, options)
+        try:
+            result = workspace.import_files(state.team(), current_actor(), files, options)
+        except NotAllowed as exc:  # refused (and audited) before anything was read or stored
+            status.update(label="Not imported", state="error")
+            auth.refusal(exc)
+            return
         label = {STORED: "Imported", UNCHANGED: "Already imported"}.get(result.status, "Nothing was imported")
         status.update(label=f"{label}: {', '.join(n for n, _ in files)}",
                       state="error" if result.status == UNREADABLE else "complete")

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
+import streamlit
 from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1.util import patch_config_options
 
 from tests.app import files
 from ui import disputes as dui
@@ -28,10 +28,16 @@ ROLES = {"admin": [ADMIN], "finance": ["@finance.example.com"], "viewer": [VIEWE
 
 
 @pytest.fixture(autouse=True)
-def loopback_server():
-    """As `make run` (.streamlit/config.toml): the server listens on 127.0.0.1."""
-    with patch_config_options({"server.address": "127.0.0.1"}):
-        yield
+def listening_on(monkeypatch):
+    """`listening_on(address)`: what st.get_option("server.address") answers in the app (the server's
+    listening address); by default 127.0.0.1, as `make run` (.streamlit/config.toml)."""
+    real = streamlit.get_option
+
+    def listen(address: str) -> None:
+        monkeypatch.setattr(streamlit, "get_option", lambda name: address if name == "server.address" else real(name))
+
+    listen("127.0.0.1")
+    return listen
 
 
 def ok(at: AppTest) -> AppTest:
@@ -40,9 +46,9 @@ def ok(at: AppTest) -> AppTest:
 
 
 def app_as(user: str | None, *, verified: bool = True, roles: dict | None = None, auth: dict | None = None,
-           page: str | None = None) -> AppTest:
+           page: str | None = None, script: Path = APP) -> AppTest:
     """An app session with sign-in configured, signed in as `user` (None: signed out)."""
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(script), default_timeout=TIMEOUT)
     at.secrets["auth"] = auth or AUTH
     at.secrets["roles"] = ROLES if roles is None else roles
     at.user = ({"is_logged_in": False} if user is None else
@@ -51,6 +57,11 @@ def app_as(user: str | None, *, verified: bool = True, roles: dict | None = None
     if page:
         ok(at.switch_page(f"pages/{page}.py").run())
     return at
+
+
+def plain(text: str) -> str:
+    """Text as the user reads it (the app escapes Markdown in addresses and messages)."""
+    return text.replace("\\", "")
 
 
 def titles(at: AppTest) -> list[str]:
@@ -86,18 +97,24 @@ def test_each_named_provider_gets_its_sign_in_button():
 def test_a_signed_in_non_member_sees_no_access_and_whom_to_ask():
     at = app_as(STRANGER)
     assert titles(at) == ["No access"]
-    text = at.error[0].value
-    assert "eve@else" in text and "not a member of this workspace" in text and "ana@example" in text
+    text = plain(at.error[0].value)
+    assert STRANGER in text and "not a member of this workspace" in text and ADMIN in text
     assert at.button(key="auth_sign_out")
     assert not at.metric and not at.dataframe
-    ok(at.switch_page("pages/aging.py").run())  # a deep link shows the same page, not the data
-    assert titles(at) == ["No access"]
+
+
+@pytest.mark.parametrize("user", [None, STRANGER])
+def test_a_page_file_started_on_its_own_shows_no_data_before_sign_in(user):
+    """A deep link to a fresh server runs the page file alone (Streamlit's legacy pages/ mode)."""
+    at = app_as(user, script=APP.parent / "pages" / "aging.py")
+    assert titles(at) == (["Linewise"] if user is None else ["No access"])
+    assert not at.metric and not at.dataframe
 
 
 def test_an_address_the_provider_did_not_verify_is_nobody():
     at = app_as(VIEWER, verified=False)
     assert titles(at) == ["No access"]
-    assert "did not give a verified e-mail address" in at.error[0].value
+    assert "did not give a verified e-mail address" in plain(at.error[0].value)
 
 
 def test_a_typo_in_the_roles_section_locks_everyone_out_with_the_reason():
@@ -120,7 +137,7 @@ def test_only_an_admin_reaches_the_members_page():
             at.switch_page("pages/admin.py").run()
     at = ok(app_as(ADMIN, page="admin"))
     assert titles(at) == ["Members"]
-    shown = at.dataframe(key="admin_members").value
+    shown = at.dataframe[0].value
     assert shown[["pattern", "role", "source"]].values.tolist() == [
         ["@finance.example.com", "finance", "secrets"], [ADMIN, "admin", "secrets"], [VIEWER, "viewer", "secrets"]]
 
@@ -130,7 +147,7 @@ def test_an_admin_adds_a_member_who_can_then_sign_in_with_that_role():
     at.text_input(key="admin_pattern").input("carol@example.com")
     at.selectbox(key="admin_role").select("finance")
     ok(at.button(key="FormSubmitter:admin_add-Save").click().run())
-    assert any("carol@example.com is finance" in s.value.replace("\\", "") for s in at.success)
+    assert any("carol@example.com is finance" in plain(s.value) for s in at.success)
     members = team_store().members()
     assert members[["pattern", "role", "created_by"]].values.tolist() == [["carol@example.com", "finance", ADMIN]]
     event = team_store().audit_events(entity="member").iloc[-1]
@@ -149,7 +166,7 @@ def test_a_viewer_forging_an_upload_is_refused_and_the_refusal_is_audited():
     assert at.file_uploader(key="data_upload").disabled
     at.session_state["data_pending_upload"] = [("messy.xlsx", files.messy_xlsx())]  # forged session state
     ok(at.run())
-    assert any("Importing data needs the finance role; val@example.com is viewer" in e.value.replace("\\", "")
+    assert any("Importing data needs the finance role; val@example.com is viewer" in plain(e.value)
                for e in at.error)
     store = team_store()
     assert store.imports().empty
@@ -158,19 +175,25 @@ def test_a_viewer_forging_an_upload_is_refused_and_the_refusal_is_audited():
     assert json.loads(refused["after_json"].iloc[0])["detail"]["role"] == "viewer"
 
 
-def test_a_viewer_replaying_the_open_dispute_click_is_refused_and_audited():
+def test_a_viewer_forging_the_open_dispute_request_is_refused_and_audited():
     at = app_as(VIEWER, page="aging")
     at.segmented_control(key="aging_level").set_value("Line").run()
     at.session_state["aging_lines"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     ok(at.run())
     button = at.button(key="aging_dispute_line")
-    assert button.disabled, "a viewer's Open dispute button is drawn disabled"
-    ok(button.click().run())  # the click event sent anyway
+    assert button.disabled and "needs the finance role" in plain(button.help)
+    code = button.label.split()[-1]
+    # what the disabled button's click would have put in the session, forged: the dialog opens
+    at.session_state[dui.PENDING] = {"source": "aging_dispute_line", "codes": [code], "nonce": "forged01"}
+    ok(at.run())
     ok(at.button(key=dui.F_SUBMIT).click().run())
-    assert any("Opening a dispute needs the finance role" in e.value for e in at.error)
-    workspace_store = sandbox()[0].store  # the demo's sandbox: where this session's actions would go
-    assert workspace_store.list_disputes().empty or VIEWER not in set(workspace_store.list_disputes()["opened_by"])
-    assert "open_dispute" in refusals(workspace_store, VIEWER)["entity_id"].tolist()
+    assert any("Opening a dispute needs the finance role; val@example.com is viewer" in plain(e.value)
+               for e in at.error)
+    workspace_store = sandbox()[0].store  # the demo's sandbox: where this session's actions go
+    disputes = workspace_store.list_disputes()
+    assert VIEWER not in set(disputes["opened_by"])
+    refused = refusals(workspace_store, VIEWER)
+    assert "open_dispute" in refused["entity_id"].tolist()
 
 
 def test_finance_opens_a_dispute_recorded_under_the_signed_in_address():
@@ -205,15 +228,15 @@ def test_local_mode_says_so_and_records_the_typed_name():
     assert team_store().imports()["actor"].tolist() == ["Anna Kovács"]
 
 
-def test_a_server_on_every_interface_without_sign_in_draws_dashboards_and_refuses_every_action():
-    with patch_config_options({"server.address": "0.0.0.0"}):
-        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-        ok(at.run())
-        assert any("listens on 0.0.0.0" in w.value for w in at.warning) and at.metric
-        assert ACTOR_KEY not in {t.key for t in at.sidebar.text_input}
-        ok(at.switch_page("pages/data.py").run())
-        at.session_state["data_pending_upload"] = [("messy.xlsx", files.messy_xlsx())]
-        ok(at.run())
-    assert any("Sign-in must be configured" in e.value for e in at.error)
+def test_a_server_on_every_interface_without_sign_in_draws_dashboards_and_refuses_every_action(listening_on):
+    listening_on("0.0.0.0")
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    ok(at.run())
+    assert any("listens on 0\\.0\\.0\\.0" in w.value for w in at.warning) and at.metric
+    assert ACTOR_KEY not in {t.key for t in at.sidebar.text_input}
+    ok(at.switch_page("pages/data.py").run())
+    at.session_state["data_pending_upload"] = [("messy.xlsx", files.messy_xlsx())]
+    ok(at.run())
+    assert any("Sign-in must be configured" in plain(e.value) for e in at.error)
     assert team_store().imports().empty
     assert refusals(team_store(), "anonymous")["entity_id"].tolist() == ["import"]
