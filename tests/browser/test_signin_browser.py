@@ -12,15 +12,15 @@ Screenshots: test-artifacts/browser/signin-*.png.
 """
 from __future__ import annotations
 
-import json
 import secrets
 from pathlib import Path
 
 import pytest
 
 from connectors.store import Store
+from tests.app.files import XLSX, messy_xlsx
 from tests.browser.conftest import StreamlitServer
-from tests.browser.helpers import assert_no_exception, main_text, screenshot, title, wait_idle
+from tests.browser.helpers import assert_no_exception, go_to, main_text, screenshot, title, wait_idle
 from tests.oidc_provider import oidc_provider
 
 pytestmark = pytest.mark.browser
@@ -99,6 +99,10 @@ def test_a_signed_out_visitor_sees_only_the_sign_in_page(page, server):
     assert_no_exception(page)
 
 
+def uploader(page):
+    return page.get_by_test_id("stFileUploader").locator("input[type=file]")
+
+
 def test_finance_signs_in_through_the_provider_and_acts_under_the_signed_in_address(page, server, idp):
     sign_in(page, server, idp, FINANCE)
     title(page, "Overview").wait_for()
@@ -108,15 +112,27 @@ def test_finance_signs_in_through_the_provider_and_acts_under_the_signed_in_addr
     assert page.get_by_test_id("stSidebar").get_by_label("Your name").count() == 0  # no free name field
     assert "Members" not in side  # the Admin page is for admins only
     screenshot(page, "signin-finance")
+
+    # an import through the browser is recorded under the signed-in address
+    go_to(page, "Data")
+    uploader(page).set_input_files(files=[{"name": "messy.xlsx", "mimeType": XLSX, "buffer": messy_xlsx()}])
+    page.get_by_text("Every page, for everyone on the team, now shows this data.").wait_for(timeout=90_000)
+    wait_idle(page)
     assert_no_exception(page)
+    with Store(data_dir=server.data_dir) as store:
+        assert store.imports()["actor"].tolist() == [FINANCE]
+        assert [e for e in store.audit_events()["actor"] if e != FINANCE] == []
 
 
-def test_a_viewer_signs_in_and_sees_the_dashboards_as_viewer(page, server, idp):
+def test_a_viewer_signs_in_and_sees_the_dashboards_but_cannot_import(page, server, idp):
     sign_in(page, server, idp, VIEWER)
     title(page, "Overview").wait_for()
     wait_idle(page)
     assert f"Signed in as {VIEWER} · viewer" in sidebar_text(page)
     screenshot(page, "signin-viewer")
+    go_to(page, "Data")
+    assert f"Importing data needs the finance role; {VIEWER} is viewer." in main_text(page)
+    assert uploader(page).is_disabled()
     assert_no_exception(page)
 
 
