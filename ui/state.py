@@ -107,9 +107,11 @@ def current() -> Loaded:
             return Loaded(None, key, f"import #{import_id}", False, error=error_text(exc), import_id=import_id)
         loaded = Loaded(data, key, f"#{import_id} {record['source_label']}", False, import_id=import_id,
                         record=record)
-    if st.session_state.get(SEEN_DATA) != loaded.key:  # other data: its own default date and filters
-        for k in FILTER_KEYS:
-            st.session_state.pop(k, None)
+    seen = st.session_state.get(SEEN_DATA)
+    if seen != loaded.key:  # the data changed under this session: its own default date and filters
+        if seen is not None:
+            for k in FILTER_KEYS:
+                st.session_state.pop(k, None)
         st.session_state[SEEN_DATA] = loaded.key
     return loaded
 

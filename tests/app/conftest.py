@@ -1,6 +1,34 @@
 """AppTest settings for the app tests: every test gets its own empty workspace store."""
 
+import functools
+import io
+
 import pytest
+from streamlit.runtime.pages_manager import PagesManager
+
+LEGACY_INIT = PagesManager.__init__  # Streamlit's own: a fresh server's pages/ detection
+
+
+@pytest.fixture(autouse=True)
+def warm_server_navigation(monkeypatch):
+    """Run every AppTest run as a server that has already served app.py once.
+
+    AppTest forgets, before each run, that st.navigation switched the app off
+    Streamlit's legacy pages/ mode (it resets PagesManager.uses_pages_directory),
+    so every run would be a deep link into a fresh server: the page would draw
+    the frame itself (ui.common.ensure_app_navigation) and widget ids in the
+    sidebar would alternate between runs. A real server switches once per
+    process. This test-only shim (Streamlit internals; the app uses none)
+    keeps the switch; test_a_deep_linked_page_still_runs_under_app_py and the
+    browser tests cover the fresh-server path without it.
+    """
+    init = LEGACY_INIT
+
+    def patched(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", patched)
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +41,35 @@ def fresh_action_store(tmp_path, monkeypatch):
     team_store.clear()
     yield tmp_path / "store"
     team_store.clear()
+
+
+@functools.lru_cache(maxsize=2)
+def demo_workbook(n_lines: int | None = None) -> bytes:
+    """The demo workbook's bytes (deterministic; built once per process)."""
+    from connectors.export import write_demo_workbook
+    from ui.state import DEMO_LINES, DEMO_SEED
+
+    buf = io.BytesIO()
+    write_demo_workbook(buf, seed=DEMO_SEED, n_lines=n_lines or DEMO_LINES)
+    return buf.getvalue()
+
+
+def import_demo(store) -> int:
+    """The demo workbook imported into `store` as the workspace's own data (not the sandbox): what a
+    team that uploaded it would see. Returns the import id."""
+    from billing.ingest import IngestOptions
+    from services.context import Actor, Workspace
+    from services.workspace import import_files
+
+    result = import_files(Workspace(store), Actor("test setup", how="system"),
+                          [("demo.xlsx", demo_workbook())], IngestOptions())
+    assert result.stored, result.message
+    return result.import_id
+
+
+@pytest.fixture
+def demo_imported(fresh_action_store):
+    """The team store of this test holds the demo workbook as its current import."""
+    from ui.store import team_store
+
+    return import_demo(team_store())

@@ -330,9 +330,14 @@ def test_exports_are_workbooks_with_the_expected_sheets(demo):
     assert ws["A1"].value == "Receivables 2026"
 
 
-def test_a_deep_linked_page_still_runs_under_app_py():
-    """AppTest runs page files on their own in Streamlit's legacy pages/ mode (as a fresh server does for
-    a deep link); the pages reroute themselves through app.py and its sidebar with public APIs only."""
+def test_a_deep_linked_page_still_runs_under_app_py(monkeypatch):
+    """Without the conftest shim AppTest runs page files on their own in Streamlit's legacy pages/ mode
+    (as a fresh server does for a deep link); the page draws the app's frame itself, public APIs only."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from tests.app.conftest import LEGACY_INIT
+
+    monkeypatch.setattr(PagesManager, "__init__", LEGACY_INIT)
     at = ok(start("aging"))
     assert at.title[0].value == "Aging"
     assert at.date_input(key="f_as_of") and at.multiselect(key="f_currency") is not None
