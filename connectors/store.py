@@ -1092,7 +1092,8 @@ class Store:
             validate_member_change(tuple(fixed_rules) + self._member_rules(conn), pattern, new_role)
             stamp = {"updated_at": now, "updated_by": actor, "action_id": action_id, "role": str(new_role)}
             if old is None:
-                conn.execute(members.insert().values(pattern=pattern, created_at=now, created_by=actor, **stamp))
+                conn.execute(members.insert().values(pattern=pattern, created_at=now, created_by=actor,
+                                                     **stamp))
             else:
                 conn.execute(members.update().where(members.c.pattern == pattern).values(**stamp))
             change = "create" if old is None else "update"

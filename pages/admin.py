@@ -21,7 +21,7 @@ PATTERN, ROLE, WHO = "admin_pattern", "admin_role", "admin_remove_pattern"
 
 ensure_app_navigation()
 st.title("Members")
-if not auth.can(Action.MEMBERS):  # the navigation offers this page to admins only; this is the page's own check
+if not auth.can(Action.MEMBERS):  # the navigation offers it to admins only; this is the page's own check
     st.error("Only admins can see and change the members of this workspace.", icon=":material/block:")
     st.stop()
 
@@ -47,13 +47,15 @@ def _apply(purpose: str, change, success: str) -> None:
 
 def _add() -> None:
     pattern, role = (st.session_state.get(PATTERN) or "").strip(), st.session_state.get(ROLE) or "viewer"
-    _apply(ADD, lambda who, aid: set_member(ws, who, pattern, role, action_id=aid, roles_section=secrets_roles),
+    _apply(ADD, lambda who, aid: set_member(ws, who, pattern, role, action_id=aid,
+                                            roles_section=secrets_roles),
            f"{pattern} is {role}.")
 
 
 def _remove() -> None:
     pattern = st.session_state.get(WHO)
-    _apply(REMOVE, lambda who, aid: remove_member(ws, who, pattern, action_id=aid, roles_section=secrets_roles),
+    _apply(REMOVE, lambda who, aid: remove_member(ws, who, pattern, action_id=aid,
+                                                  roles_section=secrets_roles),
            f"{pattern} is no longer a member.")
 
 

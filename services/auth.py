@@ -117,7 +117,8 @@ def members_table(roles_section: Mapping[str, Any] | None, store: Store) -> pd.D
 def set_member(ws: Workspace, actor: Actor, pattern: str, role: str, *, action_id: str,
                roles_section: Mapping[str, Any] | None) -> dict[str, str]:
     """Add a workspace member or change their role (admin only; audited; the last admin stays)."""
-    authorize(ws, actor, Action.MEMBERS, action_id=action_id, detail={"pattern": str(pattern), "role": str(role)})
+    authorize(ws, actor, Action.MEMBERS, action_id=action_id,
+              detail={"pattern": str(pattern), "role": str(role)})
     return ws.store.set_member(pattern, role, action_id=action_id, actor=actor.name,
                                fixed_rules=fixed_rules(roles_section))
 
@@ -126,4 +127,5 @@ def remove_member(ws: Workspace, actor: Actor, pattern: str, *, action_id: str,
                   roles_section: Mapping[str, Any] | None) -> None:
     """Remove a workspace member (admin only; audited; not the last admin, not one from the secrets)."""
     authorize(ws, actor, Action.MEMBERS, action_id=action_id, detail={"pattern": str(pattern)})
-    ws.store.remove_member(pattern, action_id=action_id, actor=actor.name, fixed_rules=fixed_rules(roles_section))
+    ws.store.remove_member(pattern, action_id=action_id, actor=actor.name,
+                           fixed_rules=fixed_rules(roles_section))

@@ -52,8 +52,8 @@ def oidc_provider(users: Mapping[str, Mapping[str, Any]] | None = None) -> Itera
 
     claims = [User(sub=sub, claims={"email": sub, "email_verified": True, **dict(extra)})
               for sub, extra in (users or {}).items()]
-    server = werkzeug.serving.make_server("127.0.0.1", _free_port(), app(require_nonce=True, user_claims=claims),
-                                          threaded=True)
+    provider = app(require_nonce=True, user_claims=claims)
+    server = werkzeug.serving.make_server("127.0.0.1", _free_port(), provider, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:

@@ -75,8 +75,8 @@ def blocked(action: Action | str) -> str | None:
 
 def _alone(page: Any, title: str) -> None:
     """Show only `page` (no other page is reachable, not even by URL) and end the run."""
-    st.navigation([st.Page(page, title=title, icon=":material/lock:", url_path=title.lower().replace(" ", "-"))],
-                  position="hidden").run()
+    only = st.Page(page, title=title, icon=":material/lock:", url_path=title.lower().replace(" ", "-"))
+    st.navigation([only], position="hidden").run()
     st.stop()
 
 

@@ -20,7 +20,8 @@ from ui.store import ACTOR_KEY, sandbox, team_store
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 TIMEOUT = 120
-ADMIN, FINANCE, VIEWER, STRANGER = "ana@example.com", "bob@finance.example.com", "val@example.com", "eve@else.test"
+ADMIN, FINANCE, VIEWER = "ana@example.com", "bob@finance.example.com", "val@example.com"
+STRANGER = "eve@else.test"
 AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "c" * 40,
         "client_id": "linewise", "client_secret": "not-used-here",
         "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
@@ -34,7 +35,8 @@ def listening_on(monkeypatch):
     real = streamlit.get_option
 
     def listen(address: str) -> None:
-        monkeypatch.setattr(streamlit, "get_option", lambda name: address if name == "server.address" else real(name))
+        monkeypatch.setattr(streamlit, "get_option",
+                            lambda name: address if name == "server.address" else real(name))
 
     listen("127.0.0.1")
     return listen
@@ -139,7 +141,8 @@ def test_only_an_admin_reaches_the_members_page():
     assert titles(at) == ["Members"]
     shown = at.dataframe[0].value
     assert shown[["pattern", "role", "source"]].values.tolist() == [
-        ["@finance.example.com", "finance", "secrets"], [ADMIN, "admin", "secrets"], [VIEWER, "viewer", "secrets"]]
+        ["@finance.example.com", "finance", "secrets"], [ADMIN, "admin", "secrets"],
+        [VIEWER, "viewer", "secrets"]]
 
 
 def test_an_admin_adds_a_member_who_can_then_sign_in_with_that_role():
@@ -149,7 +152,8 @@ def test_an_admin_adds_a_member_who_can_then_sign_in_with_that_role():
     ok(at.button(key="FormSubmitter:admin_add-Save").click().run())
     assert any("carol@example.com is finance" in plain(s.value) for s in at.success)
     members = team_store().members()
-    assert members[["pattern", "role", "created_by"]].values.tolist() == [["carol@example.com", "finance", ADMIN]]
+    assert members[["pattern", "role", "created_by"]].values.tolist() == [
+        ["carol@example.com", "finance", ADMIN]]
     event = team_store().audit_events(entity="member").iloc[-1]
     assert (event["actor"], event["entity_id"], event["action"]) == (ADMIN, "carol@example.com", "create")
 

@@ -87,7 +87,8 @@ def test_admin_contacts_are_the_admin_addresses():
 
 
 def test_the_last_admin_cannot_be_removed_or_demoted():
-    rules = rules_from_members(pd.DataFrame({"pattern": ["a@x.test", "b@x.test"], "role": ["admin", "viewer"]}))
+    members = pd.DataFrame({"pattern": ["a@x.test", "b@x.test"], "role": ["admin", "viewer"]})
+    rules = rules_from_members(members)
     with pytest.raises(RolesError, match="last admin"):
         validate_member_change(rules, "a@x.test", None)
     with pytest.raises(RolesError, match="last admin"):

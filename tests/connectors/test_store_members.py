@@ -57,7 +57,8 @@ def test_the_last_admin_cannot_be_removed_or_demoted_and_nothing_changes(any_sto
         any_store.set_member("ana@example.com", "viewer", action_id=aid(), actor="ana@example.com")
     assert any_store.members()["role"].tolist() == ["admin"]
     # with an admin fixed in the secrets she may step down
-    any_store.set_member("ana@example.com", "viewer", action_id=aid(), actor="ana@example.com", fixed_rules=FIXED)
+    any_store.set_member("ana@example.com", "viewer", action_id=aid(), actor="ana@example.com",
+                         fixed_rules=FIXED)
     rules = FIXED + rules_from_members(any_store.members())
     assert role_of("ana@example.com", rules) is Role.VIEWER
 

@@ -55,8 +55,8 @@ CALLS = [
      Action.REMINDER_SEND),
     (services.actions.resolve_claims, {"keys": [("L1", "first")], "outcome": "sent", "action_id": "a5"},
      Action.REMINDER_RESOLVE),
-    (services.actions.write_codes_back, {"conn": NeverCalled(), "url": "https://docs.google.com/x", "data": None,
-                                         "options": None, "action_id": "a6"}, Action.WRITEBACK),
+    (services.actions.write_codes_back, {"conn": NeverCalled(), "url": "https://docs.google.com/x",
+                                         "data": None, "options": None, "action_id": "a6"}, Action.WRITEBACK),
     (services.workspace.import_files, {"files": [("messy.xlsx", files.messy_xlsx())],
                                        "options": IngestOptions()}, Action.IMPORT),
     (services.workspace.import_source, {"source": "missing.xlsx", "options": IngestOptions()}, Action.IMPORT),
@@ -83,7 +83,8 @@ def test_every_action_function_is_in_the_table():
     for module in (services.actions, services.workspace, services.auth):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             params = list(inspect.signature(fn).parameters)
-            if fn.__module__ == module.__name__ and not name.startswith("_") and params[:2] == ["ws", "actor"]:
+            own = fn.__module__ == module.__name__ and not name.startswith("_")
+            if own and params[:2] == ["ws", "actor"]:
                 assert fn in listed, f"{module.__name__}.{name} takes an actor: add it to CALLS"
 
 
@@ -105,7 +106,8 @@ def test_a_refused_action_changes_nothing_and_leaves_an_audit_event(ws, fn, kwar
 
 
 def test_finance_may_do_finance_work_but_not_change_members(ws):
-    result = services.workspace.import_files(ws, FINANCE, [("messy.xlsx", files.messy_xlsx())], IngestOptions())
+    upload = [("messy.xlsx", files.messy_xlsx())]
+    result = services.workspace.import_files(ws, FINANCE, upload, IngestOptions())
     assert result.stored and ws.store.imports()["actor"].tolist() == [FINANCE.name]
     with pytest.raises(NotAllowed, match="needs the admin role; fin@example.com is finance"):
         services.auth.set_member(ws, FINANCE, "x@example.com", "finance", action_id="m1", roles_section=None)
@@ -143,7 +145,8 @@ def test_a_signed_in_member_acts_under_the_address_with_the_role_of_the_rules(ws
 def test_entra_sign_in_names_and_unverified_addresses(ws):
     entra = {"is_logged_in": True, "preferred_username": "Ann@Example.com", "name": "Ann"}
     assert signed_in_address(entra) == "ann@example.com"
-    assert signed_in_address({"is_logged_in": True, "email": "x@example.com", "email_verified": False}) is None
+    unverified = {"is_logged_in": True, "email": "x@example.com", "email_verified": False}
+    assert signed_in_address(unverified) is None
     assert signed_in_address({"is_logged_in": False, "email": "x@example.com"}) is None
     nobody = session(ws, user={"is_logged_in": True, "email": "x@example.com", "email_verified": False})
     assert nobody.role is None
