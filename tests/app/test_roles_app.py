@@ -179,12 +179,17 @@ def test_a_viewer_forging_an_upload_is_refused_and_the_refusal_is_audited():
     assert json.loads(refused["after_json"].iloc[0])["detail"]["role"] == "viewer"
 
 
-def test_a_viewer_forging_the_open_dispute_request_is_refused_and_audited():
-    at = app_as(VIEWER, page="aging")
+def first_line_dispute_button(who: str):
+    """Aging, per line, the first line selected: (the session, its "Open dispute on line" button)."""
+    at = app_as(who, page="aging")
     at.segmented_control(key="aging_level").set_value("Line").run()
     at.session_state["aging_lines"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     ok(at.run())
-    button = at.button(key="aging_dispute_line")
+    return at, at.button(key="aging_dispute_line")
+
+
+def test_a_viewer_forging_the_open_dispute_request_is_refused_and_audited():
+    at, button = first_line_dispute_button(VIEWER)
     assert button.disabled and "needs the finance role" in plain(button.help)
     code = button.label.split()[-1]
     # what the disabled button's click would have put in the session, forged: the dialog opens
@@ -201,11 +206,7 @@ def test_a_viewer_forging_the_open_dispute_request_is_refused_and_audited():
 
 
 def test_finance_opens_a_dispute_recorded_under_the_signed_in_address():
-    at = app_as(FINANCE, page="aging")
-    at.segmented_control(key="aging_level").set_value("Line").run()
-    at.session_state["aging_lines"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
-    ok(at.run())
-    button = at.button(key="aging_dispute_line")
+    at, button = first_line_dispute_button(FINANCE)
     assert not button.disabled
     ok(button.click().run())
     ok(at.button(key=dui.F_SUBMIT).click().run())
