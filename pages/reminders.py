@@ -111,7 +111,8 @@ def run_send(kind: str, purpose: str, plan, customers: list[str], mailer, sms, r
     error = None
     try:
         actions.send(state.workspace(), current_actor(), plan, mailer, sms, action_id=aid,
-                     outbox=sandbox()[1], renderer=renderer, progress=progress, customer_ids=customers)
+                     outbox=sandbox()[1], renderer=renderer, progress=progress, customer_ids=customers,
+                     retry=kind == "retry")
     except NotAllowed as exc:  # refused (and audited) before anything was claimed or sent
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a store error: what went out so far is kept and shown

@@ -82,10 +82,11 @@ def plan_reminders(ws: Workspace, data, as_of: pd.Timestamp, policy: DunningPoli
 
 def send(ws: Workspace, actor: Actor, plan: DunningPlan, mailer, sms, *, action_id: str,
          outbox: PreviewOutbox | None = None, renderer=None, customer_ids: Iterable[str] | None = None,
-         progress: Callable | None = None) -> SendReport:
-    """Claim, send and record each reminder once. In the sandbox `mailer`/`sms` are ignored and every
-    message goes to `outbox` (the preview outbox): nothing leaves the machine from demo data."""
-    authorize(ws, actor, Action.REMINDER_RETRY if plan.policy.retry_failed else Action.REMINDER_SEND,
+         progress: Callable | None = None, retry: bool = False) -> SendReport:
+    """Claim, send and record each reminder once (`retry`: the user asked to send again what failed).
+    In the sandbox `mailer`/`sms` are ignored and every message goes to `outbox` (the preview
+    outbox): nothing leaves the machine from demo data."""
+    authorize(ws, actor, Action.REMINDER_RETRY if retry else Action.REMINDER_SEND,
               action_id=action_id, detail={"customers": sorted(map(str, customer_ids or []))})
     if ws.sandbox:
         if outbox is None:

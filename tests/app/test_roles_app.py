@@ -205,6 +205,27 @@ def test_a_viewer_forging_the_open_dispute_request_is_refused_and_audited():
     assert "open_dispute" in refused["entity_id"].tolist()
 
 
+def forge_a_send(at: AppTest) -> AppTest:
+    """On Reminders: put the first due customer's confirmation in the session (what the disabled
+    Send button's click would have done) and press the dialog's "Send now"."""
+    ok(at.switch_page("pages/reminders.py").run())
+    assert at.button(key="rem_send_all").disabled
+    due = at.dataframe(key="rem_due").value
+    at.session_state["rem_confirm"] = {"customers": [str(due["customer_id"].iloc[0])], "scope": "selected"}
+    ok(at.run())
+    return ok(at.button(key="rem_confirm_send").click().run())
+
+
+def test_a_viewer_forging_a_send_is_refused_before_anything_goes_out():
+    outbox = sandbox()[1]
+    before = len(outbox.frame())
+    at = forge_a_send(app_as(VIEWER))
+    assert any("Sending reminders needs the finance role; val@example.com is viewer" in plain(e.value)
+               for e in at.error)
+    assert len(outbox.frame()) == before
+    assert "send_reminders" in refusals(sandbox()[0].store, VIEWER)["entity_id"].tolist()
+
+
 def test_finance_opens_a_dispute_recorded_under_the_signed_in_address():
     at, button = first_line_dispute_button(FINANCE)
     assert not button.disabled
@@ -245,3 +266,9 @@ def test_a_server_on_every_interface_without_sign_in_draws_dashboards_and_refuse
     assert any("Sign-in must be configured" in plain(e.value) for e in at.error)
     assert team_store().imports().empty
     assert refusals(team_store(), "anonymous")["entity_id"].tolist() == ["import"]
+    outbox = sandbox()[1]
+    before = len(outbox.frame())
+    forge_a_send(at)
+    assert any("Sending reminders is refused: this server listens on 0.0.0.0" in plain(e.value)
+               for e in at.error)
+    assert len(outbox.frame()) == before

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VIEWER = Actor("val@example.com", Mode.SIGN_IN, Role.VIEWER)
 FINANCE = Actor("fin@example.com", Mode.SIGN_IN, Role.FINANCE)
 NOBODY = Actor("anonymous", Mode.UNCONFIGURED, address="0.0.0.0")
-PLAN = SimpleNamespace(policy=SimpleNamespace(retry_failed=False), reminders=[])
+PLAN = SimpleNamespace(policy=SimpleNamespace(retry_failed=True), reminders=[])
 
 
 class NeverCalled:
@@ -53,6 +53,8 @@ CALLS = [
      Action.DISPUTE_NOTE),
     (services.actions.send, {"plan": PLAN, "mailer": NeverCalled(), "sms": NeverCalled(), "action_id": "a4"},
      Action.REMINDER_SEND),
+    (services.actions.send, {"plan": PLAN, "mailer": NeverCalled(), "sms": NeverCalled(), "action_id": "a9",
+                             "retry": True}, Action.REMINDER_RETRY),
     (services.actions.resolve_claims, {"keys": [("L1", "first")], "outcome": "sent", "action_id": "a5"},
      Action.REMINDER_RESOLVE),
     (services.actions.write_codes_back, {"conn": NeverCalled(), "url": "https://docs.google.com/x",
@@ -68,7 +70,7 @@ CALLS = [
     (services.auth.remove_member, {"pattern": "x@example.com", "action_id": "a8", "roles_section": None},
      Action.MEMBERS),
 ]
-IDS = [f.__name__ for f, _, _ in CALLS]
+IDS = [f"{f.__name__}-{a.value}" for f, _, a in CALLS]
 
 
 @pytest.fixture
