@@ -13,12 +13,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from billing.roles import Action, Actor, Mode, RolesError, decide
+from connectors.store import StoreError
 from services.auth import SIGNED_OUT, session_actor
 from services.context import NotAllowed
 from ui.reminders_view import md_escape
 from ui.store import ACTOR_KEY, team_store
+
+# Members live in the workspace store: when it cannot be read, nobody's role can be known.
+MEMBERS_UNREADABLE = ("The workspace store cannot be read, so Linewise cannot check who is a member "
+                      "(check [store] in .streamlit/secrets.toml or LINEWISE_DB_URL)")
 
 __all__ = ["auth_configured", "roles_section", "providers", "current", "can", "blocked", "gate",
            "render_identity", "refusal"]
@@ -70,6 +76,8 @@ def blocked(action: Action | str) -> str | None:
         decision = decide(current(), action)
     except RolesError as exc:
         return str(exc)
+    except (StoreError, SQLAlchemyError):
+        return MEMBERS_UNREADABLE
     return None if decision.allowed else decision.message
 
 
@@ -92,10 +100,9 @@ def _sign_in_page() -> None:
             st.login(name)
 
 
-def _roles_error_page(message: str) -> None:
+def _configuration_error_page(message: str) -> None:
     st.title("Linewise")
-    st.error("The [roles] section of the server's secrets cannot be read, so nobody can be let in: "
-             f"{md_escape(message)}. An administrator of the server must fix .streamlit/secrets.toml.",
+    st.error(md_escape(f"{message}. Nobody can be let in until an administrator of the server fixes it."),
              icon=":material/error:")
     _sign_out_button()
 
@@ -114,8 +121,10 @@ def gate() -> Actor:
     try:
         actor = current()
     except RolesError as exc:
-        message = str(exc)
-        _alone(lambda: _roles_error_page(message), "Configuration error")
+        message = f"The [roles] section of the server's secrets cannot be read: {exc}"
+        _alone(lambda: _configuration_error_page(message), "Configuration error")
+    except (StoreError, SQLAlchemyError):  # no details: a database URL may hold a password
+        _alone(lambda: _configuration_error_page(MEMBERS_UNREADABLE), "Configuration error")
     if actor.how is Mode.SIGN_IN and not st.user.is_logged_in:
         _alone(_sign_in_page, "Sign in")
     if actor.how is Mode.SIGN_IN and actor.role is None:

@@ -125,6 +125,16 @@ def test_a_typo_in_the_roles_section_locks_everyone_out_with_the_reason():
     assert not at.metric
 
 
+def test_an_unreadable_store_lets_nobody_in_and_shows_no_secret(monkeypatch):
+    monkeypatch.setenv("LINEWISE_DB_URL", "postgresql+psycopg://linewise:pa55word@127.0.0.1:1/linewise")
+    team_store.clear()
+    at = app_as(ADMIN)
+    page_text = " ".join(e.value for e in at.error)
+    assert "cannot check who is a member" in plain(page_text) and not at.metric
+    assert "pa55word" not in page_text
+    team_store.clear()
+
+
 def test_a_viewer_sees_the_dashboards_as_themselves_without_a_name_field_or_the_admin_page():
     at = app_as(VIEWER)
     assert titles(at) == ["Overview"] and at.metric
