@@ -66,8 +66,8 @@ def _os_user() -> str:
 
 
 def session_actor(*, auth_configured: bool, user: Mapping[str, Any] | None,
-                  roles_section: Mapping[str, Any] | None, bound_address: str | None, store: Store,
-                  local_name: str | None = None) -> Actor:
+                  roles_section: Mapping[str, Any] | None, bound_address: str | None,
+                  store: Store | None, local_name: str | None = None) -> Actor:
     """Who acts in an app session, and with which role.
 
     - sign-in configured: the signed-in address and its role from the secrets'
@@ -76,6 +76,8 @@ def session_actor(*, auth_configured: bool, user: Mapping[str, Any] | None,
     - local mode (no ``[auth]``, loopback only): `local_name` (the name typed in
       the sidebar) or ``local:<os user>``, admin;
     - no ``[auth]`` on any other address: ``anonymous``, no role, nothing allowed.
+
+    `store` (the team's, for its members) is read only with sign-in configured.
     """
     mode = access_mode(auth_configured, bound_address)
     where = bound_address or ""
@@ -83,6 +85,8 @@ def session_actor(*, auth_configured: bool, user: Mapping[str, Any] | None,
         return Actor((local_name or "").strip() or f"local:{_os_user()}", mode, address=where)
     if mode is Mode.UNCONFIGURED:
         return Actor("anonymous", mode, address=where)
+    if store is None:
+        raise ValueError("with sign-in configured the members' store is needed")
     rules = member_rules(roles_section, store)
     address = signed_in_address(user)
     return Actor(address or SIGNED_OUT, mode, role_of(address, rules), address=where,

@@ -57,10 +57,12 @@ def providers() -> list[str]:
 def current() -> Actor:
     """The acting Actor of this run (RolesError when ``[roles]`` in the secrets is malformed).
 
-    Members live in the team's store, also while the demo sandbox is shown."""
-    return session_actor(auth_configured=auth_configured(), user=st.user.to_dict(),
-                         roles_section=roles_section(), bound_address=st.get_option("server.address"),
-                         store=team_store(), local_name=st.session_state.get(ACTOR_KEY))
+    Members live in the team's store (also while the demo sandbox is shown); only sign-in needs them."""
+    configured = auth_configured()
+    return session_actor(auth_configured=configured, user=st.user.to_dict(), roles_section=roles_section(),
+                         bound_address=st.get_option("server.address"),
+                         store=team_store() if configured else None,
+                         local_name=st.session_state.get(ACTOR_KEY))
 
 
 def can(action: Action | str) -> bool:
