@@ -80,11 +80,10 @@ def _workspace(args: argparse.Namespace) -> _Opened:
 
 
 def _actor(args: argparse.Namespace):
-    import getpass
+    """--actor, else LINEWISE_ACTOR, else cli:<os user> (services.auth.cli_actor): recorded on every change."""
+    from services.auth import cli_actor
 
-    from services.context import Actor
-
-    return Actor(getattr(args, "actor", None) or f"cli:{getpass.getuser()}", how="cli")
+    return cli_actor(name=getattr(args, "actor", None))
 
 
 def _policy(args: argparse.Namespace):
@@ -369,14 +368,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="store a source as the workspace's current import (what the app shows)")
     _source_args(p)
     p.add_argument("--all", action="store_true", help="list every quarantined cell")
-    p.add_argument("--actor", help="who imports, for the history (default cli:<user>)")
+    p.add_argument("--actor", help="who imports, for the history (default $LINEWISE_ACTOR, else cli:<user>)")
     p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("imports", help="the workspace's import history; --keep N prunes old imports")
     p.add_argument("--keep", type=int, help="delete all but the N newest imports (the current one stays)")
     p.add_argument("--changes", action="store_true", help="also print what each import changed")
-    p.add_argument("--actor", help="who prunes, for the audit trail (default cli:<user>)")
+    p.add_argument("--actor", help="who prunes, for the audit trail (default $LINEWISE_ACTOR, else cli:<user>)")
     p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
     p.set_defaults(func=cmd_imports)
 
@@ -421,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attach-statement", action="store_true", help="attach the statement as XLSX")
     p.add_argument("--preview", action="append", metavar="CUSTOMER_ID",
                    help="also print the message to this customer (repeatable)")
-    p.add_argument("--actor", help="who sends, for the audit trail (default cli:<user>)")
+    p.add_argument("--actor", help="who sends, for the audit trail (default $LINEWISE_ACTOR, else cli:<user>)")
     p.add_argument("--allow-data-errors", action="store_true",
                    help="send even when the source has quarantined cells")
     p.set_defaults(func=cmd_remind)

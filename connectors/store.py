@@ -41,6 +41,8 @@ from sqlalchemy.exc import IntegrityError
 
 from billing.disputes import (LOG_CHANNELS, STATES, Dispute, DisputeError, dispute_lines_frame,
                               disputes_frame, transition, utc, validate_new)
+from billing.roles import (MemberRule, RolesError, normalise_pattern, parse_role, rules_from_members,
+                           validate_member_change)
 
 __all__ = [
     "Store", "StoreError", "ActionConflict", "ConcurrentChange", "store_url_from", "default_data_dir",
@@ -300,6 +302,19 @@ _IMPORT_SPEC = {"id": "int64", "created_at": "ts", "actor": "string", "source_ki
                 "n_quarantined": "int64", "layout_key": "string"}
 _IMPORT_JSON = ("files_json", "options_json", "mapping_json", "counts_json", "notes_json", "meta_json")
 
+# added by revision 0004: the workspace's members (the Admin page); [roles] in the secrets are not stored
+members = Table(
+    "members", metadata,
+    Column("pattern", String(320), primary_key=True),  # lower-case address or @domain
+    Column("role", String(10), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+    CheckConstraint("role IN ('viewer', 'finance', 'admin')", name="role_known"),
+)
+
 
 # --------------------------------------------------------------------------- engine
 
@@ -390,6 +405,8 @@ _AUDIT_SPEC = {"id": "int64", "at": "ts", "actor": "string", "entity": "string",
 _REMINDER_SPEC = {"id": "int64", "line_code": "string", "level": "string", "customer_id": "string",
                   "channel": "string", "status": "string", "attempts": "int64", "error": "string",
                   "created_at": "ts", "claimed_at": "ts", "sent_at": "ts", "action_id": "string"}
+_MEMBER_SPEC = {"pattern": "string", "role": "string", "created_at": "ts", "created_by": "string",
+                "updated_at": "ts", "updated_by": "string"}
 _DISPUTE_FIELDS = [c.name for c in disputes.columns if c.name not in ("updated_at",)]
 
 
@@ -1041,3 +1058,86 @@ class Store:
         if row is None:
             return None
         return {"mapping": json.loads(row[0]), "updated_at": row[1], "updated_by": row[2]}
+    # ---- members and refusals (SPEC §14) ---------------------------------------------
+
+    def members(self) -> pd.DataFrame:
+        """The workspace's members, by pattern: pattern, role, created_at, created_by, updated_at,
+        updated_by (``billing.roles.rules_from_members`` turns them into rules)."""
+        q = select(*[members.c[c] for c in _MEMBER_SPEC]).order_by(members.c.pattern)
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, _MEMBER_SPEC)
+
+    def _member_rules(self, conn: Connection) -> tuple[MemberRule, ...]:
+        rows = conn.execute(select(members.c.pattern, members.c.role)).mappings().all()
+        return rules_from_members(_frame(rows, {"pattern": "string", "role": "string"}))
+
+    def set_member(self, pattern: str, role: str, *, action_id: str, actor: str,
+                   fixed_rules: Sequence[MemberRule] = ()) -> dict[str, str]:
+        """Add the member `pattern` (an address or ``@domain``) with `role`, or change their role.
+
+        `fixed_rules` are the ``[roles]`` of the secrets: together with the
+        members they must still name an admin afterwards
+        (``billing.roles.validate_member_change``, checked in the transaction).
+        Returns {"pattern", "role", "change": "create" | "update" | "unchanged"}.
+        The caller checks that `actor` may change members (``services``).
+        """
+        pattern, new_role = normalise_pattern(pattern), parse_role(role)
+        request = {"pattern": pattern, "role": str(new_role)}
+
+        def work(conn: Connection, now: datetime) -> dict[str, str]:
+            old = conn.execute(select(members).where(members.c.pattern == pattern)).mappings().first()
+            if old is not None and old["role"] == str(new_role):
+                return {**request, "change": "unchanged"}
+            validate_member_change(tuple(fixed_rules) + self._member_rules(conn), pattern, new_role)
+            stamp = {"updated_at": now, "updated_by": actor, "action_id": action_id, "role": str(new_role)}
+            if old is None:
+                conn.execute(members.insert().values(pattern=pattern, created_at=now, created_by=actor,
+                                                     **stamp))
+            else:
+                conn.execute(members.update().where(members.c.pattern == pattern).values(**stamp))
+            change = "create" if old is None else "update"
+            self._audit(conn, now, actor, action_id, "member", pattern, change,
+                        None if old is None else {"role": old["role"]}, {"role": str(new_role)})
+            return {**request, "change": change}
+
+        result, _ = self._do("set_member", action_id, actor, request, work)
+        return result
+
+    def remove_member(self, pattern: str, *, action_id: str, actor: str,
+                      fixed_rules: Sequence[MemberRule] = ()) -> None:
+        """Remove the workspace member `pattern` (audited). Members given by the secrets' ``[roles]``
+        cannot be removed here, and neither can the last admin (RolesError says so)."""
+        pattern = normalise_pattern(pattern)
+
+        def work(conn: Connection, now: datetime) -> None:
+            old = conn.execute(select(members).where(members.c.pattern == pattern)).mappings().first()
+            if old is None:
+                fixed = any(r.pattern == pattern for r in fixed_rules)
+                raise RolesError(f"{pattern} comes from [roles] in the secrets: change it there"
+                                 if fixed else f"{pattern} is not a member of this workspace")
+            validate_member_change(tuple(fixed_rules) + self._member_rules(conn), pattern, None)
+            conn.execute(members.delete().where(members.c.pattern == pattern))
+            self._audit(conn, now, actor, action_id, "member", pattern, "remove", {"role": old["role"]}, None)
+            return None
+
+        self._do("remove_member", action_id, actor, {"pattern": pattern}, work)
+
+    def record_refusal(self, *, actor: str, action: str, reason: str, attempted_action_id: str | None = None,
+                       detail: Mapping[str, Any] | None = None) -> None:
+        """An audit event (entity "permission", action "refused") for an action `actor` was not
+        allowed to take, with the reason shown to them and what was attempted.
+
+        A replayed request (the same `attempted_action_id`, e.g. a widget event sent
+        again) is recorded once; without one, every call is its own event.
+        """
+        request = {"action": action, "attempted_action_id": attempted_action_id}
+        refusal_id = ("refused-" + hashlib.sha256(f"{actor}|{attempted_action_id}".encode()).hexdigest()[:48]
+                      if attempted_action_id else new_action_id())
+        event = {**request, "reason": reason, "detail": _jsonable(dict(detail or {}))}
+
+        def work(conn: Connection, now: datetime) -> None:
+            self._audit(conn, now, actor, refusal_id, "permission", action, "refused", None, event)
+            return None
+
+        self._do("refusal", refusal_id, actor, request, work)

@@ -28,9 +28,12 @@ from billing.model import Dataset
 from connectors.export import write_demo_workbook
 from connectors import writeback
 from connectors.gsheets import SourceError, parse_sheet_url
+from billing.roles import Action
 from services import workspace
+from services.context import NotAllowed
 from services.workspace import STORED, UNCHANGED, UNREADABLE, ImportResult
-from ui import common, exports, gsheets, mapping, state
+from ui import auth, common, exports, gsheets, mapping, state
+from ui.reminders_view import md_escape
 from ui.store import action_id, current_actor, done
 from ui.tables import plain_table
 
@@ -115,7 +118,12 @@ def process_upload(files: list[tuple[str, bytes]], options: IngestOptions) -> No
     size = sum(len(b) for _, b in files) / 1024 / 1024
     with st.status(f"Reading {len(files)} file(s), {size:,.1f} MB …", expanded=False) as status:
         st.write("Finding the tables, header rows and columns; converting every cell …")
-        result = workspace.import_files(state.team(), current_actor(), files, options)
+        try:
+            result = workspace.import_files(state.team(), current_actor(), files, options)
+        except NotAllowed as exc:  # refused (and audited) before anything was read or stored
+            status.update(label="Not imported", state="error")
+            auth.refusal(exc)
+            return
         label = {STORED: "Imported", UNCHANGED: "Already imported"}.get(result.status, "Nothing was imported")
         status.update(label=f"{label}: {', '.join(n for n, _ in files)}",
                       state="error" if result.status == UNREADABLE else "complete")
@@ -154,12 +162,16 @@ def render_current(loaded: state.Loaded) -> None:
 def render_upload() -> IngestOptions:
     st.subheader("Upload")
     options = reading_options()
+    refused = auth.blocked(Action.IMPORT)  # drawing only: services.workspace checks again
+    if refused:
+        st.info(md_escape(refused), icon=":material/lock:")
     uploads = st.file_uploader(
         "Workbook or CSV files",
         type=ACCEPTED_TYPES,
         accept_multiple_files=True,
         key="data_upload",
         max_upload_size=state.MAX_UPLOAD_MB,
+        disabled=refused is not None,
         help="One workbook with a sheet per table (customers, orders, invoices, payments, "
         "fx_rates), or one CSV file per table. It is stored as a new import of the workspace.",
     )
@@ -542,7 +554,10 @@ def render_write_back(src: dict, read: gsheets.SheetRead, conn, can_write: bool)
         "touched. Linewise reads the sheet again first: if rows were inserted, deleted or re-keyed since "
         "this read, nothing is written."
     )
-    if not can_write:
+    refused = auth.blocked(Action.WRITEBACK)  # drawing only: services.actions checks again
+    if refused:
+        st.caption(f":material/lock: {md_escape(refused)}")
+    elif not can_write:
         st.caption(
             ":material/lock: Writing needs a Google service account with Editor access to the sheet "
             "(docs/GSHEETS.md)."
@@ -551,7 +566,7 @@ def render_write_back(src: dict, read: gsheets.SheetRead, conn, can_write: bool)
         "Write line codes into the sheet",
         key="data_gsheet_write",
         icon=":material/edit_note:",
-        disabled=not can_write,
+        disabled=not can_write or refused is not None,
     ):
         open_write_confirm(src, read, conn)
     outcome = st.session_state.get(GSHEET_OUTCOME)
@@ -618,8 +633,10 @@ def run_write(src: dict, read: gsheets.SheetRead, conn, aid: str) -> None:
     if aid not in written:
         try:
             with st.spinner("Writing the line codes …"):
-                result = gsheets.write(src["url"], src["options"], read.data, conn)
+                result = gsheets.write(src["url"], src["options"], read.data, conn, action_id=aid)
             outcome = ("success" if result.written else "info", result.message)
+        except NotAllowed as exc:  # refused and audited: nothing was written
+            outcome = ("error", str(exc))
         except SourceError as exc:  # SheetChangedError included: nothing was written
             outcome = ("error", exc.message)
         except Exception as exc:  # noqa: BLE001 - shown, never a traceback

@@ -17,11 +17,13 @@ import pandas as pd
 import streamlit as st
 
 from billing.dunning import SKIP_REASONS, DunningPolicy
+from billing.roles import Action
 from connectors.mailer import ConfigError
 from connectors.reminders import SendReport, clients_from_secrets, make_renderer, preview
-from ui import common, state
-from ui import reminders_view as rv
 from services import actions
+from services.context import NotAllowed
+from ui import auth, common, state
+from ui import reminders_view as rv
 from ui.store import action_id, current_actor, done, sandbox
 from ui.tables import money_table
 
@@ -109,7 +111,10 @@ def run_send(kind: str, purpose: str, plan, customers: list[str], mailer, sms, r
     error = None
     try:
         actions.send(state.workspace(), current_actor(), plan, mailer, sms, action_id=aid,
-                     outbox=sandbox()[1], renderer=renderer, progress=progress, customer_ids=customers)
+                     outbox=sandbox()[1], renderer=renderer, progress=progress, customer_ids=customers,
+                     retry=kind == "retry")
+    except NotAllowed as exc:  # refused (and audited) before anything was claimed or sent
+        error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a store error: what went out so far is kept and shown
         error = f"{type(exc).__name__}: {exc}"[:500]
     keep_report(kind, aid, plan.as_of, results, error)
@@ -240,6 +245,8 @@ def render_unconfirmed(unc: pd.DataFrame) -> None:
             try:
                 actions.resolve_claims(state.workspace(), current_actor(), keys, outcome,
                                        action_id=action_id("resolve_reminders"))
+            except NotAllowed as exc:
+                auth.refusal(exc)
             except Exception as exc:  # noqa: BLE001 - shown, nothing half done (one transaction)
                 st.error(f"Could not record that: {type(exc).__name__}: {exc}")
             else:
@@ -272,7 +279,8 @@ except Exception as exc:  # noqa: BLE001 - no details: a database URL may hold a
 
 mailer, sms, problem = channel_clients()
 render_settings(mailer, sms, problem)
-can_send = problem is None and (mailer is not None or sms is not None)
+refused = auth.blocked(Action.REMINDER_SEND)  # drawing only: services.actions.send checks again
+can_send = problem is None and (mailer is not None or sms is not None) and refused is None
 
 policy = DunningPolicy()
 analysis = state.full_analysis(loaded)  # every line: the sidebar filters pick customers below
@@ -326,7 +334,9 @@ with t_due:
     bcols[1].button(f"Send all ({len(all_ids)})", key="rem_send_all", icon=":material/forward_to_inbox:",
                     disabled=not (all_ids and can_send), on_click=open_confirm, args=(all_ids, "all"),
                     width="stretch")
-    if not can_send:
+    if refused:
+        bcols[2].caption(rv.md_escape(refused))
+    elif not can_send:
         bcols[2].caption("Sending is off until an e-mail server (or SMS provider) is configured.")
 
     if len(due_lines):

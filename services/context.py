@@ -2,38 +2,36 @@
 
 Convention (docs/DESIGN.md "Services"): an action function's first two
 parameters are ``ws: Workspace`` and ``actor: Actor``, and its first line is
-``authorize(actor, "<permission>")``. That call is the one place the role
-check lives (SPEC §14): today it checks that the actor is named; sign-in adds
-the roles.
+``authorize(ws, actor, Action.X, action_id=action_id)``. That call is the one
+place the role check lives (SPEC §14): it asks ``billing.roles.decide``, and
+a refusal is recorded as an audit event in the workspace's store before
+NotAllowed is raised — so hiding a button is never the only guard, and a
+forged session state or a replayed widget event is refused and leaves a trace.
+
+``Actor`` is ``billing.roles.Actor`` (name, how they signed in, role);
+``services.auth`` makes one from the app's sign-in facts or the CLI's
+environment.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
+from billing.roles import Action, Actor, Decision, Mode, decide
 from connectors.store import Store
 
-SIGNED_IN_BY = ("typed_name", "cli", "sign_in", "system")
+__all__ = ["Actor", "Mode", "Workspace", "NotAllowed", "authorize", "SIGNED_IN_BY"]
+
+SIGNED_IN_BY = tuple(m.value for m in Mode)
 
 
 class NotAllowed(PermissionError):
-    """The actor may not do this (message meant for the user)."""
+    """The actor may not do this; ``str()`` is the sentence to show them (``decision`` says more)."""
 
-
-@dataclass(frozen=True)
-class Actor:
-    """Someone doing something: `name` is recorded on every change; `how` says how we know them
-    ("typed_name": the sidebar's name field, "cli": the command line user, "sign_in", "system")."""
-
-    name: str
-    how: str = "typed_name"
-    roles: tuple[str, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError("an actor needs a name")
-        if self.how not in SIGNED_IN_BY:
-            raise ValueError(f"unknown sign-in kind {self.how!r}; one of {', '.join(SIGNED_IN_BY)}")
-        object.__setattr__(self, "name", self.name.strip())
+    def __init__(self, decision: Decision):
+        super().__init__(decision.message)
+        self.decision = decision
 
 
 @dataclass(frozen=True)
@@ -52,10 +50,22 @@ class Workspace:
         return "demo sandbox" if self.sandbox else self.store.display_url
 
 
-def authorize(actor: Actor, permission: str) -> None:
-    """Raise NotAllowed unless `actor` may `permission` (e.g. "import", "open_dispute", "send_reminders").
+def authorize(ws: Workspace, actor: Actor, permission: Action | str, *, action_id: str | None = None,
+              detail: Mapping[str, Any] | None = None) -> None:
+    """Return if `actor` may take `permission` (an ``Action`` or its value, e.g. "open_dispute");
+    otherwise record the refusal in `ws`'s store (audit entity "permission": who, what, why,
+    `detail`) and raise NotAllowed.
 
-    The single place the role check goes (the roles of SPEC §14 plug in here).
+    `action_id` is the id the caller was given for the action: a replay of the same refused
+    request is recorded once.
     """
     if not isinstance(actor, Actor):
-        raise NotAllowed(f"{permission}: who is acting is not known")
+        raise TypeError(f"{permission}: who is acting must be an Actor, not {type(actor).__name__}")
+    decision = decide(actor, permission)
+    if decision.allowed:
+        return
+    ws.store.record_refusal(actor=actor.name, action=str(decision.action), reason=decision.message,
+                            attempted_action_id=action_id,
+                            detail={"role": str(actor.role) if actor.role else None, "how": str(actor.how),
+                                    **dict(detail or {})})
+    raise NotAllowed(decision)

@@ -19,6 +19,7 @@ from billing.changes import Changes, compare_imports
 from billing.ingest import IngestOptions, SchemaError, build_dataset
 from billing.layout import layout_key
 from billing.model import Dataset, RawWorkbook
+from billing.roles import Action
 from connectors.load import LoadError, load_dataset, load_mapping, read_files, source_files
 from connectors.snapshot import QUARANTINE, dataset_blobs, dataset_from, dataset_meta, sha256
 from connectors.store import new_action_id
@@ -92,7 +93,7 @@ def remembered_mapping(ws: Workspace, layout: str) -> dict | None:
 
 def remember_mapping(ws: Workspace, actor: Actor, layout: str, mapping: dict) -> None:
     """File `mapping` under `layout`: the next import of the same layout applies it."""
-    authorize(actor, "import")
+    authorize(ws, actor, Action.MAPPING, detail={"layout": layout})
     ws.store.save_mapping(MAPPING_PREFIX + layout, mapping, action_id=new_action_id(), actor=actor.name)
 
 
@@ -112,7 +113,7 @@ def _with_remembered(ws: Workspace, raw: RawWorkbook, options: IngestOptions) ->
 def import_files(ws: Workspace, actor: Actor, files: list[tuple[str, bytes]], options: IngestOptions,
                  *, kind: str = "upload", label: str | None = None) -> ImportResult:
     """Import uploaded (name, bytes) files: one workbook or several CSVs."""
-    authorize(actor, "import")
+    authorize(ws, actor, Action.IMPORT)
     files = [(str(n), bytes(b)) for n, b in files]
     try:
         raw = read_files(files)
@@ -124,7 +125,7 @@ def import_files(ws: Workspace, actor: Actor, files: list[tuple[str, bytes]], op
 def import_source(ws: Workspace, actor: Actor, source: str | Path, options: IngestOptions,
                   *, kind: str = "cli") -> ImportResult:
     """Import a local SOURCE (workbook, CSV, folder of CSVs) or a Google Sheet URL."""
-    authorize(actor, "import")
+    authorize(ws, actor, Action.IMPORT)
     text = str(source).strip()
     if text.startswith("https://docs.google.com/spreadsheets/"):
         from connectors.gsheets import read_sheet_url
@@ -144,7 +145,7 @@ def import_source(ws: Workspace, actor: Actor, source: str | Path, options: Inge
 def import_sheet(ws: Workspace, actor: Actor, raw: RawWorkbook, options: IngestOptions, *, label: str,
                  kind: str = "gsheet") -> ImportResult:
     """Import a Google Sheet already read into raw cells (its normalised tables are its fingerprint)."""
-    authorize(actor, "import")
+    authorize(ws, actor, Action.IMPORT)
     return _import_raw(ws, actor, raw, options, [], kind, f"{label} (Google Sheet)")
 
 
@@ -281,7 +282,7 @@ def differences(ws: Workspace, import_id: int) -> Changes | None:
 
 def prune(ws: Workspace, actor: Actor, keep: int) -> list[int]:
     """Delete all but the `keep` newest imports (never the current one); returns the ids deleted."""
-    authorize(actor, "prune_imports")
+    authorize(ws, actor, Action.RETENTION, detail={"keep": int(keep)})
     return ws.store.prune_imports(keep, action_id=new_action_id(), actor=actor.name)
 
 

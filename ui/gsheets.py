@@ -135,10 +135,15 @@ def plan_write(url: str, options: IngestOptions, data: Dataset, conn: Any = None
     return conn.write_codes(url, data, options=options, dry_run=True)
 
 
-def write(url: str, options: IngestOptions, data: Dataset, conn: Any = None) -> WriteResult:
-    """Write the codes of `data` into the sheet (only empty cells; SheetChangedError when it changed)."""
+def write(url: str, options: IngestOptions, data: Dataset, conn: Any = None, *, action_id: str) -> WriteResult:
+    """Write the codes of `data` into the sheet as the acting user (services.actions.write_codes_back:
+    finance or admin; only empty cells; SheetChangedError when it changed)."""
+    from services.actions import write_codes_back
+    from ui.state import team
+    from ui.store import current_actor
+
     conn = conn if conn is not None else get_gsheets_connection()
-    result = conn.write_codes(url, data, options=options, dry_run=False)
+    result = write_codes_back(team(), current_actor(), conn, url, data, options, action_id=action_id)
     if result.written:
         _read.clear()  # the connection forgot its reads too: the codes are read back as the sheet's own
     return result

@@ -6,25 +6,23 @@ import pandas as pd
 import streamlit as st
 
 from billing.customers import customer_labels
-from ui import state
+from billing.roles import Actor
+from ui import auth, state
 from ui.reminders_view import md_escape
-from ui.store import ACTOR_KEY
 
 
-
-def render(loaded: state.Loaded) -> None:
+def render(loaded: state.Loaded, actor: Actor) -> None:
     with st.sidebar:
-        render_actor()
+        render_actor(actor)
         render_source(loaded)
         if loaded.data is None:
             return
         render_filters(loaded)
 
 
-def render_actor() -> None:
-    """The acting user's name (until sign-in exists): every dispute change records it."""
-    st.text_input("Your name", key=ACTOR_KEY, placeholder="e.g. Anna Kovács", max_chars=80,
-                  help="Recorded as who did it on every dispute change and log entry.")
+def render_actor(actor: Actor) -> None:
+    """Who is working (the signed-in address, or the local-mode name): every change records it."""
+    auth.render_identity(actor)
     error = st.session_state.get(state.STORE_ERROR)
     if error:
         st.warning(f"The action store cannot be read, so disputes are not shown: {error}",

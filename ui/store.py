@@ -4,8 +4,9 @@
 process; SQLAlchemy pools connections and the store serialises its own
 writes). `sandbox()` is the demo's: a throwaway SQLite file and a preview
 outbox, so nothing done on the demo lands in the team's tables or leaves
-the machine. Until sign-in exists the acting user is the name typed in the
-sidebar (`current_actor()`); every audit event records it.
+the machine. Who acts is `current_actor()` (``ui.auth``): the signed-in
+address, or in local mode (no sign-in, loopback only) the name typed in the
+sidebar. Every audit event records it.
 """
 from __future__ import annotations
 
@@ -44,14 +45,17 @@ def sandbox() -> tuple[Workspace, PreviewOutbox]:
     return Workspace(Store(data_dir=directory), sandbox=True), PreviewOutbox()
 
 
-def actor() -> str:
-    """The acting user's name (set in the sidebar); 'anonymous' until one is typed."""
-    return (st.session_state.get(ACTOR_KEY) or "").strip() or "anonymous"
-
-
 def current_actor() -> Actor:
-    """Who acts in this session, as the services take it."""
-    return Actor(actor(), how="typed_name")
+    """Who acts in this run, with their role, as the services take it (``ui.auth.current``)."""
+    from ui.auth import current  # ui.auth builds on this module
+
+    return current()
+
+
+def actor() -> str:
+    """The name every record of this run carries: the signed-in address; in local mode the name
+    typed in the sidebar, else ``local:<os user>``; ``anonymous`` on a server without sign-in."""
+    return current_actor().name
 
 
 def action_id(purpose: str) -> str:

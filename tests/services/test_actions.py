@@ -9,7 +9,7 @@ from billing.linecode import make_code
 from connectors.outbox import PreviewOutbox
 from connectors.store import new_action_id
 from services import actions, workspace
-from services.context import Actor, NotAllowed, Workspace
+from services.context import Actor, Workspace
 from tests.services.test_workspace import FIRST, SECOND, book
 
 
@@ -24,7 +24,7 @@ def test_an_action_records_the_actor_and_needs_one(ws, ann):
     workspace.import_files(ws, ann, FIRST, IngestOptions())
     dispute_id = opened(ws, ann, make_code("INV-1", 1))
     assert ws.store.get_dispute(dispute_id).opened_by == "Ann Finance"
-    with pytest.raises(NotAllowed):
+    with pytest.raises(TypeError):  # a bare name is not an Actor: who acts must be known
         actions.add_dispute_note(ws, "Ann Finance", dispute_id, "note", "hi", action_id=new_action_id())
     with pytest.raises(ValueError):
         Actor("  ")
