@@ -199,8 +199,8 @@ def _import_raw(ws: Workspace, actor: Actor, raw: RawWorkbook, options: IngestOp
     import_id, created = ws.store.save_import(record, blobs, action_id=new_action_id(), actor=actor.name)
     if not created:
         return _unchanged(import_id, layout, raw, note)
-    q = len(data.quarantine)
-    extra = f" {q:,} cell(s) were quarantined and left out." if q else ""
+    q = sum(c.quarantined for c in data.counts.values())
+    extra = f" {q:,} row(s) were quarantined and left out." if q else ""
     return ImportResult(STORED, f"Stored as import #{import_id}: {inv.accepted:,} invoice lines, "
                                 f"{data.counts['payments'].accepted:,} payments.{extra}",
                         import_id=import_id, data=data, layout=layout, raw=raw, mapping_note=note)

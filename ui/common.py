@@ -25,16 +25,16 @@ def ensure_app_navigation() -> None:
     /aging) on its own, until some session has called st.navigation
     ("as soon as any session of your app executes the st.navigation command,
     your app will ignore the pages/ directory", st.navigation's docs). A page
-    that finds it was not started by app.py draws the frame itself
-    (`ui.navigation.frame`: the public st.navigation call, which also
-    switches the server to app.py's navigation, and the sidebar) and goes on
-    in the same run, so nothing the user clicked is lost.
+    that finds it was not started by app.py makes that public call itself and
+    reruns: the rerun goes through app.py, on the same page. It happens once
+    per server process, on a page load (nothing the user did is lost).
     """
     if st.session_state.pop(FRAMED, False):
         return
-    from ui.navigation import frame
+    from ui.navigation import pages
 
-    frame()
+    st.navigation(pages(), position="hidden")
+    st.rerun()
 
 
 def page_start(title: str, caption: str | None = None) -> state.Loaded:

@@ -28,7 +28,7 @@ from billing.policy import Policy
 from connectors.mailer import Mailer, SmtpConfig
 from connectors.reminders import build_plan, send_reminders
 from connectors.store import Store, new_action_id
-from tests.app.conftest import import_demo
+from tests.workspace_data import import_demo
 from ui import state
 from ui import store as ui_store
 
