@@ -52,7 +52,7 @@ def main() -> None:
     PagesManager.__init__ = patched
     from ui import state
 
-    engine_caches = (state.analysis_for, state.history_for, state.billing_lists_for, state.known_codes)
+    engine_caches = (state.period_for, state.history_for, state.billing_lists_for, state.known_codes)
     st.cache_data.clear()
 
     def run(at: AppTest) -> float:

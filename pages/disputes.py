@@ -265,6 +265,7 @@ except Exception as exc:  # noqa: BLE001 - a store that cannot be opened is a me
     st.stop()
 
 render_pipeline(frame)
+ui.render_orphans(loaded.data)
 if not len(frame):
     st.info("No disputes yet. Open one from a line or an invoice on the Aging page, from an exception on the "
             "Reconciliation page, or from a customer's open lines.", icon=":material/gavel:")

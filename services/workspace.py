@@ -21,7 +21,7 @@ from billing.layout import layout_key
 from billing.model import Dataset, RawWorkbook
 from billing.roles import Action
 from connectors.load import LoadError, load_dataset, load_mapping, read_files, source_files
-from connectors.snapshot import dataset_blobs, dataset_from, dataset_meta, sha256
+from connectors.snapshot import QUARANTINE, dataset_blobs, dataset_from, dataset_meta, sha256
 from connectors.store import new_action_id
 from services.context import Actor, Workspace, authorize
 
@@ -237,7 +237,8 @@ def load_import(ws: Workspace, import_id: int) -> Dataset:
     rec = ws.store.import_record(import_id)
     if rec is None:
         raise KeyError(f"there is no import #{import_id}")
-    return dataset_from(ws.store.import_tables(import_id), rec["counts"], rec["notes"], rec["meta"])
+    names = [*rec["meta"]["tables"], QUARANTINE]  # not the source files kept beside them
+    return dataset_from(ws.store.import_tables(import_id, names), rec["counts"], rec["notes"], rec["meta"])
 
 
 def current_data(ws: Workspace) -> Current | None:

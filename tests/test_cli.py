@@ -172,3 +172,69 @@ def test_report_takes_open_disputes_from_the_action_store(tmp_path, capsys, monk
     run(capsys, "report", str(src), "--as-of", "2024-03-31", "--out", str(out_path))
     usd = json.loads(out_path.read_text(encoding="utf-8"))["summary"]["USD"]
     assert usd["in_dispute"] == "40.00"  # the disputed line's open amount
+
+
+# --------------------------------------------------------------------------- the workspace
+
+
+@pytest.fixture
+def workspace_db(tmp_path, monkeypatch):
+    """The CLI's workspace store: an SQLite file of this test (LINEWISE_DB_URL)."""
+    url = f"sqlite:///{tmp_path / 'ws' / 'linewise.db'}"
+    monkeypatch.setenv("LINEWISE_DB_URL", url)
+    return url
+
+
+def clean_xlsx(folder: Path, amount: str = "100.00") -> Path:
+    path = folder / f"clean-{amount}.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("Invoices")
+    ws.write_row(0, 0, ["Invoice #", "Customer", "Date", "Due", "Amount", "Currency"])
+    ws.write_row(1, 0, ["INV-1", "C1", "2024-03-01", "2024-03-31", amount, "USD"])
+    ws.write_row(2, 0, ["INV-2", "C2", "2024-03-05", "2024-04-04", "80.00", "USD"])
+    ps = wb.add_worksheet("Payments")
+    ps.write_row(0, 0, ["Payment ID", "Customer", "Payment Date", "Amount"])
+    ps.write_row(1, 0, ["P1", "C1", "2024-03-10", 60])
+    wb.close()
+    return path
+
+
+def test_import_exit_codes_stored_clean_quarantined_unchanged_unreadable(tmp_path, capsys, workspace_db):
+    book = clean_xlsx(tmp_path)
+    code, out, _ = run(capsys, "import", str(book), "--actor", "cron")
+    assert code == 0 and "Stored as import #1: 2 invoice lines, 1 payments." in out
+    code, out, _ = run(capsys, "import", str(book))  # the same bytes, the same options
+    assert code == 0 and "Already imported as #1" in out
+    code, out, _ = run(capsys, "import", str(bad_cells_xlsx(tmp_path)))
+    assert code == 1 and "Stored as import #2" in out and "Invoices!row 5, column 'Date'" in out
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not a workbook")
+    code, _, err = run(capsys, "import", str(broken))
+    assert code == 1 and "nothing was stored" in err and "broken.xlsx" in err
+    assert run(capsys, "import", str(tmp_path / "missing.xlsx"))[0] == 2
+    assert run(capsys, "imports", "--keep", "0")[0] == 2
+
+
+def test_imports_lists_the_history_with_changes_and_keep_prunes(tmp_path, capsys, workspace_db):
+    run(capsys, "import", str(clean_xlsx(tmp_path)), "--actor", "ann")
+    run(capsys, "import", str(clean_xlsx(tmp_path, amount="120.00")), "--actor", "bob")
+    code, out, _ = run(capsys, "imports", "--changes")
+    rows = [line for line in out.splitlines() if line.strip().startswith(("*", "1", "2"))]
+    assert code == 0 and rows[0].startswith("*") and " 2 " in rows[0] and "bob" in rows[0]
+    assert "lines +0 -0 ~1, payments +0 -0 ~0" in out
+    code, out, _ = run(capsys, "imports", "--keep", "1")
+    assert code == 0 and "Deleted 1 import(s): #1." in out and "ann" not in out
+
+
+def test_report_check_and_remind_without_source_use_the_current_import(tmp_path, capsys, workspace_db):
+    assert run(capsys, "report", "--as-of", "2024-03-31", "--out", str(tmp_path / "none.json"))[0] == 2
+    run(capsys, "import", str(clean_xlsx(tmp_path)))
+    out_path = tmp_path / "r.json"
+    code, _, err = run(capsys, "report", "--as-of", "2024-03-31", "--out", str(out_path))
+    assert code == 0 and "Current import #1" in err
+    usd = json.loads(out_path.read_text(encoding="utf-8"))["summary"]["USD"]
+    assert (usd["invoiced"], usd["allocated"], usd["open"]) == ("180.00", "60.00", "120.00")
+    code, out, _ = run(capsys, "check")
+    assert code == 0 and "invoices" in out and "No rows quarantined." in out
+    code, out, _ = run(capsys, "remind", "--as-of", "2024-04-30")
+    assert code == 0 and "Dry run: nothing sent" in out

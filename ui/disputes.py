@@ -408,6 +408,23 @@ def level_text(level: int) -> str:
     return f"level {level} ({LEVELS.get(int(level), '?')})"
 
 
+def render_orphans(data, customer_id: str | None = None) -> None:
+    """Say which disputes have lines the current import no longer has (SPEC §13: actions are keyed by
+    line code and outlive the import they were made on)."""
+    try:
+        gone = actions.orphaned_lines(state.workspace(), data.invoices["line_code"].astype(str))
+    except Exception:  # noqa: BLE001 - the page already says when the store cannot be read
+        return
+    if customer_id is not None and len(gone):
+        gone = gone[gone["customer_id"].astype(str) == str(customer_id)]
+    if not len(gone):
+        return
+    per = gone.groupby("dispute_id")["line_code"].apply(lambda c: ", ".join(map(str, c)))
+    listed = "; ".join(f"#{int(i)}: {codes}" for i, codes in per.items())
+    st.warning(f"{len(per)} dispute(s) have lines that are not in the current import any more "
+               f"(removed from the source since the dispute was opened): {listed}", icon=":material/link_off:")
+
+
 # --------------------------------------------------------------------------- the Customer page's section
 
 def customer_section(customer_id: str, analysis) -> None:
@@ -429,6 +446,7 @@ def customer_section(customer_id: str, analysis) -> None:
         st.page_link(DISPUTES_PAGE, label="Work them on the Disputes page", icon=":material/gavel:")
     else:
         st.caption("No disputes with this customer.")
+    render_orphans(state.current().data, customer_id)
     aging = analysis.aging
     lines = aging[(aging["customer_id"] == customer_id).to_numpy(dtype=bool)
                   & (aging["open"] > 0).to_numpy(dtype=bool)
