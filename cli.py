@@ -133,7 +133,7 @@ def _open_disputes(args: argparse.Namespace):
         with Store(url) as store:
             return store.open_dispute_lines()
     except StoreError as exc:
-        raise UsageError(f"cannot read disputes from the action store: {exc}") from exc
+        raise StoreError(f"cannot read disputes: {exc}") from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -261,6 +261,9 @@ def cmd_remind(args: argparse.Namespace) -> int:
                                 SmsClient(sms_cfg) if sms_cfg else None, action_id=new_action_id(),
                                 actor=actor, renderer=renderer, progress=progress)
         print(f"Sent {len(report.sent)}, failed {len(report.failed)}, skipped {len(report.skipped)}.")
+        if report.unconfirmed:
+            print(f"Unconfirmed {len(report.unconfirmed)}: handed over but never confirmed, so not resent; "
+                  "check whether the customer got it, then mark it sent or failed on the Reminders page.")
         return EXIT_OK if report.ok else EXIT_DATA
 
 
@@ -337,19 +340,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from connectors.load import LoadError
+    from connectors.redact import redact
+    from connectors.store import StoreError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except LoadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(exc)}", file=sys.stderr)
         return EXIT_DATA
+    except StoreError as exc:  # the store's fault (busy, damaged, unreachable), not the input file's
+        print(f"error: {redact(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # a bug of ours must still not greet the user with a traceback
         print(f"error: Linewise could not process {getattr(args, 'source', 'the input')}: "
-              f"{type(exc).__name__}: {exc}. Please report this with the file attached.", file=sys.stderr)
+              f"{redact(f'{type(exc).__name__}: {exc}', one_line=True)}. Please report this with the file attached.",
+              file=sys.stderr)
         return EXIT_DATA
 
 

@@ -293,7 +293,7 @@ REMINDER_COLUMNS = ["customer_id", "name", "language", "level", "channels", "ema
                     "invoice_no", "currency", "open", "due_date", "days_past_due", "line_level", "retry"]
 SKIP_COLUMNS = ["customer_id", "line_code", "invoice_no", "currency", "open", "days_past_due", "level",
                 "reason", "detail"]
-UNCONFIRMED_COLUMNS = ["customer_id", "line_code", "level", "channel", "claimed_at", "action_id"]
+UNCONFIRMED_COLUMNS = ["customer_id", "line_code", "level", "channel", "claimed_at", "action_id", "error"]
 
 
 @dataclass
@@ -419,7 +419,7 @@ def _log_state(reminder_log: pd.DataFrame | None):
     log = reminder_log
     get = {c: log[c].tolist() if c in log.columns else [None] * len(log)
            for c in ("line_code", "level", "customer_id", "channel", "status", "sent_at", "claimed_at",
-                     "created_at", "action_id")}
+                     "created_at", "action_id", "error")}
     for i in range(len(log)):
         code, stored, status = str(get["line_code"][i]), str(get["level"][i]), str(get["status"][i])
         level, channel = split_key_level(stored)
@@ -432,7 +432,8 @@ def _log_state(reminder_log: pd.DataFrame | None):
             when = _day(get["claimed_at"][i]) or _day(get["created_at"][i])
             queued.append({"customer_id": cust, "line_code": code, "level": stored, "channel": channel,
                            "claimed_at": get["claimed_at"][i] if get["claimed_at"][i] is not None
-                           else get["created_at"][i], "action_id": _text(get["action_id"][i])})
+                           else get["created_at"][i], "action_id": _text(get["action_id"][i]),
+                           "error": _text(get["error"][i])})
         if when is not None and (cust not in last or when > last[cust]):
             last[cust] = when
     return per_line, queued, last
@@ -616,7 +617,7 @@ def plan_reminders(aging: pd.DataFrame, customers: pd.DataFrame | None, reminder
     skipped_df = skipped_df.sort_values(["customer_id", "line_code"], kind="stable").reset_index(drop=True)
 
     unconfirmed = pd.DataFrame(queued, columns=UNCONFIRMED_COLUMNS)
-    for col in ("customer_id", "line_code", "level", "channel", "action_id"):
+    for col in ("customer_id", "line_code", "level", "channel", "action_id", "error"):
         unconfirmed[col] = unconfirmed[col].astype("string")
     unconfirmed["claimed_at"] = pd.to_datetime(unconfirmed["claimed_at"], utc=True)
     return DunningPlan(as_of=as_of, policy=policy, reminders=reminders, skipped=skipped_df,

@@ -16,8 +16,8 @@ the store, the CLI and the pages all call it. It removes
 * every known secret value passed in `secrets` (a configured password or
   token), also URL-encoded and inside HTTP Basic credentials.
 
-The result is one line (tracebacks and multi-line server answers are cut to
-their first line) so a message never carries a stack or a server path.
+Lines are kept (a validation message lists its fields one per line);
+``one_line=True`` keeps only the first, for a table cell or a log column.
 """
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ MASK = "***"
 # scheme://userinfo@ — greedy inside the authority (no "/", "?", "#", whitespace), so the
 # last "@" before the host ends the user-info even when the password has an unencoded "@".
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#]*@")
+# scheme://user:password@ whose password holds a raw "/", "?" or "#": up to the token's last "@"
+_URL_USER_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s:/?#@]+:[^\s]*@")
 # a bare user:password@host (a netloc printed without its scheme)
 _BARE_USERINFO = re.compile(r"(?<![\w/.@:-])[^\s:/@'\"(]+:[^\s/'\"]+@(?=[\w\[][\w.\-\[\]:]*)")
 _HEADER = re.compile(r"(?i)\b(authorization\s*[:=]\s*)(basic|bearer|token|digest)?\s*[^\s,;]+")
@@ -48,13 +50,16 @@ def _variants(secret: str) -> set[str]:
     return {f for f in forms if len(f) >= 3}
 
 
-def redact(text: object, secrets: Iterable[str | None] = ()) -> str:
-    """`text` (any object, str() of it) as one line with credentials and `secrets` masked."""
-    s = "" if text is None else str(text)
-    s = s.strip().splitlines()[0] if s.strip() else ""
+def redact(text: object, secrets: Iterable[str | None] = (), *, one_line: bool = False) -> str:
+    """`text` (any object, str() of it) with credentials and `secrets` masked (first line only
+    with `one_line`)."""
+    s = "" if text is None else str(text).strip()
+    if one_line and s:
+        s = s.splitlines()[0]
     known = sorted({v for sec in secrets if sec for v in _variants(str(sec))}, key=len, reverse=True)
     for value in known:
         s = s.replace(value, MASK)
+    s = _URL_USER_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}@", s)
     s = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", s)
     s = _BARE_USERINFO.sub(f"{MASK}@", s)
     s = _HEADER.sub(lambda m: f"{m.group(1)}{MASK}", s)
@@ -66,7 +71,8 @@ def redact(text: object, secrets: Iterable[str | None] = ()) -> str:
 
 def redact_url(url: str) -> str:
     """A URL safe to show: its user-info replaced by ``***`` (``postgresql://***@db:5432/x``)."""
-    return _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", str(url))
+    s = _URL_USER_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}@", str(url))
+    return _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", s)
 
 
 def basic_secrets(username: str | None, password: str | None) -> list[str]:
