@@ -100,19 +100,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_codes(args: argparse.Namespace) -> int:
-    from connectors.export import write_csv, write_workbook
+    from connectors.export import TABLE_SUFFIXES, money_columns_of, write_table
 
-    data = _load(args)
     out = Path(args.out)
+    if out.suffix.lower() not in TABLE_SUFFIXES:
+        raise UsageError("--out must end in .xlsx or .csv")
+    data = _load(args)
     inv = data.invoices.drop(columns=["line_code_given", "line_code_original"], errors="ignore")
     inv = inv.sort_values(["_sheet", "_row"]).rename(columns={"_sheet": "source_sheet", "_row": "source_row"})
-    if out.suffix.lower() == ".csv":
-        write_csv(out, inv)
-    elif out.suffix.lower() in (".xlsx", ".xlsm"):
-        write_workbook(out, {"invoices": inv}, money_columns={"invoices": {
-            c: "currency" for c in ("unit_price", "discount", "tax", "amount")}})
-    else:
-        raise UsageError("--out must end in .xlsx or .csv")
+    write_table(out, "invoices", inv, money_columns_of("invoices", inv))
     print(f"Wrote {len(inv)} invoice lines with line codes to {out}")
     print_quarantine(data, limit=20)
     return EXIT_DATA if len(data.quarantine) else EXIT_OK
