@@ -31,6 +31,7 @@ from connectors.gsheets import SourceError, parse_sheet_url
 from ui import common, exports, gsheets, mapping, state
 from ui.store import action_id, done
 from ui.tables import plain_table
+from ui.text import plain
 
 ACCEPTED_TYPES = ["xlsx", "xlsm", "xls", "ods", "csv"]
 PENDING = "data_pending_upload"  # session_state: [(name, bytes)] handed over by code (tests, connectors)
@@ -154,11 +155,11 @@ def render_current(loaded: state.Loaded) -> None:
             "with every kind of exception. Upload your own workbook below."
         )
     elif loaded.data is None:
-        st.error(f"**{loaded.label}**: {loaded.error}")
+        st.error(f"**{plain(loaded.label)}**: {plain(loaded.error)}")
     else:
         data = loaded.data
         st.markdown(
-            f"The dashboards show **{loaded.label}**: {data.counts['invoices'].accepted:,} invoice lines, "
+            f"The dashboards show **{plain(loaded.label)}**: {data.counts['invoices'].accepted:,} invoice lines, "
             f"{data.counts['payments'].accepted:,} payments."
         )
     if not loaded.is_demo and st.button(
@@ -195,7 +196,7 @@ def render_upload() -> IngestOptions:
 
 def render_outcome(result: Dataset | str, last: dict) -> None:
     if isinstance(result, str):
-        st.error(result, icon=":material/error:")
+        st.error(plain(result), icon=":material/error:")
         st.caption(
             "Nothing was loaded; the dashboards still show the previous data. Check that the file opens in "
             "Excel or LibreOffice, or download the template below to see the layout Linewise expects."
@@ -220,7 +221,7 @@ def render_outcome(result: Dataset | str, last: dict) -> None:
         note = f" {quarantined:,} row(s) were quarantined and left out; see below." if quarantined else ""
         st.success(
             f"Loaded {inv.accepted:,} invoice lines and {result.counts['payments'].accepted:,} payments "
-            f"from {', '.join(n for n, _ in last['files'])}. Every page now shows this data.{note}",
+            f"from {plain(', '.join(n for n, _ in last['files']))}. Every page now shows this data.{note}",
             icon=":material/check_circle:",
         )
         st.page_link("pages/overview.py", label="Go to the Overview", icon=":material/dashboard:")
@@ -466,7 +467,7 @@ def render_matches(read: gsheets.SheetRead, key: str) -> None:
 def render_gsheet_failed(failed) -> None:
     """The last Connect that loaded nothing: why, and what was found."""
     message = failed if isinstance(failed, str) else failed.error
-    st.error(message, icon=":material/error:")
+    st.error(plain(message), icon=":material/error:")
     st.caption("Nothing was loaded; the dashboards still show the previous data.")
     if isinstance(failed, gsheets.SheetRead):
         render_matches(failed, "data_gsheet_failed_matches")
@@ -497,7 +498,7 @@ def render_gsheet_source(src: dict, conn, can_write: bool) -> None:
             st.session_state.pop(key, None)
         st.rerun()
     if read.data is None:
-        st.error(f"The sheet could not be read: {read.error}", icon=":material/error:")
+        st.error(f"The sheet could not be read: {plain(read.error)}", icon=":material/error:")
         render_matches(read, "data_gsheet_matches")
         return
     data = read.data

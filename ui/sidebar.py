@@ -7,6 +7,7 @@ import streamlit as st
 
 from ui import state
 from ui.store import ACTOR_KEY
+from ui.text import plain
 
 
 def render(loaded: state.Loaded) -> None:
@@ -24,7 +25,7 @@ def render_actor() -> None:
                   help="Recorded as who did it on every dispute change and log entry.")
     error = st.session_state.get(state.STORE_ERROR)
     if error:
-        st.warning(f"The action store cannot be read, so disputes are not shown: {error}",
+        st.warning(f"The action store cannot be read, so disputes are not shown: {plain(error)}",
                    icon=":material/database:")
 
 
@@ -34,9 +35,9 @@ def render_source(loaded: state.Loaded) -> None:
                 icon=":material/science:")
         st.page_link("pages/data.py", label="Upload or connect your data", icon=":material/upload_file:")
     elif loaded.error:
-        st.error(f"{loaded.label}: {loaded.error}")
+        st.error(f"{plain(loaded.label)}: {plain(loaded.error)}")
     else:
-        st.caption(f"Data: **{loaded.label}**")
+        st.caption(f"Data: **{plain(loaded.label)}**")
 
 
 def _options(frame: pd.DataFrame, column: str) -> list[str]:
