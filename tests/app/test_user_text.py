@@ -125,3 +125,25 @@ def test_planted_markdown_and_html_never_render_on_any_page(planted):
     (log,) = [d.value for d in at.dataframe if {"who", "text"} <= set(d.value.columns)]
     assert EVIL in set(log["text"]) and EVIL in set(log["who"])  # shown, as text, in the table
     assert seen >= 3, "the planted text should be on the customer and disputes pages (as text)"
+
+
+def test_a_busy_store_is_a_plain_message_on_the_disputes_page(planted, monkeypatch):
+    from tests.connectors.test_store_faults import write_lock_held
+
+    monkeypatch.setenv("LINEWISE_DB_BUSY_TIMEOUT", "0.3")
+    get_store.clear()  # reopen with the short busy timeout
+    at = ok(AppTest.from_file(str(APP), default_timeout=TIMEOUT).run())
+    at.text_input(key=ACTOR_KEY).input("Anna").run()
+    at.switch_page("pages/data.py").run()
+    at.file_uploader(key="data_upload").set_value(("ar.xlsx", book(), XLSX)).run()
+    at.query_params["dispute"] = str(planted)
+    at.switch_page("pages/disputes.py").run()
+    with write_lock_held(get_store().sqlite_path):
+        at.text_input(key="dispute_note_text").input("Called the buyer.")
+        at.button(key="dispute_note_add").click().run()
+        errors = [e.value for e in ok(at).error]
+    assert any("is busy" in e and "linewise.db" in e for e in errors), errors
+    assert not any("OperationalError" in e or "Traceback" in e for e in errors)
+    at.text_input(key="dispute_note_text").input("Called the buyer.")
+    at.button(key="dispute_note_add").click().run()  # the lock is gone: the same entry goes in once
+    assert [t for t in get_store().dispute_log(planted)["text"]].count("Called the buyer.") == 1
