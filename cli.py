@@ -1,7 +1,8 @@
 """Linewise from the command line: the same code paths as the app, for cron and scripts.
 
 Exit codes: 0 ok, 1 data errors (quarantined rows, unreadable file, missing
-table/column), 2 usage errors.
+table/column), 2 usage errors and action-store problems (busy, damaged, empty
+or unreachable store: the message names the store, never the input file).
 """
 from __future__ import annotations
 
