@@ -354,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except Exception as exc:  # a bug of ours must still not greet the user with a traceback
         print(f"error: Linewise could not process {getattr(args, 'source', 'the input')}: "
-              f"{redact(f'{type(exc).__name__}: {exc}', one_line=True)}. Please report this with the file attached.",
+              f"{redact(f'{type(exc).__name__}: {exc}', one_line=True)}. "
+              "Please report this with the file attached.",
               file=sys.stderr)
         return EXIT_DATA
 

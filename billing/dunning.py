@@ -281,7 +281,8 @@ class Reminder:
         recomputed and the other lines move to the statement."""
         keep = set(line_codes)
         lines = tuple(ln for ln in self.lines if ln.line_code in keep)
-        moved = tuple(replace(ln, level=None, retry=False, delivered=()) for ln in self.lines if ln.line_code not in keep)
+        moved = tuple(replace(ln, level=None, retry=False, delivered=())
+                      for ln in self.lines if ln.line_code not in keep)
         level = self.level
         if lines:
             rank = {name: i for i, name in enumerate(self.level_order)}

@@ -241,7 +241,11 @@ class Mailer:
                 smtp.starttls(context=self._tls())
                 smtp.ehlo()
             if c.username:
-                smtp.login(c.username, c.password or "")
+                try:
+                    smtp.login(c.username, c.password or "")
+                except UnicodeError:  # smtplib's message would echo the password's character
+                    raise MailError("the SMTP username or password has characters the login cannot send "
+                                    "(SMTP AUTH takes ASCII only): check [smtp] username/password") from None
         except BaseException:
             _close(smtp)
             raise
@@ -274,10 +278,8 @@ class Mailer:
             raise MailError(self._error(f"SMTP login refused for user {self.config.username!r}: "
                                         f"{exc.smtp_code} {_text(exc.smtp_error)}")) from None
         except smtplib.SMTPResponseException as exc:  # a definite answer (incl. 4xx/5xx after the data)
-            raise MailError(self._error(f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}")) from None
-        except UnicodeError:
-            raise MailError("the SMTP username or password has characters the login cannot send "
-                            "(SMTP AUTH takes ASCII only): check [smtp] username/password") from None
+            raise MailError(self._error(f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}")) \
+                from None
         except (smtplib.SMTPException, OSError, socket.timeout, ssl.SSLError) as exc:
             where = f"{self.config.host}:{self.config.effective_port}"
             if getattr(smtp, "data_handed_over", False):
@@ -285,7 +287,8 @@ class Mailer:
                     f"unconfirmed: {where} took the message but did not confirm it "
                     f"({type(exc).__name__}: {exc}); it may have been delivered, so it is not resent "
                     "automatically")) from None
-            raise MailError(self._error(f"cannot send through {where}: {type(exc).__name__}: {exc}")) from None
+            raise MailError(self._error(f"cannot send through {where}: {type(exc).__name__}: {exc}")) \
+                from None
         finally:
             if smtp is not None:
                 _close(smtp, polite=ok)

@@ -42,7 +42,8 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/\-]{8,}=*")
 _PARAM = re.compile(r"(?i)\b((?:pass(?:word|wd)?|pwd|secret|token|auth[_-]?token|access[_-]?token|"
                     r"api[_-]?key|apikey|private[_-]?key|client[_-]?secret)\s*[=:]\s*)"
                     r"(\"[^\"]*\"|'[^']*'|[^\s,;&'\"]+)")
-_CODEC = re.compile(r"(codec can't (?:en|de)code )(?:character '[^']*'|bytes?[^:]*)( in position \d+(?:-\d+)?)?")
+_CODEC = re.compile(r"(codec can't (?:en|de)code )(?:character '[^']*'|bytes?[^:]*)"
+                    r"( in position \d+(?:-\d+)?)?")
 
 
 def _variants(secret: str) -> set[str]:

@@ -58,7 +58,8 @@ from connectors.store import ActionConflict, Store
 from connectors.templates import load_templates
 
 __all__ = ["SendResult", "SendReport", "build_plan", "make_renderer", "preview", "statement_xlsx",
-           "send_reminders", "resolve_unconfirmed", "read_secrets_file", "plan_text", "clients_from_secrets", "Progress"]
+           "send_reminders", "resolve_unconfirmed", "read_secrets_file", "plan_text", "clients_from_secrets",
+           "Progress"]
 
 Progress = Callable[[int, int, "SendResult"], None]
 
@@ -231,8 +232,8 @@ def _send_one(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsCl
     sub = rem if codes == set(rem.line_codes) else rem.only(codes)
 
     def record(status: str, error: str | None = None) -> None:
-        store.mark_reminder(claimed, status, error, action_id=_sub_id(action_id, status, rem.customer_id, channel),
-                            actor=actor)
+        store.mark_reminder(claimed, status, error, actor=actor,
+                            action_id=_sub_id(action_id, status, rem.customer_id, channel))
 
     subject: str | None = None
     try:

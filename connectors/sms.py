@@ -77,7 +77,8 @@ class SmsConfig:
             raise ConfigError("[sms] sender is required")
 
     def __repr__(self) -> str:
-        return (f"SmsConfig(url={redact_url(self.url)!r}, sender={self.sender!r}, username={self.username!r}, "
+        return (f"SmsConfig(url={redact_url(self.url)!r}, sender={self.sender!r}, "
+                f"username={self.username!r}, "
                 f"password={'***' if self.password else None})")
 
     @property

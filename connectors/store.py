@@ -332,7 +332,8 @@ def _check_sqlite_file(path: Path) -> None:
         return
     if path.stat().st_size == 0:
         raise StoreError(f"the action store file {path} is empty (0 bytes): it was truncated or its creation "
-                         f"never finished, and Linewise will not start over on it. To fix: {_restore_hint(path)}.")
+                         "never finished, and Linewise will not start over on it. "
+                         f"To fix: {_restore_hint(path)}.")
     with path.open("rb") as fh:
         head = fh.read(16)
     if head != b"SQLite format 3\x00":
@@ -555,7 +556,8 @@ class Store:
         name = self.display_url if self.sqlite_path is None else str(self.sqlite_path)
         if isinstance(exc, OperationalError) and ("locked" in low or "busy" in low):
             wait = _busy_timeout_ms() / 1000
-            return (f"the action store {name} is busy: another process holds its write lock (waited {wait:g} s). "
+            return (f"the action store {name} is busy: another process holds its write lock "
+                    f"(waited {wait:g} s). "
                     "Nothing was changed; try again in a moment, and if it stays busy close the other "
                     "program that has the store open.")
         if self.sqlite_path is not None and ("not a database" in low or "malformed" in low):

@@ -88,7 +88,8 @@ def render_allocations(analysis, line: pd.Series) -> None:
         + (" In open dispute: skipped by FIFO allocation and by reminders." if bool(line["in_dispute"])
            else "")
     )
-    open_dispute_button(analysis, [code], key="aging_dispute_line", label=f"Open dispute on line {plain(code)}")
+    open_dispute_button(analysis, [code], key="aging_dispute_line",
+                        label=f"Open dispute on line {plain(code)}")
 
 
 def render_lines(analysis, lines: pd.DataFrame, title: str, key: str = "aging_lines") -> None:

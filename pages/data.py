@@ -159,7 +159,8 @@ def render_current(loaded: state.Loaded) -> None:
     else:
         data = loaded.data
         st.markdown(
-            f"The dashboards show **{plain(loaded.label)}**: {data.counts['invoices'].accepted:,} invoice lines, "
+            f"The dashboards show **{plain(loaded.label)}**: "
+            f"{data.counts['invoices'].accepted:,} invoice lines, "
             f"{data.counts['payments'].accepted:,} payments."
         )
     if not loaded.is_demo and st.button(

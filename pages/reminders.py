@@ -104,7 +104,8 @@ def run_send(kind: str, purpose: str, plan, customers: list[str], mailer, sms, r
         results.append(result)
         sent = sum(r.status == "sent" for r in results)
         failed = sum(r.status == "failed" for r in results)
-        bar.progress(n / total, text=f"{n} of {total} · sent {sent} · failed {failed} · {result.customer_id}")
+        bar.progress(n / total,
+                     text=f"{n} of {total} · sent {sent} · failed {failed} · {plain(result.customer_id)}")
 
     error = None
     try:

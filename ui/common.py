@@ -32,7 +32,8 @@ def page_start(title: str, caption: str | None = None) -> state.Loaded:
     st.title(title)
     loaded = state.current()
     if loaded.data is None:
-        st.error(f"**{plain(loaded.label)}** could not be loaded: {plain(loaded.error)}", icon=":material/error:")
+        st.error(f"**{plain(loaded.label)}** could not be loaded: {plain(loaded.error)}",
+                 icon=":material/error:")
         st.page_link(DATA_PAGE, label="Fix it on the Data page", icon=":material/upload_file:")
         st.stop()
     if loaded.is_demo:

@@ -410,7 +410,8 @@ def customer_section(customer_id: str, analysis) -> None:
     try:
         mine = get_store().list_disputes(customer_id=str(customer_id))
     except Exception as exc:  # noqa: BLE001 - the statement must still draw
-        st.warning(f"The action store cannot be read: {plain(state.error_text(exc))}", icon=":material/database:")
+        st.warning(f"The action store cannot be read: {plain(state.error_text(exc))}",
+                   icon=":material/database:")
         return
     if len(mine):
         table = mine.sort_values("id", ascending=False).assign(
