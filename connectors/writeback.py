@@ -6,7 +6,7 @@ is) and the invoices sheet gets the assigned codes in its `line_code` column,
 or in a new "line_code" column after its last one. Text cells are neutralised
 like every export (SPEC §12): one starting like a formula gets the
 quote-prefix style, its value unchanged. Several CSV uploads become one sheet
-each, named after the file (made a valid sheet name: ``[ ] : * ? / \`` are
+each, named after the file (made a valid sheet name: [ ] : * ? / and backslash are
 replaced). CSV cells are all text; in the columns a table reads as numbers
 (money, quantities, line numbers, rates) a plain decimal such as ``-12.5`` is
 written as the number it is.
