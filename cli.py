@@ -1,7 +1,8 @@
 """Linewise from the command line: the same code paths as the app, for cron and scripts.
 
 Exit codes: 0 ok, 1 data errors (quarantined rows, unreadable file, missing
-table/column), 2 usage errors.
+table/column), 2 usage errors and action-store problems (busy, damaged, empty
+or unreachable store: the message names the store, never the input file).
 
 `import SOURCE` stores SOURCE as the workspace's current import (the data
 every app session shows); `report`, `remind` and `check` without SOURCE work
@@ -345,6 +346,9 @@ def cmd_remind(args: argparse.Namespace) -> int:
                               SmsClient(sms_cfg) if sms_cfg else None, action_id=new_action_id(),
                               renderer=renderer, progress=progress)
         print(f"Sent {len(report.sent)}, failed {len(report.failed)}, skipped {len(report.skipped)}.")
+        if report.unconfirmed:
+            print(f"Unconfirmed {len(report.unconfirmed)}: handed over but never confirmed, so not resent; "
+                  "check whether the customer got it, then mark it sent or failed on the Reminders page.")
         return EXIT_OK if report.ok else EXIT_DATA
 
 
@@ -438,20 +442,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from connectors.redact import redact
+    from connectors.store import StoreError
     from services.workspace import LoadError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except LoadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(exc)}", file=sys.stderr)
         return EXIT_DATA
+    except StoreError as exc:  # the store's fault (busy, damaged, unreachable), not the input file's
+        print(f"error: {redact(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # a bug of ours must still not greet the user with a traceback
         print(f"error: Linewise could not process {getattr(args, 'source', 'the input')}: "
-              f"{type(exc).__name__}: {exc}. Please report this with the file attached.", file=sys.stderr)
+              f"{redact(f'{type(exc).__name__}: {exc}', one_line=True)}. "
+              "Please report this with the file attached.",
+              file=sys.stderr)
         return EXIT_DATA
 
 

@@ -51,13 +51,15 @@ import pandas as pd
 from billing.dunning import DunningPlan, DunningPolicy, Reminder, plan_reminders
 from billing.messages import MessageRenderer, RenderedMessage
 from billing.policy import Policy
-from connectors.mailer import Mailer, MailError
+from connectors.mailer import AddressError, Mailer, MailError, Unconfirmed, valid_address
+from connectors.redact import redact
 from connectors.sms import SmsClient, SmsError
 from connectors.store import ActionConflict, Store
 from connectors.templates import load_templates
 
 __all__ = ["SendResult", "SendReport", "build_plan", "make_renderer", "preview", "statement_xlsx",
-           "send_reminders", "resolve_unconfirmed", "read_secrets_file", "plan_text", "clients_from_secrets", "Progress"]
+           "send_reminders", "resolve_unconfirmed", "read_secrets_file", "plan_text", "clients_from_secrets",
+           "Progress"]
 
 Progress = Callable[[int, int, "SendResult"], None]
 
@@ -67,7 +69,7 @@ class SendResult:
     customer_id: str
     channel: str  # "email" | "sms"
     level: str
-    status: str  # "sent" | "failed" | "skipped"
+    status: str  # "sent" | "failed" | "unconfirmed" (handed over, never confirmed) | "skipped"
     address: str | None
     line_codes: tuple[str, ...] = ()
     error: str | None = None  # why it failed or was skipped
@@ -95,8 +97,12 @@ class SendReport:
         return self._with("skipped")
 
     @property
+    def unconfirmed(self) -> list[SendResult]:
+        return self._with("unconfirmed")
+
+    @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.unconfirmed
 
     def frame(self) -> pd.DataFrame:
         cols = ["customer_id", "channel", "level", "status", "address", "line_codes", "error", "message_id",
@@ -206,7 +212,14 @@ def _send_one(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsCl
         return result("skipped", error=f"{channel} is not configured")
     if not address:
         return result("skipped", error=f"no {channel} address")
+    if channel == "email":
+        try:
+            address = valid_address(address)  # one address per customer, never a list
+        except AddressError as exc:
+            return result("skipped", error=str(exc))
     keys = rem.keys(channel)
+    if not keys:
+        return result("skipped", error=f"already delivered by {channel}")
     try:
         claimed = store.claim_reminders(keys, rem.customer_id, channel,
                                         action_id=_sub_id(action_id, "claim", rem.customer_id, channel),
@@ -217,36 +230,40 @@ def _send_one(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsCl
         return result("skipped", error="already claimed: sent (or being sent) by another run or click")
     codes = {str(c) for c, _ in claimed}
     sub = rem if codes == set(rem.line_codes) else rem.only(codes)
-    message_id: str | None = None
+
+    def record(status: str, error: str | None = None) -> None:
+        store.mark_reminder(claimed, status, error, actor=actor,
+                            action_id=_sub_id(action_id, status, rem.customer_id, channel))
+
     subject: str | None = None
     try:
         msg = renderer.render(sub, attachment=attach and channel == "email")
         subject = msg.subject
-        if channel == "email":
-            files = [(_filename(rem.customer_id, plan.as_of), statement_xlsx(sub),
-                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")] \
-                if attach else []
-            headers = {"X-Linewise-Customer": rem.customer_id, "X-Linewise-Level": sub.level}
-            email = mailer.build(address, msg.subject, msg.text, msg.html, attachments=files,
-                                 to_name=rem.name, headers=headers)
-            message_id = mailer.send(email)
-        else:
-            message_id = sms.send(address, msg.sms)
-    except (MailError, SmsError, ValueError, TypeError, LookupError, ArithmeticError) as exc:
-        # ValueError etc.: a bad address or a broken template -- recorded as this attempt's error.
-        error = str(exc) if isinstance(exc, (MailError, SmsError)) else f"{type(exc).__name__}: {exc}"
-        error = error[:1000] or type(exc).__name__
-        store.mark_reminder(claimed, "failed", error,
-                            action_id=_sub_id(action_id, "failed", rem.customer_id, channel), actor=actor)
+        message_id = _deliver(plan, rem, sub, channel, address, msg, mailer, sms, attach)
+    except Unconfirmed as exc:  # handed over, answer lost: shown for a person to resolve, never resent
+        error = redact(exc)[:1000] or type(exc).__name__
+        record("unconfirmed", error)
+        return result("unconfirmed", sub, error=error, subject=subject)
+    except Exception as exc:  # a refused send, a bad address, a broken template: this attempt's error
+        text = str(exc) if isinstance(exc, (MailError, SmsError)) else f"{type(exc).__name__}: {exc}"
+        error = redact(text)[:1000] or type(exc).__name__
+        record("failed", error)
         return result("failed", sub, error=error, subject=subject)
-    except Exception as exc:  # a template or library error we did not foresee: still record it
-        error = f"{type(exc).__name__}: {exc}"[:1000]
-        store.mark_reminder(claimed, "failed", error,
-                            action_id=_sub_id(action_id, "failed", rem.customer_id, channel), actor=actor)
-        return result("failed", sub, error=error, subject=subject)
-    store.mark_reminder(claimed, "sent", action_id=_sub_id(action_id, "sent", rem.customer_id, channel),
-                        actor=actor)
+    record("sent")
     return result("sent", sub, message_id=message_id or None, subject=subject)
+
+
+def _deliver(plan: DunningPlan, rem: Reminder, sub: Reminder, channel: str, address: str,
+             msg: RenderedMessage, mailer: Mailer | None, sms: SmsClient | None, attach: bool) -> str:
+    """Hand the rendered message to its channel; returns the message id."""
+    if channel == "email":
+        files = [(_filename(rem.customer_id, plan.as_of), statement_xlsx(sub),
+                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")] if attach else []
+        headers = {"X-Linewise-Customer": rem.customer_id, "X-Linewise-Level": sub.level}
+        email = mailer.build(address, msg.subject, msg.text, msg.html, attachments=files,
+                             to_name=rem.name, headers=headers)
+        return mailer.send(email)
+    return sms.send(address, msg.sms)
 
 
 def resolve_unconfirmed(store: Store, keys: Sequence[Sequence[Any]], outcome: str, *, action_id: str,

@@ -25,9 +25,10 @@ import json
 import os
 import sqlite3
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -37,12 +38,13 @@ from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, DateTime, 
                         LargeBinary, MetaData, PrimaryKeyConstraint, String, Table, Text, TypeDecorator, UniqueConstraint,
                         and_, create_engine, event, func, select, text)
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from billing.disputes import (LOG_CHANNELS, STATES, Dispute, DisputeError, dispute_lines_frame,
                               disputes_frame, transition, utc, validate_new)
 from billing.roles import (MemberRule, RolesError, normalise_pattern, parse_role, rules_from_members,
                            validate_member_change)
+from connectors.redact import redact, redact_url
 
 __all__ = [
     "Store", "StoreError", "ActionConflict", "ConcurrentChange", "store_url_from", "default_data_dir",
@@ -53,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS_DIR = ROOT / "migrations"
 DB_FILENAME = "linewise.db"
 REMINDER_STATUSES = ("queued", "sent", "failed")
-_BUSY_TIMEOUT_MS = 30_000
+_BUSY_TIMEOUT_MS = 30_000  # SQLite retries a locked database for this long (LINEWISE_DB_BUSY_TIMEOUT, s)
 _MIGRATE_LOCK = threading.RLock()
 
 
@@ -318,8 +320,88 @@ members = Table(
 
 # --------------------------------------------------------------------------- engine
 
+def _quote_userinfo(url: str) -> str:
+    """`url` with its user-info percent-encoded when the password holds a raw ``@`` (or ``:``, ``/``):
+    ``postgresql://app:p@ss@db/x`` means user "app", password "p@ss" (the last ``@`` ends it),
+    which SQLAlchemy would otherwise read as host "ss@db"."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    cut = len(rest)
+    for ch in "/?#":
+        i = rest.find(ch, rest.rfind("@") + 1 if "@" in rest else 0)
+        if i >= 0:
+            cut = min(cut, i)
+    authority, tail = rest[:cut], rest[cut:]
+    if authority.count("@") < 2:
+        return url
+    userinfo, _, host = authority.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    q = lambda v: urllib.parse.quote(urllib.parse.unquote(v), safe="")  # noqa: E731
+    return f"{scheme}://{q(user)}{colon}{q(password) if colon else ''}@{host}{tail}"
+
+
+def _busy_timeout_ms() -> int:
+    env = os.environ.get("LINEWISE_DB_BUSY_TIMEOUT", "").strip()
+    try:
+        return max(0, int(float(env) * 1000)) if env else _BUSY_TIMEOUT_MS
+    except ValueError:
+        raise StoreError(f"LINEWISE_DB_BUSY_TIMEOUT must be a number of seconds, not {env!r}") from None
+
+
+def _backups(path: Path) -> list[Path]:
+    """The backup copies Store writes before migrating (``linewise.db.bak-<rev>-<utc>``), newest first."""
+    return sorted(path.parent.glob(f"{path.name}.bak-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _restore_hint(path: Path) -> str:
+    found = _backups(path)
+    if found:
+        return (f"restore the latest backup: stop Linewise, copy {found[0]} to {path} "
+                f"({len(found)} backup(s) beside it), then start again")
+    return (f"restore {path} from your own backup; only if this is a new installation with nothing to keep, "
+            "move the file away and Linewise starts an empty store")
+
+
+@contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """Held while a Store checks and migrates an SQLite file (an advisory lock on ``<file>.lock``), so
+    a file another Linewise process is creating right now is never mistaken for a truncated one."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: the migration transaction still serialises
+        yield
+        return
+    try:
+        fh = open(path.with_name(path.name + ".lock"), "a")
+    except OSError as exc:
+        raise StoreError(f"cannot open the action store {path}: {exc.strerror or exc}") from None
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a store file that exists but is empty (truncated) or is not an SQLite database:
+    opening it would silently start a new, empty store (every customer "never reminded")."""
+    if not path.exists():
+        return
+    if path.stat().st_size == 0:
+        raise StoreError(f"the action store file {path} is empty (0 bytes): it was truncated or its creation "
+                         "never finished, and Linewise will not start over on it. "
+                         f"To fix: {_restore_hint(path)}.")
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if head != b"SQLite format 3\x00":
+        raise StoreError(f"the action store file {path} is damaged (it is not an SQLite database). "
+                         f"To fix: {_restore_hint(path)}.")
+
+
 def _make_engine(url: str, echo: bool = False) -> Engine:
-    u = make_url(url)
+    u = make_url(_quote_userinfo(url))
     if u.get_backend_name() == "sqlite":
         db = u.database
         if db and db != ":memory:" and not db.startswith("file:"):
@@ -328,14 +410,15 @@ def _make_engine(url: str, echo: bool = False) -> Engine:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the data directory {path.parent}: {exc}") from exc
+        busy_ms = _busy_timeout_ms()
         engine = create_engine(u, echo=echo, connect_args={"check_same_thread": False,
-                                                           "timeout": _BUSY_TIMEOUT_MS / 1000})
+                                                           "timeout": busy_ms / 1000})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # the driver must not BEGIN on its own: we do (below)
             cur = dbapi_conn.cursor()
-            cur.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout = {busy_ms}")
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA synchronous = NORMAL")
@@ -423,11 +506,16 @@ class Store:
                  migrate: bool = True, echo: bool = False):
         if url is None:
             url = _sqlite_url(data_dir) if data_dir is not None else store_url_from(None)
+        url = _quote_userinfo(url)
         self.url = make_url(url)
         self.engine = _make_engine(url, echo=echo)
         self.dialect = self.engine.dialect.name
-        if migrate:
-            self.migrate()
+        with _opening(self.sqlite_path) if self.sqlite_path is not None else nullcontext():
+            if self.sqlite_path is not None:
+                _check_sqlite_file(self.sqlite_path)
+            if migrate:
+                with self._faults():
+                    self.migrate()
 
     @classmethod
     def from_secrets(cls, secrets: Mapping | None, data_dir: str | Path | None = None, **kw: Any) -> Store:
@@ -439,7 +527,7 @@ class Store:
     @property
     def display_url(self) -> str:
         """The URL with any password masked: safe to show or log."""
-        return self.url.render_as_string(hide_password=True)
+        return redact_url(self.url.render_as_string(hide_password=True))
 
     def __repr__(self) -> str:
         return f"Store({self.display_url!r})"
@@ -512,8 +600,35 @@ class Store:
     # ---- transactions ----------------------------------------------------------------
 
     @contextmanager
+    def _faults(self) -> Iterator[None]:
+        """Database errors as a StoreError naming the store, in plain words: busy (another process
+        holds the write lock past the busy timeout), damaged, or unreachable. Integrity errors are
+        the callers' to handle."""
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except DatabaseError as exc:
+            raise StoreError(self._fault_text(exc)) from None
+
+    def _fault_text(self, exc: DatabaseError) -> str:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else ""
+        low = detail.lower()
+        name = self.display_url if self.sqlite_path is None else str(self.sqlite_path)
+        if isinstance(exc, OperationalError) and ("locked" in low or "busy" in low):
+            wait = _busy_timeout_ms() / 1000
+            return (f"the action store {name} is busy: another process holds its write lock "
+                    f"(waited {wait:g} s). "
+                    "Nothing was changed; try again in a moment, and if it stays busy close the other "
+                    "program that has the store open.")
+        if self.sqlite_path is not None and ("not a database" in low or "malformed" in low):
+            return (f"the action store file {name} is damaged ({redact(detail)}). "
+                    f"To fix: {_restore_hint(self.sqlite_path)}.")
+        return f"the action store {name} cannot be used: {redact(detail)}"
+
+    @contextmanager
     def _tx(self, write: bool = False) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._faults(), self.engine.connect() as conn:
             if write:
                 conn.execution_options(linewise_write=True)
             with conn.begin():
@@ -852,15 +967,19 @@ class Store:
 
     def mark_reminder(self, keys: Iterable[Sequence[Any]], status: str, error: str | None = None, *,
                       action_id: str, actor: str) -> list[tuple[Any, Any]]:
-        """Record the outcome of an attempt on claimed (queued) keys: status sent or failed (+ error).
+        """Record the outcome of an attempt on claimed (queued) keys: status sent or failed (+ error),
+        or "unconfirmed" (+ error): handed over but never confirmed, so the key stays queued (never
+        claimed again) with the error saying why, for a person to resolve.
 
         Each marked key gets attempts + 1 (and sent_at when sent). Keys that are
-        not queued are left alone; returns the keys marked.
+        not queued are left alone; returns the keys marked. The error is redacted
+        (``connectors.redact``) before it is stored.
         """
-        if status not in ("sent", "failed"):
-            raise ValueError("status must be 'sent' or 'failed' (claim_reminders queues)")
-        if status == "failed" and not error:
-            raise ValueError("a failed attempt needs its error")
+        if status not in ("sent", "failed", "unconfirmed"):
+            raise ValueError("status must be 'sent', 'failed' or 'unconfirmed' (claim_reminders queues)")
+        if status != "sent" and not error:
+            raise ValueError("a failed or unconfirmed attempt needs its error")
+        error = redact(error) if error else None
         wanted: dict[tuple[str, str], tuple[Any, Any]] = {}
         for k in keys:
             wanted.setdefault(_key(k), tuple(k))
@@ -874,7 +993,8 @@ class Store:
                 before = conn.execute(select(reminder_log).where(where)).mappings().first()
                 if before is None:
                     continue
-                changes = {"status": status, "error": error if status == "failed" else None,
+                changes = {"status": "queued" if status == "unconfirmed" else status,
+                           "error": None if status == "sent" else error,
                            "attempts": reminder_log.c.attempts + 1}
                 if status == "sent":
                     changes["sent_at"] = now

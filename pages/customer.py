@@ -14,6 +14,7 @@ from ui import charts, common, exports, state
 from ui import disputes as disputes_ui
 from ui.fmt import money_text
 from ui.tables import money_table
+from ui.text import plain
 from ui.views import payments_table
 
 HISTORY_MONTHS = 12
@@ -95,10 +96,10 @@ def render_balances(aging_row: pd.DataFrame, buckets: list[str]) -> None:
     for _, r in aging_row.iterrows():
         cur = str(r["currency"])
         cols = st.columns(4)
-        cols[0].metric(f"Open ({cur})", money_text(int(r["open"]), cur), border=True)
-        cols[1].metric(f"Overdue ({cur})", money_text(int(r["overdue"]), cur), border=True)
-        cols[2].metric(f"Unapplied ({cur})", money_text(int(-r["unapplied"]), cur), border=True)
-        cols[3].metric(f"In dispute ({cur})", money_text(int(r["in_dispute"]), cur), border=True)
+        cols[0].metric(f"Open ({plain(cur)})", money_text(int(r["open"]), cur), border=True)
+        cols[1].metric(f"Overdue ({plain(cur)})", money_text(int(r["overdue"]), cur), border=True)
+        cols[2].metric(f"Unapplied ({plain(cur)})", money_text(int(-r["unapplied"]), cur), border=True)
+        cols[3].metric(f"In dispute ({plain(cur)})", money_text(int(r["in_dispute"]), cur), border=True)
 
 
 def statement(cid: str, analysis, data, payments: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -186,7 +187,7 @@ if cid is None:
     st.stop()
 
 name = str(names.get(cid, "")) if cid in names else ""
-st.header(f"{cid} · {name}" if name else cid, anchor=False)
+st.header(plain(f"{cid} · {name}" if name else cid), anchor=False)
 cust = loaded.data.customers
 match = cust[cust["customer_id"] == cid]
 render_profile(match.iloc[0] if len(match) else None)

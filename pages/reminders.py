@@ -26,6 +26,7 @@ from ui import auth, common, state
 from ui import reminders_view as rv
 from ui.store import action_id, current_actor, done, sandbox
 from ui.tables import money_table
+from ui.text import plain
 
 CONFIRM = "rem_confirm"  # session: {"customers": [...], "scope": "selected" | "all"} while the dialog is open
 REPORT = "rem_report"  # session: what the last send or retry did
@@ -61,7 +62,7 @@ def render_settings(mailer, sms, problem: str | None) -> None:
         st.info("**Demo sandbox: nothing is sent.** Reminders from the demo data go to the preview outbox "
                 "(see the Sent log), never to an e-mail server or an SMS provider.", icon=":material/science:")
     elif problem:
-        st.error(f"Reminder settings are wrong: {problem}. Sending is off until they are fixed in "
+        st.error(f"Reminder settings are wrong: {plain(problem)}. Sending is off until they are fixed in "
                  "`.streamlit/secrets.toml`.", icon=":material/error:")
     elif mailer is None and sms is None:
         with st.container(border=True, key="rem_setup"):
@@ -106,7 +107,8 @@ def run_send(kind: str, purpose: str, plan, customers: list[str], mailer, sms, r
         results.append(result)
         sent = sum(r.status == "sent" for r in results)
         failed = sum(r.status == "failed" for r in results)
-        bar.progress(n / total, text=f"{n} of {total} · sent {sent} · failed {failed} · {result.customer_id}")
+        bar.progress(n / total,
+                     text=f"{n} of {total} · sent {sent} · failed {failed} · {plain(result.customer_id)}")
 
     error = None
     try:
@@ -178,7 +180,7 @@ def render_report(plan, retry_ids: list[str], can_send: bool, mailer, sms, rende
             st.markdown(f"**{what} as of {report['as_of']}:** {int(counts.get('sent', 0))} sent · "
                         f"{int(counts.get('failed', 0))} failed · {int(counts.get('skipped', 0))} skipped")
             if report["error"]:
-                st.error(f"Sending stopped: {report['error']}. What went out before is recorded; "
+                st.error(f"Sending stopped: {plain(report['error'])}. What went out before is recorded; "
                          "anything left claimed is listed under unconfirmed claims.")
             failed = df[df["status"] == "failed"]
             if len(failed):
@@ -248,7 +250,7 @@ def render_unconfirmed(unc: pd.DataFrame) -> None:
             except NotAllowed as exc:
                 auth.refusal(exc)
             except Exception as exc:  # noqa: BLE001 - shown, nothing half done (one transaction)
-                st.error(f"Could not record that: {type(exc).__name__}: {exc}")
+                st.error(f"Could not record that: {plain(state.error_text(exc))}")
             else:
                 st.session_state.pop("rem_unconfirmed", None)
                 st.rerun()
@@ -335,7 +337,7 @@ with t_due:
                     disabled=not (all_ids and can_send), on_click=open_confirm, args=(all_ids, "all"),
                     width="stretch")
     if refused:
-        bcols[2].caption(rv.md_escape(refused))
+        bcols[2].caption(plain(refused))
     elif not can_send:
         bcols[2].caption("Sending is off until an e-mail server (or SMS provider) is configured.")
 
@@ -363,11 +365,11 @@ with t_due:
         try:
             msg = preview(plan, renderer, customer_ids=[cid])[0]
         except Exception as exc:  # noqa: BLE001 - a broken template: say which, keep the page
-            st.error(f"This reminder cannot be rendered: {type(exc).__name__}: {exc}",
+            st.error(f"This reminder cannot be rendered: {plain(state.error_text(exc))}",
                      icon=":material/error:")
         else:
             to = " · ".join(f"{ch}: {rem.address(ch)}" for ch in rem.channels)
-            st.caption(f"To {rv.md_escape(rem.name)} — {rv.md_escape(to)}")
+            st.caption(f"To {plain(rem.name)} — {plain(to)}")
             rv.render_message(msg, rem.channels, key="rem_preview_msg")
 
 with t_skipped:

@@ -35,18 +35,13 @@ def write_report(data: Dataset, analysis: Analysis, sections: list[str], out: Pa
 
 def write_codes(data: Dataset, out: Path) -> int:
     """The invoice lines with their line codes as .xlsx or .csv (ValueError for another suffix);
-    returns the number of lines written."""
-    from connectors.export import write_csv, write_workbook
+    returns the number of lines written. One writer for both formats: money in major units of
+    each row's currency, so the file reads back as the same dataset."""
+    from connectors.export import money_columns_of, write_table
 
     inv = data.invoices.drop(columns=["line_code_given", "line_code_original"], errors="ignore")
     inv = inv.sort_values(["_sheet", "_row"]).rename(columns={"_sheet": "source_sheet", "_row": "source_row"})
-    if out.suffix.lower() == ".csv":
-        write_csv(out, inv)
-    elif out.suffix.lower() in (".xlsx", ".xlsm"):
-        write_workbook(out, {"invoices": inv}, money_columns={"invoices": {
-            c: "currency" for c in ("unit_price", "discount", "tax", "amount")}})
-    else:
-        raise ValueError("--out must end in .xlsx or .csv")
+    write_table(out, "invoices", inv, money_columns_of("invoices", inv))
     return len(inv)
 
 
