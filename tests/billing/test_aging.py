@@ -15,6 +15,7 @@ from billing.linecode import make_code
 from billing.model import AllocationResult
 from billing.policy import Policy
 from tests.factories import make_invoices, make_payments
+from tests.budget import examples
 
 AS_OF = pd.Timestamp("2024-06-30")
 LABELS = ["current", "1-30", "31-60", "61-90", "91-120", "over_120"]
@@ -387,7 +388,7 @@ def aged_books(draw):
             pd.DataFrame({"line_code": disputed, "status": ["open"] * len(disputed)}))
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(aged_books(), st.sampled_from([["customer_id", "currency"], ["currency"],
                                       ["invoice_no", "customer_id", "currency"]]))
 def test_property_buckets_sum_to_open_and_open_to_the_lines(data, by):

@@ -13,6 +13,7 @@ from billing.disputes import (CLOSED_STATES, OPEN_STATES, OUTCOMES, REASONS, STA
                               DisputeError, DisputeState, InvalidTransition, allowed_next,
                               dispute_lines_frame, disputes_frame, sla_flags, transition, validate_new)
 from billing.model import open_dispute_codes
+from tests.budget import examples
 
 T0 = datetime(2024, 6, 1, 9, 30, tzinfo=timezone.utc)
 
@@ -165,7 +166,7 @@ def test_a_change_needs_who_and_cannot_predate_the_opening():
         transition(new(), "in_review", by="bob", at=T0 - pd.Timedelta(days=1))
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(st.lists(st.sampled_from(STATES), max_size=8))
 def test_random_walks_only_follow_the_table_and_closed_states_are_final(steps):
     d = new()

@@ -7,6 +7,7 @@ from stdnum.iso7064 import mod_37_36
 
 from billing.linecode import (ALPHABET, canonical, check_char, explain, is_valid, looks_like_code,
                               make_code, make_codes)
+from tests.budget import examples
 
 invoice_numbers = st.text(alphabet="ABCXYZ0123456789-/", min_size=1, max_size=14).filter(
     lambda s: any(c.isalnum() for c in s))
@@ -45,7 +46,7 @@ def test_codes_do_not_depend_on_row_order():
     assert forward == backward
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(invoice_numbers, st.integers(1, 9999), st.data())
 def test_every_single_substitution_is_detected(inv, line, data):
     code = make_code(inv, line)
@@ -75,7 +76,7 @@ def test_adjacent_transpositions_are_detected_all_but_the_hybrid_systems_blind_s
     assert missed / total < 0.01
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(invoice_numbers, st.integers(1, 9999))
 def test_undetected_swaps_are_exactly_the_predicted_blind_spot(inv, line):
     body = canonical(make_code(inv, line))

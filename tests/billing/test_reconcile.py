@@ -23,6 +23,7 @@ from billing.reconcile import (
     qty_times_price,
 )
 from tests.factories import make_customers, make_invoices, make_orders, make_payments
+from tests.budget import examples
 
 AS_OF = pd.Timestamp("2024-03-31")
 
@@ -516,7 +517,7 @@ _invoice_rows = st.lists(st.tuples(st.sampled_from(["INV-1", "INV-2", "INV-3"]),
                          max_size=6)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_order_rows, _invoice_rows, st.randoms(use_true_random=False))
 def test_properties_amounts_non_negative_order_free_and_unbilled_equals_billing_due(orows, irows, rnd):
     orders = make_orders([order(order_id=o, order_line=ln, quantity=q, unit_price=p, delivery_date=d,

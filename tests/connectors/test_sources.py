@@ -17,6 +17,7 @@ import connectors.sources as sources
 from billing.model import RawSheet, RawWorkbook
 from connectors.sources import SourceError, decode_text, read_csv_files, read_source, sniff_delimiter
 from tests import messy
+from tests.budget import examples
 
 D = dt.datetime
 
@@ -207,7 +208,7 @@ _cell = st.one_of(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(titles=st.integers(0, 3), columns=st.lists(st.lists(_cell, min_size=1, max_size=25),
                                                      min_size=1, max_size=4))
 def test_every_workbook_cell_comes_back_with_its_value(tmp_path: Path, titles: int,
