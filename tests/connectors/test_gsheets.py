@@ -604,7 +604,7 @@ def test_quarantined_rows_get_no_code_written(fake, account, sheet, ar_dataset):
     data = ar_dataset
     write_codes(client_for(fake, account, write=True), KEY, data)
     rows = sheet.sheet("Invoices").rows
-    assert rows[9][0] == "INV-004" and len(rows[9]) <= 12 or rows[9][12] is None  # bad date: quarantined
+    assert rows[9][0] == "INV-004" and (len(rows[9]) <= 12 or rows[9][12] is None)  # bad date: quarantined
     assert rows[10][0] == "INV-005" and (len(rows[10]) <= 12 or rows[10][12] is None)
 
 
