@@ -294,7 +294,6 @@ def test_ods_cells_keep_their_types(tmp_path: Path) -> None:
 
 
 def test_xls_cells_keep_their_types(tmp_path: Path) -> None:
-    pytest.importorskip("xlwt")
     wb = read_source(messy.legacy_xls(tmp_path))
     assert [s.name for s in wb.sheets] == ["Invoices", "Payments"]
     assert grid(wb.sheets[0]) == [
@@ -414,7 +413,6 @@ def test_uploaded_bytes_are_recognised_by_content(tmp_path: Path) -> None:
 
 
 def test_uploaded_xls_bytes_are_recognised(tmp_path: Path) -> None:
-    pytest.importorskip("xlwt")
     wb = read_source(messy.legacy_xls(tmp_path).read_bytes(), "legacy.xls")
     assert [s.name for s in wb.sheets] == ["Invoices", "Payments"]
 
