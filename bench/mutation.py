@@ -3,6 +3,7 @@
     .venv/bin/python bench/mutation.py                 # every module in MODULES
     .venv/bin/python bench/mutation.py aging money     # some of them
     .venv/bin/python bench/mutation.py --report        # only print the scores of the last runs
+    .venv/bin/python bench/mutation.py allocation --sample 150   # a random sample of its mutants (seed 0)
 
 Each module runs in its own copy of the working tree (bench/.cache/mutation/<module>,
 git-ignored, kept between runs so a rerun only tests what changed), with a
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -36,9 +38,9 @@ MODULES = {
     "dunning": ["tests/billing/test_dunning.py"],
     "disputes": ["tests/billing/test_disputes.py"],
 }
-# mutmut's exit codes per verdict: only these count (the rest are "not checked", "no tests", ...)
-KILLED = {"killed", "timeout", "caught by type check"}
-COUNTED = KILLED | {"survived"}
+# mutmut's verdicts: a mutant no test reaches ("no tests") counts as a survivor; "not checked" is not counted
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+COUNTED = KILLED | {"survived", "no tests", "suspicious"}
 
 
 def _checkout_files() -> list[str]:
@@ -91,19 +93,29 @@ def score_line(module: str, verdicts: dict[str, str]) -> str:
             + (f" ({other} not run / no test reaches them)" if other else ""))
 
 
-def run(module: str, jobs: int) -> str:
+def run(module: str, jobs: int, sample: int | None = None) -> str:
+    """Run mutmut on `module` (all its mutants, or a seeded random sample of `sample` of them)."""
     work = _sync_copy(module)
     env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation", "PYTHONHASHSEED": "0"}
     env.pop("CI", None)
     cmd = ["nice", "-n", "19", sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)]
-    subprocess.run(cmd, cwd=work, env=env, check=False)
-    return score_line(module, _results(work, module))
+    names: list[str] = []
+    if sample is not None:
+        subprocess.run(cmd + ["no-such-mutant"], cwd=work, env=env, check=False)  # generate mutants + test map
+        everything = sorted(_results(work, module))
+        names = sorted(random.Random(0).sample(everything, min(sample, len(everything))))
+    subprocess.run(cmd + names, cwd=work, env=env, check=False)
+    verdicts = _results(work, module)
+    if names:
+        verdicts = {name: verdicts[name] for name in names if name in verdicts}
+    return score_line(module, verdicts) + (f" [random sample of {len(names)}]" if names else "")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", metavar="module", help=f"some of {', '.join(MODULES)} (default all)")
     parser.add_argument("--report", action="store_true", help="print the scores of the last runs only")
+    parser.add_argument("--sample", type=int, help="test a seeded random sample of this many mutants per module")
     args = parser.parse_args()
     unknown = sorted(set(args.modules) - set(MODULES))
     if unknown:
@@ -114,7 +126,7 @@ def main() -> int:
         if args.report:
             line = score_line(module, _results(CACHE / module, module))
         else:
-            line = run(module, jobs)
+            line = run(module, jobs, args.sample)
         print(line, flush=True)
         lines.append(line)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing.money import (
@@ -434,7 +434,7 @@ def styled_amount(draw, decimal: str):
     return minor, cur, text
 
 
-@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None)
 def _styled_column(dec: str):
     return st.tuples(st.just(dec), st.lists(styled_amount(dec), min_size=1, max_size=25))
 
