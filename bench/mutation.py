@@ -4,6 +4,7 @@
     .venv/bin/python bench/mutation.py aging money     # some of them
     .venv/bin/python bench/mutation.py --report        # only print the scores of the last runs
     .venv/bin/python bench/mutation.py allocation --sample 150   # a random sample of its mutants (seed 0)
+    .venv/bin/python bench/mutation.py linecode --survivors      # retest the survivors after adding tests
 
 Each module runs in its own copy of the working tree (bench/.cache/mutation/<module>,
 git-ignored, kept between runs so a rerun only tests what changed), with a
@@ -93,22 +94,30 @@ def score_line(module: str, verdicts: dict[str, str]) -> str:
             + (f" ({other} not run / no test reaches them)" if other else ""))
 
 
-def run(module: str, jobs: int, sample: int | None = None) -> str:
-    """Run mutmut on `module` (all its mutants, or a seeded random sample of `sample` of them)."""
+def run(module: str, jobs: int, sample: int | None = None, survivors: bool = False) -> str:
+    """Run mutmut on `module`: all its mutants, the first `sample` of a seeded shuffle of them (a larger
+    sample extends a smaller one, whose verdicts mutmut keeps), or (`survivors`) only the ones that
+    survived the last run, against the current tests."""
     work = _sync_copy(module)
     env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation", "PYTHONHASHSEED": "0"}
     env.pop("CI", None)
     cmd = ["nice", "-n", "19", sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)]
     names: list[str] = []
-    if sample is not None:
+    if survivors:
+        names = sorted(n for n, v in _results(work, module).items() if v in COUNTED - KILLED)
+        if not names:
+            return score_line(module, _results(work, module))
+    elif sample is not None:
         subprocess.run(cmd + ["no-such-mutant"], cwd=work, env=env, check=False)  # generate mutants + test map
         everything = sorted(_results(work, module))
-        names = sorted(random.Random(0).sample(everything, min(sample, len(everything))))
+        random.Random(0).shuffle(everything)
+        names = sorted(everything[:sample])
     subprocess.run(cmd + names, cwd=work, env=env, check=False)
     verdicts = _results(work, module)
-    if names:
+    if sample is not None and not survivors:
         verdicts = {name: verdicts[name] for name in names if name in verdicts}
-    return score_line(module, verdicts) + (f" [random sample of {len(names)}]" if names else "")
+        return score_line(module, verdicts) + f" [random sample of {len(names)}]"
+    return score_line(module, verdicts)
 
 
 def main() -> int:
@@ -116,6 +125,7 @@ def main() -> int:
     parser.add_argument("modules", nargs="*", metavar="module", help=f"some of {', '.join(MODULES)} (default all)")
     parser.add_argument("--report", action="store_true", help="print the scores of the last runs only")
     parser.add_argument("--sample", type=int, help="test a seeded random sample of this many mutants per module")
+    parser.add_argument("--survivors", action="store_true", help="retest only the last run's survivors")
     args = parser.parse_args()
     unknown = sorted(set(args.modules) - set(MODULES))
     if unknown:
@@ -126,7 +136,7 @@ def main() -> int:
         if args.report:
             line = score_line(module, _results(CACHE / module, module))
         else:
-            line = run(module, jobs, args.sample)
+            line = run(module, jobs, args.sample, args.survivors)
         print(line, flush=True)
         lines.append(line)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
