@@ -726,3 +726,20 @@ def test_a_reference_keeps_its_last_character_when_the_next_reference_is_blank()
     for blank in (None, ""):
         got = tokens(pd.Series(["pay INV-1-001K", blank], dtype="string"))
         assert got["canonical"].tolist() == ["PAY", "INV1001K"]
+
+
+def test_policy_defaults_are_the_specs():
+    """SPEC §2/§4/§5/§7 defaults, which the oracles take as their own: the engine must start from the same."""
+    p = Policy()
+    assert (p.fifo_skip_disputed, p.default_currency, p.basis, p.bucket_edges, p.kpi_period_days,
+            p.default_terms_days, p.review_days) == (True, "USD", "due_date", (30, 60, 90, 120), 90, 30, 10)
+    assert p.bucket_labels == ["current", "1-30", "31-60", "61-90", "91-120", "over_120"]
+
+
+@budget(40)
+@given(scenarios())
+def test_engine_with_the_default_policy_equals_the_oracle_with_its_own_defaults(case):
+    lines, payments, as_of, _, disputes = case
+    r = allocate(lines, payments, as_of, Policy(), disputes)
+    o = reference_allocate(lines, payments, as_of, disputes=disputes)
+    assert rows(r) == o["allocations"] and unapplied(r) == o["unapplied"] and issues(r) == o["issues"]
