@@ -107,6 +107,7 @@ def run(module: str, jobs: int, sample: int | None = None, survivors: bool = Fal
         names = sorted(n for n, v in _results(work, module).items() if v in COUNTED - KILLED)
         if not names:
             return score_line(module, _results(work, module))
+        (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # map the new tests to functions too
     elif sample is not None:
         subprocess.run(cmd + ["no-such-mutant"], cwd=work, env=env, check=False)  # generate mutants + test map
         everything = sorted(_results(work, module))
