@@ -743,3 +743,13 @@ def test_engine_with_the_default_policy_equals_the_oracle_with_its_own_defaults(
     r = allocate(lines, payments, as_of, Policy(), disputes)
     o = reference_allocate(lines, payments, as_of, disputes=disputes)
     assert rows(r) == o["allocations"] and unapplied(r) == o["unapplied"] and issues(r) == o["issues"]
+
+
+def test_lines_of_an_invoice_sharing_a_line_no_are_paid_in_line_code_order():
+    """Two lines numbered 1 on one invoice (the user's own codes): the tie goes to the smaller code."""
+    lines = [inv("INV-1", amount=100, line_code="INV-1-Z"), inv("INV-1", amount=100, line_code="INV-1-A"),
+             inv("INV-1", amount=100, line_no=2)]
+    r = run(lines, [pay("P1", 150, invoice_no="INV-1")])
+    assert rows(r) == [("P1", "INV-1-A", 100, "invoice"), ("P1", "INV-1-Z", 50, "invoice")]
+    lines_df, pay_df = make_invoices(lines), make_payments([pay("P1", 150, invoice_no="INV-1")])
+    check_against_oracle(lines_df, pay_df, AS_OF, Policy(), None)
