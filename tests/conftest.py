@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import settings
 
 CI = bool(os.environ.get("CI"))
@@ -61,3 +62,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_line("  The full suite needs Chromium (/usr/bin/chromium) and the PostgreSQL server "
                                 "binaries (initdb); see README 'Tests'. With CI set these skips fail instead.",
                                 red=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server URL without a database (tests/pg.py); use tests.pg.fresh_pg_db for one."""
+    from tests.pg import pg_server_url
+
+    yield from pg_server_url()
