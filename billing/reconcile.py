@@ -85,7 +85,9 @@ messages, refs and groupings are built exactly as the rules above say.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from fractions import Fraction
 from functools import cached_property
 from itertools import pairwise
@@ -173,9 +175,22 @@ BILLING_BLOCKED_COLUMNS = ["order_id", "order_line", "customer_id", "currency", 
 _NO_BLOCK_WORDS = frozenset(FALSE_WORDS) | {"none", "-", "n/a", "na", "nil", "无"}
 _QTY_RTOL = 1e-9
 # Shortcuts that give the same result as the general path on the inputs they accept (ids already in
-# order, number-like ids, small key ranges, whole quantities...). Off = always the general path;
-# bench/check_reconcile_equivalence.py runs both ways.
-_FAST = True
+# order, number-like ids, small key ranges, whole quantities...). `general_paths()` turns them off for
+# the calls inside it (tests and bench/check_reconcile_equivalence.py run both ways).
+_SHORTCUTS: ContextVar[bool] = ContextVar("reconcile_shortcuts", default=True)
+
+
+@contextmanager
+def general_paths() -> Iterator[None]:
+    """Inside this block reconciliation takes its general code paths only (same results, slower).
+
+    Scoped to the current thread / async context, so other callers keep the shortcuts.
+    """
+    token = _SHORTCUTS.set(False)
+    try:
+        yield
+    finally:
+        _SHORTCUTS.reset(token)
 _MAX_QTY_DECIMALS = 6
 
 
@@ -446,7 +461,7 @@ def _dense(keys: np.ndarray) -> tuple[np.ndarray, int]:
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
     lo, hi = int(keys.min()), int(keys.max())
-    if _FAST and hi - lo < 4 * n + 1024:  # a small range: the keys are their own codes (some unused)
+    if _SHORTCUTS.get() and hi - lo < 4 * n + 1024:  # a small range: the keys are their own codes (some unused)
         return keys - lo, hi - lo + 1
     codes, uniques = pd.factorize(keys)
     return codes.astype(np.int64, copy=False), len(uniques)
@@ -464,7 +479,7 @@ def _codes(*arrays: pa.Array) -> tuple[list[np.ndarray], int]:
         arr = arrays[0]
         valid = None if arr.null_count == 0 else _np_bool(pc.is_valid(arr))
         vals = arr if valid is None else arr.filter(pa.array(valid))
-        if _FAST and _is_sorted(vals):
+        if _SHORTCUTS.get() and _is_sorted(vals):
             codes = np.zeros(len(vals), dtype=np.int64)
             if len(vals) > 1:
                 np.cumsum(_np_bool(pc.not_equal(vals.slice(1), vals.slice(0, len(vals) - 1))), out=codes[1:])
@@ -479,7 +494,7 @@ def _codes(*arrays: pa.Array) -> tuple[list[np.ndarray], int]:
         key = np.full(len(arr), -1, dtype=np.int64)
         if len(arr):
             length = pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-            num = _np_bool(pc.ascii_is_decimal(arr)) & (length <= 17) & _FAST
+            num = _np_bool(pc.ascii_is_decimal(arr)) & (length <= 17) & _SHORTCUTS.get()
             if num.any():
                 at = np.flatnonzero(num)
                 nums.append((i, at, pc.cast(arr.filter(pa.array(num)), pa.int64()).to_numpy(zero_copy_only=False),
@@ -571,10 +586,10 @@ def _sheet_order(df: pd.DataFrame, keep: np.ndarray | None = None) -> np.ndarray
         return idx
     if one_sheet and isinstance(df["_row"].dtype, np.dtype) and df["_row"].dtype.kind == "i":
         row = df["_row"].to_numpy()[idx].astype(np.int64)
-        if _FAST and (row[1:] >= row[:-1]).all():
+        if _SHORTCUTS.get() and (row[1:] >= row[:-1]).all():
             return idx
         lo, hi = int(row.min()), int(row.max())
-        if _FAST and hi - lo < 4 * len(row) + 1024:
+        if _SHORTCUTS.get() and hi - lo < 4 * len(row) + 1024:
             slot = np.full(hi - lo + 1, -1, dtype=np.int64)
             slot[row - lo] = np.arange(len(row))
             if (slot >= 0).sum() == len(row):  # distinct row numbers: a scatter is the sort
@@ -835,7 +850,7 @@ class _Match:
         if len(both) and len(want):
             width = max(n_ol, 1)
             w_key = oid[want] * width + self.oline_eff[want]
-            if _FAST and n_oid * width <= 8 * (len(both) + len(want)) + 1024:  # a direct table of keys
+            if _SHORTCUTS.get() and n_oid * width <= 8 * (len(both) + len(want)) + 1024:  # a direct table of keys
                 table = np.full(n_oid * width, -1, dtype=np.int64)
                 table[b_oid * width + b_oline] = both
                 self.oi[want] = table[w_key]
@@ -865,7 +880,7 @@ class _Match:
         self.billed = np.zeros(O.n, dtype="float64")
         if counted.any():
             u, o = units[counted], oi[counted]
-            if _FAST and np.isfinite(u).all() and (u == np.rint(u)).all() and np.abs(u).sum() < 2.0 ** 53:
+            if _SHORTCUTS.get() and np.isfinite(u).all() and (u == np.rint(u)).all() and np.abs(u).sum() < 2.0 ** 53:
                 # whole quantities: every partial sum is exact, so a plain sum equals pandas' compensated one
                 self.billed = np.bincount(o, weights=u, minlength=O.n)
             else:  # pandas' grouped sum (compensated, in line order), as the rules were written
@@ -974,7 +989,7 @@ def _small_groups(df: pd.DataFrame, key: str) -> dict[Any, list[int]] | None:
     """Row positions per non-missing value of a string column `key`, in row order; None when the
     frame is not small (or `key` not a string column): then pandas' groupby is used instead."""
     keys = df[key]
-    if not _FAST or len(df) > 5000 or not isinstance(keys.dtype, pd.StringDtype):
+    if not _SHORTCUTS.get() or len(df) > 5000 or not isinstance(keys.dtype, pd.StringDtype):
         return None
     groups: dict[Any, list[int]] = {}
     for i, (k, missing) in enumerate(zip(keys.to_numpy(dtype=object).tolist(), keys.isna().to_numpy().tolist())):
@@ -1228,7 +1243,7 @@ def _order_exceptions(M: _Match, as_of: pd.Timestamp, policy: Policy) -> list[pd
         ipc = L.price.to_numpy(dtype="int64", na_value=0)[cand]
         opc = O.price[cand_oi]
         diff, base = np.abs(ipc - opc), np.abs(opc)
-        if _FAST and _pct_is_exact(diff, base, policy.price_tolerance_pct):
+        if _SHORTCUTS.get() and _pct_is_exact(diff, base, policy.price_tolerance_pct):
             # decided row by row: test the currency on the lines over tolerance only
             bad = np.flatnonzero(_exceeds_pct(diff, base, policy.price_tolerance_pct))
             bad = bad[same_currency(cand[bad], cand_oi[bad])]
@@ -1492,7 +1507,7 @@ def _allocated(L: _Lines, rows: np.ndarray, la: pd.DataFrame | None, a: pd.DataF
     if la is not None and len(la):
         tbl = np.sort(L.pos[rows])
         la_code = _arrow(la["line_code"])
-        if (_FAST and len(la_code) == len(tbl) and la_code.null_count == 0 and len(tbl) and bool(
+        if (_SHORTCUTS.get() and len(la_code) == len(tbl) and la_code.null_count == 0 and len(tbl) and bool(
                 pc.all(pc.less(la_code.slice(0, len(tbl) - 1), la_code.slice(1)), min_count=0).as_py())
                 and bool(pc.all(pc.equal(la_code, _take_arrow(_arrow(L.src["line_code"]), tbl)),
                                 min_count=0).as_py())):

@@ -1,6 +1,8 @@
 """The command line end to end on real files: messages, exit codes, outputs."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -88,7 +90,9 @@ def test_usage_errors_exit_two(tmp_path, capsys):
 def test_messy_sources_read_without_quarantine(tmp_path, capsys, builder):
     code, out, err = run(capsys, "check", str(builder(tmp_path)))
     assert code == 0, out + err
-    assert "quarantined" in out
+    assert "No rows quarantined." in out
+    counts = [line.split() for line in out.splitlines() if line.split()[:1] in (["invoices"], ["payments"])]
+    assert counts and all(row[-1] == "0" and row[1] == row[2] for row in counts), out  # read == accepted
 
 
 def test_codes_writes_invoices_with_valid_line_codes(tmp_path, capsys):
@@ -97,14 +101,33 @@ def test_codes_writes_invoices_with_valid_line_codes(tmp_path, capsys):
     assert code == 0 and "4 invoice lines" in out
     rows = CalamineWorkbook.from_path(str(out_path)).get_sheet_by_name("invoices").to_python()
     header = rows[0]
-    codes = [r[header.index("line_code")] for r in rows[1:]]
-    assert codes[0] == make_code("INV-001", 1) and all(is_valid(c) for c in codes)
+    got = [(r[header.index("invoice_no")], r[header.index("line_code")], r[header.index("amount")],
+            r[header.index("customer_id")]) for r in rows[1:]]
+    assert got == [("INV-001", make_code("INV-001", 1), 1200.0, "00017"),
+                   ("INV-001", make_code("INV-001", 2), 1234.5, "00017"),
+                   ("INV-002", make_code("INV-002", 1), 99.99, "42"),
+                   ("INV-003", make_code("INV-003", 1), -250.0, "00017")]
+    assert all(is_valid(c) for _, c, _, _ in got)
 
 
-def test_codes_to_csv(tmp_path, capsys):
+def _coded_csv(tmp_path, capsys) -> list[dict[str, str]]:
     out_path = tmp_path / "coded.csv"
     assert run(capsys, "codes", str(messy.csv_utf8_bom(tmp_path)), "--out", str(out_path))[0] == 0
-    assert "line_code" in out_path.read_text(encoding="utf-8-sig").splitlines()[0]
+    return list(csv.DictReader(io.StringIO(out_path.read_text(encoding="utf-8-sig"))))
+
+
+def test_codes_to_csv_keeps_every_value_and_adds_the_codes(tmp_path, capsys):
+    rows = _coded_csv(tmp_path, capsys)
+    got = [(r["invoice_no"], r["customer_id"], r["invoice_date"], r["line_code"], r["currency"], r["description"])
+           for r in rows]
+    assert got == [("INV-001", "00017", "2024-03-05", make_code("INV-001", 1), "EUR", "Widgets, large"),
+                   ("INV-002", "00042", "2024-03-06", make_code("INV-002", 1), "USD", "Café crème")]
+
+
+@pytest.mark.xfail(strict=True, reason="cli.py writes the CSV amount in minor units (120000 for 1200.00); "
+                                       "fixed on branch `faults` (writer in cli.py)")
+def test_codes_to_csv_writes_amounts_as_the_user_typed_them(tmp_path, capsys):
+    assert [r["amount"] for r in _coded_csv(tmp_path, capsys)] == ["1200.00", "99.99"]
 
 
 def test_report_json_has_the_spec_shape_with_exact_amount_strings(tmp_path, capsys):

@@ -294,3 +294,13 @@ def test_plan_does_not_depend_on_row_order():
     a = plan(aging_of(rows), cust)
     b = plan(aging_of(rows[::-1]), cust)
     assert [(r.customer_id, r.line_codes) for r in a.reminders] == [(r.customer_id, r.line_codes) for r in b.reminders]
+
+
+def test_a_paid_line_with_an_unconfirmed_reminder_is_shown_as_fully_paid_not_dropped():
+    """The reminder's delivery is unknown (SPEC §18) and the line is now paid: the plan says so."""
+    aging = aging_of([line("INV-1", "C1", 5), line("INV-2", "C1", 5)],
+                     [{"payment_id": "P1", "customer_id": "C1", "payment_date": AS_OF - pd.Timedelta(days=1),
+                       "amount": 100_00, "line_code": L1}])
+    p = plan(aging, reminder_log=log((L1, "first", "queued", 1, "C1")))
+    assert dict(zip(p.skipped["line_code"], p.skipped["reason"]))[L1] == "fully_paid"
+    assert L1 not in [c for r in p.reminders for c in r.line_codes]

@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing.money import (
@@ -19,6 +19,7 @@ from billing.money import (
     minor_digits_series,
     parse_money,
 )
+from tests.budget import examples
 
 
 def parse(values, currency="USD", decimal=None) -> MoneyParse:
@@ -433,7 +434,7 @@ def styled_amount(draw, decimal: str):
     return minor, cur, text
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None)
 def _styled_column(dec: str):
     return st.tuples(st.just(dec), st.lists(styled_amount(dec), min_size=1, max_size=25))
 
@@ -447,7 +448,7 @@ def test_round_trip_of_styled_amounts(case):
     assert r.minor.tolist() == list(minors)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     st.lists(
         st.tuples(st.integers(-(10**15), 10**15), st.sampled_from(sorted(CURRENCIES))),
@@ -475,7 +476,7 @@ def _expected_from_repr(x: float, d: int):
     return v if abs(v) < 10**18 else None
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     st.lists(
         st.one_of(
@@ -504,7 +505,7 @@ PIECES += ["$", "€", "¥", "USD", "eur", "Ft", "Ft.", "x", "e5"]
 MESSY = st.lists(st.sampled_from(PIECES), min_size=1, max_size=8).map("".join)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     st.lists(MESSY, min_size=1, max_size=40),
     st.sampled_from(["USD", "EUR", "HUF", "JPY"]),
@@ -528,7 +529,7 @@ def test_fast_and_slow_splits_agree_where_fast_applies(cells, cur):
             assert num[i] == s_num[i], t[i]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.lists(MESSY, min_size=1, max_size=40))
 def test_any_text_gives_a_number_or_a_message(cells):
     r = parse_money(pd.Series(cells, dtype=object), "USD")

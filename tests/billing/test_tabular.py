@@ -16,6 +16,7 @@ from billing.model import RawSheet, RawWorkbook, SkipNote
 from billing.tabular import RawTable, TablesFound, locate_tables
 from connectors.sources import read_source
 from tests import messy
+from tests.budget import examples
 
 D = dt.datetime
 
@@ -452,7 +453,7 @@ def test_large_sheet_is_located_without_per_cell_work(monkeypatch) -> None:
 _header = ["Invoice No", "Customer", "Invoice Date", "Amount"]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(titles=st.lists(st.sampled_from(["ACME", "Report 2024", "", "Printed by Bob"]), max_size=5),
        layout=st.lists(st.sampled_from(["row", "blank"]), min_size=1, max_size=12),
        total=st.booleans())
