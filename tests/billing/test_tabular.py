@@ -61,7 +61,7 @@ def test_title_rows_above_header_are_skipped_and_reported(tmp_path: Path) -> Non
     inv = found.tables["invoices"]
     assert (inv.sheet, inv.header_row) == ("Invoices", 3)
     assert (1, "title", "ACME Ltd — Accounts receivable 2024") in notes_of(found, "Invoices")
-    assert not [n for n in found.notes if n.sheet == "Invoices" and n.row == 2]  # blank above the header
+    assert (2, "blank", "blank row") in notes_of(found, "Invoices")  # every row is accounted for
 
 
 def test_blank_rows_are_dropped_and_reported(tmp_path: Path) -> None:
@@ -276,7 +276,7 @@ def test_header_is_found_below_two_filled_title_cells() -> None:
     found = locate_tables(book(("Invoices", rows), PAYMENTS))
     inv = found.tables["invoices"]
     assert (inv.header_row, inv.rows.tolist()) == (4, [5])
-    assert notes_of(found, "Invoices") == [(1, "title", "ACME Ltd | AR ledger"),
+    assert notes_of(found, "Invoices") == [(1, "title", "ACME Ltd | AR ledger"), (2, "blank", "blank row"),
                                            (3, "title", "Printed 2024-05-01")]
 
 
@@ -308,7 +308,7 @@ def test_row_with_total_text_but_an_invoice_number_is_data() -> None:
     assert inv.rows.tolist() == [2, 3]
 
 
-def test_only_trailing_totals_are_dropped() -> None:
+def test_subtotal_and_trailing_total_rows_are_not_data() -> None:
     rows = [["Invoice No", "Customer", "Invoice Date", "Amount"],
             ["I-1", "C1", D(2024, 3, 1), 10.0],
             ["Subtotal", None, None, 10.0],
@@ -317,10 +317,12 @@ def test_only_trailing_totals_are_dropped() -> None:
             ["Subtotal", None, None, 5.0],
             ["Grand total", "", None, 15.0]]
     found = locate_tables(book(("Invoices", rows), PAYMENTS))
-    # the mid-table subtotal stays: ingest reports it
-    assert found.tables["invoices"].rows.tolist() == [2, 3, 4]
+    # the mid-table subtotal is no data either: it is reported as a subtotal row
+    assert found.tables["invoices"].rows.tolist() == [2, 4]
     assert [(n.row, n.kind) for n in found.notes if n.sheet == "Invoices"] == [
-        (5, "blank"), (6, "total"), (7, "total")]
+        (3, "subtotal"), (5, "blank"), (6, "total"), (7, "total")]
+    assert found.rows["Invoices"] == {"title": 0, "header": 1, "blank": 1, "data": 2, "subtotal": 1,
+                                      "total": 2}
 
 
 def test_repeated_header_rows_are_not_data() -> None:
@@ -445,7 +447,7 @@ def test_large_sheet_is_located_without_per_cell_work(monkeypatch) -> None:
     assert inv.rows[0] == 4 and inv.rows[-1] == n + 3
     assert inv.columns["amount"].dtype == np.float64
     skipped = [(x.row, x.kind) for x in found.notes if x.kind in ("blank", "total")]
-    assert skipped == [(50_001, "blank"), (n + 4, "total")]
+    assert skipped == [(2, "blank"), (50_001, "blank"), (n + 4, "total")]
     assert calls["n"] < 5_000, calls["n"]
 
 
