@@ -61,7 +61,7 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _HU = re.compile(r"[áéíóöőúüűÁÉÍÓÖŐÚÜŰ]")
 TYPED_HINT = "linewise_typed"  # optional RawSheet.cells.attrs hint set by connectors.sources
 
-__all__ = ["RawTable", "TablesFound", "locate_tables", "HEAD_ROWS"]
+__all__ = ["RawTable", "TablesFound", "locate_tables", "rows_text", "HEAD_ROWS"]
 
 
 @dataclass
@@ -645,7 +645,7 @@ def _blank_notes(sheet: str, rows: np.ndarray) -> list[SkipNote]:
             for a, b in _runs(rows)]
 
 
-def _rows_text(rows: np.ndarray, limit: int = 12) -> str:
+def rows_text(rows: np.ndarray, limit: int = 12) -> str:
     runs = _runs(rows)
     parts = [f"{a:,}" if a == b else f"{a:,}–{b:,}" for a, b in runs[:limit]]
     more = f" and {len(runs) - limit} more runs" if len(runs) > limit else ""
@@ -896,7 +896,7 @@ def _split_rows(s: _Sheet, hdr: _Header, layout: Layout, data: np.ndarray,
         rows = s.raw.first_row + data[target == reason]
         kinds["skipped"] = kinds.get("skipped", 0) + len(rows)
         notes.append(SkipNote(s.name, int(rows[0]), "skipped",
-                              f"{_rows_text(rows)}: {reason[5:].strip()} ({layout.name})"))
+                              f"{rows_text(rows)}: {reason[5:].strip()} ({layout.name})"))
     kinds["data"] = int((target == "invoices").sum() + (target == "payments").sum())
     return data[target == "invoices"], data[target == "payments"]
 
@@ -964,7 +964,7 @@ def _assign_sheets(sheets: list[_Sheet], mapping: dict, missing: dict[str, str],
     open_tables = [t for t in TABLES if t not in assign and t not in missing]
     pairs = []
     for order, s in enumerate(sheets):
-        if id(s) in taken or s.empty:
+        if id(s) in taken or s.empty or _fits_assigned(s, assign):
             continue
         for table in open_tables:
             hdr = _find_header(s, table)
@@ -973,7 +973,10 @@ def _assign_sheets(sheets: list[_Sheet], mapping: dict, missing: dict[str, str],
             req = TABLES[table].required_columns
             lacking = _missing_required(table, hdr.matched)
             covered = len(req) - len(lacking)
-            if (not lacking and len(hdr.matched) >= 2) or (covered >= 2 and len(hdr.matched) >= 3):
+            # a partial fit (to say what is missing) only for the required table; an optional
+            # table or payments takes a sheet by its headers only when nothing is missing
+            partial_ok = TABLES[table].required_table and covered >= 2 and len(hdr.matched) >= 3
+            if (not lacking and len(hdr.matched) >= 2) or partial_ok:
                 pairs.append((-(covered / len(req)), -len(hdr.matched), s.raw.hidden, order, table, s))
     for *_, table, s in sorted(pairs, key=lambda p: p[:4]):
         if table in assign or id(s) in taken:
@@ -981,6 +984,15 @@ def _assign_sheets(sheets: list[_Sheet], mapping: dict, missing: dict[str, str],
         assign[table] = s
         taken.add(id(s))
     return assign, empty_named, [s for s in misfits if id(s) not in taken]
+
+
+def _fits_assigned(s: _Sheet, assign: dict[str, _Sheet]) -> bool:
+    """Is `s` a complete sheet of a table already assigned (more rows of it, not another table)?"""
+    for table in assign:
+        hdr = _find_header(s, table)
+        if hdr is not None and not _missing_required(table, hdr.matched):
+            return True
+    return False
 
 
 def _header_signature(hdr: _Header) -> frozenset[tuple[str, str]]:
