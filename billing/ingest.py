@@ -88,7 +88,7 @@ class _Table:
 
 
 # What a spreadsheet shows for a formula that failed (Excel, LibreOffice, Google Sheets).
-_ERROR_CELL = r"#(?:DIV/0!|N/A|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!|FIELD!|BLOCKED!|GETTING_DATA|ERROR!?)"
+_ERROR_CELL = r"#(?:DIV/0!|N/A|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!|FIELD!|BLOCKED!|GETTING_DATA|ERROR!?)|Err:\d{3}"
 
 
 def _quarantine_error_cells(t: _Table) -> None:

@@ -60,6 +60,7 @@ _TOTAL_KEYS = frozenset(header_key(t) for t in TOTAL_MARKERS)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _HU = re.compile(r"[áéíóöőúüűÁÉÍÓÖŐÚÜŰ]")
 TYPED_HINT = "linewise_typed"  # optional RawSheet.cells.attrs hint set by connectors.sources
+SHEET_NOTES = "linewise_notes"  # optional RawSheet.cells.attrs [(row, text)] from the reader
 
 __all__ = ["RawTable", "TablesFound", "locate_tables", "rows_text", "HEAD_ROWS"]
 
@@ -1006,6 +1007,9 @@ def locate_tables(workbook: RawWorkbook, mapping: dict | None = None) -> TablesF
     notes: list[SkipNote] = []
     missing: dict[str, str] = {}
     sheets = [_Sheet(s) for s in workbook.sheets]
+    for s in workbook.sheets:  # what the reader had to say (lines that were not UTF-8 ...)
+        notes.extend(SkipNote(s.name, int(row), "encoding", str(text))
+                     for row, text in (s.cells.attrs.get(SHEET_NOTES) or ()))
     sheet_layouts = {id(s): lay for s in sheets if (lay := _sheet_layout(s)) is not None}
     assign, empty_named, misfits = _assign_sheets(sheets, mapping, missing, sheet_layouts)
     found = TablesFound(tables={}, notes=notes, missing=missing)
