@@ -1098,7 +1098,9 @@ def _read_assigned(s: _Sheet, table: str, mapping: dict, layout: Layout | None, 
     assert hdr is not None
     if layout is not None:
         found.layouts[table] = layout.name
-        notes.append(SkipNote(s.name, 0, "layout", f"recognised: {layout.name} ({layout.convention})"))
+        notes.append(SkipNote(s.name, 0, "layout", f"recognised: {layout.name}"))
+        if layout.convention:
+            notes.append(SkipNote(s.name, 0, "convention", f"{layout.name}: {layout.convention}"))
     for column, labels in hdr.match.ambiguous.items():
         by_col = {c.col: c.text for c in hdr.cands}
         texts = [by_col[x] for x in labels]
