@@ -71,7 +71,8 @@ def recognise(header_texts: list[str], table: str | None = None) -> Layout | Non
 
 
 def resolve_columns(spec: dict[str, Alternatives | None], header_texts: list[str]) -> tuple[dict[str, str], set[str]]:
-    """({canonical: the header text present}, {canonicals not to use}) for a header row."""
+    """({canonical: the header text present}, {canonicals not to use}) for a header row: a
+    column the layout names but the export lacks is not guessed from other headers."""
     by_key = {}
     for t in header_texts:
         by_key.setdefault(header_key(t), t)
@@ -84,6 +85,8 @@ def resolve_columns(spec: dict[str, Alternatives | None], header_texts: list[str
         text = next((by_key[header_key(a)] for a in alternatives if header_key(a) in by_key), None)
         if text is not None:
             chosen[canonical] = text
+        else:  # the tool has no such column in this export: no synonym may stand in for it
+            skip.add(canonical)
     return chosen, skip
 
 
