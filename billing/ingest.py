@@ -87,8 +87,12 @@ class _Table:
         self.bad[idx] = True
 
 
-# What a spreadsheet shows for a formula that failed (Excel, LibreOffice, Google Sheets).
-_ERROR_CELL = r"#(?:DIV/0!|N/A|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!|FIELD!|BLOCKED!|GETTING_DATA|ERROR!?)|Err:\d{3}"
+# What a spreadsheet shows for a formula that failed (Excel, Google Sheets; LibreOffice's
+# Err:5xx codes). Matched exactly (a hash lookup per cell, no per-cell Python).
+ERROR_CELLS = frozenset(
+    ["#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#FIELD!",
+     "#BLOCKED!", "#GETTING_DATA", "#ERROR", "#ERROR!", "#UNKNOWN!", "#CONNECT!", "#BUSY!", "#PYTHON!"]
+    + [f"Err:{n}" for n in range(500, 600)])
 
 
 def _quarantine_error_cells(t: _Table) -> None:
@@ -97,8 +101,7 @@ def _quarantine_error_cells(t: _Table) -> None:
     for name, col in t.raw.columns.items():
         if col.dtype != object and not pd.api.types.is_string_dtype(col.dtype):
             continue
-        text = col.astype("string").str.strip()
-        hit = text.str.fullmatch(_ERROR_CELL, case=False).fillna(False).to_numpy(dtype=bool)
+        hit = col.isin(ERROR_CELLS).to_numpy(dtype=bool)
         if hit.any():
             t.fail(name, hit, "is a formula error in the spreadsheet; fix the formula (or type the "
                               "value) and load the file again")
@@ -407,8 +410,12 @@ def _carry_down(raw: RawTable) -> tuple[RawTable, SkipNote | None]:
     """
     if "invoice_no" not in raw.columns or not len(raw):
         return raw, None
+    no_number = _blank(raw.columns["invoice_no"].reset_index(drop=True))
+    if not no_number.any():
+        return raw, None  # every row has its invoice number: nothing to carry (the usual case)
     own = [c for c in INVOICE_COLUMNS if c in raw.columns]
-    blank = {c: _blank(raw.columns[c].reset_index(drop=True)) for c in own}
+    blank = {c: no_number if c == "invoice_no" else _blank(raw.columns[c].reset_index(drop=True))
+             for c in own}
     item = np.logical_and.reduce([blank[c] for c in ("invoice_no", "customer_id", "invoice_date")
                                   if c in blank])
     heads = np.flatnonzero(~blank["invoice_no"])

@@ -601,15 +601,25 @@ def _total_rows(cells: pd.DataFrame, keep: np.ndarray, first_data: int, id_cols:
     only the (few) candidate rows are looked at cell by cell.
     """
     body = cells.iloc[first_data:]
-    cand = np.zeros(len(body), dtype=bool)
-    for c in list(cells.columns)[:TOTAL_SCAN_COLUMNS]:
+    # a total row leaves all identifier columns but (perhaps) the marker's own empty: only such
+    # rows are candidates, so a sheet of ordinary data rows costs one blank test per id column
+    filled = np.zeros(len(body), dtype=np.int64)
+    for c in id_cols:  # missing or "" (C-level tests; white space counts as filled here)
         col = body[c]
+        empty = col.isna().to_numpy(dtype=bool)
+        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            empty = empty | col.eq("").to_numpy(dtype=bool, na_value=True)
+        filled += ~empty
+    rows = np.flatnonzero(keep & (filled <= 1))
+    cand = np.zeros(len(body), dtype=bool)
+    if not len(rows):
+        return np.array([], dtype=np.int64)
+    for c in list(cells.columns)[:TOTAL_SCAN_COLUMNS]:
+        col = body[c].iloc[rows]
         if col.dtype != object and not pd.api.types.is_string_dtype(col.dtype):
             continue
         text = col.where(col.map(type) == str) if col.dtype == object else col
-        hit = text.astype("string").str.match(_TOTAL_TEXT).fillna(False).to_numpy(dtype=bool)
-        cand |= hit
-    cand &= keep
+        cand[rows] |= text.astype("string").str.match(_TOTAL_TEXT).fillna(False).to_numpy(dtype=bool)
     col_pos = {c: j for j, c in enumerate(cells.columns)}
     out = []
     for k in np.flatnonzero(cand):
