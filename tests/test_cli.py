@@ -172,3 +172,12 @@ def test_report_takes_open_disputes_from_the_action_store(tmp_path, capsys, monk
     run(capsys, "report", str(src), "--as-of", "2024-03-31", "--out", str(out_path))
     usd = json.loads(out_path.read_text(encoding="utf-8"))["summary"]["USD"]
     assert usd["in_dispute"] == "40.00"  # the disputed line's open amount
+
+
+def test_check_says_which_tool_export_it_recognised(tmp_path, capsys):
+    path = tmp_path / "freshbooks_invoices.csv"
+    path.write_text("Client Name,Invoice #,Date Issued,Item Name,Rate,Quantity,Line Total,Currency\n"
+                    "X-Men,0000001,2021-01-28,Repair,65.00,10,650.00,USD\n", encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(path))
+    assert code == 0
+    assert "Recognised: FreshBooks invoice export (sheet 'freshbooks_invoices')" in out.splitlines()[1]
