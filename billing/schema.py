@@ -219,9 +219,10 @@ DERIVED_FROM: dict[tuple[str, str], tuple[str, ...]] = {
     ("payments", "customer_id"): ("invoice_no",),
 }
 
-# Header keys that mark the row holding totals rather than data.
-TOTAL_MARKERS = ("total", "totals", "grand total", "subtotal", "sum", "合计", "总计", "小计",
-                 "összesen", "mindösszesen", "végösszeg")
+# First texts that mark a row holding totals or subtotals rather than data ("Total for Acme
+# Ltd" starts with one); matched as words, case-insensitively, by billing.tabular.
+TOTAL_MARKERS = ("total", "totals", "grand total", "subtotal", "sub total", "sum", "合计", "总计",
+                 "小计", "összesen", "mindösszesen", "végösszeg", "részösszeg")
 
 INVOICE_KINDS = {
     "invoice": "invoice", "inv": "invoice", "发票": "invoice", "számla": "invoice",

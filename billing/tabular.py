@@ -1,40 +1,49 @@
 """Find the canonical tables in a raw workbook: which sheet, which header row, which column.
 
 Pure pandas, no I/O. `locate_tables(workbook, mapping)` returns a `TablesFound`:
-the raw values of each canonical column below the header (blank and trailing
-total rows removed and reported), the spreadsheet row number of each value,
-notes about what was skipped, and one plain message per required table or
-column that could not be found.
+the raw values of each canonical column below the header, the spreadsheet row
+number of each value, notes for every row that is no data (title, blank,
+header, subtotal, total, skipped) and every sheet not used, the count of rows
+of each kind per sheet, the tool layout recognised, ambiguous column fits, and
+one plain message per required table or column that could not be found.
 
-Rules (see also docs/DESIGN.md and billing/schema.py):
+Rules (see also docs/DESIGN.md, billing/schema.py and billing/layouts.py):
 
-1. Sheet -> table. A mapping's "sheet" wins. Then sheet names: a name whose
-   key (billing.schema.header_key) is a table synonym, then a name containing
-   a synonym (longest wins). Tables still without a sheet take the unassigned
-   sheet whose header row covers the most of their required columns (all of
-   them, or at least two and three matched columns in all), best pairs first.
-   Hidden sheets count like visible ones (a visible one wins a tie) and are
-   reported in the notes; an empty sheet is only reported ("Sheet 'Invoices'
+1. Sheet -> table. A mapping's "sheet" wins. Then a tool export recognised by
+   its header signature (billing.layouts) names its table. Then sheet names: a
+   name whose key (billing.schema.header_key) is a table synonym, then a name
+   containing a synonym (longest wins); an optional table's sheet must also
+   hold its required columns ("Orders" without order lines is left for the
+   others). Tables still without a sheet take the unassigned sheet whose
+   header row holds all their required columns (the invoices table also takes
+   a partial fit, to say what is missing), best pairs first; a sheet that is a
+   complete fit for a table already placed is more rows of it, not another
+   table. Further sheets with the very same columns as a table's sheet (one
+   CSV per day) are more rows of that table. Hidden sheets count like visible
+   ones and are reported; an empty sheet is only reported ("Sheet 'Invoices'
    for invoices is empty") when no other sheet holds the table.
 2. Header row. Among the first HEAD_ROWS non-blank rows, the row matching the
-   most columns of the table (exact synonym or contained synonym); it must
-   match every required column or at least two columns. A row above it is
-   combined with it (two-row header, the upper row forward-filled across a
-   merged span: "Invoice" over "No | Date | Amount") when the joined texts
-   match more columns exactly. Non-blank rows above the header are "title"
-   notes.
-3. Columns. Exact key match first (column order), then a synonym contained in
-   the header key (longest synonym wins; ASCII synonyms of fewer than 3
-   characters only match exactly). Each canonical column takes one header and
-   each header one column. A mapping's "columns" ({canonical: header text as
-   in the file}) win over the automatic match. Headers that match nothing are
-   listed in `RawTable.unmapped` and in a "header" note.
-4. Rows. Fully blank rows below the header are dropped ("blank" notes), so
-   are copies of the header row (exports repeat it after page breaks;
-   "header" notes) and trailing rows whose first non-empty text is a total
-   marker (Total, 合计, Összesen, ...) with every identifier column otherwise
-   empty ("total" notes). Everything else is data, even a mid-table subtotal:
-   the normaliser quarantines what it cannot read, so nothing goes unreported.
+   most columns of the table; it must match every required column (or one
+   derivable, schema.DERIVED_FROM) or at least two columns. A row above it is
+   combined with it (two-row header: "Invoice" over "No | Date | Amount") when
+   the joined texts match more columns, the upper row alone lacks a required
+   column, and the lower row holds no number, date or number-like text: a
+   data row is never swallowed into a header.
+3. Columns. A header names a column when its key is a synonym's (exact), when
+   every word of a synonym is one of its words and its other words are the
+   table's neutral words ("Invoice Type" is kind; "Discount Type", "Item Name",
+   "Postal Code" name nothing), or when a Chinese synonym is inside it. Strong
+   and weak synonyms score above and below plain ones. One best assignment
+   over all columns at once (each canonical column to at most one header and
+   each header to at most one column, required columns first) decides; an
+   equal fit left unused is reported as ambiguous, the leftmost taken. A
+   mapping's "columns", then a recognised layout's, win over the automatic
+   match. Unused headers are listed in `RawTable.unmapped` and a "header" note.
+4. Rows. Every row below the header is data or one of: blank (one note per run
+   of blank rows), a repeat of the header, a subtotal or total row (first text
+   Total / Subtotal / "Total for Acme Ltd" / 合计 / Összesen ... with the
+   identifier columns otherwise empty: "subtotal" before the last data row,
+   "total" after it), or a row a layout skips (a journal's receivable posting).
 """
 from __future__ import annotations
 
@@ -55,8 +64,6 @@ from billing.schema import (TABLES, TOTAL_MARKERS, Column, Synonym, Table, colum
 
 HEAD_ROWS = 30        # non-blank rows searched for the header
 HEAD_SCAN = 300       # rows looked at to find those
-MAX_TOTAL_ROWS = 5    # trailing total rows recognised at most
-_TOTAL_KEYS = frozenset(header_key(t) for t in TOTAL_MARKERS)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _HU = re.compile(r"[áéíóöőúüűÁÉÍÓÖŐÚÜŰ]")
 TYPED_HINT = "linewise_typed"  # optional RawSheet.cells.attrs hint set by connectors.sources
@@ -578,18 +585,13 @@ def _blank_mask(s: pd.Series) -> np.ndarray:
     return out
 
 
-def _first_text_key(values: list[Any]) -> tuple[str, int] | None:
-    for j, v in enumerate(values):
-        if isinstance(v, str) and v.strip():
-            return header_key(v), j
-    return None
-
-
 # A total or subtotal row's first text: "Total", "Subtotal", "Grand total", "Total for Acme Ltd",
 # "Totals:", 合计, 小计, Összesen ...
 _TOTAL_TEXT = re.compile(
-    r"^\s*(?:sub\s*-?\s*total|grand\s+total|totals?|sum|合计|总计|小计|mindösszesen|összesen|"
-    r"végösszeg|részösszeg)(?:\b|\s|:|$)", re.IGNORECASE)
+    r"^\s*(?:" + "|".join(re.escape(m).replace(r"\ ", r"\s*-?\s*")
+                          for m in sorted(TOTAL_MARKERS, key=len, reverse=True))
+    + r")(?:\b|\s|:|$|(?<=[\u3400-\u9fff]))",  # a Chinese marker needs no word boundary: 合计金额
+    re.IGNORECASE)
 TOTAL_SCAN_COLUMNS = 3  # total markers are looked for in a row's first few columns
 
 

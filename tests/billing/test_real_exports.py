@@ -14,7 +14,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from billing.ingest import IngestOptions, SchemaError, build_dataset
+from billing.ingest import SchemaError, build_dataset
 from billing.model import Dataset, RawSheet, RawWorkbook
 from billing.money import format_minor
 from billing.tabular import locate_tables
