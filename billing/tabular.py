@@ -114,6 +114,12 @@ class TablesFound:
     ambiguous: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     rows: dict[str, dict[str, int]] = field(default_factory=dict)
 
+    def suggested_mapping(self) -> dict[str, dict]:
+        """For each table with an ambiguous column: the mapping as read (the best guesses filled
+        in), in the shape `locate_tables(mapping=...)` takes, for the user to confirm or change."""
+        return {table: {"sheet": self.tables[table].sheet, "columns": dict(self.tables[table].headers)}
+                for table in self.ambiguous if table in self.tables}
+
 
 # --------------------------------------------------------------------------- matching helpers
 

@@ -145,6 +145,12 @@ def test_an_equal_fit_is_reported_as_ambiguous_with_the_best_guess_first() -> No
     assert found.ambiguous == {"invoices": {"amount": ["Amount", "Total"]}}
     assert found.tables["invoices"].headers["amount"] == "Amount"
     assert [n.kind for n in found.notes].count("ambiguous") == 1
+    suggestion = found.suggested_mapping()
+    assert suggestion == {"invoices": {"sheet": "Invoices", "columns": {
+        "invoice_no": "Invoice No", "customer_id": "Customer", "invoice_date": "Invoice Date", "amount": "Amount"}}}
+    suggestion["invoices"]["columns"]["amount"] = "Total"  # the user picks the other one
+    chosen = locate_tables(book(("Invoices", rows)), mapping=suggestion)
+    assert chosen.ambiguous == {} and chosen.tables["invoices"].headers["amount"] == "Total"
 
 
 def test_chinese_invoice_list_uses_the_gross_total_and_currency_symbols(tmp_path: Path) -> None:
