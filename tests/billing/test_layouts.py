@@ -11,20 +11,12 @@ from hypothesis import strategies as st
 
 from billing.ingest import build_dataset
 from billing.layouts import LAYOUTS, negate_cells, recognise
-from billing.model import Dataset, RawSheet, RawWorkbook
+from billing.model import Dataset
 from billing.money import format_minor
 from billing.tabular import _best_assignment, locate_tables
+from tests.factories import raw_book as book
 
 D = dt.datetime
-
-
-def book(*sheets: tuple[str, list[list[Any]]]) -> RawWorkbook:
-    out = []
-    for name, rows in sheets:
-        width = max(len(r) for r in rows)
-        cells = pd.DataFrame([list(r) + [None] * (width - len(r)) for r in rows], dtype=object)
-        out.append(RawSheet(name, cells))
-    return RawWorkbook("test", out)
 
 
 def totals(data: Dataset, table: str = "invoices") -> dict[str, str]:

@@ -15,11 +15,12 @@ import pandas as pd
 import pytest
 
 from billing.ingest import SchemaError, build_dataset
-from billing.model import Dataset, RawSheet, RawWorkbook
+from billing.model import Dataset
 from billing.money import format_minor
 from billing.tabular import locate_tables
 from connectors.load import load_dataset
 from connectors.sources import SourceError, read_source
+from tests.factories import raw_book as book
 
 D = dt.datetime
 
@@ -40,15 +41,6 @@ def write_xlsx(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
             ws.append(row)
     wb.save(path)
     return path
-
-
-def book(*sheets: tuple[str, list[list[Any]]]) -> RawWorkbook:
-    out = []
-    for name, rows in sheets:
-        width = max(len(r) for r in rows)
-        cells = pd.DataFrame([list(r) + [None] * (width - len(r)) for r in rows], dtype=object)
-        out.append(RawSheet(name, cells))
-    return RawWorkbook("test", out)
 
 
 def invoiced(data: Dataset) -> dict[str, str]:
