@@ -66,7 +66,7 @@ def run_one(path: Path, as_of: str, top: int) -> None:
     kinds = Counter(n.kind for n in data.notes)
     print("  notes:    " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     shown = Counter(f"[{n.kind}] {n.text[:110]}" for n in data.notes
-                    if n.kind in ("layout", "ambiguous", "carry", "derived", "table", "skipped",
+                    if n.kind in ("layout", "ambiguous", "carry", "derived", "table", "skipped", "repeat",
                                   "subtotal", "total"))
     for line in _top(shown, top):
         print(f"            {line}")

@@ -443,6 +443,24 @@ def _carry_down(raw: RawTable) -> tuple[RawTable, SkipNote | None]:
     return replace(raw, columns=columns), note
 
 
+def _exact_repeats(raw: RawTable) -> SkipNote | None:
+    """Invoice rows that repeat an earlier row cell for cell, on a sheet with no line number
+    or line code: each is read as a line of its own (numbered after the first), so the total
+    counts it twice; reported so a copied row does not go unnoticed. (With line numbers the
+    repeat is a DUPLICATE_LINE exception of reconciliation instead.)"""
+    if not len(raw) or "line_no" in raw.columns or "line_code" in raw.columns:
+        return None
+    frame = pd.DataFrame({c: v.reset_index(drop=True) for c, v in raw.columns.items()})
+    frame["_sheet"] = raw.sheets_of_rows()
+    repeat = frame.duplicated(keep="first").to_numpy()
+    if not repeat.any():
+        return None
+    rows = raw.rows[repeat]
+    return SkipNote(str(frame["_sheet"].iloc[int(np.flatnonzero(repeat)[0])]), int(rows[0]), "repeat",
+                    f"{len(rows)} row(s) ({rows_text(rows)}) repeat an earlier row cell for cell; each is "
+                    f"read as one more line of its invoice: delete the copies if they are not real lines")
+
+
 def _derive_payment_columns(raw: RawTable, invoices: pd.DataFrame | None) -> tuple[RawTable, list[SkipNote]]:
     """A payments sheet without an id column gets ids from its rows ("payments row 5"); one
     without a customer column takes the customer of the invoice each payment names."""
@@ -509,7 +527,7 @@ def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = Inges
     if "orders" in found.tables:
         tables["orders"] = take("orders", _build_orders(found.tables["orders"], customers, options))
     inv_raw, carried = _carry_down(inv_raw)
-    notes += [carried] if carried else []
+    notes += [n for n in (carried, _exact_repeats(inv_raw)) if n is not None]
     if "amount" not in inv_raw.columns:
         notes.append(SkipNote(inv_raw.sheet, inv_raw.header_row, "derived",
                               "invoices have no amount column: each line's amount is quantity × "

@@ -385,3 +385,12 @@ def test_peso_sign_is_php() -> None:
             ["I-2", "C1", D(2024, 3, 1), 5.0, "₩"]]
     data = build_dataset(book(("Invoices", rows)))
     assert sorted(data.invoices["currency"]) == ["KRW", "PHP"]
+
+
+def test_a_row_repeated_cell_for_cell_is_kept_and_reported() -> None:
+    header = ["Client", "Invoice Number", "Invoice Date", "Item Product", "Item Cost", "Item Quantity"]
+    row = ["Ludwig", "2", "2020-02-19", "omnis", "8.89", "3"]
+    data = build_dataset(book(("invoice", [header, ["Ludwig", "1", "2019-11-25", "et", "1.35", "10"], row, row])))
+    assert counts(data, "invoices") == (3, 3, 0)
+    assert invoiced(data) == {"USD": "66.84"}  # what the sheet's lines add up to, the copy included
+    assert [(n.row, n.kind) for n in data.notes if n.kind == "repeat"] == [(4, "repeat")]
