@@ -23,7 +23,8 @@ Data Export of Sales Invoice; Akaunting's import workbook; Xero's invoice export
 (*ContactName … *UnitAmount); QuickBooks Online reports (Transaction type, Num, Open
 balance; "Total for <customer>" subtotal rows); Odoo's list export of account.move with
 "Invoice lines/…" fields; SAP FBL5N customer line items (Document Type, Net due date,
-Amount in doc. curr.); Sage 50 customer activity (Type SI/SC/SR, A/C Ref).
+Amount in doc. curr.); Sage 50 customer activity (A/C, No, Type SI/SR/SC/SA/SD/SP, Date, Due
+on, Ref, Details, Amount, as Sage's knowledge base describes the Activity tab).
 """
 from __future__ import annotations
 
@@ -288,18 +289,21 @@ LAYOUTS: tuple[Layout, ...] = (
            convention="document types RV/DR invoices, DG credit memos, DZ payments (a credit, shown "
                       "negative); amounts with a trailing minus (1.234,50-)"),
     Layout("Sage 50 customer activity", "invoices",
-           (_SAGE_TYPE, ("A/C", "A/C Ref", "Account Reference"), ("Gross", "Gross Amount", "Amount")),
-           {"invoice_no": ("Inv Ref", "Ref", "Reference", "Invoice No"),
+           (_SAGE_TYPE, ("A/C", "A/C Ref", "Account Reference"), ("Details",),
+            ("Amount", "Gross", "Gross Amount")),
+           {"invoice_no": ("Ref", "Inv Ref", "Reference", "Invoice No"),
             "customer_id": ("A/C", "A/C Ref", "Account Reference"), "invoice_date": ("Date",),
-            "due_date": ("Due Date", "Due On"), "amount": ("Gross", "Gross Amount", "Amount"),
+            "due_date": ("Due on", "Due On", "Due Date"), "amount": ("Amount", "Gross", "Gross Amount"),
             "tax": ("Tax", "VAT"), "description": ("Details",), "kind": _SAGE_TYPE},
-           split=_doc_type_split(_SAGE_TYPE, {"si", "sc"}, {"sr", "sa"}),
-           payments={"payment_id": ("Tran No.", "No", "No."),
+           split=_doc_type_split(_SAGE_TYPE, {"si", "sc", "sd"}, {"sr", "sa"}),
+           payments={"payment_id": ("No", "No.", "Tran No."),
                      "customer_id": ("A/C", "A/C Ref", "Account Reference"),
-                     "payment_date": ("Date",), "amount": ("Gross", "Gross Amount", "Amount"),
+                     "payment_date": ("Date",), "amount": ("Amount", "Gross", "Gross Amount"),
                      "reference": ("Details", "Ref")},
-           kinds={"si": "invoice", "sc": "credit_note"},
-           convention="transaction types SI invoices, SC credit notes, SR/SA receipts"),
+           kinds={"si": "invoice", "sc": "credit_note", "sd": "credit_note"},
+           convention="transaction types SI sales invoice, SC sales credit and SD sales discount "
+                      "(credit notes), SR sales receipt and SA payment on account (payments); SP "
+                      "(a refund paid out) is skipped and reported"),
     Layout("Tableau Superstore sample orders", "invoices",
            (("Row ID",), ("Order ID",), ("Sales",), ("Profit",)),
            {"invoice_no": ("Order ID",), "customer_id": ("Customer ID",), "invoice_date": ("Order Date",),

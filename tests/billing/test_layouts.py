@@ -144,14 +144,18 @@ def test_sap_fbl5n_trailing_minus_and_document_types() -> None:
 
 
 def test_sage_customer_activity_types() -> None:
-    header = ["Tran No.", "Type", "Date", "A/C Ref", "Inv Ref", "Details", "Net", "Tax", "Gross"]
-    rows = [["1", "SI", "01/03/2024", "ACME01", "INV-1", "Widgets", "100.00", "20.00", "120.00"],
-            ["2", "SC", "05/03/2024", "ACME01", "CN-1", "Return", "10.00", "2.00", "12.00"],
-            ["3", "SR", "20/03/2024", "ACME01", "", "Receipt", "", "", "60.00"]]
+    header = ["A/C", "No", "Type", "Date", "Due on", "Ref", "Details", "Amount", "O/S", "Debit", "Credit"]
+    rows = [["ACME01", "1", "SI", "01/03/2024", "31/03/2024", "INV-1", "Widgets", "120.00", "48.00", "120.00", ""],
+            ["ACME01", "2", "SC", "05/03/2024", "05/03/2024", "CN-1", "Return", "12.00", "0.00", "", "12.00"],
+            ["ACME01", "3", "SR", "20/03/2024", "", "", "Receipt", "60.00", "0.00", "", "60.00"],
+            ["ACME01", "4", "SP", "21/03/2024", "", "", "Refund", "5.00", "0.00", "5.00", ""]]
     data = build_dataset(book(("Activity", [header, *rows])))
+    assert layout_of(data) == ["recognised: Sage 50 customer activity"]
     inv = data.invoices.set_index("invoice_no")
     assert inv["amount"].to_dict() == {"INV-1": 12000, "CN-1": -1200}
+    assert inv.loc["INV-1", "due_date"] == pd.Timestamp("2024-03-31")
     assert data.payments[["payment_id", "amount"]].values.tolist() == [["3", 6000]]
+    assert [n.row for n in data.notes if n.kind == "skipped"] == [5]
 
 
 def test_negate_cells_turns_text_and_number_signs() -> None:
