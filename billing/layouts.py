@@ -10,7 +10,8 @@ conventions its rows follow:
   postings and payments): a function of the row cells returning, per row, "invoices",
   "payments" or "skip: <why>" (skipped rows are reported, never dropped silently);
 - `payments`: how the rows split off as payments map to payment columns, `payment_sign` -1
-  when the export shows money received as a negative amount;
+  when the export shows money received as a negative amount, 0 when it shows it either way
+  (the amount's size is taken);
 - `kinds`: what the tool's document type values mean (SAP RV/DR invoice, DG credit memo).
 
 Carry-down of invoice columns onto item rows, subtotal rows, trailing minus and bracketed
@@ -36,7 +37,7 @@ import pandas as pd
 
 from billing.schema import header_key
 
-__all__ = ["Layout", "LAYOUTS", "recognise", "resolve_columns", "negate_cells"]
+__all__ = ["Layout", "LAYOUTS", "recognise", "resolve_columns", "negate_cells", "absolute_cells"]
 
 Alternatives = tuple[str, ...]
 Split = Callable[[Callable[[str], pd.Series]], np.ndarray]
@@ -106,13 +107,30 @@ def negate_cells(values: pd.Series) -> pd.Series:
     return out
 
 
+def absolute_cells(values: pd.Series) -> pd.Series:
+    """The cells without their sign (a report that shows money received either way)."""
+    out = values.astype(object).copy()
+    negative = pd.Series(_sign(out) < 0, index=out.index)
+    out[negative] = negate_cells(out[negative])
+    return out
+
+
+def _sign(values: pd.Series) -> np.ndarray:
+    num = values.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)).to_numpy()
+    s = values.astype("string").str.strip().fillna("")
+    text_neg = (s.str.startswith("-") | s.str.endswith("-") | s.str.startswith("(")).to_numpy()
+    num_neg = np.zeros(len(values), dtype=bool)
+    if num.any():
+        num_neg[num] = pd.to_numeric(values[num]).to_numpy() < 0
+    return np.where(num, np.where(num_neg, -1, 1), np.where(text_neg, -1, 1))
+
+
 def _texts(get: Callable[[str], pd.Series], header: str) -> pd.Series:
     return get(header).astype("string").str.strip().str.casefold().fillna("")
 
 
 def _amount_sign(get: Callable[[str], pd.Series], header: str) -> np.ndarray:
-    s = get(header).astype("string").str.strip().fillna("")
-    return np.where(s.str.startswith("-") | s.str.endswith("-") | s.str.startswith("("), -1, 1)
+    return _sign(get(header))
 
 
 def _wave_split(get: Callable[[str], pd.Series]) -> np.ndarray:
@@ -240,6 +258,7 @@ LAYOUTS: tuple[Layout, ...] = (
            payments={"payment_id": ("Num", "No."), "customer_id": ("Customer", "Customer full name", "Name"),
                      "payment_date": ("Date",), "amount": ("Amount", "Total"),
                      "reference": ("Memo/Description", "Memo")},
+           payment_sign=0,
            kinds={"invoice": "invoice", "credit memo": "credit_note"},
            convention="rows by Transaction type (Invoice, Credit Memo, Payment); 'Total for …' "
                       "subtotal rows are skipped"),

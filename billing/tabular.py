@@ -57,7 +57,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from billing.cells import is_blank_cell
-from billing.layouts import Layout, negate_cells, recognise, resolve_columns
+from billing.layouts import Layout, absolute_cells, negate_cells, recognise, resolve_columns
 from billing.model import RawSheet, RawWorkbook, SkipNote
 from billing.schema import (TABLES, TOTAL_MARKERS, Column, Synonym, Table, column_synonyms, header_key,
                             header_tokens, is_cjk, table_keys, DERIVED_FROM)
@@ -682,8 +682,10 @@ class _Body:
     kinds: dict[str, int]                  # row kind -> how many (every row of the sheet)
 
 
-def _classify_rows(sheet: _Sheet, table: str, hdr: _Header, notes: list[SkipNote]) -> _Body:
-    """Every row of the sheet accounted for: title, blank, header, data, subtotal, total."""
+def _classify_rows(sheet: _Sheet, table: str, hdr: _Header, notes: list[SkipNote],
+                   groups: "_Groups | None" = None) -> _Body:
+    """Every row of the sheet accounted for: title, blank, header, data, subtotal, total (and
+    group, the customer rows of a grouped report)."""
     t = TABLES[table]
     cells = sheet.cells
     head_pos = sheet.head[hdr.index][0]
@@ -712,6 +714,8 @@ def _classify_rows(sheet: _Sheet, table: str, hdr: _Header, notes: list[SkipNote
     repeats = _repeated_headers(cells, sheet.head[hdr.index][1], hdr.matched, first_data, keep)
     for pos in repeats:
         keep[pos - first_data] = False
+    group_rows = groups.rows if groups is not None else np.array([], dtype=np.int64)
+    keep[group_rows - first_data] = False
     id_cols = {hdr.matched[c.name] for c in t.columns if c.kind == "id" and c.name in hdr.matched}
     totals = _total_rows(cells, keep, first_data, id_cols)
     keep[totals - first_data] = False
@@ -728,11 +732,66 @@ def _classify_rows(sheet: _Sheet, table: str, hdr: _Header, notes: list[SkipNote
             text = _row_text(dict(enumerate(cells.iloc[int(pos)].tolist())))
             below.append(SkipNote(sheet.name, sheet.row_number(int(pos)), kind,
                                   f"{'subtotal' if kind == 'subtotal' else 'totals'} row: {text}"))
+    for pos, name in zip(group_rows, groups.names if groups is not None else ()):
+        below.append(SkipNote(sheet.name, sheet.row_number(int(pos)), "group",
+                              f"customer group row: {name} (its rows take it as their customer)"))
     notes.extend(sorted(below, key=lambda n: n.row))
+    if len(group_rows):
+        kinds["group"] = len(group_rows)
     data = first_data + np.flatnonzero(keep)
     kinds.update(blank=kinds["blank"] + len(blank), header=kinds["header"] + len(repeats),
                  subtotal=len(subtotals), total=len(trailing), data=len(data))
     return _Body(data.astype(np.int64), kinds)
+
+
+_TOTAL_FOR = re.compile(r"^\s*total\s+(?:for\s+)?(.+?)\s*$", re.IGNORECASE)
+
+
+@dataclass
+class _Groups:
+    """A report grouped by customer (QuickBooks): a row holding only the customer's name opens
+    the group, "Total for <name>" closes it."""
+
+    rows: np.ndarray            # positions of the group rows
+    names: list[str]
+    starts: np.ndarray          # group i spans positions starts[i] .. ends[i]
+    ends: np.ndarray
+
+    def name_at(self, positions: np.ndarray) -> pd.Series:
+        """The customer of each position (None outside every group)."""
+        i = np.searchsorted(self.starts, positions, side="right") - 1
+        inside = (i >= 0) & (positions <= self.ends[np.maximum(i, 0)])
+        names = np.array(self.names + [None], dtype=object)
+        return pd.Series(names[np.where(inside, i, len(self.names))], dtype=object)
+
+
+def _customer_groups(sheet: _Sheet, first_data: int) -> _Groups | None:
+    """The customer groups of a grouped report, or None (looked for only when a sheet has no
+    customer column). A group row is the nearest row above "Total for X" whose only cell is X."""
+    cells = sheet.cells
+    if not len(cells.columns) or first_data >= len(cells):
+        return None
+    first = cells[cells.columns[0]].iloc[first_data:]
+    text = first.where(first.map(type) == str).astype("string")
+    closing = text.str.extract(_TOTAL_FOR, expand=False).dropna()
+    rows, names, starts, ends = [], [], [], []
+    floor = first_data
+    for k, name in closing.items():
+        end = first_data + first.index.get_loc(k)
+        want = name.strip().casefold()
+        for pos in range(end - 1, floor - 1, -1):
+            row = cells.iloc[pos].tolist()
+            if isinstance(row[0], str) and row[0].strip().casefold() == want and \
+                    all(_is_blank_cell(v) for v in row[1:]):
+                rows.append(pos)
+                names.append(row[0].strip())
+                starts.append(pos)
+                ends.append(end)
+                break
+        floor = end + 1
+    if not rows:
+        return None
+    return _Groups(np.array(rows, dtype=np.int64), names, np.array(starts), np.array(ends))
 
 
 def _build(sheet: _Sheet, table: str, hdr: _Header, positions: np.ndarray,
@@ -928,8 +987,9 @@ def _split_payments(s: _Sheet, hdr: _Header, layout: Layout, positions: np.ndarr
     others = set(TABLES["payments"].names) - set(preset)
     phdr = _Header(hdr.index, hdr.cands, _match("payments", hdr.cands, preset, others), hdr.two_rows)
     raw = _build(s, "payments", phdr, positions, notes, columns_note=False)
-    if layout.payment_sign < 0 and "amount" in raw.columns:
-        raw.columns["amount"] = negate_cells(raw.columns["amount"]).rename(raw.columns["amount"].name)
+    if layout.payment_sign <= 0 and "amount" in raw.columns:
+        turn = negate_cells if layout.payment_sign < 0 else absolute_cells
+        raw.columns["amount"] = turn(raw.columns["amount"]).rename(raw.columns["amount"].name)
     return raw
 
 
@@ -1103,6 +1163,10 @@ def _read_assigned(s: _Sheet, table: str, mapping: dict, layout: Layout | None, 
                           f"column mapping for {table}; found: {_quote(_found_texts(s, hdr))}")
         return
     lacking = _missing_required(table, hdr.matched) if hdr is not None else t.required_columns
+    groups = None
+    if hdr is not None and lacking == ["customer_id"] and "customer_id" not in col_map:
+        groups = _customer_groups(s, s.head[hdr.index][0] + 1)
+        lacking = [] if groups is not None else lacking
     if lacking:
         if hdr is None:
             hdr = _find_header(s, table, lenient=True)
@@ -1126,18 +1190,25 @@ def _read_assigned(s: _Sheet, table: str, mapping: dict, layout: Layout | None, 
         notes.append(SkipNote(s.name, sheet_row(s, hdr), "ambiguous",
                               f"{table}.{column}: {_quote(texts)} fit equally well; used "
                               f"'{texts[0]}' (choose another in the column mapping if that is wrong)"))
-    body = _classify_rows(s, table, hdr, notes)
+    body = _classify_rows(s, table, hdr, notes, groups)
     found.rows[s.name] = body.kinds
     data, pay = body.data, np.array([], dtype=np.int64)
     if layout is not None and layout.split is not None:
         data, pay = _split_rows(s, hdr, layout, data, notes, body.kinds)
     raw = _build(s, table, hdr, data, notes)
+    if groups is not None:
+        raw.columns["customer_id"] = groups.name_at(data).rename("customer group row")
+        raw.headers["customer_id"] = "customer group row"
     if layout is not None:
         _apply_kinds(raw, layout)
     parts.setdefault(table, []).append(raw)
     headers[table] = (s, hdr)
     if len(pay):
-        parts.setdefault("payments", []).append(_split_payments(s, hdr, layout, pay, notes))
+        praw = _split_payments(s, hdr, layout, pay, notes)
+        if groups is not None and "customer_id" not in praw.columns:
+            praw.columns["customer_id"] = groups.name_at(pay).rename("customer group row")
+            praw.headers["customer_id"] = "customer group row"
+        parts.setdefault("payments", []).append(praw)
 
 
 def sheet_row(s: _Sheet, hdr: _Header) -> int:

@@ -127,6 +127,29 @@ def test_quickbooks_report_skips_total_for_rows_and_splits_payments() -> None:
     assert sum(found.rows["Sheet1"].values()) == len(rows)
 
 
+def test_quickbooks_report_grouped_by_customer_takes_the_customer_from_its_group_row() -> None:
+    rows = [["Acme Inc"], ["Open Invoices"], ["As of March 31, 2024"], [],
+            ["Date", "Transaction type", "Num", "Due date", "Amount", "Open balance"],
+            ["Acme Ltd"],
+            ["2024-03-01", "Invoice", "1001", "2024-03-31", "150.00", "150.00"],
+            ["2024-03-04", "Invoice", "1003", "2024-04-03", "60.00", "60.00"],
+            ["2024-03-20", "Payment", "P-1", "", "-50.00", "-50.00"],
+            ["Total for Acme Ltd", None, None, None, "160.00", "160.00"],
+            ["Beta LLC"],
+            ["2024-03-02", "Invoice", "1002", "2024-04-01", "40.00", "40.00"],
+            ["Total for Beta LLC", None, None, None, "40.00", "40.00"],
+            [], ["TOTAL", None, None, None, "200.00", "200.00"]]
+    found = locate_tables(book(("Sheet1", rows)))
+    assert sum(found.rows["Sheet1"].values()) == len(rows)
+    assert found.rows["Sheet1"]["group"] == 2
+    data = build_dataset(found)
+    inv = data.invoices.set_index("invoice_no")
+    assert inv["customer_id"].to_dict() == {"1001": "Acme Ltd", "1002": "Beta LLC", "1003": "Acme Ltd"}
+    assert totals(data) == {"USD": "250.00"}
+    assert data.payments[["payment_id", "customer_id"]].values.tolist() == [["P-1", "Acme Ltd"]]
+    assert [n.row for n in data.notes if n.kind == "group"] == [6, 11]
+
+
 def test_sap_fbl5n_trailing_minus_and_document_types() -> None:
     header = ["Account", "Assignment", "Document Number", "Document Type", "Document Date", "Net due date",
               "Amount in doc. curr.", "Document currency", "Text"]
