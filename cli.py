@@ -138,6 +138,9 @@ def print_quarantine(data, out=None, limit: int | None = None) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     data = _load(args)
     print(f"Source: {args.source or 'the current import'}")
+    for note in data.notes:
+        if note.kind == "layout":  # "recognised: Zoho Books invoice export"
+            print(f"{note.text[:1].upper()}{note.text[1:]} (sheet '{note.sheet}')")
     print_counts(data)
     for note in data.notes:
         where = f"{note.sheet}!row {note.row}" if note.row else f"sheet {note.sheet}"

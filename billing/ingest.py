@@ -9,7 +9,7 @@ done column by column over whole Series; per-row Python only touches the
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -17,13 +17,15 @@ from babel.numbers import get_currency_name
 
 from billing.dates import parse_dates
 from billing.linecode import append_check, canonical_series, make_codes
-from billing.model import Dataset, RawWorkbook, TableCount, empty_quarantine, empty_table
-from billing.money import parse_money
+from billing.model import Dataset, RawWorkbook, SkipNote, TableCount, empty_quarantine, empty_table
+from billing.money import parse_money, single_currency_symbols
 from billing.schema import FALSE_WORDS, INVOICE_KINDS, TABLE_ORDER, TABLES, TRUE_WORDS, Column
-from billing.tabular import RawTable, TablesFound, locate_tables
+from billing.tabular import RawTable, TablesFound, locate_tables, rows_text
 
-# Symbols people type in a currency column instead of the ISO code.
+# Symbols people type in a currency column instead of the ISO code: every symbol of the money
+# table that names one currency (₱, ₹, ₩, ₪ ...), then the usual readings of the shared ones.
 CURRENCY_ALIASES = {
+    **single_currency_symbols(),
     "$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "￥": "CNY", "元": "CNY",
     "RMB": "CNY", "人民币": "CNY", "美元": "USD", "欧元": "EUR", "FT": "HUF", "FORINT": "HUF",
     "CHF": "CHF", "ZŁ": "PLN", "KČ": "CZK",
@@ -51,9 +53,11 @@ class _Table:
     def __init__(self, raw: RawTable):
         self.raw = raw
         self.n = len(raw.rows)
+        self.sheets = raw.sheets_of_rows()
         self.out: dict[str, pd.Series] = {}
         self.bad = np.zeros(self.n, dtype=bool)
         self.errors: list[pd.DataFrame] = []
+        _quarantine_error_cells(self)
 
     def header(self, column: str) -> str:
         series = self.raw.columns.get(column)
@@ -77,10 +81,30 @@ class _Table:
         raw = self.values(column).iloc[idx]
         msg = message.iloc[idx].to_numpy() if isinstance(message, pd.Series) else message
         self.errors.append(pd.DataFrame({
-            "table": self.raw.name, "sheet": self.raw.sheet, "row": self.raw.rows[idx].astype("int64"),
+            "table": self.raw.name, "sheet": self.sheets[idx], "row": self.raw.rows[idx].astype("int64"),
             "column": self.header(column), "value": raw.map(_show).to_numpy(), "message": msg,
         }))
         self.bad[idx] = True
+
+
+# What a spreadsheet shows for a formula that failed (Excel, Google Sheets; LibreOffice's
+# Err:5xx codes). Matched exactly (a hash lookup per cell, no per-cell Python).
+ERROR_CELLS = frozenset(
+    ["#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#FIELD!",
+     "#BLOCKED!", "#GETTING_DATA", "#ERROR", "#ERROR!", "#UNKNOWN!", "#CONNECT!", "#BUSY!", "#PYTHON!"]
+    + [f"Err:{n}" for n in range(500, 600)])
+
+
+def _quarantine_error_cells(t: _Table) -> None:
+    """Formula error cells (#DIV/0!, #N/A ...) are quarantined as such, whatever the column:
+    never read as blank, so never replaced by a computed amount or a derived due date."""
+    for name, col in t.raw.columns.items():
+        if col.dtype != object and not pd.api.types.is_string_dtype(col.dtype):
+            continue
+        hit = col.isin(ERROR_CELLS).to_numpy(dtype=bool)
+        if hit.any():
+            t.fail(name, hit, "is a formula error in the spreadsheet; fix the formula (or type the "
+                              "value) and load the file again")
 
 
 def _show(value: object) -> str:
@@ -223,7 +247,7 @@ def _customer_lookup(customers: pd.DataFrame | None, ids: pd.Series, column: str
 def _finish(t: _Table, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     base = empty_table(name)
     frame = pd.DataFrame(t.out)
-    frame["_sheet"] = pd.Series([t.raw.sheet] * t.n, dtype="string")
+    frame["_sheet"] = pd.Series(t.sheets, dtype="string")
     frame["_row"] = t.raw.rows.astype("int64")
     accepted = frame.loc[~t.bad].reset_index(drop=True)
     for col in base.columns:
@@ -238,6 +262,8 @@ def _finish(t: _Table, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     extra = [c for c in accepted.columns if c not in base.columns]
     accepted = accepted[list(base.columns) + extra]
     errors = pd.concat(t.errors, ignore_index=True) if t.errors else empty_quarantine()
+    # a formula error cell is reported once, as such, not again by the column's parser
+    errors = errors.drop_duplicates(["sheet", "row", "column"], keep="first")
     return accepted, errors
 
 
@@ -369,6 +395,95 @@ def _assign_codes(inv: pd.DataFrame) -> pd.DataFrame:
     return inv
 
 
+# An invoice's own columns: blank on its item rows in ERP exports (ERPNext, Odoo), which
+# leave them to the invoice's first row.
+INVOICE_COLUMNS = ("invoice_no", "customer_id", "invoice_date", "due_date", "currency", "kind",
+                   "applies_to", "order_id")
+
+
+def _carry_down(raw: RawTable) -> tuple[RawTable, SkipNote | None]:
+    """Item rows that leave every invoice column blank take them from their invoice's first row.
+
+    An item row: invoice_no blank and every other invoice column it has blank too (a row
+    with a customer but no invoice number is an error, not an item row), below a row that has
+    an invoice number on the same sheet. Reported once per sheet.
+    """
+    if "invoice_no" not in raw.columns or not len(raw):
+        return raw, None
+    no_number = _blank(raw.columns["invoice_no"].reset_index(drop=True))
+    if not no_number.any():
+        return raw, None  # every row has its invoice number: nothing to carry (the usual case)
+    own = [c for c in INVOICE_COLUMNS if c in raw.columns]
+    blank = {c: no_number if c == "invoice_no" else _blank(raw.columns[c].reset_index(drop=True))
+             for c in own}
+    item = np.logical_and.reduce([blank[c] for c in ("invoice_no", "customer_id", "invoice_date")
+                                  if c in blank])
+    heads = np.flatnonzero(~blank["invoice_no"])
+    if not item.any() or not len(heads):
+        return raw, None
+    group = np.cumsum(~blank["invoice_no"]) - 1  # index into heads; -1 before the first invoice
+    sheets = raw.sheets_of_rows()
+    head_of = heads[np.maximum(group, 0)]
+    item &= (group >= 0) & (sheets == sheets[head_of])
+    if not item.any():
+        return raw, None
+    columns = dict(raw.columns)
+    for c in own:
+        fill = item & blank[c]
+        if fill.any():
+            col = raw.columns[c].reset_index(drop=True)
+            vals = col.to_numpy(dtype=object, copy=True)
+            vals[fill] = vals[head_of[fill]]
+            columns[c] = pd.Series(vals, dtype=object, name=col.name)
+    rows = raw.rows[item]
+    taken = ", ".join(c for c in own if (item & blank[c]).any())
+    note = SkipNote(str(sheets[np.flatnonzero(item)[0]]), int(rows[0]), "carry",
+                    f"{len(rows)} item row(s) ({rows_text(rows)}) left {taken} blank and took them "
+                    f"from their invoice's first row above")
+    return replace(raw, columns=columns), note
+
+
+def _exact_repeats(raw: RawTable) -> SkipNote | None:
+    """Invoice rows that repeat an earlier row cell for cell, on a sheet with no line number
+    or line code: each is read as a line of its own (numbered after the first), so the total
+    counts it twice; reported so a copied row does not go unnoticed. (With line numbers the
+    repeat is a DUPLICATE_LINE exception of reconciliation instead.)"""
+    if not len(raw) or "line_no" in raw.columns or "line_code" in raw.columns:
+        return None
+    frame = pd.DataFrame({c: v.reset_index(drop=True) for c, v in raw.columns.items()})
+    frame["_sheet"] = raw.sheets_of_rows()
+    repeat = frame.duplicated(keep="first").to_numpy()
+    if not repeat.any():
+        return None
+    rows = raw.rows[repeat]
+    return SkipNote(str(frame["_sheet"].iloc[int(np.flatnonzero(repeat)[0])]), int(rows[0]), "repeat",
+                    f"{len(rows)} row(s) ({rows_text(rows)}) repeat an earlier row cell for cell; each is "
+                    f"read as one more line of its invoice: delete the copies if they are not real lines")
+
+
+def _derive_payment_columns(raw: RawTable, invoices: pd.DataFrame | None) -> tuple[RawTable, list[SkipNote]]:
+    """A payments sheet without an id column gets ids from its rows ("payments row 5"); one
+    without a customer column takes the customer of the invoice each payment names."""
+    columns = dict(raw.columns)
+    notes = []
+    sheets = raw.sheets_of_rows()
+    if "payment_id" not in columns:
+        ids = pd.Series(sheets.astype(str), dtype="string") + " row " + pd.Series(raw.rows).astype(str)
+        columns["payment_id"] = ids.astype(object).rename("payment_id")
+        notes.append(SkipNote(raw.sheet, raw.header_row, "derived",
+                              f"payments have no id column: each payment is named after its sheet row "
+                              f"(e.g. '{ids.iloc[0]}')" if len(ids) else "payments have no id column"))
+    if "customer_id" not in columns and "invoice_no" in columns:
+        lookup = {} if invoices is None else (
+            invoices.drop_duplicates("invoice_no").set_index("invoice_no")["customer_id"].to_dict())
+        names = cells_as_text(columns["invoice_no"].reset_index(drop=True)).str.strip()
+        columns["customer_id"] = names.map(lookup).astype(object).rename("customer_id")
+        notes.append(SkipNote(raw.sheet, raw.header_row, "derived",
+                              "payments have no customer column: each takes the customer of the "
+                              "invoice it names"))
+    return replace(raw, columns=columns), notes
+
+
 def _unique_ids(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """Repeated ids (by sheet row) get `/k`: both rows are kept and reported, never merged."""
     if not frame[column].duplicated().any():
@@ -387,10 +502,15 @@ def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = Inges
     found = raw if isinstance(raw, TablesFound) else locate_tables(raw, mapping=options.mapping)
     if found.missing:
         raise SchemaError("\n".join(found.missing.values()))
+    inv_raw = found.tables["invoices"]
+    if not len(inv_raw):
+        raise SchemaError(f"Sheet '{inv_raw.sheet}' (invoices) has no data rows below its header "
+                          f"(row {inv_raw.header_row}): there is nothing to load")
     source = raw.source if isinstance(raw, RawWorkbook) else ""
     tables: dict[str, pd.DataFrame] = {}
     errors: list[pd.DataFrame] = []
     counts: dict[str, TableCount] = {}
+    notes = list(found.notes)
 
     def take(name: str, t: _Table) -> pd.DataFrame:
         accepted, errs = _finish(t, name)
@@ -404,10 +524,22 @@ def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = Inges
         customers = _unique_ids(customers, "customer_id")
         customers = customers.drop(columns=["customer_id_original"], errors="ignore")
         tables["customers"] = customers
-    builders = {"orders": _build_orders, "payments": _build_payments, "invoices": _build_invoices}
-    for name, build in builders.items():
-        if name in found.tables:
-            tables[name] = take(name, build(found.tables[name], customers, options))
+    if "orders" in found.tables:
+        tables["orders"] = take("orders", _build_orders(found.tables["orders"], customers, options))
+    inv_raw, carried = _carry_down(inv_raw)
+    notes += [n for n in (carried, _exact_repeats(inv_raw)) if n is not None]
+    if "amount" not in inv_raw.columns:
+        notes.append(SkipNote(inv_raw.sheet, inv_raw.header_row, "derived",
+                              "invoices have no amount column: each line's amount is quantity × "
+                              "unit_price − discount + tax"))
+    tables["invoices"] = take("invoices", _build_invoices(inv_raw, customers, options))
+    if "payments" in found.tables:
+        pay_raw, derived = _derive_payment_columns(found.tables["payments"], tables["invoices"])
+        notes += derived
+        tables["payments"] = take("payments", _build_payments(pay_raw, customers, options))
+    else:
+        notes.append(SkipNote("", 0, "table", "no payments table: nothing is paid, every invoice "
+                                              "line is open"))
     if "fx_rates" in found.tables:
         t = _Table(found.tables["fx_rates"])
         for col in TABLES["fx_rates"].columns:
@@ -434,4 +566,4 @@ def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = Inges
     quarantine = quarantine.sort_values(["table", "sheet", "row", "column"], kind="stable").reset_index(drop=True)
     sheet_map = {name: rt.sheet for name, rt in found.tables.items()}
     return Dataset(source=source, tables=tables, quarantine=quarantine, counts=counts,
-                   notes=list(found.notes), sheet_map=sheet_map)
+                   notes=notes, sheet_map=sheet_map)

@@ -31,6 +31,7 @@ __all__ = [
     "minor_digits",
     "minor_digits_series",
     "parse_money",
+    "single_currency_symbols",
 ]
 
 _DEFAULT_DIGITS = 2
@@ -205,6 +206,12 @@ _SYMBOLS: dict[str, frozenset[str]] = {
     "ЛВ": frozenset({"BGN"}),
 }
 _ISO_CODES = frozenset(list_currencies())
+
+
+def single_currency_symbols() -> dict[str, str]:
+    """Symbols of the table above that stand for exactly one currency ("₱" -> "PHP", "€" -> "EUR"):
+    what a currency column may hold instead of the ISO code."""
+    return {sym: next(iter(codes)) for sym, codes in _SYMBOLS.items() if len(codes) == 1}
 # Longest first so "US$" wins over "$" inside the alternation.
 _TOKEN_RE = "|".join(re.escape(k) for k in sorted(_SYMBOLS, key=len, reverse=True)) + "|[A-Z]{3}"
 

@@ -261,3 +261,12 @@ def test_report_check_and_remind_without_source_use_the_current_import(tmp_path,
     assert code == 0 and "invoices" in out and "No rows quarantined." in out
     code, out, _ = run(capsys, "remind", "--as-of", "2024-04-30")
     assert code == 0 and "Dry run: nothing sent" in out
+
+
+def test_check_says_which_tool_export_it_recognised(tmp_path, capsys):
+    path = tmp_path / "freshbooks_invoices.csv"
+    path.write_text("Client Name,Invoice #,Date Issued,Item Name,Rate,Quantity,Line Total,Currency\n"
+                    "X-Men,0000001,2021-01-28,Repair,65.00,10,650.00,USD\n", encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(path))
+    assert code == 0
+    assert "Recognised: FreshBooks invoice export (sheet 'freshbooks_invoices')" in out.splitlines()[1]
