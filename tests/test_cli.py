@@ -124,8 +124,6 @@ def test_codes_to_csv_keeps_every_value_and_adds_the_codes(tmp_path, capsys):
                    ("INV-002", "00042", "2024-03-06", make_code("INV-002", 1), "USD", "Café crème")]
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py writes the CSV amount in minor units (120000 for 1200.00); "
-                                       "fixed on branch `faults` (writer in cli.py)")
 def test_codes_to_csv_writes_amounts_as_the_user_typed_them(tmp_path, capsys):
     assert [r["amount"] for r in _coded_csv(tmp_path, capsys)] == ["1200.00", "99.99"]
 
