@@ -96,7 +96,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from billing.linecode import canonical_series
+from billing.linecode import canonical_arrow, canonical_series
 from billing.model import AllocationResult, empty_table
 from billing.policy import Policy
 from billing.schema import FALSE_WORDS
@@ -525,27 +525,8 @@ def _norm_order_line_codes(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
 
 
 def _canonical(arr: pa.Array) -> pa.Array:
-    """`linecode.canonical_series` of a whole column, as Arrow (missing stays missing).
-
-    ASCII values (NFKC leaves them alone) are upper-cased and stripped of
-    everything but A-Z/0-9 in Arrow kernels; other values go through
-    `canonical_series` itself.
-    """
-    arr = _arrow(arr)
-    if len(arr) == 0:
-        return arr
-    ascii_ = pc.string_is_ascii(arr)
-    upper = pc.ascii_upper(arr)
-    out = pc.replace_substring(upper, "-", "")
-    messy = _np_bool(pc.and_(ascii_, pc.invert(pc.ascii_is_alnum(out))))
-    if messy.any():
-        fixed = pc.replace_substring_regex(upper.filter(pa.array(messy)), r"[^0-9A-Z]", "")
-        out = pc.replace_with_mask(out, pa.array(messy), fixed)
-    other = _np_bool(pc.invert(ascii_))
-    if other.any():
-        fixed = _arrow(canonical_series(_series(arr.filter(pa.array(other)))))
-        out = pc.replace_with_mask(out, pa.array(other), fixed)
-    return out
+    """`linecode.canonical_series` of a whole column, as Arrow (missing stays missing)."""
+    return canonical_arrow(_arrow(arr))
 
 
 def _isin_arrow(values: pa.Array, wanted: pa.Array) -> np.ndarray:
