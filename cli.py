@@ -6,7 +6,6 @@ table/column), 2 usage errors.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -138,7 +137,7 @@ def _open_disputes(args: argparse.Namespace):
 
 def cmd_report(args: argparse.Namespace) -> int:
     from billing.analysis import analyse
-    from billing.report import SectionError, build_report, parse_sections
+    from billing.report import SectionError, parse_sections, report_items
 
     try:
         sections = parse_sections(args.sections)
@@ -150,8 +149,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                        with_kpis="kpis" in sections)
     out = Path(args.out)
     if args.format == "json":
-        out.write_text(json.dumps(build_report(data, analysis, sections), ensure_ascii=False, indent=1),
-                       encoding="utf-8")
+        from connectors.export import write_report_json
+
+        write_report_json(out, report_items(data, analysis, sections))
     else:
         from billing.report import workbook_tables
         from connectors.export import write_workbook
