@@ -154,8 +154,30 @@ def fragments(values: pd.Series, level: int) -> pa.Array:
     if isinstance(dtype, pd.CategoricalDtype):
         return fragments(values.astype(object), level)
     cells = values.astype(object).where(values.notna(), None)
-    return pa.array([_indent(json.dumps(v, ensure_ascii=False, indent=1), level) for v in cells],
-                    type=pa.large_string())
+    return pa.array([value_text(v, level) for v in cells], type=pa.large_string())
+
+
+def value_text(value: Any, level: int) -> str:
+    """One value's JSON text at `level`: dicts of str keys, lists, strings and None directly
+    (an exception's refs, ~4 µs), anything else through json.dumps."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        inner = ",\n" + " " * (level + 1)
+        return "[\n" + " " * (level + 1) + inner.join(value_text(v, level + 1) for v in value) + \
+            "\n" + " " * level + "]"
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        if not value:
+            return "{}"
+        inner = ",\n" + " " * (level + 1)
+        return "{\n" + " " * (level + 1) + inner.join(
+            encode_basestring(k) + ": " + value_text(v, level + 1) for k, v in value.items()) + \
+            "\n" + " " * level + "}"
+    return _indent(json.dumps(value, ensure_ascii=False, indent=1), level)
 
 
 def _string_fragments(values: pd.Series) -> pa.Array:

@@ -111,7 +111,12 @@ def format_minor_series(minor: pd.Series, currencies: pd.Series | str) -> pd.Ser
     """Vectorised :func:`format_minor`: a "string" Series, <NA> where minor is missing.
 
     `currencies` is a Series aligned by position, or one code for every row.
+    Built in Arrow kernels (digits as text, zero-padded, the point inserted per minor-digit
+    count), no Python object per row.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     m = pd.Series(minor)
     n = len(m)
     na = m.isna().to_numpy()
@@ -121,16 +126,21 @@ def format_minor_series(minor: pd.Series, currencies: pd.Series | str) -> pd.Ser
         if isinstance(currencies, str)
         else minor_digits_series(currencies)
     )
-    body = pd.Series(np.abs(vals), dtype="int64").astype("str")
-    out = pd.Series("", index=range(n), dtype="str")
+    text = pa.array(np.abs(vals)).cast(pa.large_string())
     for d in np.unique(digits):
-        sel = digits == d
-        b = body[sel].str.zfill(int(d) + 1)
-        out[sel] = (b.str.slice(0, -int(d)) + "." + b.str.slice(-int(d))) if d else b
-    out = out.where(vals >= 0, "-" + out)
-    res = pd.Series(out.to_numpy(dtype=object), index=m.index, dtype="string")
-    res[na] = pd.NA
-    return res
+        d = int(d)
+        if d == 0:
+            continue
+        sel = pa.array(digits == d)
+        body = pc.utf8_lpad(text.filter(sel), d + 1, "0")
+        point = pc.binary_join_element_wise(pc.utf8_slice_codeunits(body, 0, -d), pc.utf8_slice_codeunits(body, -d),
+                                            pa.scalar(".", pa.large_string()))
+        text = pc.replace_with_mask(text, sel, point)
+    minus = pa.scalar("-", pa.large_string())
+    text = pc.if_else(pa.array(vals < 0), pc.binary_join_element_wise(minus, text, pa.scalar("", pa.large_string())),
+                      text)
+    text = pc.if_else(pa.array(na), pa.scalar(None, pa.large_string()), text)
+    return pd.Series(pd.arrays.ArrowStringArray(text), index=m.index, dtype="string")
 
 
 # --------------------------------------------------------------------------
