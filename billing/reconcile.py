@@ -1068,18 +1068,7 @@ def billing_due(orders: pd.DataFrame, invoices: pd.DataFrame, as_of: Any) -> pd.
     as_of = pd.Timestamp(as_of).normalize()
     if len(orders) == 0:
         return _frame_like(BILLING_DUE_COLUMNS, orders)
-    M = _Match(_Lines(invoices, as_of), orders)
-    due = _due(M.status(_due_rows(M, as_of), ["order_id", "order_line", "customer_id", "currency"],
-                        ("_target", "_price"), optional=("sku", "description")))
-    out = pd.DataFrame({
-        "order_id": due["order_id"].astype("string"), "order_line": due["order_line"].astype("string"),
-        "customer_id": due["customer_id"].astype("string"), "currency": due["currency"].astype("string"),
-        "sku": _col(due, "sku").astype("string"), "description": _col(due, "description").astype("string"),
-        "delivered_qty": due["_target"].astype("float64"), "billed_qty": due["billed_qty"].astype("float64"),
-        "qty_to_bill": due["qty_to_bill"].astype("float64"), "unit_price": due["_price"].astype("Int64"),
-        "amount_to_bill": due["amount_to_bill"].astype("int64"),
-    })
-    return out.sort_values(["customer_id", "order_id", "order_line"], kind="stable").reset_index(drop=True)
+    return _billing_due(_Match(_Lines(invoices, as_of), orders), as_of)
 
 
 def billing_blocked(orders: pd.DataFrame, invoices: pd.DataFrame | None = None,
@@ -1097,10 +1086,39 @@ def billing_blocked(orders: pd.DataFrame, invoices: pd.DataFrame | None = None,
         O = _prep_orders(orders)
         b = O.frame(np.flatnonzero(O.blocked), _BLOCKED_COLS, _BLOCKED_DERIVED, optional=("sku", "description"))
         b["billed_qty"] = 0.0
-    else:
-        M = _Match(_Lines(invoices, as_of), orders)
-        b = M.status(np.flatnonzero(M.O.blocked), _BLOCKED_COLS, _BLOCKED_DERIVED,
-                     optional=("sku", "description"))
+        return _blocked_frame(b)
+    return _billing_blocked(_Match(_Lines(invoices, as_of), orders))
+
+
+def billing_lists(orders: pd.DataFrame, invoices: pd.DataFrame, as_of: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(`billing_due`, `billing_blocked`) as of `as_of`, matching order lines to invoice lines once."""
+    as_of = pd.Timestamp(as_of).normalize()
+    if len(orders) == 0:
+        return _frame_like(BILLING_DUE_COLUMNS, orders), _frame_like(BILLING_BLOCKED_COLUMNS, orders)
+    M = _Match(_Lines(invoices, as_of), orders)
+    return _billing_due(M, as_of), _billing_blocked(M)
+
+
+def _billing_due(M: _Match, as_of: pd.Timestamp) -> pd.DataFrame:
+    due = _due(M.status(_due_rows(M, as_of), ["order_id", "order_line", "customer_id", "currency"],
+                        ("_target", "_price"), optional=("sku", "description")))
+    out = pd.DataFrame({
+        "order_id": due["order_id"].astype("string"), "order_line": due["order_line"].astype("string"),
+        "customer_id": due["customer_id"].astype("string"), "currency": due["currency"].astype("string"),
+        "sku": _col(due, "sku").astype("string"), "description": _col(due, "description").astype("string"),
+        "delivered_qty": due["_target"].astype("float64"), "billed_qty": due["billed_qty"].astype("float64"),
+        "qty_to_bill": due["qty_to_bill"].astype("float64"), "unit_price": due["_price"].astype("Int64"),
+        "amount_to_bill": due["amount_to_bill"].astype("int64"),
+    })
+    return out.sort_values(["customer_id", "order_id", "order_line"], kind="stable").reset_index(drop=True)
+
+
+def _billing_blocked(M: _Match) -> pd.DataFrame:
+    return _blocked_frame(M.status(np.flatnonzero(M.O.blocked), _BLOCKED_COLS, _BLOCKED_DERIVED,
+                                   optional=("sku", "description")))
+
+
+def _blocked_frame(b: pd.DataFrame) -> pd.DataFrame:
     remaining = np.maximum((b["_target"] - b["billed_qty"]).to_numpy(dtype="float64"), 0.0)
     out = pd.DataFrame({
         "order_id": b["order_id"].astype("string"), "order_line": b["order_line"].astype("string"),
