@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from billing.cells import K_BLANK as _K_BLANK, K_DT as _K_DT, K_NUM as _K_NUM, cell_kinds, text_cells
+from billing.cells import K_BLANK as _K_BLANK, K_DT as _K_DT, K_NUM as _K_NUM, cell_kinds, string_series, text_cells
 from billing.cells import K_OTHER as _K_OTHER, K_STR as _K_STR
 
 __all__ = ["DateParse", "parse_dates"]
@@ -427,7 +427,7 @@ def parse_dates(values: pd.Series, order: str = "auto") -> DateParse:
     blank = kinds == _K_BLANK
     return DateParse(
         dates=pd.Series(dates, index=index, dtype="datetime64[ns]"),
-        error=pd.Series(err, index=index, dtype="string"),
+        error=string_series(err, index),
         order=used,
         blank=pd.Series(blank, index=index),
     )

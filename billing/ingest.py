@@ -16,7 +16,7 @@ import pandas as pd
 from babel.numbers import get_currency_name
 
 from billing.dates import parse_dates
-from billing.linecode import append_check, canonical_series, make_codes
+from billing.linecode import all_distinct, append_check, canonical_series, make_codes
 from billing.model import Dataset, RawWorkbook, TableCount, empty_quarantine, empty_table
 from billing.money import parse_money
 from billing.schema import FALSE_WORDS, INVOICE_KINDS, TABLE_ORDER, TABLES, TRUE_WORDS, Column
@@ -260,7 +260,7 @@ def _finish(t: _Table, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = pd.DataFrame(t.out)
     frame["_sheet"] = pd.Series([t.raw.sheet] * t.n, dtype="string")
     frame["_row"] = t.raw.rows.astype("int64")
-    accepted = frame.loc[~t.bad].reset_index(drop=True)
+    accepted = frame.loc[~t.bad].reset_index(drop=True) if t.bad.any() else frame
     for col in base.columns:
         if col not in accepted:
             accepted[col] = pd.Series([pd.NA] * len(accepted), dtype=base[col].dtype) \
@@ -400,7 +400,7 @@ def _assign_codes(inv: pd.DataFrame) -> pd.DataFrame:
     inv["line_code"] = inv["line_code"].fillna(derived).astype("string")
     inv["line_code_original"] = inv["line_code"]
     key = canonical_series(inv["line_code"])
-    if key.notna().all() and not key.duplicated().any():
+    if key.notna().all() and all_distinct(key):
         return inv  # no repeats: nothing to rename
     order = np.lexsort((inv["_row"].to_numpy(), inv["_sheet"].astype(str).to_numpy()))
     repeat = pd.Series(0, index=inv.index)

@@ -106,8 +106,16 @@ def _concat(rows: pa.Array, between: str, last: bool) -> bytes:
     return data[: len(data) - len(between.encode())] if last else data
 
 
+def _one(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous array (pandas' Arrow-backed columns may come in chunks)."""
+    if isinstance(arr, pa.ChunkedArray):
+        return arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    return arr
+
+
 def _buffer_bytes(arr: pa.Array) -> bytes:
     """The concatenation of a null-free string array's values, straight from its data buffer."""
+    arr = _one(arr)
     arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
     data = arr.buffers()[2]
@@ -146,7 +154,7 @@ def fragments(values: pd.Series, level: int) -> pa.Array:
         return pc.if_else(pa.array(values.to_numpy(dtype=bool)), pa.scalar("true", pa.large_string()),
                           pa.scalar("false", pa.large_string()))
     if pd.api.types.is_integer_dtype(dtype):
-        arr = pa.array(values, from_pandas=True).cast(pa.large_string())
+        arr = _one(pa.array(values, from_pandas=True)).cast(pa.large_string())
         return pc.fill_null(arr, pa.scalar("null", pa.large_string()))
     if isinstance(dtype, pd.StringDtype) or (dtype == object and pd.api.types.infer_dtype(values) in
                                              ("string", "empty")):
@@ -182,7 +190,7 @@ def value_text(value: Any, level: int) -> str:
 
 def _string_fragments(values: pd.Series) -> pa.Array:
     """Strings quoted and escaped as json does (only the few that need escaping one by one); missing -> null."""
-    arr = pa.array(values.astype("string"), from_pandas=True)
+    arr = _one(pa.array(values.astype("string"), from_pandas=True))
     if arr.type != pa.large_string():
         arr = arr.cast(pa.large_string())
     quoted = pc.binary_join_element_wise(pa.scalar('"', pa.large_string()), arr,

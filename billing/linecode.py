@@ -93,6 +93,27 @@ def byte_matrix(values: pd.Series | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return matrix, lengths
 
 
+_FNV_OFFSET, _FNV_PRIME = np.uint64(14695981039346656037), np.uint64(1099511628211)
+
+
+def all_distinct(values: pd.Series) -> bool:
+    """Whether no two non-missing values of a string column are equal (`not values.dropna().duplicated().any()`).
+
+    A 64-bit FNV-1a hash of each value's bytes over the byte matrix, sorted once: distinct
+    hashes prove distinct values; only when two hashes collide does the exact pandas check run.
+    """
+    present = values.dropna()
+    matrix, lengths = byte_matrix(present)
+    h = np.full(len(present), _FNV_OFFSET, dtype=np.uint64) ^ lengths.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        for row in matrix:
+            h = (h ^ row) * _FNV_PRIME
+    h.sort()
+    if not (h[1:] == h[:-1]).any():
+        return True
+    return not present.duplicated().any()
+
+
 # Character values of MOD 37,36 by byte: '0'..'9' -> 0..9, 'A'..'Z' -> 10..35; other bytes
 # as the original per-character formula gave them (negative = skipped); padding (0) skipped.
 _BYTE_VALUE = np.where(np.arange(256) >= 65, np.arange(256) - 55, np.arange(256) - 48).astype(np.int16)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from billing.cells import K_BLANK as _K_BLANK, K_DT, K_STR, cell_kinds, text_cells
+from billing.cells import K_BLANK as _K_BLANK, K_DT, K_STR, cell_kinds, string_series, text_cells
 from billing.cells import K_NUM as _K_NUM, K_OTHER as _K_OTHER
 from babel.numbers import get_currency_precision, list_currencies
 
@@ -807,7 +807,7 @@ def parse_money(
     bad = blank | ~pd.isna(err)
     return MoneyParse(
         minor=pd.Series(pd.arrays.IntegerArray(minor, bad), index=index),
-        error=pd.Series(err, index=index, dtype="string"),
+        error=string_series(err, index),
         decimal=used,
         blank=pd.Series(blank, index=index),
     )
