@@ -1102,13 +1102,19 @@ def billing_lists(orders: pd.DataFrame, invoices: pd.DataFrame, as_of: Any) -> t
 def _billing_due(M: _Match, as_of: pd.Timestamp) -> pd.DataFrame:
     due = _due(M.status(_due_rows(M, as_of), ["order_id", "order_line", "customer_id", "currency"],
                         ("_target", "_price"), optional=("sku", "description")))
-    out = pd.DataFrame({
-        "order_id": due["order_id"].astype("string"), "order_line": due["order_line"].astype("string"),
-        "customer_id": due["customer_id"].astype("string"), "currency": due["currency"].astype("string"),
-        "sku": _col(due, "sku").astype("string"), "description": _col(due, "description").astype("string"),
+    return _order_list(due, {
         "delivered_qty": due["_target"].astype("float64"), "billed_qty": due["billed_qty"].astype("float64"),
         "qty_to_bill": due["qty_to_bill"].astype("float64"), "unit_price": due["_price"].astype("Int64"),
         "amount_to_bill": due["amount_to_bill"].astype("int64"),
+    })
+
+
+def _order_list(rows: pd.DataFrame, figures: dict[str, pd.Series]) -> pd.DataFrame:
+    """An order-line list: the order line's identity and text columns, then `figures`, sorted by customer and order."""
+    out = pd.DataFrame({
+        **{c: rows[c].astype("string") for c in ("order_id", "order_line", "customer_id", "currency")},
+        "sku": _col(rows, "sku").astype("string"), "description": _col(rows, "description").astype("string"),
+        **figures,
     })
     return out.sort_values(["customer_id", "order_id", "order_line"], kind="stable").reset_index(drop=True)
 
@@ -1120,17 +1126,12 @@ def _billing_blocked(M: _Match) -> pd.DataFrame:
 
 def _blocked_frame(b: pd.DataFrame) -> pd.DataFrame:
     remaining = np.maximum((b["_target"] - b["billed_qty"]).to_numpy(dtype="float64"), 0.0)
-    out = pd.DataFrame({
-        "order_id": b["order_id"].astype("string"), "order_line": b["order_line"].astype("string"),
-        "customer_id": b["customer_id"].astype("string"), "currency": b["currency"].astype("string"),
-        "sku": _col(b, "sku").astype("string"), "description": _col(b, "description").astype("string"),
+    return _order_list(b, {
         "quantity": b["_qty"].astype("float64"), "delivered_qty": b["_delivered_qty"].astype("float64"),
         "billed_qty": b["billed_qty"].astype("float64"), "unit_price": b["_price"].astype("Int64"),
         "billing_block": b["_block"].astype("string"),
-        "amount": qty_times_price(remaining, b["_price"].to_numpy()),
+        "amount": pd.Series(qty_times_price(remaining, b["_price"].to_numpy()), index=b.index).astype("int64"),
     })
-    out["amount"] = out["amount"].astype("int64")
-    return out.sort_values(["customer_id", "order_id", "order_line"], kind="stable").reset_index(drop=True)
 
 
 def _frame_like(columns: list[str], orders: pd.DataFrame) -> pd.DataFrame:
