@@ -242,6 +242,24 @@ def duckdb_allocate(con, lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.
     d = disputes if disputes is not None else pd.DataFrame({"line_code": pd.Series(dtype="string"),
                                                            "status": pd.Series(dtype="string")})
     con.register("disputes_in", d[["line_code", "status"]])
+    duckdb_allocate_tables(con, as_of, default_currency)
+    sql = con.execute
+    allocations = sql("""
+    SELECT p.payment_id, l.line_code, a.amount, ['line', 'invoice', 'fifo'][a.step + 1] AS step
+    FROM alloc a JOIN p USING (ord) JOIN l USING (li)
+    WHERE a.amount > 0
+    ORDER BY a.ord, a.step, a.rk, a.slot""").df()
+    unapplied = sql("""SELECT p.payment_id, pr.rem AS amount FROM pr JOIN p USING (ord)
+                       WHERE pr.rem > 0 ORDER BY pr.ord""").df()
+    return allocations, unapplied
+
+
+def duckdb_allocate_tables(con, as_of: pd.Timestamp, default_currency: str = "USD") -> None:
+    """The allocation rules in SQL over the relations lines_in, payments_in and disputes_in.
+
+    Leaves, among others, the temp tables l (lines, `li` their key), p (effective payments,
+    `ord` their key), alloc (ord, step, rk, slot, li, amount) and pr (ord, rem: unapplied).
+    """
     asof = f"TIMESTAMP '{as_of.isoformat()}'"
     dc = f"'{default_currency}'"
     sql = con.execute
@@ -411,15 +429,6 @@ def duckdb_allocate(con, lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.
            (least(x.e, s3.cend) - greatest(x.s, s3.cend - s3.open))::BIGINT AS amount
     FROM x JOIN s3 ON s3.customer_id = x.customer_id AND s3.currency = x.currency AND s3.slot = x.slot""")
     settle()
-
-    allocations = sql("""
-    SELECT p.payment_id, l.line_code, a.amount, ['line', 'invoice', 'fifo'][a.step + 1] AS step
-    FROM alloc a JOIN p USING (ord) JOIN l USING (li)
-    WHERE a.amount > 0
-    ORDER BY a.ord, a.step, a.rk, a.slot""").df()
-    unapplied = sql("""SELECT p.payment_id, pr.rem AS amount FROM pr JOIN p USING (ord)
-                       WHERE pr.rem > 0 ORDER BY pr.ord""").df()
-    return allocations, unapplied
 
 
 # --------------------------------------------------------------------------- helpers

@@ -16,7 +16,7 @@ import pandas as pd
 from babel.numbers import get_currency_name
 
 from billing.dates import parse_dates
-from billing.linecode import append_check, canonical_series, make_codes
+from billing.linecode import all_distinct, append_check, canonical_series, make_codes
 from billing.model import Dataset, RawWorkbook, SkipNote, TableCount, empty_quarantine, empty_table
 from billing.money import parse_money, single_currency_symbols
 from billing.schema import FALSE_WORDS, INVOICE_KINDS, TABLE_ORDER, TABLES, TRUE_WORDS, Column
@@ -157,6 +157,9 @@ def _required(t: _Table, col: Column, blank: np.ndarray) -> None:
 
 def _convert_simple(t: _Table, col: Column, opts: IngestOptions) -> None:
     """Columns whose conversion needs no other column: ids, text, dates, ints, qty, flags, rates."""
+    if not t.has(col.name) and t.n > 1:
+        _convert_absent(t, col, opts)
+        return
     values = t.values(col.name)
     if col.kind in ("id", "text") and isinstance(values.dtype, pd.StringDtype):
         # _blank is exactly "missing or white space only", i.e. what _text masks out.
@@ -187,10 +190,18 @@ def _convert_simple(t: _Table, col: Column, opts: IngestOptions) -> None:
     _required(t, col, blank)
 
 
+def _convert_absent(t: _Table, col: Column, opts: IngestOptions) -> None:
+    """A column the source does not have: every cell is the same empty one, so convert one and repeat it."""
+    one = _Table(replace(t.raw, rows=t.raw.rows[:1], columns={}))
+    _convert_simple(one, col, opts)
+    t.out[col.name] = one.out[col.name].take(np.zeros(t.n, dtype=np.intp)).reset_index(drop=True)
+    for error in one.errors:
+        t.fail(col.name, np.ones(t.n, dtype=bool), str(error["message"].iloc[0]))
+
+
 def _parse_number(values: pd.Series, whole: bool) -> tuple[pd.Series, pd.Series]:
     """Plain numbers (quantities, terms, rates): numeric cells as they are, text with , or . decimals."""
-    direct = pd.to_numeric(values, errors="coerce")  # numeric cells and plain numeric text
-    number = pd.Series(direct, index=values.index).astype("float64")
+    number = _plain_numbers(values)  # numeric cells and plain numeric text
     rest = number.isna() & values.notna()
     if rest.any():  # text like "1 234,5" or "1,234.5": strip grouping, use "." as decimal point
         text = values[rest].astype("string").str.strip().str.replace(r"[\s\u00a0\u202f']", "", regex=True)
@@ -204,6 +215,27 @@ def _parse_number(values: pd.Series, whole: bool) -> tuple[pd.Series, pd.Series]
         fractional = number.notna() & (number != number.round())
         error[fractional.to_numpy()] = "must be a whole number"
     return number, error
+
+
+# Whole numbers Arrow casts exactly as pd.to_numeric reads them ("-0" and "-007" are left to it).
+_PLAIN_INT = r"^[0-9]{1,15}$|^-[1-9][0-9]{0,14}$"
+
+
+def _plain_numbers(values: pd.Series) -> pd.Series:
+    """pd.to_numeric(values, errors="coerce") as float64; Arrow text of plain whole numbers is cast in one go."""
+    if getattr(values.dtype, "storage", None) != "pyarrow" or not isinstance(values.dtype, pd.StringDtype):
+        return pd.Series(pd.to_numeric(values, errors="coerce"), index=values.index).astype("float64")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values)
+    plain = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _PLAIN_INT), False), dtype=bool)
+    number = np.full(len(values), np.nan)
+    number[plain] = np.asarray(pc.cast(arr.filter(pa.array(plain)), pa.int64()), dtype=np.int64)
+    rest = ~plain & values.notna().to_numpy(dtype=bool)
+    if rest.any():
+        number[rest] = pd.to_numeric(values[rest], errors="coerce").astype("float64").to_numpy()
+    return pd.Series(number, index=values.index)
 
 
 def _currency(t: _Table, default: pd.Series) -> pd.Series:
@@ -230,6 +262,9 @@ def _is_currency(code: str) -> bool:
 
 
 def _money(t: _Table, col: Column, currency: pd.Series, opts: IngestOptions) -> pd.Series:
+    if not t.has(col.name):  # every cell blank: what parse_money gives for a blank cell
+        _required(t, col, np.ones(t.n, dtype=bool))
+        return pd.Series(pd.arrays.IntegerArray(np.zeros(t.n, dtype=np.int64), np.ones(t.n, dtype=bool)))
     values = t.values(col.name)
     parsed = parse_money(values, currency, decimal=opts.decimal)
     t.fail(col.name, parsed.error.notna().to_numpy(), parsed.error)
@@ -249,7 +284,7 @@ def _finish(t: _Table, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = pd.DataFrame(t.out)
     frame["_sheet"] = pd.Series(t.sheets, dtype="string")
     frame["_row"] = t.raw.rows.astype("int64")
-    accepted = frame.loc[~t.bad].reset_index(drop=True)
+    accepted = frame.loc[~t.bad].reset_index(drop=True) if t.bad.any() else frame
     for col in base.columns:
         if col not in accepted:
             accepted[col] = pd.Series([pd.NA] * len(accepted), dtype=base[col].dtype) \
@@ -334,20 +369,28 @@ def _derive_amount(t: _Table) -> None:
            "amount is required: fill it in, or give quantity and unit_price so it can be computed")
 
 
+_KINDS = ("invoice", "credit_note")
+
+
 def _derive_kind(t: _Table) -> None:
     """Kind from the sheet (several languages), else by sign; credit notes held negative."""
-    given = _text(t, TABLES["invoices"].column("kind")).str.casefold().str.strip()
-    codes, uniques = pd.factorize(given)  # few distinct words: look each up once
-    words = np.array([INVOICE_KINDS.get(k, "?") for k in uniques] + [None], dtype=object)
-    kind = pd.Series(words[np.where(codes >= 0, codes, len(uniques))], index=given.index, dtype="string")
-    t.fail("kind", (kind == "?").fillna(False).to_numpy(),
-           "kind should be 'invoice' or 'credit_note' (or leave it blank)")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    given = _text(t, TABLES["invoices"].column("kind"))
+    codes, uniques = pd.factorize(given)  # few distinct words: case-fold and look each up once
+    words = pd.Series(uniques, dtype=given.dtype).str.casefold().str.strip()
+    looked = [INVOICE_KINDS.get(w, "?") for w in words]
+    # Per distinct word: 0 invoice, 1 credit note, -2 not a kind; -1 blank.
+    word_kind = np.array([_KINDS.index(k) if k in _KINDS else -2 for k in looked] + [-1], dtype=np.int64)
+    kind_code = word_kind[codes]
+    t.fail("kind", kind_code == -2, "kind should be 'invoice' or 'credit_note' (or leave it blank)")
     amount = t.out["amount"]
-    by_sign = pd.Series(np.where((amount < 0).fillna(False), "credit_note", "invoice"), index=amount.index)
-    kind = kind.where(kind.notna() & (kind != "?"), by_sign).astype("string")
-    credit = (kind == "credit_note").to_numpy()
-    t.out["amount"] = amount.mask(credit, -amount.abs())
-    t.out["kind"] = kind
+    by_sign = (amount < 0).fillna(False).to_numpy(dtype=bool).astype(np.int64)
+    final = np.where(kind_code >= 0, kind_code, by_sign)
+    t.out["amount"] = amount.mask(final == 1, -amount.abs())
+    kinds = pc.take(pa.array(_KINDS, type=pa.large_string()), pa.array(final))
+    t.out["kind"] = pd.Series(pd.arrays.ArrowStringArray(kinds), index=amount.index)
 
 
 def _number_lines(inv: pd.DataFrame) -> pd.DataFrame:
@@ -383,7 +426,7 @@ def _assign_codes(inv: pd.DataFrame) -> pd.DataFrame:
     inv["line_code"] = inv["line_code"].fillna(derived).astype("string")
     inv["line_code_original"] = inv["line_code"]
     key = canonical_series(inv["line_code"])
-    if key.notna().all() and not key.duplicated().any():
+    if key.notna().all() and all_distinct(key):
         return inv  # no repeats: nothing to rename
     order = np.lexsort((inv["_row"].to_numpy(), inv["_sheet"].astype(str).to_numpy()))
     repeat = pd.Series(0, index=inv.index)
@@ -484,6 +527,52 @@ def _derive_payment_columns(raw: RawTable, invoices: pd.DataFrame | None) -> tup
     return replace(raw, columns=columns), notes
 
 
+_CANONICAL_ORDER = ["invoice_no", "line_no", "_sheet", "_row"]
+
+
+def _canonical_order(inv: pd.DataFrame) -> pd.DataFrame:
+    """Invoices sorted (stably) by invoice_no, line_no, _sheet, _row; a sheet already in that order is kept as is.
+
+    Exports usually come sorted by invoice: checking that each row's key is >= the previous
+    one (Arrow comparisons of the shifted columns) costs far less than sorting a million rows
+    and reordering every column.
+    """
+    if len(inv) < 2 or inv[_CANONICAL_ORDER].isna().any().any():
+        return inv.sort_values(_CANONICAL_ORDER, kind="stable").reset_index(drop=True)
+    keys = [_arrow_key(inv[k]) for k in _CANONICAL_ORDER]
+    if _sorted_by(keys):
+        return inv.reset_index(drop=True)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Arrow's multi-key sort is stable, like sort_values(kind="stable"), and compares strings by code point.
+    order = pc.sort_indices(pa.table(dict(zip(_CANONICAL_ORDER, keys))),
+                            sort_keys=[(k, "ascending") for k in _CANONICAL_ORDER])
+    return inv.take(np.asarray(order)).reset_index(drop=True)
+
+
+def _arrow_key(values: pd.Series):
+    import pyarrow as pa
+
+    arr = pa.array(values.to_numpy() if values.dtype.kind in "iub" else values)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _sorted_by(keys: list) -> bool:
+    """Whether consecutive rows never go down in the lexicographic order of the key arrays (no missing values)."""
+    import pyarrow.compute as pc
+
+    undecided = np.ones(len(keys[0]) - 1, dtype=bool)  # rows whose key so far equals the previous row's
+    for arr in keys:
+        prev, cur = arr.slice(0, len(arr) - 1), arr.slice(1)
+        if (np.asarray(pc.less(cur, prev), dtype=bool) & undecided).any():
+            return False
+        undecided &= np.asarray(pc.equal(cur, prev), dtype=bool)
+        if not undecided.any():
+            return True
+    return True
+
+
 def _unique_ids(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """Repeated ids (by sheet row) get `/k`: both rows are kept and reported, never merged."""
     if not frame[column].duplicated().any():
@@ -551,8 +640,7 @@ def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = Inges
     inv = tables["invoices"]
     inv = _assign_codes(_derive_due(_number_lines(inv), customers, options))
     # Canonical order (the engine's): results never depend on the sheet's row order.
-    tables["invoices"] = inv.sort_values(["invoice_no", "line_no", "_sheet", "_row"],
-                                         kind="stable").reset_index(drop=True)
+    tables["invoices"] = _canonical_order(inv)
     for name in TABLE_ORDER:
         if name not in tables:
             tables[name] = empty_table(name)

@@ -98,7 +98,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from billing.linecode import canonical_series
+from billing.linecode import canonical_arrow, canonical_series
 from billing.model import AllocationResult, empty_table
 from billing.policy import Policy
 from billing.schema import FALSE_WORDS
@@ -540,27 +540,8 @@ def _norm_order_line_codes(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
 
 
 def _canonical(arr: pa.Array) -> pa.Array:
-    """`linecode.canonical_series` of a whole column, as Arrow (missing stays missing).
-
-    ASCII values (NFKC leaves them alone) are upper-cased and stripped of
-    everything but A-Z/0-9 in Arrow kernels; other values go through
-    `canonical_series` itself.
-    """
-    arr = _arrow(arr)
-    if len(arr) == 0:
-        return arr
-    ascii_ = pc.string_is_ascii(arr)
-    upper = pc.ascii_upper(arr)
-    out = pc.replace_substring(upper, "-", "")
-    messy = _np_bool(pc.and_(ascii_, pc.invert(pc.ascii_is_alnum(out))))
-    if messy.any():
-        fixed = pc.replace_substring_regex(upper.filter(pa.array(messy)), r"[^0-9A-Z]", "")
-        out = pc.replace_with_mask(out, pa.array(messy), fixed)
-    other = _np_bool(pc.invert(ascii_))
-    if other.any():
-        fixed = _arrow(canonical_series(_series(arr.filter(pa.array(other)))))
-        out = pc.replace_with_mask(out, pa.array(other), fixed)
-    return out
+    """`linecode.canonical_series` of a whole column, as Arrow (missing stays missing)."""
+    return canonical_arrow(_arrow(arr))
 
 
 def _isin_arrow(values: pa.Array, wanted: pa.Array) -> np.ndarray:
@@ -1102,18 +1083,7 @@ def billing_due(orders: pd.DataFrame, invoices: pd.DataFrame, as_of: Any) -> pd.
     as_of = pd.Timestamp(as_of).normalize()
     if len(orders) == 0:
         return _frame_like(BILLING_DUE_COLUMNS, orders)
-    M = _Match(_Lines(invoices, as_of), orders)
-    due = _due(M.status(_due_rows(M, as_of), ["order_id", "order_line", "customer_id", "currency"],
-                        ("_target", "_price"), optional=("sku", "description")))
-    out = pd.DataFrame({
-        "order_id": due["order_id"].astype("string"), "order_line": due["order_line"].astype("string"),
-        "customer_id": due["customer_id"].astype("string"), "currency": due["currency"].astype("string"),
-        "sku": _col(due, "sku").astype("string"), "description": _col(due, "description").astype("string"),
-        "delivered_qty": due["_target"].astype("float64"), "billed_qty": due["billed_qty"].astype("float64"),
-        "qty_to_bill": due["qty_to_bill"].astype("float64"), "unit_price": due["_price"].astype("Int64"),
-        "amount_to_bill": due["amount_to_bill"].astype("int64"),
-    })
-    return out.sort_values(["customer_id", "order_id", "order_line"], kind="stable").reset_index(drop=True)
+    return _billing_due(_Match(_Lines(invoices, as_of), orders), as_of)
 
 
 def billing_blocked(orders: pd.DataFrame, invoices: pd.DataFrame | None = None,
@@ -1131,22 +1101,52 @@ def billing_blocked(orders: pd.DataFrame, invoices: pd.DataFrame | None = None,
         O = _prep_orders(orders)
         b = O.frame(np.flatnonzero(O.blocked), _BLOCKED_COLS, _BLOCKED_DERIVED, optional=("sku", "description"))
         b["billed_qty"] = 0.0
-    else:
-        M = _Match(_Lines(invoices, as_of), orders)
-        b = M.status(np.flatnonzero(M.O.blocked), _BLOCKED_COLS, _BLOCKED_DERIVED,
-                     optional=("sku", "description"))
-    remaining = np.maximum((b["_target"] - b["billed_qty"]).to_numpy(dtype="float64"), 0.0)
+        return _blocked_frame(b)
+    return _billing_blocked(_Match(_Lines(invoices, as_of), orders))
+
+
+def billing_lists(orders: pd.DataFrame, invoices: pd.DataFrame, as_of: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(`billing_due`, `billing_blocked`) as of `as_of`, matching order lines to invoice lines once."""
+    as_of = pd.Timestamp(as_of).normalize()
+    if len(orders) == 0:
+        return _frame_like(BILLING_DUE_COLUMNS, orders), _frame_like(BILLING_BLOCKED_COLUMNS, orders)
+    M = _Match(_Lines(invoices, as_of), orders)
+    return _billing_due(M, as_of), _billing_blocked(M)
+
+
+def _billing_due(M: _Match, as_of: pd.Timestamp) -> pd.DataFrame:
+    due = _due(M.status(_due_rows(M, as_of), ["order_id", "order_line", "customer_id", "currency"],
+                        ("_target", "_price"), optional=("sku", "description")))
+    return _order_list(due, {
+        "delivered_qty": due["_target"].astype("float64"), "billed_qty": due["billed_qty"].astype("float64"),
+        "qty_to_bill": due["qty_to_bill"].astype("float64"), "unit_price": due["_price"].astype("Int64"),
+        "amount_to_bill": due["amount_to_bill"].astype("int64"),
+    })
+
+
+def _order_list(rows: pd.DataFrame, figures: dict[str, pd.Series]) -> pd.DataFrame:
+    """An order-line list: the order line's identity and text columns, then `figures`, sorted by customer and order."""
     out = pd.DataFrame({
-        "order_id": b["order_id"].astype("string"), "order_line": b["order_line"].astype("string"),
-        "customer_id": b["customer_id"].astype("string"), "currency": b["currency"].astype("string"),
-        "sku": _col(b, "sku").astype("string"), "description": _col(b, "description").astype("string"),
+        **{c: rows[c].astype("string") for c in ("order_id", "order_line", "customer_id", "currency")},
+        "sku": _col(rows, "sku").astype("string"), "description": _col(rows, "description").astype("string"),
+        **figures,
+    })
+    return out.sort_values(["customer_id", "order_id", "order_line"], kind="stable").reset_index(drop=True)
+
+
+def _billing_blocked(M: _Match) -> pd.DataFrame:
+    return _blocked_frame(M.status(np.flatnonzero(M.O.blocked), _BLOCKED_COLS, _BLOCKED_DERIVED,
+                                   optional=("sku", "description")))
+
+
+def _blocked_frame(b: pd.DataFrame) -> pd.DataFrame:
+    remaining = np.maximum((b["_target"] - b["billed_qty"]).to_numpy(dtype="float64"), 0.0)
+    return _order_list(b, {
         "quantity": b["_qty"].astype("float64"), "delivered_qty": b["_delivered_qty"].astype("float64"),
         "billed_qty": b["billed_qty"].astype("float64"), "unit_price": b["_price"].astype("Int64"),
         "billing_block": b["_block"].astype("string"),
-        "amount": qty_times_price(remaining, b["_price"].to_numpy()),
+        "amount": pd.Series(qty_times_price(remaining, b["_price"].to_numpy()), index=b.index).astype("int64"),
     })
-    out["amount"] = out["amount"].astype("int64")
-    return out.sort_values(["customer_id", "order_id", "order_line"], kind="stable").reset_index(drop=True)
 
 
 def _frame_like(columns: list[str], orders: pd.DataFrame) -> pd.DataFrame:

@@ -730,6 +730,27 @@ def write_table(dest: str | Path, sheet: str, frame: pd.DataFrame,
         raise ValueError(f"{dest}: write .csv or .xlsx")
 
 
+# ----------------------------------------------------------------------------- JSON report
+
+def write_report_json(dest: str | Path, items: Iterable[tuple[str, Any]]) -> None:
+    """Write the report's (key, value) pairs (billing.report.report_items) as UTF-8 JSON, section by section.
+
+    The text is `json.dumps(..., ensure_ascii=False, indent=1)`'s; table sections are encoded in
+    chunks of rows (billing.jsontext), so memory stays bounded by a chunk, not the whole report.
+    A partly written file is removed if encoding fails.
+    """
+    from billing.jsontext import iter_json
+
+    path = Path(dest)
+    try:
+        with path.open("wb") as fh:
+            for chunk in iter_json(items):
+                fh.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
 # ----------------------------------------------------------------------------- demo & template
 
 def write_demo_workbook(dest: str | Path | BinaryIO, seed: int = 7, n_lines: int = 6000,

@@ -145,6 +145,20 @@ def test_report_json_has_the_spec_shape_with_exact_amount_strings(tmp_path, caps
     assert len(r["quarantine"]) == 3
 
 
+def test_streamed_json_report_is_the_text_json_dumps_writes_for_the_report_dict(tmp_path, capsys):
+    from billing.analysis import analyse
+    from billing.policy import Policy
+    from billing.report import build_report
+    from connectors.load import load_dataset
+
+    source, out_path = messy.acme_xlsx(tmp_path), tmp_path / "r.json"
+    run(capsys, "report", str(source), "--as-of", "2024-06-30", "--out", str(out_path))
+    data = load_dataset(source)
+    whole = build_report(data, analyse(data, cli._as_of("2024-06-30"), Policy()))
+    assert whole["lines"] and whole["exceptions"]  # the table sections are really there
+    assert out_path.read_text(encoding="utf-8") == json.dumps(whole, ensure_ascii=False, indent=1)
+
+
 def test_report_sections_limit_what_is_written(tmp_path, capsys):
     out_path = tmp_path / "r.json"
     run(capsys, "report", str(messy.acme_xlsx(tmp_path)), "--as-of", "2024-06-30", "--sections",

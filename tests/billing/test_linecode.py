@@ -152,3 +152,45 @@ def test_engine_codes_equal_the_oracles_spec_codes(inv, line):
     assert make_code(inv, line) == reference.line_code(inv, line)
     assert reference.check_character(inv) == mod_37_36.calc_check_digit(canonical(inv))
     assert is_valid(make_code(inv, line)) and reference.has_valid_check(make_code(inv, line))
+
+
+# ---------------------------------------------------------------- the byte-matrix paths
+
+codes_text = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcz-/ .:@éß", max_size=24)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(codes_text, st.none()), max_size=30))
+def test_canonical_series_is_canonical_of_each_ascii_value_and_keeps_missing(values):
+    from billing.linecode import canonical_series
+
+    got = canonical_series(pd.Series(values, dtype="string"))
+    for value, canon in zip(values, got):
+        if value is None:
+            assert canon is pd.NA
+        elif value.isascii():
+            assert canon == canonical(value)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet=ALPHABET, max_size=22), max_size=30))
+def test_vectorised_check_chars_equal_check_char_row_by_row(bodies):
+    from billing.linecode import check_chars
+
+    assert check_chars(pd.Series(bodies, dtype="str")).tolist() == [check_char(b) for b in bodies]
+
+
+def test_byte_matrix_pads_shorter_strings_with_zero_bytes():
+    from billing.linecode import byte_matrix
+
+    matrix, lengths = byte_matrix(pd.Series(["AB", "", None, "é"], dtype="string"))
+    assert lengths.tolist() == [2, 0, 0, 2]
+    assert matrix.shape == (2, 4) and matrix[:, 0].tolist() == [65, 66] and matrix[:, 1].tolist() == [0, 0]
+
+
+@given(st.lists(st.one_of(codes_text, st.none()), max_size=30))
+def test_all_distinct_agrees_with_pandas_duplicated(values):
+    from billing.linecode import all_distinct
+
+    s = pd.Series(values, dtype="string")
+    assert all_distinct(s) == (not s.dropna().duplicated().any())

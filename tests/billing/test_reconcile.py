@@ -19,6 +19,7 @@ from billing.reconcile import (
     EXCEPTION_TYPES,
     billing_blocked,
     billing_due,
+    billing_lists,
     find_exceptions,
     qty_times_price,
 )
@@ -533,6 +534,9 @@ def test_properties_amounts_non_negative_order_free_and_unbilled_equals_billing_
     assert all(ex["severity"] == ex["type"].map(lambda t: EXCEPTION_TYPES[t]["severity"]))
     due = billing_due(orders, invoices, AS_OF)
     assert of(ex, "UNBILLED")["amount"].sum() == due["amount_to_bill"].sum()
+    both = billing_lists(orders, invoices, AS_OF)  # one matching for the two lists
+    pd.testing.assert_frame_equal(both[0], due)
+    pd.testing.assert_frame_equal(both[1], billing_blocked(orders, invoices, AS_OF))
     shuffled = {k: v.sample(frac=1, random_state=rnd.randint(0, 10**6)).reset_index(drop=True)
                 for k, v in tbl.items()}
     pd.testing.assert_frame_equal(ex, find_exceptions(shuffled, make_alloc(), AS_OF))
