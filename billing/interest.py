@@ -102,7 +102,7 @@ class InterestPolicy(BaseModel):
 
     def compensation_minor(self, currency: str) -> int:
         major = self.compensation.get(str(currency).upper())
-        return 0 if major is None else int((major * 10 ** minor_digits(currency)).to_integral_value("ROUND_HALF_UP"))
+        return 0 if major is None else int((Decimal(major) * 10 ** minor_digits(currency)).to_integral_value("ROUND_HALF_UP"))
 
 
 def load_interest_policy(text: str) -> InterestPolicy:
