@@ -171,6 +171,7 @@ def late_charges(items: pd.DataFrame, as_of: pd.Timestamp | str, policy: Interes
     per_currency = {c: policy.compensation_minor(c) for c in g["currency"].astype(str).unique()}
     g["compensation"] = g["currency"].astype(str).map(per_currency).astype("int64")
     g["rate_pct"] = str(policy.rate_on(as_of.date()).normalize())
+    g = g.sort_values(["customer_id", "currency", "due_date", "invoice_no"], kind="stable")
     out = g[CHARGE_COLUMNS].astype({"customer_id": "string", "currency": "string", "invoice_no": "string",
                                     "rate_pct": "string", "days": "int64", "overdue": "int64"})
     return out.reset_index(drop=True)

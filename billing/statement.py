@@ -241,7 +241,7 @@ def _open_items(aging: pd.DataFrame, as_of: pd.Timestamp, disputes: pd.DataFrame
         "amount": a["amount"].to_numpy(dtype=np.int64), "open": a["open"].to_numpy(dtype=np.int64),
         # days past the due date whatever the aging basis: that is what the customer is late by
         "days_past_due": (as_of.value // 86_400_000_000_000) - _days(a["due_date"]),
-        "bucket": a["bucket"].to_numpy(), "in_dispute": a["in_dispute"].to_numpy(dtype=bool)})
+        "bucket": pd.Categorical(a["bucket"].to_numpy(), dtype=a["bucket"].dtype), "in_dispute": a["in_dispute"].to_numpy(dtype=bool)})
     items["disputed"] = disputed_amounts(items, disputes)
     items["in_dispute"] = items["in_dispute"].to_numpy() | (items["disputed"].to_numpy() > 0)
     items = items.sort_values(["customer_id", "currency", "due_date", "invoice_no", "line_no"], kind="stable")
