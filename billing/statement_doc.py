@@ -12,12 +12,14 @@ reminders); labels come from ``templates/statements/{lang}.toml`` with
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Mapping
 
 import pandas as pd
 from babel import Locale
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, parse_pattern
 
 from billing.company import CompanyDetails
 from billing.messages import format_day, format_money, resolve_locale
@@ -47,15 +49,24 @@ def pick_texts(texts: Mapping[str, Mapping[str, str]], language: str | None,
     return "en", resolve_locale("en"), base
 
 
+@lru_cache(maxsize=64)
+def _pattern(digits: int):
+    return parse_pattern("#,##0" + ("." + "0" * digits if digits else ""))
+
+
 def amount_text(minor: int, currency: str, loc: Locale) -> str:
     """A table amount without the currency sign, grouped for the locale: 123450 -> "1,234.50"."""
     digits = minor_digits(currency)
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(Decimal(int(minor)).scaleb(-digits), format=pattern, locale=loc)
+    return _pattern(digits).apply(Decimal(int(minor)).scaleb(-digits), loc)
+
+
+@lru_cache(maxsize=4096)
+def _cached_day(value: date, locale: str) -> str:
+    return format_day(value, locale)
 
 
 def _day(value: Any, loc: Locale) -> str:
-    return "" if value is None or pd.isna(value) else format_day(pd.Timestamp(value).date(), loc)
+    return "" if value is None or pd.isna(value) else _cached_day(pd.Timestamp(value).date(), str(loc))
 
 
 def _text(value: Any) -> str:
