@@ -223,7 +223,9 @@ def cmd_remind(args: argparse.Namespace) -> int:
         secrets = read_secrets_file(_secrets_path(args.secrets))
         smtp = SmtpConfig.from_secrets(secrets)
         sms_cfg = SmsConfig.from_secrets(secrets)
-        renderer = make_renderer(dunning, templates_dir=args.templates)
+        from connectors.company import company_from_secrets
+
+        renderer = make_renderer(dunning, templates_dir=args.templates, company=company_from_secrets(secrets))
     except (ConfigError, FileNotFoundError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(str(exc)) from exc
     data = _load(args)
@@ -257,9 +259,11 @@ def cmd_remind(args: argparse.Namespace) -> int:
             print(f"[{done}/{total}] {r.status:<7} {r.customer_id} {r.level} {r.channel} "
                   f"{len(r.line_codes)} line(s){extra}", flush=True)
 
-        report = send_reminders(plan, store, Mailer(smtp) if smtp else None,
-                                SmsClient(sms_cfg) if sms_cfg else None, action_id=new_action_id(),
-                                actor=actor, renderer=renderer, progress=progress)
+        with _reminder_statements(dunning, data, as_of, engine_policy, store, secrets) as statement_pdf:
+            report = send_reminders(plan, store, Mailer(smtp) if smtp else None,
+                                    SmsClient(sms_cfg) if sms_cfg else None, action_id=new_action_id(),
+                                    actor=actor, renderer=renderer, progress=progress,
+                                    statement_pdf=statement_pdf)
         print(f"Sent {len(report.sent)}, failed {len(report.failed)}, skipped {len(report.skipped)}.")
         return EXIT_OK if report.ok else EXIT_DATA
 
@@ -329,6 +333,25 @@ def cmd_statements(args: argparse.Namespace) -> int:
                                          actor=args.actor or f"cli:{getpass.getuser()}", progress=sent)
         print(f"Sent {len(report.sent)}, failed {len(report.failed)}, skipped {len(report.skipped)}.")
         return EXIT_OK if report.ok else EXIT_DATA
+
+
+def _reminder_statements(dunning, data, as_of, engine_policy, store, secrets):
+    """Statement PDFs for reminder levels with attach_pdf (a no-op context when no level has it)."""
+    import contextlib
+
+    if not any(lv.attach_pdf for lv in dunning.active_levels):
+        return contextlib.nullcontext(None)
+    from billing.analysis import analyse
+    from connectors.mailer import ConfigError
+    from services import statements as statements_service
+
+    try:
+        settings = statements_service.load_settings(secrets)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    analysis = analyse(data, as_of, engine_policy, store.open_dispute_lines(), with_exceptions=False,
+                       with_kpis=False)
+    return statements_service.ReminderStatements(data, analysis, store, settings)
 
 
 def _source_args(p: argparse.ArgumentParser) -> None:

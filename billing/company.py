@@ -78,6 +78,14 @@ class CompanyDetails(BaseModel):
         return [ln.strip() for ln in self.address.splitlines() if ln.strip()]
 
     @property
+    def contact_lines(self) -> list[str]:
+        """Address, tax id and bank account, one string each: the footer of a reminder email."""
+        lines = self.address_lines + [x for x in (self.tax_id, self.email, self.phone) if x]
+        if self.iban:
+            lines.append(f"IBAN {self.iban_formatted}" + (f" · BIC {self.bic}" if self.bic else ""))
+        return lines
+
+    @property
     def can_take_sepa(self) -> bool:
         """An IBAN is set: statements and reminders in EUR can carry an EPC QR code."""
         return bool(self.iban)

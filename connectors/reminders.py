@@ -60,6 +60,8 @@ __all__ = ["SendResult", "SendReport", "build_plan", "make_renderer", "preview",
            "send_reminders", "resolve_unconfirmed", "read_secrets_file", "plan_text", "clients_from_secrets", "Progress"]
 
 Progress = Callable[[int, int, "SendResult"], None]
+# (reminder) -> (file name, PDF bytes) of the customer's statement of account, for levels with attach_pdf
+StatementPdf = Callable[[Reminder], "tuple[str, bytes] | None"]
 
 
 @dataclass(frozen=True)
@@ -120,10 +122,15 @@ def build_plan(data: Any, as_of: Any, store: Store, policy: DunningPolicy = Dunn
 
 
 def make_renderer(policy: DunningPolicy = DunningPolicy(), templates: Mapping[str, str] | None = None,
-                  templates_dir: str | Path | None = None) -> MessageRenderer:
-    """A renderer over the shipped templates (or `templates` / those in `templates_dir`)."""
+                  templates_dir: str | Path | None = None, company: Any = None) -> MessageRenderer:
+    """A renderer over the shipped templates (or `templates` / those in `templates_dir`). With
+    `company` (``billing.company.CompanyDetails`` from ``[company]``) its name signs the messages
+    unless the policy names one, and its address and bank account close them."""
     texts = dict(templates) if templates is not None else load_templates(templates_dir)
-    return MessageRenderer(texts, policy.default_language, policy.company_name)
+    if company is None:
+        return MessageRenderer(texts, policy.default_language, policy.company_name)
+    name = policy.company_name if "company_name" in policy.model_fields_set else company.name
+    return MessageRenderer(texts, policy.default_language, name, tuple(company.contact_lines))
 
 
 def preview(plan: DunningPlan, renderer: MessageRenderer | None = None, *,
@@ -170,12 +177,14 @@ def _filename(customer_id: str, as_of: Any) -> str:
 def send_reminders(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsClient | None, *,
                    action_id: str, actor: str, renderer: MessageRenderer | None = None,
                    progress: Progress | None = None, customer_ids: Iterable[str] | None = None,
-                   attach_statement: bool | None = None) -> SendReport:
+                   attach_statement: bool | None = None, statement_pdf: StatementPdf | None = None) -> SendReport:
     """Claim → send → record, for each reminder of `plan` (or those of `customer_ids`) and each of its
     channels. Returns what happened to each (sent, failed + error, skipped + why).
 
     A channel with no client (`mailer`/`sms` None) is skipped without claiming, so it
     can be sent later. Store errors propagate (the claim then stays for manual resolution).
+    `statement_pdf` (``services.statements.ReminderStatements``) attaches the statement of account
+    as PDF to the emails of levels with ``attach_pdf``.
     """
     if not isinstance(action_id, str) or not action_id.strip():
         raise ValueError("action_id must be a non-empty string (see connectors.store.new_action_id)")
@@ -185,7 +194,8 @@ def send_reminders(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: 
     jobs = [(r, ch) for r in plan.reminders if wanted is None or r.customer_id in wanted for ch in r.channels]
     report = SendReport()
     for done, (rem, channel) in enumerate(jobs, start=1):
-        result = _send_one(plan, store, mailer, sms, rem, channel, action_id, actor, renderer, attach)
+        result = _send_one(plan, store, mailer, sms, rem, channel, action_id, actor, renderer, attach,
+                           statement_pdf)
         report.results.append(result)
         if progress is not None:
             progress(done, len(jobs), result)
@@ -194,7 +204,7 @@ def send_reminders(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: 
 
 def _send_one(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsClient | None,
               rem: Reminder, channel: str, action_id: str, actor: str, renderer: MessageRenderer,
-              attach: bool) -> SendResult:
+              attach: bool, statement_pdf: StatementPdf | None = None) -> SendResult:
     address = rem.address(channel)
     client = mailer if channel == "email" else sms if channel == "sms" else None
 
@@ -220,12 +230,17 @@ def _send_one(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsCl
     message_id: str | None = None
     subject: str | None = None
     try:
-        msg = renderer.render(sub, attachment=attach and channel == "email")
+        pdf = None
+        if channel == "email" and statement_pdf is not None and _level_attaches_pdf(plan.policy, sub.level):
+            pdf = statement_pdf(sub)
+        msg = renderer.render(sub, attachment=(attach or pdf is not None) and channel == "email")
         subject = msg.subject
         if channel == "email":
             files = [(_filename(rem.customer_id, plan.as_of), statement_xlsx(sub),
                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")] \
                 if attach else []
+            if pdf is not None:
+                files.append((pdf[0], pdf[1], "application/pdf"))
             headers = {"X-Linewise-Customer": rem.customer_id, "X-Linewise-Level": sub.level}
             email = mailer.build(address, msg.subject, msg.text, msg.html, attachments=files,
                                  to_name=rem.name, headers=headers)
@@ -247,6 +262,13 @@ def _send_one(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsCl
     store.mark_reminder(claimed, "sent", action_id=_sub_id(action_id, "sent", rem.customer_id, channel),
                         actor=actor)
     return result("sent", sub, message_id=message_id or None, subject=subject)
+
+
+def _level_attaches_pdf(policy: DunningPolicy, level: str) -> bool:
+    try:
+        return policy.level(level).attach_pdf
+    except KeyError:
+        return False
 
 
 def resolve_unconfirmed(store: Store, keys: Sequence[Sequence[Any]], outcome: str, *, action_id: str,

@@ -28,6 +28,7 @@ from connectors.reminders import (
 )
 from ui import common, state
 from ui import reminders_view as rv
+from ui import statements_view
 from ui.store import action_id, actor, done, get_store
 from ui.tables import money_table
 
@@ -107,8 +108,9 @@ def run_send(kind: str, purpose: str, plan, customers: list[str], mailer, sms, r
 
     error = None
     try:
-        send_reminders(plan, get_store(), mailer, sms, action_id=aid, actor=actor(), renderer=renderer,
-                       progress=progress, customer_ids=customers)
+        with statements_view.reminder_statements(plan.policy, loaded.data, analysis) as statement_pdf:
+            send_reminders(plan, get_store(), mailer, sms, action_id=aid, actor=actor(), renderer=renderer,
+                           progress=progress, customer_ids=customers, statement_pdf=statement_pdf)
     except Exception as exc:  # noqa: BLE001 - a store error: what went out so far is kept and shown
         error = f"{type(exc).__name__}: {exc}"[:500]
     keep_report(kind, aid, plan.as_of, results, error)
@@ -281,7 +283,8 @@ except Exception as exc:  # noqa: BLE001 - the store could not be read: say so, 
     st.error(f"The reminder log could not be read ({type(exc).__name__}), so nothing can be planned or "
              "sent. Try again; if it persists, check the database.", icon=":material/error:")
     st.stop()
-renderer = make_renderer(policy)
+statement_settings = statements_view.settings()
+renderer = make_renderer(policy, company=statement_settings.company if statement_settings else None)
 names = state.customer_names(data)
 keep = state.selected_customers(data)
 if st.session_state.get("f_currency"):

@@ -42,7 +42,8 @@ from connectors.statement_xlsx import XLSX_MIME, statement_xlsx
 from connectors.store import ActionConflict, Store
 
 __all__ = ["StatementSettings", "load_settings", "dispute_amounts", "build", "render_pdf", "render_xlsx",
-           "file_name", "write_files", "send", "PDF_MIME", "XLSX_MIME", "Progress"]
+           "file_name", "write_files", "send", "email_text", "ReminderStatements", "PDF_MIME", "XLSX_MIME",
+           "Progress"]
 
 Progress = Callable[[int, int, str], None]  # (done, total, what: a file name or customer id)
 _CHUNK = 25  # statements per worker task: a renderer (fonts) is set up once per task
@@ -153,7 +154,8 @@ def write_files(stmts: Statements, out_dir: str | Path, settings: StatementSetti
         for chunk in chunks:
             advance(_write_chunk(chunk, str(out), formats, settings))
     else:
-        method = "fork" if "fork" in get_all_start_methods() else "spawn"
+        # not "fork": a process that has typeset before holds the typesetter's threads and locks
+        method = "forkserver" if "forkserver" in get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(workers, mp_context=get_context(method)) as pool:
             futures = [pool.submit(_write_chunk, chunk, str(out), formats, settings) for chunk in chunks]
             for f in as_completed(futures):
@@ -229,3 +231,37 @@ def send(stmts: Statements, store: Store, mailer: Mailer, settings: StatementSet
             if progress is not None:
                 progress(n, len(ids), r)
     return report
+
+
+class ReminderStatements:
+    """Statement PDFs for reminder emails (``send_reminders(..., statement_pdf=...)``, levels with
+    ``attach_pdf``): the statements of every customer are built on first use, each PDF on demand,
+    with one renderer. Use as a context manager."""
+
+    def __init__(self, data: Any, analysis: Any, store: Store | None, settings: StatementSettings):
+        self._args = (data, analysis, store, settings)
+        self._stmts: Statements | None = None
+        self._renderer: StatementRenderer | None = None
+
+    def __call__(self, reminder: Any) -> tuple[str, bytes] | None:
+        data, analysis, store, settings = self._args
+        if self._stmts is None:
+            self._stmts = build(data, analysis, store, settings=settings)
+        cid = str(reminder.customer_id)
+        if cid not in set(self._stmts.customer_ids):
+            return None
+        if self._renderer is None:
+            self._renderer = StatementRenderer(settings.company, settings.texts)
+        st = self._stmts.of(cid)
+        return file_name(cid, st.as_of, "pdf"), self._renderer.render(st)
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def __enter__(self) -> ReminderStatements:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

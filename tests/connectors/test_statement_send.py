@@ -200,3 +200,45 @@ def test_cli_statements_from_a_shell(book, tmp_path):
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "[1/1] statement-C-HU-2026-06-30.pdf" in proc.stdout
+
+
+def test_a_reminder_level_can_attach_the_statement_pdf(book, store, smtp, tmp_path):
+    from billing.dunning import DunningPolicy
+    from connectors.reminders import build_plan, send_reminders
+
+    data = load_dataset(book)
+    analysis = analyse(data, AS_OF, with_exceptions=False, with_kpis=False)
+    settings = service.load_settings({"company": {"name": "ACME Kft.", "iban": IBAN}})
+    policy = DunningPolicy(levels={"first": {"attach_pdf": True}})
+    plan = build_plan(data, AS_OF, store, policy, analysis=analysis)
+    mailer = Mailer(SmtpConfig(host="127.0.0.1", port=smtp.port, security="none",
+                               from_address="AR <ar@acme.test>", timeout=10))
+    with service.ReminderStatements(data, analysis, store, settings) as pdfs:
+        report = send_reminders(plan, store, mailer, None, action_id=new_action_id(), actor="test",
+                                statement_pdf=pdfs, customer_ids=["C-EN"])
+    assert [r.status for r in report.results] == ["sent"]
+    (msg,) = smtp.to("en@acme.test")
+    (att,) = list(msg.iter_attachments())
+    assert att.get_content_type() == "application/pdf" and att.get_filename() == "statement-C-EN-2026-06-30.pdf"
+    assert "statement of account is attached" in msg.get_body(("plain",)).get_content()
+    f = tmp_path / "r.pdf"
+    f.write_bytes(att.get_content())
+    text = subprocess.run([need_tool("pdftotext"), str(f), "-"], capture_output=True, check=True).stdout.decode()
+    assert "Acme Ltd" in text and "Statement of account" in text
+
+
+def test_levels_without_the_option_attach_nothing(book, store, smtp):
+    from billing.dunning import DunningPolicy
+    from connectors.reminders import build_plan, send_reminders
+
+    data = load_dataset(book)
+    analysis = analyse(data, AS_OF, with_exceptions=False, with_kpis=False)
+    settings = service.load_settings({})
+    plan = build_plan(data, AS_OF, store, DunningPolicy(), analysis=analysis)
+    mailer = Mailer(SmtpConfig(host="127.0.0.1", port=smtp.port, security="none",
+                               from_address="AR <ar@acme.test>", timeout=10))
+    with service.ReminderStatements(data, analysis, store, settings) as pdfs:
+        send_reminders(plan, store, mailer, None, action_id=new_action_id(), actor="test", statement_pdf=pdfs,
+                       customer_ids=["C-EN"])
+    (msg,) = smtp.to("en@acme.test")
+    assert list(msg.iter_attachments()) == []
