@@ -135,3 +135,18 @@ def test_a_dispute_is_marked_with_its_amount(renderer, tmp_path):
     st = statements(disputes=disputes).of("C-ZH")
     flat = _flat(pdf_text(renderer.render(st), tmp_path))
     assert "争议金额 €800.00" in flat and "应付金额 €8,000.00" in flat
+
+
+def test_the_company_logo_is_placed_in_the_header(tmp_path):
+    import io as _io
+
+    buf = _io.BytesIO()
+    Image.new("RGB", (120, 40), (31, 78, 121)).save(buf, format="PNG")
+    company = COMPANY.model_copy(update={"logo": buf.getvalue(), "logo_format": "png"})
+    with StatementRenderer(company) as r:
+        pdf = r.render(statements().of("C-EN"))
+    f = tmp_path / "logo.pdf"
+    f.write_bytes(pdf)
+    images = subprocess.run([need_tool("pdfimages"), "-list", str(f)], capture_output=True, check=True,
+                            timeout=60).stdout.decode().splitlines()[2:]
+    assert [ln.split()[3:5] for ln in images] == [["120", "40"]]  # width, height of the one image
