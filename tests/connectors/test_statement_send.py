@@ -1,17 +1,12 @@
 """Statements emailed for real (aiosmtpd on 127.0.0.1), once per customer and statement date; the CLI bulk run."""
 from __future__ import annotations
 
-import email
-import socket
 import subprocess
 import sys
-import threading
-from email import policy as email_policy
 from pathlib import Path
 
 import pytest
 import xlsxwriter
-from aiosmtpd.controller import Controller
 
 import cli
 from billing.analysis import analyse
@@ -20,49 +15,11 @@ from connectors.mailer import Mailer, SmtpConfig
 from connectors.store import Store, new_action_id
 from services import statements as service
 from tests.connectors.statement_fixtures import need_tool
+from tests.connectors.test_reminders_send import smtp  # noqa: F401  (the aiosmtpd server fixture: messages are (from, rcpts, msg))
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2026-06-30"
 IBAN = "DE89370400440532013000"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.refuse: set[str] = set()
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.messages.append(email.message_from_bytes(envelope.content, policy=email_policy.default))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[email.message.EmailMessage]:
-        return [m for m in self.messages if address in str(m["To"])]
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    inbox.port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    try:
-        yield inbox
-    finally:
-        controller.stop()
 
 
 def write_book(path: Path) -> Path:
@@ -181,7 +138,7 @@ def test_cli_writes_one_file_per_customer_and_sends_only_with_send(book, tmp_pat
     assert cli.main(args + ["--send", "--customer", "C-EN", "--only-open"]) == 0
     assert len(smtp.messages) == 1 and "[1/1] sent" in capsys.readouterr().out
     assert cli.main(args + ["--send"]) == 0  # C-EN was sent already: only the others go
-    assert sorted(m["To"].addresses[0].addr_spec for m in smtp.messages) == [
+    assert sorted(r for _, rcpts, _ in smtp.messages for r in rcpts) == [
         "en@acme.test", "hu@kovacs.test", "zh@hd.test"]
 
 
