@@ -225,7 +225,8 @@ def cmd_remind(args: argparse.Namespace) -> int:
         sms_cfg = SmsConfig.from_secrets(secrets)
         from connectors.company import company_from_secrets
 
-        renderer = make_renderer(dunning, templates_dir=args.templates, company=company_from_secrets(secrets))
+        company = company_from_secrets(secrets)
+        renderer = make_renderer(dunning, templates_dir=args.templates, company=company)
     except (ConfigError, FileNotFoundError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(str(exc)) from exc
     data = _load(args)
@@ -263,7 +264,7 @@ def cmd_remind(args: argparse.Namespace) -> int:
             report = send_reminders(plan, store, Mailer(smtp) if smtp else None,
                                     SmsClient(sms_cfg) if sms_cfg else None, action_id=new_action_id(),
                                     actor=actor, renderer=renderer, progress=progress,
-                                    statement_pdf=statement_pdf)
+                                    statement_pdf=statement_pdf, epc_qr=_reminder_qr(company))
         print(f"Sent {len(report.sent)}, failed {len(report.failed)}, skipped {len(report.skipped)}.")
         return EXIT_OK if report.ok else EXIT_DATA
 
@@ -333,6 +334,15 @@ def cmd_statements(args: argparse.Namespace) -> int:
                                          actor=args.actor or f"cli:{getpass.getuser()}", progress=sent)
         print(f"Sent {len(report.sent)}, failed {len(report.failed)}, skipped {len(report.skipped)}.")
         return EXIT_OK if report.ok else EXIT_DATA
+
+
+def _reminder_qr(company):
+    """An EPC QR code for each reminder's EUR lines when [company] has an IBAN, else None."""
+    from functools import partial
+
+    from connectors.qr import reminder_qr
+
+    return partial(reminder_qr, company) if company.can_take_sepa else None
 
 
 def _reminder_statements(dunning, data, as_of, engine_policy, store, secrets):

@@ -81,10 +81,10 @@ def disputed_amounts(items: pd.DataFrame, disputes: pd.DataFrame | None) -> np.n
         d = d.assign(_open=line_open).sort_values(order, kind="stable")
         line_open = d["_open"].to_numpy(dtype=np.int64)
         before = d.groupby("dispute_id", sort=False)["_open"].cumsum().to_numpy(dtype=np.int64) - line_open
-        amount = pd.to_numeric(d["amount"], errors="coerce")
-        cap = amount.to_numpy(dtype="float64", na_value=np.nan)
-        limited = ~np.isnan(cap)
-        room = np.where(limited, np.maximum(np.nan_to_num(cap).astype(np.int64) - before, 0), line_open)
+        amount = pd.array(d["amount"], dtype="Int64")  # minor units; NA = the whole open amounts
+        limited = ~amount.isna()
+        cap = amount.fillna(0).to_numpy(dtype=np.int64)
+        room = np.where(limited, np.maximum(cap - before, 0), line_open)
         held = np.minimum(line_open, room)
     per_code = pd.Series(held, index=d["line_code"].to_numpy()).groupby(level=0).sum()
     total_open = open_by_code.reindex(items["reference"].astype(str)).to_numpy(dtype=np.int64)
@@ -279,8 +279,8 @@ def _headers(customers: pd.DataFrame | None, ids: Iterable[str]) -> pd.DataFrame
         for f in HEADER_FIELDS:
             out[f] = pd.NA
         return out
-    c = customers.drop_duplicates("customer_id").set_index(customers.drop_duplicates("customer_id")[
-        "customer_id"].astype(str))
+    first = customers.drop_duplicates("customer_id")
+    c = first.set_index(first["customer_id"].astype(str))
     for f in HEADER_FIELDS:
         out[f] = c[f].reindex(ids).to_numpy() if f in c.columns else pd.NA
     return out

@@ -16,7 +16,7 @@ from segno import helpers
 from billing.company import CompanyDetails
 from billing.money import minor_digits
 
-__all__ = ["epc_qr", "epc_svg", "epc_png", "remittance_text", "EPC_MAX_MINOR", "EPC_TEXT_MAX"]
+__all__ = ["epc_qr", "epc_svg", "epc_png", "remittance_text", "reminder_qr", "EPC_MAX_MINOR", "EPC_TEXT_MAX"]
 
 EPC_TEXT_MAX = 140  # unstructured remittance information (EPC069-12)
 EPC_NAME_MAX = 70
@@ -56,3 +56,11 @@ def epc_png(qr: segno.QRCode, scale: int = 6) -> bytes:
     buf = io.BytesIO()
     qr.save(buf, kind="png", scale=scale, border=4)
     return buf.getvalue()
+
+
+def reminder_qr(company: CompanyDetails, reminder) -> tuple[str, bytes] | None:
+    """("payment-qr.png", PNG) paying the EUR lines a reminder asks for, quoting their line codes;
+    None without an IBAN or EUR lines (``send_reminders(..., epc_qr=partial(reminder_qr, company))``)."""
+    eur = [ln for ln in reminder.lines if str(ln.currency).upper() == "EUR"]
+    qr = epc_qr(company, sum(ln.open for ln in eur), "EUR", remittance_text([ln.line_code for ln in eur]))
+    return None if qr is None else ("payment-qr.png", epc_png(qr))

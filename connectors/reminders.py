@@ -60,8 +60,8 @@ __all__ = ["SendResult", "SendReport", "build_plan", "make_renderer", "preview",
            "send_reminders", "resolve_unconfirmed", "read_secrets_file", "plan_text", "clients_from_secrets", "Progress"]
 
 Progress = Callable[[int, int, "SendResult"], None]
-# (reminder) -> (file name, PDF bytes) of the customer's statement of account, for levels with attach_pdf
-StatementPdf = Callable[[Reminder], "tuple[str, bytes] | None"]
+# (reminder) -> (file name, bytes) of a file for its email, or None: the statement PDF, the EPC QR code
+AttachmentFor = Callable[[Reminder], "tuple[str, bytes] | None"]
 
 
 @dataclass(frozen=True)
@@ -177,14 +177,16 @@ def _filename(customer_id: str, as_of: Any) -> str:
 def send_reminders(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsClient | None, *,
                    action_id: str, actor: str, renderer: MessageRenderer | None = None,
                    progress: Progress | None = None, customer_ids: Iterable[str] | None = None,
-                   attach_statement: bool | None = None, statement_pdf: StatementPdf | None = None) -> SendReport:
+                   attach_statement: bool | None = None, statement_pdf: AttachmentFor | None = None,
+                   epc_qr: AttachmentFor | None = None) -> SendReport:
     """Claim → send → record, for each reminder of `plan` (or those of `customer_ids`) and each of its
     channels. Returns what happened to each (sent, failed + error, skipped + why).
 
     A channel with no client (`mailer`/`sms` None) is skipped without claiming, so it
     can be sent later. Store errors propagate (the claim then stays for manual resolution).
     `statement_pdf` (``services.statements.ReminderStatements``) attaches the statement of account
-    as PDF to the emails of levels with ``attach_pdf``.
+    as PDF to the emails of levels with ``attach_pdf``; `epc_qr` (``connectors.qr.reminder_qr``)
+    attaches an EPC QR code (PNG) paying the reminder's EUR lines.
     """
     if not isinstance(action_id, str) or not action_id.strip():
         raise ValueError("action_id must be a non-empty string (see connectors.store.new_action_id)")
@@ -195,7 +197,7 @@ def send_reminders(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: 
     report = SendReport()
     for done, (rem, channel) in enumerate(jobs, start=1):
         result = _send_one(plan, store, mailer, sms, rem, channel, action_id, actor, renderer, attach,
-                           statement_pdf)
+                           (statement_pdf, epc_qr))
         report.results.append(result)
         if progress is not None:
             progress(done, len(jobs), result)
@@ -204,7 +206,7 @@ def send_reminders(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: 
 
 def _send_one(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsClient | None,
               rem: Reminder, channel: str, action_id: str, actor: str, renderer: MessageRenderer,
-              attach: bool, statement_pdf: StatementPdf | None = None) -> SendResult:
+              attach: bool, extras: tuple[AttachmentFor | None, ...] = (None, None)) -> SendResult:
     address = rem.address(channel)
     client = mailer if channel == "email" else sms if channel == "sms" else None
 
@@ -230,9 +232,12 @@ def _send_one(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsCl
     message_id: str | None = None
     subject: str | None = None
     try:
-        pdf = None
+        statement_pdf, epc_qr = extras
+        pdf = qr = None
         if channel == "email" and statement_pdf is not None and _level_attaches_pdf(plan.policy, sub.level):
             pdf = statement_pdf(sub)
+        if channel == "email" and epc_qr is not None:
+            qr = epc_qr(sub)
         msg = renderer.render(sub, attachment=(attach or pdf is not None) and channel == "email")
         subject = msg.subject
         if channel == "email":
@@ -241,6 +246,8 @@ def _send_one(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsCl
                 if attach else []
             if pdf is not None:
                 files.append((pdf[0], pdf[1], "application/pdf"))
+            if qr is not None:
+                files.append((qr[0], qr[1], "image/png"))
             headers = {"X-Linewise-Customer": rem.customer_id, "X-Linewise-Level": sub.level}
             email = mailer.build(address, msg.subject, msg.text, msg.html, attachments=files,
                                  to_name=rem.name, headers=headers)

@@ -110,7 +110,8 @@ def run_send(kind: str, purpose: str, plan, customers: list[str], mailer, sms, r
     try:
         with statements_view.reminder_statements(plan.policy, loaded.data, analysis) as statement_pdf:
             send_reminders(plan, get_store(), mailer, sms, action_id=aid, actor=actor(), renderer=renderer,
-                           progress=progress, customer_ids=customers, statement_pdf=statement_pdf)
+                           progress=progress, customer_ids=customers, statement_pdf=statement_pdf,
+                           epc_qr=statements_view.reminder_qr())
     except Exception as exc:  # noqa: BLE001 - a store error: what went out so far is kept and shown
         error = f"{type(exc).__name__}: {exc}"[:500]
     keep_report(kind, aid, plan.as_of, results, error)

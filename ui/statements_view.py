@@ -35,6 +35,16 @@ def reminder_statements(policy, data, analysis):
     return service.ReminderStatements(data, analysis, get_store(), cfg)
 
 
+def reminder_qr():
+    """An EPC QR code (PNG) for each reminder's EUR lines when [company] has an IBAN, else None."""
+    from functools import partial
+
+    from connectors.qr import reminder_qr as make
+
+    cfg = settings()
+    return partial(make, cfg.company) if cfg is not None and cfg.company.can_take_sepa else None
+
+
 def render_downloads(cid: str, data, analysis) -> None:
     """Options (period start, open items only) and the two download buttons."""
     cfg = settings()

@@ -199,3 +199,33 @@ def test_levels_without_the_option_attach_nothing(book, store, smtp):
                        customer_ids=["C-EN"])
     (msg,) = smtp.to("en@acme.test")
     assert list(msg.iter_attachments()) == []
+
+
+def test_a_reminder_carries_an_epc_qr_paying_its_lines(book, store, smtp):
+    import io
+    from functools import partial
+
+    import zxingcpp
+    from PIL import Image
+
+    from billing.dunning import DunningPolicy
+    from connectors.qr import reminder_qr
+    from connectors.reminders import build_plan, send_reminders
+
+    data = load_dataset(book)
+    analysis = analyse(data, AS_OF, with_exceptions=False, with_kpis=False)
+    company = service.load_settings({"company": {"name": "ACME Kft.", "iban": IBAN}}).company
+    plan = build_plan(data, AS_OF, store, DunningPolicy(), analysis=analysis)
+    mailer = Mailer(SmtpConfig(host="127.0.0.1", port=smtp.port, security="none",
+                               from_address="AR <ar@acme.test>", timeout=10))
+    send_reminders(plan, store, mailer, None, action_id=new_action_id(), actor="test",
+                   epc_qr=partial(reminder_qr, company), customer_ids=["C-EN", "C-HU"])
+    (msg,) = smtp.to("en@acme.test")
+    (att,) = list(msg.iter_attachments())
+    assert att.get_content_type() == "image/png"
+    (code,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(att.get_content())))
+    fields = code.text.split("\n")
+    assert fields[3] == "SCT" and fields[6] == IBAN and fields[7] == "EUR60"
+    assert fields[-1] == plan.reminder("C-EN").line_codes[0]
+    (hu,) = smtp.to("hu@kovacs.test")  # HUF: no SEPA QR
+    assert list(hu.iter_attachments()) == []
