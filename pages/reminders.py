@@ -390,6 +390,8 @@ with t_log:
                            "lines", "line_codes", "attempts", "error"]],
                      hide_index=True, key="rem_log", column_config=rv.LOG_CONFIG)
 
+statements_view.render_bulk_send(data, analysis, mailer if problem is None else None, keep)
+
 confirm = st.session_state.get(CONFIRM)
 if confirm:
     confirm_dialog(plan, confirm["customers"], mailer, sms, renderer, today_warning)

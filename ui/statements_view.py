@@ -7,7 +7,7 @@ import streamlit as st
 from connectors.mailer import ConfigError
 from connectors.statement_pdf import StatementRenderError
 from services import statements as service
-from ui.store import get_store
+from ui.store import action_id, actor, done, get_store
 
 
 def settings() -> service.StatementSettings | None:
@@ -67,3 +67,72 @@ def render_downloads(cid: str, data, analysis) -> None:
     cols[3].download_button("Download statement (XLSX)", lambda: service.render_xlsx(one(), cfg),
                             file_name=service.file_name(cid, as_of, "xlsx"), mime=service.XLSX_MIME,
                             key="customer_download", icon=":material/download:", on_click="ignore")
+
+
+# --------------------------------------------------------------------------- bulk email (Reminders page)
+
+CONFIRM = "stm_confirm"  # session: True while the send dialog is open
+REPORT = "stm_report"  # session: what the last statement send did
+
+
+def _close() -> None:
+    st.session_state.pop(CONFIRM, None)
+
+
+@st.dialog("Email statements of account", width="medium", on_dismiss=_close)
+def _confirm(data, analysis, mailer, keep: set[str] | None, cfg: service.StatementSettings) -> None:
+    store = get_store()
+    stmts = service.build(data, analysis, store, customer_ids=keep, settings=cfg)
+    heads = stmts.headers
+    with_mail = heads.loc[heads["email"].fillna("").astype(str).str.strip() != "", "customer_id"].astype(str)
+    log = store.statement_log(analysis.as_of)
+    done_ids = set(log.loc[log["status"].isin(["sent", "queued"]), "customer_id"].astype(str))
+    todo = [c for c in with_mail if c not in done_ids]
+    st.markdown(f"Email the statement as of **{analysis.as_of:%Y-%m-%d}** (PDF attached) to **{len(todo)} "
+                f"customer(s)**. {len(stmts.customer_ids) - len(with_mail)} without an e-mail address are "
+                f"skipped; {len(done_ids & set(with_mail))} already had this statement.")
+    st.caption("Each customer gets the statement of a date once, however often this is clicked or the "
+               "cron job (`cli.py statements --send`) runs.")
+    cols = st.columns(2)
+    go = cols[0].button("Send now", key="stm_confirm_send", type="primary", icon=":material/send:",
+                        disabled=not todo, width="stretch")
+    if cols[1].button("Cancel", key="stm_confirm_cancel", width="stretch"):
+        _close()
+        st.rerun()
+    if go:
+        bar = st.progress(0.0, text="Sending …")
+
+        def progress(n: int, total: int, r) -> None:
+            bar.progress(n / total, text=f"{n} of {total} · {r.customer_id} {r.status}")
+
+        report = service.send(stmts, store, mailer, cfg, action_id=action_id("send_statements"), actor=actor(),
+                              customer_ids=todo, progress=progress)
+        st.session_state[REPORT] = {"as_of": f"{analysis.as_of:%Y-%m-%d}", "results": report.frame()}
+        done("send_statements")
+        _close()
+        st.rerun()
+
+
+def render_bulk_send(data, analysis, mailer, keep: set[str] | None) -> None:
+    """The Reminders page's "Statements of account" section: email every statement once, with progress."""
+    st.subheader("Statements of account")
+    cfg = settings()
+    if cfg is None:
+        return
+    log = get_store().statement_log(analysis.as_of)
+    st.caption(f"Statements as of {analysis.as_of:%Y-%m-%d} e-mailed so far: "
+               f"{int((log['status'] == 'sent').sum())}. Each one goes out once per customer and date.")
+    if st.button("Email statements …", key="stm_send_open", icon=":material/outgoing_mail:",
+                 disabled=mailer is None, help=None if mailer else "E-mail is not configured ([smtp])."):
+        done("send_statements")
+        st.session_state[CONFIRM] = True
+    if st.session_state.get(CONFIRM):
+        _confirm(data, analysis, mailer, keep, cfg)
+    report = st.session_state.get(REPORT)
+    if report is not None:
+        df = report["results"]
+        counts = df["status"].value_counts()
+        st.markdown(f"**Statements as of {report['as_of']}:** {int(counts.get('sent', 0))} sent · "
+                    f"{int(counts.get('failed', 0))} failed · {int(counts.get('skipped', 0))} skipped")
+        st.dataframe(df[["customer_id", "status", "address", "subject", "error"]], hide_index=True,
+                     key="stm_report_all")
