@@ -7,7 +7,10 @@ import streamlit as st
 from connectors.mailer import ConfigError
 from connectors.statement_pdf import StatementRenderError
 from services import statements as service
-from ui.store import action_id, actor, done, get_store
+from billing.roles import Action
+from services.context import NotAllowed, authorize
+from ui import state
+from ui.store import action_id, current_actor, done, get_store, sandbox
 
 
 def settings() -> service.StatementSettings | None:
@@ -81,7 +84,7 @@ def _close() -> None:
 
 @st.dialog("Email statements of account", width="medium", on_dismiss=_close)
 def _confirm(data, analysis, mailer, keep: set[str] | None, cfg: service.StatementSettings) -> None:
-    store = get_store()
+    store = state.workspace().store
     stmts = service.build(data, analysis, store, customer_ids=keep, settings=cfg)
     heads = stmts.headers
     with_mail = heads.loc[heads["email"].fillna("").astype(str).str.strip() != "", "customer_id"].astype(str)
@@ -100,12 +103,21 @@ def _confirm(data, analysis, mailer, keep: set[str] | None, cfg: service.Stateme
         _close()
         st.rerun()
     if go:
+        ws = state.workspace()
+        aid = action_id("send_statements")
+        try:  # the permission to send reminders covers statements (one check, audited when refused)
+            authorize(ws, current_actor(), Action.REMINDER_SEND, action_id=aid, detail={"statements": len(todo)})
+        except NotAllowed as exc:
+            st.error(str(exc))
+            return
+        if ws.sandbox:  # demo data: everything goes to the preview outbox, nothing leaves the machine
+            mailer = sandbox()[1].mailer()
         bar = st.progress(0.0, text="Sending …")
 
         def progress(n: int, total: int, r) -> None:
             bar.progress(n / total, text=f"{n} of {total} · {r.customer_id} {r.status}")
 
-        report = service.send(stmts, store, mailer, cfg, action_id=action_id("send_statements"), actor=actor(),
+        report = service.send(stmts, ws.store, mailer, cfg, action_id=aid, actor=current_actor().name,
                               customer_ids=todo, progress=progress)
         st.session_state[REPORT] = {"as_of": f"{analysis.as_of:%Y-%m-%d}", "results": report.frame()}
         done("send_statements")
@@ -119,7 +131,7 @@ def render_bulk_send(data, analysis, mailer, keep: set[str] | None) -> None:
     cfg = settings()
     if cfg is None:
         return
-    log = get_store().statement_log(analysis.as_of)
+    log = state.workspace().store.statement_log(analysis.as_of)
     st.caption(f"Statements as of {analysis.as_of:%Y-%m-%d} e-mailed so far: "
                f"{int((log['status'] == 'sent').sum())}. Each one goes out once per customer and date.")
     if st.button("Email statements …", key="stm_send_open", icon=":material/outgoing_mail:",
