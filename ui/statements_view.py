@@ -60,7 +60,8 @@ def render_downloads(cid: str, data, analysis) -> None:
     only_open = cols[1].toggle("Open items only", key="statement_only_open")
 
     def one() -> object:
-        stmts = service.build(data, analysis, get_store(), period_start=pd.Timestamp(start), only_open=only_open,
+        stmts = service.build(data, analysis, state.workspace().store, period_start=pd.Timestamp(start),
+                              only_open=only_open,
                               customer_ids=[cid], settings=cfg)
         return stmts.of(cid)
 
