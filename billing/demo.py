@@ -1025,7 +1025,6 @@ _MEANINGS: dict[str, dict[str, tuple[str, str]]] = {
         "name": ("Customer name", "Kovács és Társa Kft."),
         "email": ("Address for statements and reminders", "szamla@kovacsestarsa.hu"),
         "phone": ("Number for SMS reminders", "06 30 555 1234"),
-        "address": ("Billing address printed on statements (line breaks kept)", "Fő utca 1., 1011 Budapest"),
         "language": ("Language of reminders: en, zh, hu, ...", "hu"),
         "currency": ("Default currency of the customer's documents (ISO code)", "HUF"),
         "payment_terms_days": ("Days from invoice date to due date when an invoice has no due date", "30"),

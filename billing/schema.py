@@ -81,8 +81,6 @@ CUSTOMERS = Table("customers", (
     _c("email", "text", False, "e-mail", "mail", "email address", "邮箱", "电子邮件", "e-mail cím"),
     _c("phone", "text", False, "telephone", "mobile", "phone number", "tel", "电话", "手机",
        "telefon", "telefonszám", "mobil"),
-    _c("address", "text", False, "billing address", "postal address", "地址", "账单地址", "cím",
-       "számlázási cím"),
     _c("language", "text", False, "lang", "locale", "语言", "nyelv"),
     _c("currency", "text", False, *CURRENCY_SYN),
     _c("payment_terms_days", "int", False, "payment terms", "terms", "terms days", "net days",
