@@ -70,6 +70,7 @@ class DunningLevel(BaseModel):
     days: int  # relative to the due date: -3 = three days before, 1 = one day after
     channels: tuple[str, ...] = ("email",)
     enabled: bool = True
+    attach_pdf: bool = False  # attach the customer's statement of account as PDF to the email
 
     @field_validator("name")
     @classmethod
@@ -111,6 +112,7 @@ class DunningPolicy(BaseModel):
         [levels.final]
         days = 45
         channels = ["email", "sms"]
+        attach_pdf = true                    # the statement of account (PDF) goes with this level
 
     ``levels`` may also be a full list (``[[levels]]`` tables) replacing the defaults.
     """

@@ -317,6 +317,25 @@ members = Table(
     CheckConstraint("role IN ('viewer', 'finance', 'admin')", name="role_known"),
 )
 
+# added by revision 0005: statements emailed, once per (customer, statement date)
+statement_log = Table(
+    "statement_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(200), nullable=False),
+    Column("statement_date", String(10), nullable=False),  # YYYY-MM-DD
+    Column("channel", String(20), nullable=False),
+    Column("address", String(400)),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("customer_id", "statement_date"),
+    CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status_known"),
+)
+
 
 # --------------------------------------------------------------------------- engine
 
@@ -490,6 +509,9 @@ _REMINDER_SPEC = {"id": "int64", "line_code": "string", "level": "string", "cust
                   "created_at": "ts", "claimed_at": "ts", "sent_at": "ts", "action_id": "string"}
 _MEMBER_SPEC = {"pattern": "string", "role": "string", "created_at": "ts", "created_by": "string",
                 "updated_at": "ts", "updated_by": "string"}
+_STATEMENT_SPEC = {"id": "int64", "customer_id": "string", "statement_date": "string", "channel": "string",
+                   "address": "string", "status": "string", "attempts": "int64", "error": "string",
+                   "created_at": "ts", "claimed_at": "ts", "sent_at": "ts", "action_id": "string"}
 _DISPUTE_FIELDS = [c.name for c in disputes.columns if c.name not in ("updated_at",)]
 
 
@@ -1030,6 +1052,79 @@ class Store:
         with self._tx() as conn:
             rows = conn.execute(q).mappings().all()
         return _frame(rows, _REMINDER_SPEC)
+
+    # ---- statement log ---------------------------------------------------------------
+
+    def claim_statement(self, customer_id: str, statement_date: str, channel: str, address: str | None, *,
+                        action_id: str, actor: str, retry_failed: bool = True) -> bool:
+        """Claim the send of one customer's statement of `statement_date` (YYYY-MM-DD): True when this
+        call got it. Like `claim_reminders`: a (customer, date) already queued or sent is never claimed
+        again; a failed one is, with `retry_failed`; replaying an action id claims nothing."""
+        if not isinstance(customer_id, str) or not customer_id:
+            raise ValueError("customer_id must be a non-empty string")
+        day = pd.Timestamp(statement_date).strftime("%Y-%m-%d")
+        request = {"customer_id": customer_id, "statement_date": day, "channel": channel, "address": address,
+                   "retry_failed": retry_failed}
+
+        def work(conn: Connection, now: datetime) -> bool:
+            key = and_(statement_log.c.customer_id == customer_id, statement_log.c.statement_date == day)
+            before = conn.execute(select(statement_log).where(key)).mappings().first()
+            row = {"customer_id": customer_id, "statement_date": day, "channel": channel, "address": address,
+                   "status": "queued", "action_id": action_id, "claimed_at": now}
+            if before is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(statement_log.insert().values(**row, created_at=now, attempts=0))
+                except IntegrityError:
+                    return False  # another claimer inserted it first
+                self._audit(conn, now, actor, action_id, "statement", f"{customer_id}|{day}", "claim", None, row)
+                return True
+            if not (retry_failed and before["status"] == "failed"):
+                return False
+            done = conn.execute(statement_log.update().where(and_(key, statement_log.c.status == "failed"))
+                                .values(**row)).rowcount == 1
+            if done:
+                self._audit(conn, now, actor, action_id, "statement", f"{customer_id}|{day}", "reclaim",
+                            dict(before), {**dict(before), **row})
+            return done
+
+        result, replayed = self._do("claim_statement", action_id, actor, request, work)
+        return bool(result) and not replayed
+
+    def mark_statement(self, customer_id: str, statement_date: str, status: str, error: str | None = None, *,
+                       action_id: str, actor: str) -> bool:
+        """Record the outcome of a claimed (queued) statement send: sent or failed (+ error)."""
+        if status not in ("sent", "failed"):
+            raise ValueError("status must be 'sent' or 'failed' (claim_statement queues)")
+        if status == "failed" and not error:
+            raise ValueError("a failed attempt needs its error")
+        day = pd.Timestamp(statement_date).strftime("%Y-%m-%d")
+        request = {"customer_id": customer_id, "statement_date": day, "status": status, "error": error}
+
+        def work(conn: Connection, now: datetime) -> bool:
+            key = and_(statement_log.c.customer_id == customer_id, statement_log.c.statement_date == day,
+                       statement_log.c.status == "queued")
+            before = conn.execute(select(statement_log).where(key)).mappings().first()
+            if before is None:
+                return False
+            changes = {"status": status, "error": error if status == "failed" else None,
+                       "attempts": statement_log.c.attempts + 1, "sent_at": now if status == "sent" else None}
+            conn.execute(statement_log.update().where(key).values(**changes))
+            self._audit(conn, now, actor, action_id, "statement", f"{customer_id}|{day}", status, dict(before),
+                        {**dict(before), "status": status, "error": changes["error"]})
+            return True
+
+        result, _ = self._do("mark_statement", action_id, actor, request, work)
+        return bool(result)
+
+    def statement_log(self, statement_date: str | None = None) -> pd.DataFrame:
+        """Statements emailed (or claimed), oldest first; columns as ``_STATEMENT_SPEC``."""
+        q = select(*[statement_log.c[c] for c in _STATEMENT_SPEC]).order_by(statement_log.c.id)
+        if statement_date is not None:
+            q = q.where(statement_log.c.statement_date == pd.Timestamp(statement_date).strftime("%Y-%m-%d"))
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, _STATEMENT_SPEC)
 
     def actions(self) -> pd.DataFrame:
         """The action ledger: action_id, kind, created_at, actor (one row per effective action)."""

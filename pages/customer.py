@@ -10,7 +10,7 @@ import streamlit as st
 
 from billing.aging import is_credit_note, month_ends
 from ui.charts import CHART_CONFIG
-from ui import charts, common, exports, state
+from ui import charts, common, state, statements_view
 from ui import disputes as disputes_ui
 from ui.fmt import money_text
 from ui.tables import money_table
@@ -115,19 +115,6 @@ def statement(cid: str, analysis, data, payments: pd.DataFrame) -> dict[str, pd.
     return {"open_lines": lines, "payments": pays, "credit_notes": credits, "aging": roll}
 
 
-def statement_workbook(cid: str, name: str, tables: dict[str, pd.DataFrame], as_of, buckets) -> bytes:
-    header = pd.DataFrame(
-        {"item": ["customer", "name", "statement as of"], "value": [cid, name, as_of.strftime("%Y-%m-%d")]}
-    )
-    money = {
-        "open_lines": ["amount", "allocated", "open"],
-        "payments": ["amount", "applied", "unapplied"],
-        "credit_notes": ["amount"],
-        "aging": [*buckets, "open", "unapplied", "net", "in_dispute"],
-    }
-    return exports.xlsx_bytes({"statement": header, **tables}, money)
-
-
 def render_statement(tables: dict[str, pd.DataFrame], buckets: list[str]) -> None:
     t_open, t_pay, t_credit, t_aging = st.tabs(
         [
@@ -197,15 +184,7 @@ render_balances(tables["aging"], buckets)
 
 st.subheader("Statement of account")
 render_statement(tables, buckets)
-st.download_button(
-    "Download statement (XLSX)",
-    lambda: statement_workbook(cid, name, tables, analysis.as_of, buckets),
-    file_name=f"statement_{cid}_{analysis.as_of:%Y-%m-%d}.xlsx",
-    mime=exports.XLSX_MIME,
-    key="customer_download",
-    icon=":material/download:",
-    on_click="ignore",
-)
+statements_view.render_downloads(cid, loaded.data, analysis)
 render_history(loaded, cid, analysis.as_of, buckets)
 disputes_ui.customer_section(cid, analysis)
 

@@ -24,6 +24,7 @@ from services import actions
 from services.context import NotAllowed
 from ui import auth, common, state
 from ui import reminders_view as rv
+from ui import statements_view
 from ui.store import action_id, current_actor, done, sandbox
 from ui.tables import money_table
 from ui.text import plain
@@ -112,9 +113,11 @@ def run_send(kind: str, purpose: str, plan, customers: list[str], mailer, sms, r
 
     error = None
     try:
-        actions.send(state.workspace(), current_actor(), plan, mailer, sms, action_id=aid,
-                     outbox=sandbox()[1], renderer=renderer, progress=progress, customer_ids=customers,
-                     retry=kind == "retry")
+        with statements_view.reminder_statements(plan.policy, loaded.data, analysis) as statement_pdf:
+            actions.send(state.workspace(), current_actor(), plan, mailer, sms, action_id=aid,
+                         outbox=sandbox()[1], renderer=renderer, progress=progress, customer_ids=customers,
+                         retry=kind == "retry", statement_pdf=statement_pdf,
+                         epc_qr=statements_view.reminder_qr())
     except NotAllowed as exc:  # refused (and audited) before anything was claimed or sent
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a store error: what went out so far is kept and shown
@@ -292,7 +295,8 @@ except Exception as exc:  # noqa: BLE001 - the store could not be read: say so, 
     st.error(f"The reminder log could not be read ({type(exc).__name__}), so nothing can be planned or "
              "sent. Try again; if it persists, check the database.", icon=":material/error:")
     st.stop()
-renderer = make_renderer(policy)
+statement_settings = statements_view.settings()
+renderer = make_renderer(policy, company=statement_settings.company if statement_settings else None)
 names = state.customer_names(data)
 keep = state.selected_customers(data)
 if st.session_state.get("f_currency"):
@@ -404,6 +408,8 @@ with t_log:
         st.dataframe(view[["claimed_at", "sent_at", "customer_id", "name", "level", "channel", "status",
                            "lines", "line_codes", "attempts", "error"]],
                      hide_index=True, key="rem_log", column_config=rv.LOG_CONFIG)
+
+statements_view.render_bulk_send(data, analysis, mailer if problem is None else None, keep)
 
 confirm = st.session_state.get(CONFIRM)
 if confirm:
