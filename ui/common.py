@@ -34,7 +34,9 @@ def ensure_app_navigation() -> None:
         return
     from ui.navigation import pages
 
-    st.navigation(pages(), position="hidden")
+    # Admin included, so a deep link to it stays there; app.py's frame then decides (sign-in gate
+    # first, Admin only for admins).
+    st.navigation(pages(admin=True), position="hidden")
     st.rerun()
 
 

@@ -48,9 +48,9 @@ def ok(at: AppTest) -> AppTest:
 
 
 def app_as(user: str | None, *, verified: bool = True, roles: dict | None = None, auth: dict | None = None,
-           page: str | None = None, script: Path = APP) -> AppTest:
+           page: str | None = None) -> AppTest:
     """An app session with sign-in configured, signed in as `user` (None: signed out)."""
-    at = AppTest.from_file(str(script), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.secrets["auth"] = auth or AUTH
     at.secrets["roles"] = ROLES if roles is None else roles
     at.user = ({"is_logged_in": False} if user is None else
@@ -102,14 +102,6 @@ def test_a_signed_in_non_member_sees_no_access_and_whom_to_ask():
     text = plain(at.error[0].value)
     assert STRANGER in text and "not a member of this workspace" in text and ADMIN in text
     assert at.button(key="auth_sign_out")
-    assert not at.metric and not at.dataframe
-
-
-@pytest.mark.parametrize("user", [None, STRANGER])
-def test_a_page_file_started_on_its_own_shows_no_data_before_sign_in(user):
-    """A deep link to a fresh server runs the page file alone (Streamlit's legacy pages/ mode)."""
-    at = app_as(user, script=APP.parent / "pages" / "aging.py")
-    assert titles(at) == (["Linewise"] if user is None else ["No access"])
     assert not at.metric and not at.dataframe
 
 
