@@ -28,14 +28,17 @@ def ensure_app_navigation() -> None:
     your app will ignore the pages/ directory", st.navigation's docs). A page
     that finds it was not started by app.py makes that public call itself and
     reruns: the rerun goes through app.py, on the same page. It happens once
-    per server process, on a page load (nothing the user did is lost).
+    per server process, on a page load (nothing the user did is lost). The
+    sign-in gate runs first, so nothing is shown to a visitor it stops.
     """
     if st.session_state.pop(FRAMED, False):
         return
+    from ui import auth
     from ui.navigation import pages
 
-    # Admin included, so a deep link to it stays there; app.py's frame then decides (sign-in gate
-    # first, Admin only for admins).
+    auth.gate()  # before anything else: a visitor who may not see the data stops here
+    # Admin included, so a deep link to it stays there; app.py's frame then decides (Admin only
+    # for admins).
     st.navigation(pages(admin=True), position="hidden")
     st.rerun()
 
