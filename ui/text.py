@@ -22,10 +22,10 @@ __all__ = ["plain"]
 # never leaves. An "_" inside a word (invoice_no) cannot emphasise and a ":" before a space
 # (found: x) starts nothing: those stay as they are, so messages read the same in the source.
 _INLINE = re.compile(r"([\\`*\[\]<>~$]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|:(?=\S))")
-# GitHub-flavoured literal autolinks (http://, https://, www., e-mail addresses) are found in the
+# GitHub-flavoured literal autolinks (http://, https://, www.) are found in the
 # text *after* escapes are read, so a backslash does not stop them: an invisible WORD JOINER
 # (U+2060) inside the trigger does, and the text still reads (and copies) the same to the eye.
-_AUTOLINK = re.compile(r"(?i)\b(https?(?=:)|www(?=\.)|(?<=\S)@(?=\S))")
+_AUTOLINK = re.compile(r"(?i)\b(https?(?=:)|www(?=\.))")
 WORD_JOINER = "\u2060"
 # Block markup only counts at the start of a line: headings, lists, quotes, setext rules.
 _BLOCK_START = re.compile(r"^(\s*)([#+\-=>]|\d+(?=[.)]))")
