@@ -6,7 +6,8 @@ from pathlib import Path
 
 from billing.ingest import IngestOptions, SchemaError, build_dataset
 from billing.model import Dataset
-from connectors.sources import SourceError, read_csv_files, read_source
+from connectors.sources import SourceError
+from connectors.worker import read_untrusted, read_untrusted_files
 
 __all__ = ["load_dataset", "load_uploads", "load_mapping", "SourceError", "SchemaError", "LoadError"]
 
@@ -25,16 +26,16 @@ def load_dataset(source: str | Path | bytes, options: IngestOptions = IngestOpti
         from connectors.gsheets import load_sheet_dataset
 
         return load_sheet_dataset(source.strip(), options)
-    raw = read_source(source, name=name)
+    raw = read_untrusted(source, name=name)  # a separate, limited process: a hostile file is a message
     return build_dataset(raw, options)
 
 
 def load_uploads(files: list[tuple[str, bytes]], options: IngestOptions = IngestOptions()) -> Dataset:
-    """One uploaded workbook, or several uploaded CSVs (one per table)."""
+    """One uploaded workbook, or several uploaded CSVs (one per table), read in the limited worker."""
     if len(files) == 1:
         name, data = files[0]
-        return build_dataset(read_source(data, name=name), options)
-    return build_dataset(read_csv_files(files), options)
+        return build_dataset(read_untrusted(data, name=name), options)
+    return build_dataset(read_untrusted_files(files), options)
 
 
 def load_mapping(path: str | Path) -> dict:

@@ -12,7 +12,8 @@ import streamlit as st
 from billing.model import RawSheet, RawWorkbook
 from billing.schema import TABLES, column_keys, header_key
 from billing.tabular import HEAD_ROWS, locate_tables
-from connectors.sources import SourceError, read_csv_files, read_source
+from connectors.sources import SourceError
+from connectors.worker import read_untrusted, read_untrusted_files
 
 MAPPINGS = "data_mappings"  # session_state: {file names: mapping}
 CHOOSE = "(choose)"
@@ -24,8 +25,8 @@ def raw_workbook(files: tuple[tuple[str, bytes], ...]) -> RawWorkbook | str:
     """The uploaded files' raw cells (for the editor), or the reader's message."""
     try:
         if len(files) == 1:
-            return read_source(files[0][1], name=files[0][0])
-        return read_csv_files(list(files))
+            return read_untrusted(files[0][1], name=files[0][0])  # the limited worker: files may be hostile
+        return read_untrusted_files(list(files))
     except SourceError as exc:
         return exc.message
     except Exception as exc:  # noqa: BLE001
