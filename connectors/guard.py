@@ -290,9 +290,8 @@ class _Tags(_Scanner):
         data = self.carry + chunk
         cut = data.rfind(b">") + 1
         self.carry = data[cut:]
-        if len(self.carry) > 64 * MB:  # one tag or text run longer than that
-            self.scan(self.carry)
-            self.carry = b""
+        if len(self.carry) > CHUNK:  # a text run (no tag ends in it): keep only what a tag could start
+            self.carry = self.carry[-256:]
         if cut:
             self.scan(data[:cut])
 
@@ -378,6 +377,9 @@ class _SheetScan(_Tags):
         r_first = len(letters) == cells
         if not r_first:
             letters = p.c_r_any.findall(data)
+        if rows and not row_refs and not letters:
+            self._scan_positional(data, rows, cells)
+            return True
         if len(row_refs) < rows or len(letters) < cells:
             return False
         top_row = max(map(int, row_refs), default=self.row)
@@ -392,6 +394,19 @@ class _SheetScan(_Tags):
             widest = max(set(letters), key=lambda b: (len(b), b))
             self.max_col = max(self.max_col, _col_number(widest))
         return True
+
+    def _scan_positional(self, data: bytes, rows: int, cells: int) -> None:
+        """Rows and cells without any `r` attribute: each row follows the last, each cell its left one."""
+        p = self.pat
+        self.rows += rows
+        self.cells += cells
+        segments = data.split(b"<" + p.prefix + b"row")
+        self.col += segments[0].count(p.c_sp) + segments[0].count(p.c_gt)  # the row running on
+        widest = max((seg.count(p.c_sp) + seg.count(p.c_gt) for seg in segments[1:]), default=0)
+        self.max_col = max(self.max_col, self.col, widest)
+        self.row += rows
+        self.col = segments[-1].count(p.c_sp) + segments[-1].count(p.c_gt)
+        self.max_row = max(self.max_row, self.row)
 
     def _scan_slow(self, data: bytes) -> None:
         """Rows and cells in document order, placed like the readers place them."""
@@ -494,14 +509,14 @@ def _patterns(prefix: bytes) -> _Patterns:
         prefix=prefix)
 
 
-class _StringsScan(_Tags):
+class _StringsScan(_Scanner):
     """The shared strings: how many, how large in total; refused past the limits."""
 
     def __init__(self, display: str, limits: ReadLimits) -> None:
-        super().__init__()
         self.display, self.limits = display, limits
         self.count = 0
         self.size = 0
+        self.tail = b""  # the end of the previous chunk: a <si> tag may straddle two chunks
 
     def feed(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -510,18 +525,29 @@ class _StringsScan(_Tags):
                 f"The texts of '{self.display}' (its shared strings) unpack to more than "
                 f"{_mb(self.limits.max_shared_strings_mb * MB)}; Linewise reads at most that much text in a "
                 f"workbook (setting max_shared_strings_mb). Remove long texts you do not need, or {SPLIT_HINT}.")
-        super().feed(chunk)
-
-    def scan(self, data: bytes) -> None:
-        self.count += data.count(b"<si>") + data.count(b"<si ") + len(_PREFIXED_SI.findall(data))
+        data = self.tail + chunk
+        if self.count == 0:
+            declared = _UNIQUE_COUNT.search(data[:4096])
+            if declared and int(declared.group(1)) > self.limits.max_shared_strings:
+                self._refuse(int(declared.group(1)), "declares")
+        # tags wholly inside the carried tail were counted with the previous chunk
+        self.count += _count_si(data) - _count_si(self.tail)
+        self.tail = data[-16:]
         if self.count > self.limits.max_shared_strings:
-            raise SourceError(
-                f"'{self.display}' holds more than {_n(self.limits.max_shared_strings)} different texts "
-                f"(shared strings; {_n(self.count)} so far); Linewise reads at most "
-                f"{_n(self.limits.max_shared_strings)} (setting max_shared_strings). Split it: {SPLIT_HINT}.")
+            self._refuse(self.count, "holds at least")
+
+    def _refuse(self, count: int, verb: str) -> None:
+        raise SourceError(
+            f"'{self.display}' {verb} {_n(count)} different texts (shared strings); Linewise reads at most "
+            f"{_n(self.limits.max_shared_strings)} (setting max_shared_strings). Split it: {SPLIT_HINT}.")
 
 
 _PREFIXED_SI = re.compile(rb"<\w+:si[\s>]")
+
+
+def _count_si(data: bytes) -> int:
+    return data.count(b"<si>") + data.count(b"<si ") + len(_PREFIXED_SI.findall(data))
+_UNIQUE_COUNT = re.compile(rb'<(?:\w+:)?sst\b[^>]*?\buniqueCount="(\d+)"')
 
 
 # --------------------------------------------------------------------------- CSV
@@ -558,7 +584,8 @@ def _inspect_text(src: Path | bytes, display: str, limits: ReadLimits) -> None:
                 "own CSV file, one row per line.")
         if widest > limits.max_columns:
             raise SourceError(
-                f"Line {_n(widest_line)} of '{display}' has {_n(widest)} fields; Linewise reads at most "
+                f"Line {_n(widest_line)} of '{display}' has more than {_n(limits.max_columns)} fields "
+                f"({_n(widest)} and counting); Linewise reads at most "
                 f"{_n(limits.max_columns)} columns (setting max_columns). Check the delimiter, or save each "
                 "table as its own CSV file.")
 

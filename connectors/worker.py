@@ -122,13 +122,17 @@ def _run(job: _Job, limits: ReadLimits, display: str) -> tuple[RawWorkbook, Read
         kind, value, peak, cpu = pickle.loads(out) if out else (None, None, 0, 0.0)
     except Exception:  # a reply cut short by a crash
         kind, value, peak, cpu = None, None, 0, 0.0
-    if kind is None:
-        raise SourceError(_death_message(display, proc.returncode, wall, limits))
+    stats = ReadStats(peak_rss=peak, cpu_seconds=cpu, wall_seconds=wall)
     if kind == "ok":
-        return value, ReadStats(peak_rss=peak, cpu_seconds=cpu, wall_seconds=wall)
-    if kind == "memory":
-        raise SourceError(_memory_message(display, limits))
-    raise SourceError(value)
+        return value, stats
+    if kind is None:
+        error = SourceError(_death_message(display, proc.returncode, wall, limits))
+    elif kind == "memory":
+        error = SourceError(_memory_message(display, limits))
+    else:
+        error = SourceError(value)
+    error.stats = stats  # what the refused or failed read cost (peak_rss 0: the child died)
+    raise error
 
 
 def _death_message(display: str, exitcode: int | None, wall: float, limits: ReadLimits) -> str:

@@ -28,6 +28,7 @@ from billing.model import Dataset
 from connectors.export import write_demo_workbook
 from connectors import writeback
 from connectors.gsheets import SourceError, parse_sheet_url
+from connectors.guard import check_upload_size, read_limits
 from ui import common, exports, gsheets, mapping, state
 from ui.store import action_id, done
 from ui.tables import plain_table
@@ -35,6 +36,7 @@ from ui.tables import plain_table
 ACCEPTED_TYPES = ["xlsx", "xlsm", "xls", "ods", "csv"]
 PENDING = "data_pending_upload"  # session_state: [(name, bytes)] handed over by code (tests, connectors)
 LAST = "data_last_upload"  # session_state: {"files", "options", "error"} of the upload reported below
+UPLOADER = "data_uploader_generation"  # session_state: bumped to give a refused upload's files up
 SEEN = "data_seen_upload"  # session_state: identity of the uploader's files already processed
 GSHEET_URL = "data_gsheet_url"  # the sheet address text input
 GSHEET_FAILED = "data_gsheet_failed"  # session_state: message or SheetRead of a Connect that loaded nothing
@@ -89,13 +91,12 @@ def reading_options() -> IngestOptions:
     )
 
 
-def too_large(files: list[tuple[str, bytes]]) -> str | None:
-    size = sum(len(blob) for _, blob in files)
-    if size > state.MAX_UPLOAD_MB * 1024 * 1024:
-        return (
-            f"The upload is {size / 1024 / 1024:,.1f} MB; the limit is {state.MAX_UPLOAD_MB} MB. "
-            "Split the workbook (e.g. one CSV per table) or remove old years."
-        )
+def too_large(files: list[tuple[str, int]]) -> str | None:
+    """Why an upload of (name, size in bytes) files is refused, or None (the limit is for all together)."""
+    try:
+        check_upload_size(files, read_limits())
+    except SourceError as exc:
+        return exc.message
     return None
 
 
@@ -109,7 +110,7 @@ def process_upload(files: list[tuple[str, bytes]], options: IngestOptions) -> No
     The report below is always about the last files processed, readable or
     not. The file uploader and any other source (tests, connectors) call this.
     """
-    message = too_large(files)
+    message = too_large([(name, len(blob)) for name, blob in files])
     if message:
         st.session_state[LAST] = {"files": (), "options": options, "error": message}
         return
@@ -169,6 +170,12 @@ def render_current(loaded: state.Loaded) -> None:
         st.rerun()
 
 
+def uploader_key() -> str:
+    """The uploader's key: "data_upload", then a new one after each refused upload (drops its files)."""
+    generation = st.session_state.get(UPLOADER, 0)
+    return "data_upload" if not generation else f"data_upload_{generation}"
+
+
 def render_upload() -> IngestOptions:
     st.subheader("Upload")
     options = reading_options()
@@ -176,8 +183,8 @@ def render_upload() -> IngestOptions:
         "Workbook or CSV files",
         type=ACCEPTED_TYPES,
         accept_multiple_files=True,
-        key="data_upload",
-        max_upload_size=state.MAX_UPLOAD_MB,
+        key=uploader_key(),
+        max_upload_size=int(read_limits().max_upload_mb),  # per file; too_large checks all together
         help="One workbook with a sheet per table (customers, orders, invoices, payments, "
         "fx_rates), or one CSV file per table.",
     )
@@ -185,6 +192,11 @@ def render_upload() -> IngestOptions:
     if pending:
         process_upload(list(pending), options)
     elif uploads:
+        message = too_large([(f.name, f.size) for f in uploads])
+        if message:  # refused before the bytes are copied; a new uploader lets go of the files
+            st.session_state[LAST] = {"files": (), "options": options, "error": message}
+            st.session_state[UPLOADER] = st.session_state.get(UPLOADER, 0) + 1
+            st.rerun()
         files = [(f.name, f.getvalue()) for f in uploads]
         seen = state.source_key(tuple(files), options)  # new files or new reading options: read again
         if seen != st.session_state.get(SEEN):
