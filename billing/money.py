@@ -39,10 +39,10 @@ _DEFAULT_DIGITS = 2
 # Any integer of at most 18 decimal digits fits int64 (10**18 < 2**63).
 _MAX_SIG = 18
 _POW10 = np.array([10**k for k in range(_MAX_SIG + 1)], dtype=np.int64)
-# The largest amount one cell may hold, in minor units (9,999,999,999,999.99 for cents).
-# Totals are int64: 9,223 cells at this bound still add up exactly, and `totals_fit`
+# The largest amount one cell may hold, in minor units (999,999,999,999,999.99 for cents).
+# Totals are int64: 46 cells at this bound still add up exactly, and `totals_fit`
 # checks a whole dataset, so no sum of amounts can wrap around.
-MAX_AMOUNT_MINOR = 10**15 - 1
+MAX_AMOUNT_MINOR = 10**17 - 1
 _TOTAL_BOUND = 2.0**62  # sum of |amounts| below this: every total and difference of totals fits int64
 
 
