@@ -7,8 +7,10 @@ Starts `streamlit run app.py` on a free 127.0.0.1 port (a temporary data
 directory), then runs N sessions, each in its own thread with its own
 Playwright and Chromium, in bounded loops until the time is up: upload a
 workbook on the Data page (every third upload is a hostile one, a cell at
-XFD1048576, which must be refused with a message), open a dispute on the
-first open line once (Aging), and look at the Disputes and Overview pages.
+XFD1048576, which must be refused with a message), once open a dispute on
+the first open line (Aging) and start its review (Disputes), and look at the
+Disputes and Overview pages. Each session uploads its own invoice numbers:
+the action store is shared, as in production.
 An error is a Playwright timeout, a Streamlit exception on the page or a
 failed health check. Prints the iterations, errors (must be 0) and the
 peak RSS of the server with its children (sampled from /proc every 0.5 s).
@@ -87,7 +89,9 @@ class Session(threading.Thread):
     def step(self, page) -> None:
         hostile = self.iterations % 3 == 2
         open_app(page, self.url, "data", expect_title="Data")
-        blob = corpus.xfd_cell() if hostile else corpus.invoices_workbook(rows=200 + self.iterations)
+        # each session its own invoice numbers: the store (and its disputes) is shared by all sessions
+        blob = corpus.xfd_cell() if hostile else corpus.invoices_workbook(rows=200 + self.iterations,
+                                                                        prefix=f"S{self.n}")
         name = f"s{self.n}-{self.iterations}.xlsx"
         page.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files(
             files=[{"name": name, "mimeType": XLSX_MIME, "buffer": blob}])
@@ -120,7 +124,19 @@ class Session(threading.Thread):
         wait_idle(page)
         dialog.get_by_role("textbox", name="Note").fill(f"Soak session {self.n}.")
         dialog.get_by_role("button", name="Open dispute").click()
-        page.get_by_text(re.compile(r"Dispute #\d+ opened on 1 line")).wait_for()
+        opened = page.get_by_text(re.compile(r"Dispute #\d+ opened on 1 line"))
+        opened.wait_for()
+        number = re.search(r"#(\d+)", opened.inner_text()).group(1)
+        wait_idle(page)
+        self.check(page)
+        # work it: pick it on the Disputes page and start the review
+        go_to(page, "Disputes")
+        page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="Dispute").click()
+        page.get_by_role("option", name=re.compile(rf"^#{number} · ")).click()
+        page.get_by_role("heading", name=re.compile(rf"^Dispute #{number} · ")).wait_for()
+        wait_idle(page)
+        page.get_by_role("button", name="Start review").click()
+        page.get_by_text(f"Dispute #{number} is now in review.").wait_for()
         wait_idle(page)
         self.check(page)
         self.disputed = True
@@ -169,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         errors = [e for s in sessions for e in s.errors]
         print(f"sessions {args.sessions}, {time.monotonic() - start:.0f} s, iterations "
               f"{sum(s.iterations for s in sessions)} ({', '.join(str(s.iterations) for s in sessions)}), "
-              f"disputes opened {sum(s.disputed for s in sessions)}")
+              f"disputes opened and moved to review {sum(s.disputed for s in sessions)}")
         print(f"server alive at the end: {alive}")
         print(f"errors: {len(errors)}")
         for e in errors:

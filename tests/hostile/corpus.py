@@ -19,14 +19,14 @@ MB = 2**20
 HEADER = ["invoice_no", "customer_id", "invoice_date", "amount"]
 
 
-def invoices_workbook(rows: int = 20, extra=None) -> bytes:
-    """A normal invoices workbook; `extra(worksheet)` may add cells (the hostile part)."""
+def invoices_workbook(rows: int = 20, extra=None, prefix: str = "INV") -> bytes:
+    """A normal invoices workbook (invoice numbers `prefix`-0000 …); `extra(worksheet)` may add cells."""
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"strings_to_numbers": False})
     ws = wb.add_worksheet("Invoices")
     ws.write_row(0, 0, HEADER)
     for i in range(rows):
-        ws.write_row(i + 1, 0, [f"INV-{i:04d}", "C1", "2026-01-05", 100 + i])
+        ws.write_row(i + 1, 0, [f"{prefix}-{i:04d}", "C1", "2026-01-05", 100 + i])
     if extra is not None:
         extra(ws)
     wb.close()
