@@ -187,6 +187,8 @@ def _inspect_zip(src: Path | bytes, display: str, limits: ReadLimits) -> None:
             name = info.filename
             if name in sheets:
                 scan: _Scanner = _SheetScan(sheets[name], display, limits)
+            elif name == "content.xml":
+                scan = _OdsScan(display, limits)
             elif name.lower().endswith("sharedstrings.xml"):
                 scan = _StringsScan(display, limits)
             else:
@@ -232,7 +234,12 @@ def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
 
 
 class _Budget:
-    """Real unpacked bytes, counted as they come out of the archive (declared sizes can lie)."""
+    """Real unpacked bytes, counted as they come out of the archive.
+
+    Python's zipfile stops a part at its declared size (and then fails its CRC),
+    so this only restates the declared check; it keeps the limit true should a
+    part ever be read by something that trusts the data instead of the header.
+    """
 
     def __init__(self, limit: float, display: str) -> None:
         self.limit, self.display, self.used = limit, display, 0
@@ -252,8 +259,8 @@ def _sheet_names(zf: zipfile.ZipFile) -> dict[str, str]:
     names = set(zf.namelist())
     if not any(n.endswith("workbook.xml") for n in names):
         return {}
-    for part in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "_rels/.rels"):
-        if part in names and zf.getinfo(part).file_size > 64 * MB:
+    for part in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "_rels/.rels", "xl/styles.xml"):
+        if part in names and zf.getinfo(part).file_size > 64 * MB:  # parsed whole by _XlsxPeek
             return {n: n for n in names if n.startswith("xl/worksheets/")}
     try:
         paths = _XlsxPeek(zf).paths
@@ -550,6 +557,59 @@ def _count_si(data: bytes) -> int:
 _UNIQUE_COUNT = re.compile(rb'<(?:\w+:)?sst\b[^>]*?\buniqueCount="(\d+)"')
 
 
+class _OdsScan(_Scanner):
+    """OpenDocument content.xml: rows and cells that stand for many (`number-rows-repeated`,
+    `number-columns-repeated`), counted where they hold a value, per table.
+
+    A repeated empty row or cell (LibreOffice ends every sheet with one for the
+    rest of the grid) costs nothing and is not counted.
+    """
+
+    def __init__(self, display: str, limits: ReadLimits) -> None:
+        self.display, self.limits = display, limits
+        self.carry = b""
+        self.table = ""
+        self.rows = 0
+        self.width = 0
+
+    def feed(self, chunk: bytes) -> None:
+        data = self.carry + chunk
+        cut = data.rfind(b"</table:table-row>")
+        cut = cut + len(b"</table:table-row>") if cut >= 0 else 0
+        self.carry = data[cut:]
+        if len(self.carry) > 4 * CHUNK:  # one row that long: measured by the worker's limits
+            self.carry = self.carry[-256:]
+        for k, part in enumerate(_ODS_TABLE.split(data[:cut])):
+            if k % 2:  # a table's name (split keeps the captured group)
+                self.table, self.rows, self.width = part.decode("utf-8", "replace"), 0, 0
+            elif part:
+                self._scan(part)
+
+    def _scan(self, data: bytes) -> None:
+        self.rows += data.count(b"<table:table-row ") + data.count(b"<table:table-row>")
+        for repeat, body in _ODS_REPEATED_ROW.findall(data):
+            if _ODS_VALUE in body:
+                self.rows += int(repeat) - 1
+        widest = max((int(n) for n in _ODS_REPEATED_CELL.findall(data)), default=0)
+        self.width = max(self.width, widest, 1 if self.rows else 0)
+        if self.rows > self.limits.max_rows or self.width > self.limits.max_columns or \
+                self.rows * self.width > self.limits.max_cells:
+            raise SourceError(
+                f"The sheet '{self.table}' of '{self.display}' repeats cells with values up to "
+                f"{_n(self.rows)} rows × {_n(self.width)} columns; Linewise reads at most "
+                f"{_n(self.limits.max_rows)} rows, {_n(self.limits.max_columns)} columns and "
+                f"{_n(self.limits.max_cells)} cells in a sheet (settings max_rows, max_columns, max_cells). "
+                f"Open it in LibreOffice and {SPLIT_HINT}.")
+
+
+_ODS_TABLE = re.compile(rb'<table:table\s[^>]*?table:name="([^"]*)"')
+_ODS_REPEATED_ROW = re.compile(rb'<table:table-row\b[^>]*?table:number-rows-repeated="(\d+)"[^>]*>(.*?)'
+                               rb"</table:table-row>", re.S)
+_ODS_REPEATED_CELL = re.compile(
+    rb'<table:table-cell\b(?=[^>]*?office:value-type)[^>]*?table:number-columns-repeated="(\d+)"')
+_ODS_VALUE = b"office:value-type"
+
+
 # --------------------------------------------------------------------------- CSV
 
 
@@ -565,13 +625,18 @@ def _inspect_text(src: Path | bytes, display: str, limits: ReadLimits) -> None:
         bounds = np.concatenate(([-1], ends, [len(buf) - 1]))
         lengths = np.diff(bounds)
         lengths[0] += run
-        for k, d in enumerate(_DELIMITERS):
-            per_line = np.bincount(np.searchsorted(ends, np.flatnonzero(buf == d)), minlength=len(lengths))
-            per_line[0] += counts[k]
-            top = int(per_line.max()) + 1
-            if top > widest:
-                widest, widest_line = top, lines + int(per_line.argmax()) + 1
-            counts[k] = per_line[-1]
+        if int(lengths.max()) >= limits.max_columns:  # only such a line can hold too many fields
+            for k, d in enumerate(_DELIMITERS):
+                per_line = np.bincount(np.searchsorted(ends, np.flatnonzero(buf == d)), minlength=len(lengths))
+                per_line[0] += counts[k]
+                top = int(per_line.max()) + 1
+                if top > widest:
+                    widest, widest_line = top, lines + int(per_line.argmax()) + 1
+                counts[k] = per_line[-1]
+        else:  # carry the delimiters of the line running on into the next chunk
+            tail = buf[ends[-1] + 1:] if len(ends) else buf
+            found = np.array([np.count_nonzero(tail == d) for d in _DELIMITERS], dtype=np.int64)
+            counts = found if len(ends) else counts + found
         top = int(lengths.max())
         if top > longest:
             longest, line_no = top, lines + int(lengths.argmax()) + 1

@@ -37,7 +37,7 @@ from typing import Any
 
 from billing.model import RawWorkbook
 from connectors.guard import MB, ReadLimits, check_upload_size, inspect_source, read_limits
-from connectors.sources import SourceError, read_csv_files, read_source
+from connectors.sources import CSV_SUFFIXES, SourceError, read_csv_files, read_source
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,8 +91,9 @@ def read_untrusted_with_stats(source: str | Path | bytes, name: str | None = Non
         path = Path(source)
         if path.is_file():
             check_upload_size([(display, path.stat().st_size)], limits)
-        elif path.is_dir():
-            check_upload_size([(p.name, p.stat().st_size) for p in path.iterdir() if p.is_file()], limits)
+        elif path.is_dir():  # the CSV files of the folder, as read_source reads them
+            check_upload_size([(p.name, p.stat().st_size) for p in path.iterdir()
+                               if p.is_file() and p.suffix.lower() in CSV_SUFFIXES], limits)
         job = _Job(source=str(path.resolve()) if path.exists() else str(path), name=name or path.name)
     return _run(job, limits, display)
 
@@ -205,7 +206,7 @@ def _read(job: _Job, limits: ReadLimits) -> RawWorkbook:
             inspect_source(path, job.name or path.name, limits)
         elif path.is_dir():
             for p in sorted(path.iterdir()):
-                if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".txt"):
+                if p.is_file() and p.suffix.lower() in CSV_SUFFIXES:
                     inspect_source(p, p.name, limits)
         return read_source(path, name=job.name, max_bytes=int(limits.max_upload_mb * MB))
     inspect_source(source, job.name or "uploaded file", limits)

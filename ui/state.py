@@ -34,7 +34,6 @@ DEMO_SEED = 7
 # The demo's size; LINEWISE_DEMO_LINES=100000 gives the large variant (bench/bench_pages.py).
 DEMO_LINES = int(os.environ.get("LINEWISE_DEMO_LINES", "6000"))
 DEMO_AS_OF = pd.Timestamp("2026-06-30")
-MAX_UPLOAD_MB = 200
 
 # session_state keys
 SOURCE = "source"  # dict: kind ("demo" | "upload" | "gsheet"), files or url, options, label

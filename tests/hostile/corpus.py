@@ -145,3 +145,35 @@ def write(folder: Path, name: str, data: bytes) -> Path:
     path = folder / name
     path.write_bytes(data)
     return path
+
+
+def ods_repeated_cells(rows: int = 1_048_000, columns: int = 1_000) -> bytes:
+    """An OpenDocument spreadsheet whose one XML row, repeated, stands for rows × columns cells with text."""
+    table = ['<table:table table:name="Invoices"><table:table-row>']
+    table += [f"<table:table-cell office:value-type=\"string\"><text:p>{h}</text:p></table:table-cell>"
+              for h in HEADER]
+    table.append("</table:table-row>")
+    table.append(f'<table:table-row table:number-rows-repeated="{rows}"><table:table-cell '
+                 f'table:number-columns-repeated="{columns}" office:value-type="string"><text:p>x</text:p>'
+                 "</table:table-cell></table:table-row></table:table>")
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        "<office:body><office:spreadsheet>" + "".join(table) +
+        "</office:spreadsheet></office:body></office:document-content>")
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet",
+                    compress_type=zipfile.ZIP_STORED)
+        zf.writestr("content.xml", content)
+        zf.writestr("META-INF/manifest.xml", manifest)
+    return out.getvalue()

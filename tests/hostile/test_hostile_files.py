@@ -50,6 +50,7 @@ CLI_CASES = {
     "whitespace.xlsx": (lambda: corpus.whitespace_sheet(2_200_000_000), "unpacks to 2,098.0 MB"),
     "strings_50m.xlsx": (lambda: corpus.many_shared_strings(50_000_000), "looks like a decompression bomb"),
     "commas.csv": (lambda: corpus.comma_line_csv(50 * MB), "Line 2 of 'commas.csv' has more than 16,384 fields"),
+    "repeated.ods": (corpus.ods_repeated_cells, "repeats cells with values up to 1,048,001 rows × 1,000 columns"),
 }
 
 
