@@ -24,6 +24,7 @@ for that user, and the server lives on.
 """
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import resource
@@ -120,8 +121,8 @@ def _run(job: _Job, limits: ReadLimits, display: str) -> tuple[RawWorkbook, Read
         del payload
     wall = time.monotonic() - start
     try:
-        kind, value, peak, cpu = pickle.loads(out) if out else (None, None, 0, 0.0)
-    except Exception:  # a reply cut short by a crash
+        kind, value, peak, cpu = _ReplyUnpickler(io.BytesIO(out)).load() if out else (None, None, 0, 0.0)
+    except Exception:  # a reply cut short by a crash, or naming what a RawWorkbook never holds
         kind, value, peak, cpu = None, None, 0, 0.0
     stats = ReadStats(peak_rss=peak, cpu_seconds=cpu, wall_seconds=wall)
     if kind == "ok":
@@ -134,6 +135,38 @@ def _run(job: _Job, limits: ReadLimits, display: str) -> tuple[RawWorkbook, Read
         error = SourceError(value)
     error.stats = stats  # what the refused or failed read cost (peak_rss 0: the child died)
     raise error
+
+
+# What a reply may name: the classes and unpickle helpers of a RawWorkbook's cells. The child
+# read a hostile file; should a reader bug ever let that file run code there, its reply still
+# cannot make this process call anything else (pickle's REDUCE calls what the stream names).
+_REPLY_GLOBALS = frozenset({
+    ("billing.model", "RawSheet"), ("billing.model", "RawWorkbook"), ("connectors.sources", "_SharedHint"),
+    ("builtins", "slice"), ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "complex"),
+    ("datetime", "date"), ("datetime", "datetime"), ("datetime", "time"), ("datetime", "timedelta"),
+    ("datetime", "timezone"), ("decimal", "Decimal"),
+    ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"), ("numpy._core.numeric", "_frombuffer"),
+    ("pandas", "DataFrame"), ("pandas", "Series"), ("pandas", "Index"), ("pandas", "RangeIndex"),
+    ("pandas", "NA"), ("pandas", "StringDtype"), ("pandas", "ArrowDtype"), ("pandas", "Int64Dtype"),
+    ("pandas", "Float64Dtype"), ("pandas", "BooleanDtype"), ("pandas", "DatetimeTZDtype"),
+    ("pandas.arrays", "ArrowExtensionArray"), ("pandas.arrays", "ArrowStringArray"),
+    ("pandas.arrays", "DatetimeArray"), ("pandas.arrays", "TimedeltaArray"), ("pandas.arrays", "IntegerArray"),
+    ("pandas.arrays", "FloatingArray"), ("pandas.arrays", "BooleanArray"), ("pandas.arrays", "StringArray"),
+    ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"), ("pandas._libs.internals", "_unpickle_block"),
+    ("pandas._libs.tslibs.nattype", "_nat_unpickle"), ("pandas._libs.tslibs.timedeltas", "_timedelta_unpickle"),
+    ("pandas._libs.tslibs.timestamps", "_unpickle_timestamp"), ("pandas.core.indexes.base", "_new_Index"),
+    ("pandas.core.internals.managers", "BlockManager"), ("pandas.core.internals.managers", "SingleBlockManager"),
+    ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias"),
+    ("pyarrow.lib", "timestamp"), ("pyarrow.lib", "duration"), ("pyarrow.lib", "date32"),
+})
+
+
+class _ReplyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _REPLY_GLOBALS:
+            raise pickle.UnpicklingError(f"a reader's reply may not name {module}.{name}")
+        return super().find_class(module, name)
 
 
 def _death_message(display: str, exitcode: int | None, wall: float, limits: ReadLimits) -> str:

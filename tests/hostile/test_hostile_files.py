@@ -176,3 +176,31 @@ def test_a_normal_workbook_passes_the_guard_and_reads_as_before():
     direct = read_source(data, name="ok.xlsx")
     guarded = read_untrusted(data, name="ok.xlsx")
     pd.testing.assert_frame_equal(direct.sheets[0].cells, guarded.sheets[0].cells)
+
+
+def test_a_reply_naming_anything_but_cell_types_is_not_unpickled():
+    import io
+    import os
+    import pickle
+
+    from connectors.worker import _ReplyUnpickler
+
+    class Gadget:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    with pytest.raises(pickle.UnpicklingError, match="may not name posix.system"):
+        _ReplyUnpickler(io.BytesIO(pickle.dumps(("ok", Gadget(), 0, 0.0)))).load()
+
+
+@pytest.mark.parametrize("build", __import__("tests.messy", fromlist=["READABLE"]).READABLE,
+                         ids=lambda b: b.__name__)
+def test_every_readable_sample_reads_the_same_through_the_worker(tmp_path, build):
+    from connectors.sources import read_source
+
+    path = build(tmp_path)
+    direct, guarded = read_source(path), read_untrusted(path)
+    assert [s.name for s in guarded.sheets] == [s.name for s in direct.sheets]
+    for a, b in zip(direct.sheets, guarded.sheets):
+        assert (a.first_row, a.hidden) == (b.first_row, b.hidden)
+        pd.testing.assert_frame_equal(a.cells, b.cells)
