@@ -1,5 +1,8 @@
 """A real server: an upload that crashes the reader is a message to that user, and the server lives.
 
+The file comes from tests/hostile/corpus.py (one browser fixture per process: Playwright's sync API
+allows one instance, so this test lives with the other browser tests).
+
 The server runs with the guard told to let a one-cell-at-XFD1048576 workbook
 through (LINEWISE_LIMIT_MAX_CELLS) and a 1 GB worker: calamine asks for 512 GB
 and aborts inside the worker. The page shows the message, /_stcore/health still
