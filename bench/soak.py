@@ -6,8 +6,8 @@
 Starts `streamlit run app.py` on a free 127.0.0.1 port (a temporary data
 directory), then runs N sessions, each in its own thread with its own
 Playwright and Chromium, in bounded loops until the time is up: upload a
-workbook on the Data page (every third upload is a hostile one, a cell at
-XFD1048576, which must be refused with a message), once open a dispute on
+hostile workbook on the Data page (a cell at XFD1048576: it must be refused
+with a message), then a real one (it must load), once open a dispute on
 the first open line (Aging) and start its review (Disputes), and look at the
 Disputes and Overview pages. Each session uploads its own invoice numbers:
 the action store is shared, as in production.
@@ -67,6 +67,7 @@ class Session(threading.Thread):
         self.iterations = 0
         self.errors: list[str] = []
         self.disputed = False
+        self.uploads = {"hostile": 0, "real": 0}
 
     def run(self) -> None:
         from playwright.sync_api import sync_playwright
@@ -87,24 +88,27 @@ class Session(threading.Thread):
             browser.close()
 
     def step(self, page) -> None:
-        hostile = self.iterations % 3 == 2
-        open_app(page, self.url, "data", expect_title="Data")
+        """A hostile upload (refused), a real one (loaded), once a dispute, the Disputes and Overview pages."""
+        self.upload(page, "crash", corpus.xfd_cell(), r"declares 1,048,576 rows")
+        rows = 200 + self.iterations
         # each session its own invoice numbers: the store (and its disputes) is shared by all sessions
-        blob = corpus.xfd_cell() if hostile else corpus.invoices_workbook(rows=200 + self.iterations,
-                                                                        prefix=f"S{self.n}")
-        name = f"s{self.n}-{self.iterations}.xlsx"
-        page.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files(
-            files=[{"name": name, "mimeType": XLSX_MIME, "buffer": blob}])
-        expect = r"declares 1,048,576 rows" if hostile else rf"Loaded {200 + self.iterations} invoice lines"
-        page.get_by_text(re.compile(expect)).wait_for()
-        wait_idle(page)
-        self.check(page)
-        if not self.disputed and not hostile:
+        self.upload(page, "data", corpus.invoices_workbook(rows=rows, prefix=f"S{self.n}"),
+                    rf"Loaded {rows} invoice lines")
+        if not self.disputed:
             self.open_dispute(page)
         go_to(page, "Disputes")
         self.check(page)
         go_to(page, "Overview")
         self.check(page)
+
+    def upload(self, page, stem: str, blob: bytes, expect: str) -> None:
+        open_app(page, self.url, "data", expect_title="Data")  # a new session: a fresh uploader
+        page.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files(
+            files=[{"name": f"s{self.n}-{self.iterations}-{stem}.xlsx", "mimeType": XLSX_MIME, "buffer": blob}])
+        page.get_by_text(re.compile(expect)).wait_for()
+        wait_idle(page)
+        self.check(page)
+        self.uploads["hostile" if stem == "crash" else "real"] += 1
 
     def open_dispute(self, page) -> None:
         go_to(page, "Aging")
@@ -186,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sessions {args.sessions}, {time.monotonic() - start:.0f} s, iterations "
               f"{sum(s.iterations for s in sessions)} ({', '.join(str(s.iterations) for s in sessions)}), "
               f"disputes opened and moved to review {sum(s.disputed for s in sessions)}")
+        print(f"uploads refused as hostile {sum(s.uploads['hostile'] for s in sessions)}, "
+              f"loaded {sum(s.uploads['real'] for s in sessions)}")
         print(f"server alive at the end: {alive}")
         print(f"errors: {len(errors)}")
         for e in errors:
