@@ -13,8 +13,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 .PHONY: setup run test bench
 setup: $(STAMP)
 
+# Local mode: listens on this computer only (no sign-in needed, you are admin). A team server
+# configures [auth] in .streamlit/secrets.toml and runs e.g. `make run ADDRESS=0.0.0.0`.
+ADDRESS ?= 127.0.0.1
 run: $(STAMP)
-	$(BIN)/streamlit run app.py
+	$(BIN)/streamlit run app.py --server.address $(ADDRESS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -p no:cacheprovider

@@ -1,33 +1,18 @@
-"""Linewise: navigation, the data source, and the sidebar filters every page shares.
+"""Linewise: sign-in, navigation, the data source, and the sidebar filters every page shares.
 
-Pages are grouped: Dashboards (read), Work (lists to act on), Data (sources).
-Each page reads the loaded dataset and the filters through `ui.state` and
-calls `billing/`; nothing here computes.
+`ui.navigation.frame` draws what surrounds every page, the sign-in gate first
+(`ui.auth.gate`: a signed-out visitor sees only the sign-in page, a signed-in
+non-member only "no access"). Pages are grouped: Dashboards (read), Work
+(lists to act on), Data (sources), Admin (members; admins only). Each page
+reads the workspace's current data and the filters through `ui.state` and
+calls `services/`; nothing here computes.
 """
-import streamlit as st
+from services.context import NotAllowed
+from ui import auth, common, navigation
 
-from ui import sidebar, state
-
-st.set_page_config(page_title="Linewise", page_icon=":material/receipt_long:", layout="wide")
-
-PAGES = {
-    "Dashboards": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page("pages/aging.py", title="Aging", icon=":material/hourglass_bottom:"),
-        st.Page("pages/customer.py", title="Customer", icon=":material/person:"),
-    ],
-    "Work": [
-        st.Page("pages/reconciliation.py", title="Reconciliation", icon=":material/rule:"),
-        st.Page("pages/payments.py", title="Payments & allocations", icon=":material/payments:"),
-        st.Page("pages/disputes.py", title="Disputes", icon=":material/gavel:"),
-        st.Page("pages/reminders.py", title="Reminders", icon=":material/notifications:"),
-    ],
-    "Data": [
-        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
-    ],
-}
-
-page = st.navigation(PAGES)
-loaded = state.current()
-sidebar.render(loaded)
-page.run()
+page = navigation.frame()
+common.mark_framed()
+try:
+    page.run()
+except NotAllowed as exc:  # refused where the action runs (services.context.authorize, audited): say why
+    auth.refusal(exc)

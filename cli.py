@@ -2,11 +2,15 @@
 
 Exit codes: 0 ok, 1 data errors (quarantined rows, unreadable file, missing
 table/column), 2 usage errors.
+
+`import SOURCE` stores SOURCE as the workspace's current import (the data
+every app session shows); `report`, `remind` and `check` without SOURCE work
+on that current import, so cron can run `python cli.py remind --send` alone.
+Everything goes through the application layer (`services/`).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,8 +24,7 @@ class UsageError(Exception):
 
 
 def _options(args: argparse.Namespace):
-    from billing.ingest import IngestOptions
-    from connectors.load import load_mapping
+    from services.workspace import IngestOptions, load_mapping
 
     mapping = load_mapping(args.mapping) if getattr(args, "mapping", None) else None
     return IngestOptions(default_currency=args.currency, decimal=args.decimal,
@@ -29,12 +32,58 @@ def _options(args: argparse.Namespace):
 
 
 def _load(args: argparse.Namespace):
-    from connectors.load import load_dataset
+    """The Dataset of SOURCE, or of the workspace's current import when no SOURCE is given."""
+    from services import workspace
 
     source = args.source
+    if source is None:
+        with _workspace(args) as ws:
+            current = workspace.current_data(ws)
+        if current is None:
+            raise UsageError("the workspace has no import yet: run `cli.py import SOURCE` first, "
+                             "or give SOURCE")
+        print(f"Current import #{current.import_id}: {current.record['source_label']} "
+              f"({workspace.imported_at(current.record)})", file=sys.stderr)
+        return current.data
+    _check_source(source)
+    return workspace.read_dataset(source, _options(args))
+
+
+def _check_source(source: str) -> None:
     if not source.startswith(("http://", "https://")) and not Path(source).exists():
         raise UsageError(f"{source}: no such file or folder")
-    return load_dataset(source, _options(args))
+
+
+class _Opened:
+    """`with _workspace(args) as ws:` — the workspace store, closed afterwards."""
+
+    def __init__(self, args: argparse.Namespace):
+        from connectors.reminders import read_secrets_file
+        from connectors.store import Store, StoreError
+        from services.context import Workspace
+
+        try:
+            self.store = Store.from_secrets(read_secrets_file(_secrets_path(getattr(args, "secrets", None))))
+        except StoreError as exc:
+            raise UsageError(f"cannot open the workspace store: {exc}") from exc
+        self.ws = Workspace(self.store)
+
+    def __enter__(self):
+        return self.ws
+
+    def __exit__(self, *exc) -> None:
+        self.store.close()
+
+
+def _workspace(args: argparse.Namespace) -> _Opened:
+    return _Opened(args)
+
+
+def _actor(args: argparse.Namespace):
+    """--actor, else LINEWISE_ACTOR, else cli:<os user> (services.auth.cli_actor): recorded on every change."""
+    from services.auth import cli_actor
+
+    return cli_actor(name=getattr(args, "actor", None))
 
 
 def _policy(args: argparse.Namespace):
@@ -87,7 +136,7 @@ def print_quarantine(data, out=None, limit: int | None = None) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     data = _load(args)
-    print(f"Source: {args.source}")
+    print(f"Source: {args.source or 'the current import'}")
     print_counts(data)
     for note in data.notes:
         where = f"{note.sheet}!row {note.row}" if note.row else f"sheet {note.sheet}"
@@ -100,45 +149,91 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_codes(args: argparse.Namespace) -> int:
-    from connectors.export import write_csv, write_workbook
+    from services.reports import write_codes
 
-    data = _load(args)
     out = Path(args.out)
-    inv = data.invoices.drop(columns=["line_code_given", "line_code_original"], errors="ignore")
-    inv = inv.sort_values(["_sheet", "_row"]).rename(columns={"_sheet": "source_sheet", "_row": "source_row"})
-    if out.suffix.lower() == ".csv":
-        write_csv(out, inv)
-    elif out.suffix.lower() in (".xlsx", ".xlsm"):
-        write_workbook(out, {"invoices": inv}, money_columns={"invoices": {
-            c: "currency" for c in ("unit_price", "discount", "tax", "amount")}})
-    else:
+    if out.suffix.lower() not in (".csv", ".xlsx", ".xlsm"):
         raise UsageError("--out must end in .xlsx or .csv")
-    print(f"Wrote {len(inv)} invoice lines with line codes to {out}")
+    data = _load(args)
+    n = write_codes(data, out)
+    print(f"Wrote {n} invoice lines with line codes to {out}")
     print_quarantine(data, limit=20)
     return EXIT_DATA if len(data.quarantine) else EXIT_OK
 
 
 def _open_disputes(args: argparse.Namespace):
-    """Lines in open dispute from the action store the app writes to (None when there is no store yet).
+    """Lines in open dispute from the workspace store the app writes to (None when there is no store yet).
 
     The report then flags them in_dispute and FIFO skips them, exactly as the dashboards do.
     """
     from connectors.reminders import read_secrets_file
-    from connectors.store import Store, StoreError, store_url_from
+    from connectors.store import store_url_from
+    from services.actions import open_dispute_lines
 
     url = store_url_from(read_secrets_file(_secrets_path(getattr(args, "secrets", None))))
     if url.startswith("sqlite") and not Path(url.split(":///", 1)[-1]).exists():
         return None
-    try:
-        with Store(url) as store:
-            return store.open_dispute_lines()
-    except StoreError as exc:
-        raise UsageError(f"cannot read disputes from the action store: {exc}") from exc
+    with _workspace(args) as ws:
+        return open_dispute_lines(ws)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Store SOURCE as a new import of the workspace (its current data)."""
+    from services import workspace
+
+    _check_source(args.source)
+    with _workspace(args) as ws:
+        result = workspace.import_source(ws, _actor(args), args.source, _options(args))
+    if result.mapping_note:
+        print(f"Column {result.mapping_note}.")
+    if result.status == workspace.UNREADABLE:
+        print(f"error: nothing was stored: {result.message}", file=sys.stderr)
+        if result.data is not None:
+            print_quarantine(result.data, out=sys.stderr, limit=None if args.all else 200)
+        return EXIT_DATA
+    print(result.message)
+    if result.status == workspace.UNCHANGED or result.data is None:
+        return EXIT_OK
+    print_counts(result.data)
+    print_quarantine(result.data, limit=None if args.all else 200)
+    return EXIT_DATA if len(result.data.quarantine) else EXIT_OK
+
+
+def cmd_imports(args: argparse.Namespace) -> int:
+    """The import history (newest first); --keep N prunes all but the N newest (never the current)."""
+    from services import workspace
+
+    with _workspace(args) as ws:
+        if args.keep is not None:
+            if args.keep < 1:
+                raise UsageError("--keep must be at least 1")
+            deleted = workspace.prune(ws, _actor(args), args.keep)
+            print(f"Deleted {len(deleted)} import(s)" + (f": {', '.join(f'#{i}' for i in deleted)}" if deleted
+                                                         else "") + ".")
+        frame = workspace.history(ws)
+        changes = {int(i): workspace.differences(ws, int(i)) for i in frame["id"]} if args.changes else {}
+    if not len(frame):
+        print("No imports yet: run `cli.py import SOURCE`.")
+        return EXIT_OK
+    print(f"{'':1} {'id':>4}  {'when (UTC)':<16}  {'who':<20} {'lines':>8} {'payments':>9} {'quarant.':>8}  source")
+    for r in frame.itertuples(index=False):
+        mark = "*" if r.current else " "
+        print(f"{mark} {r.id:>4}  {r.created_at:%Y-%m-%d %H:%M}  {str(r.actor)[:20]:<20} {r.n_lines:>8} "
+              f"{r.n_payments:>9} {r.n_quarantined:>8}  {r.source_label}")
+        ch = changes.get(int(r.id))
+        if ch is not None:
+            c = ch.counts()
+            flagged = int((ch.lines["flag"] != "").sum())
+            print(f"        lines +{c['lines']['added']} -{c['lines']['removed']} ~{c['lines']['changed']}, "
+                  f"payments +{c['payments']['added']} -{c['payments']['removed']} ~{c['payments']['changed']}"
+                  + (f", {flagged} flagged (reminder sent / open dispute)" if flagged else ""))
+    print("* = the current import")
+    return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from billing.analysis import analyse
-    from billing.report import SectionError, build_report, parse_sections
+    from billing.report import SectionError
+    from services.reports import parse_sections, report_analysis, write_report
 
     try:
         sections = parse_sections(args.sections)
@@ -146,18 +241,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     as_of, policy = _as_of(args.as_of), _policy(args)
     data = _load(args)
-    analysis = analyse(data, as_of, policy, _open_disputes(args), with_exceptions="exceptions" in sections,
-                       with_kpis="kpis" in sections)
+    analysis = report_analysis(data, as_of, policy, _open_disputes(args), sections)
     out = Path(args.out)
-    if args.format == "json":
-        out.write_text(json.dumps(build_report(data, analysis, sections), ensure_ascii=False, indent=1),
-                       encoding="utf-8")
-    else:
-        from billing.report import workbook_tables
-        from connectors.export import write_workbook
-
-        tables, money_columns = workbook_tables(data, analysis, sections)
-        write_workbook(out, tables, money_columns=money_columns)
+    write_report(data, analysis, sections, out, args.format)
     print(f"Wrote the report as of {as_of:%Y-%m-%d} to {out}")
     if len(data.quarantine):
         print(f"{len(data.quarantine)} cell(s) quarantined; run `cli.py check` to list them.")
@@ -165,19 +251,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from connectors.export import write_demo_workbook
+    from services.reports import write_demo
 
     if args.lines < 1000:
         raise UsageError("--lines must be at least 1000 (the demo plants every exception type)")
-    write_demo_workbook(args.out, seed=args.seed, n_lines=args.lines)
+    write_demo(args.out, seed=args.seed, n_lines=args.lines)
     print(f"Wrote demo workbook to {args.out}")
     return EXIT_OK
 
 
 def cmd_template(args: argparse.Namespace) -> int:
-    from connectors.export import write_template_workbook
+    from services.reports import write_template
 
-    write_template_workbook(args.out)
+    write_template(args.out)
     print(f"Wrote template workbook to {args.out}")
     return EXIT_OK
 
@@ -197,15 +283,14 @@ def _secrets_path(arg: str | None) -> Path | None:
 
 def cmd_remind(args: argparse.Namespace) -> int:
     """Payment reminders: print the plan (dry run), or send with --send (for cron)."""
-    import getpass
     import tomllib
 
     from billing.dunning import DunningPolicy, load_dunning_policy
     from connectors.mailer import ConfigError, Mailer, SmtpConfig
-    from connectors.reminders import (build_plan, make_renderer, plan_text, preview, read_secrets_file,
-                                      send_reminders)
+    from connectors.reminders import make_renderer, plan_text, preview, read_secrets_file
     from connectors.sms import SmsClient, SmsConfig
-    from connectors.store import Store, new_action_id
+    from connectors.store import new_action_id
+    from services import actions
 
     as_of = _as_of(args.as_of) if args.as_of else pd.Timestamp.today().normalize()
     engine_policy = _policy(args)
@@ -227,8 +312,8 @@ def cmd_remind(args: argparse.Namespace) -> int:
     except (ConfigError, FileNotFoundError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(str(exc)) from exc
     data = _load(args)
-    with Store.from_secrets(secrets) as store:
-        plan = build_plan(data, as_of, store, dunning, engine_policy)
+    with _workspace(args) as ws:
+        plan = actions.plan_reminders(ws, data, as_of, dunning, engine_policy)
         for line in plan_text(plan):
             print(line)
         for msg in preview(plan, renderer, customer_ids=args.preview or []):
@@ -250,23 +335,24 @@ def cmd_remind(args: argparse.Namespace) -> int:
                              "or LINEWISE_SMTP_HOST / LINEWISE_SMTP_FROM_ADDRESS ...")
         if "sms" in channels and sms_cfg is None:
             print("note: no [sms] settings: SMS reminders are left unsent", file=sys.stderr)
-        actor = args.actor or f"cli:{getpass.getuser()}"
 
         def progress(done: int, total: int, r) -> None:
             extra = f": {r.error}" if r.error else ""
             print(f"[{done}/{total}] {r.status:<7} {r.customer_id} {r.level} {r.channel} "
                   f"{len(r.line_codes)} line(s){extra}", flush=True)
 
-        report = send_reminders(plan, store, Mailer(smtp) if smtp else None,
-                                SmsClient(sms_cfg) if sms_cfg else None, action_id=new_action_id(),
-                                actor=actor, renderer=renderer, progress=progress)
+        report = actions.send(ws, _actor(args), plan, Mailer(smtp) if smtp else None,
+                              SmsClient(sms_cfg) if sms_cfg else None, action_id=new_action_id(),
+                              renderer=renderer, progress=progress)
         print(f"Sent {len(report.sent)}, failed {len(report.failed)}, skipped {len(report.skipped)}.")
         return EXIT_OK if report.ok else EXIT_DATA
 
 
-def _source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="workbook (.xlsx/.xlsm/.xls/.ods), .csv, a folder of CSVs, "
-                                   "or a Google Sheet URL (https://docs.google.com/spreadsheets/d/...)")
+def _source_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
+    p.add_argument("source", nargs="?" if optional else None,
+                   help="workbook (.xlsx/.xlsm/.xls/.ods), .csv, a folder of CSVs, or a Google Sheet URL "
+                        "(https://docs.google.com/spreadsheets/d/...)"
+                        + ("; default: the workspace's current import" if optional else ""))
     p.add_argument("--currency", default="USD", help="currency when a row and its customer have none")
     p.add_argument("--decimal", choices=[".", ","], help="decimal separator (default: detected per column)")
     p.add_argument("--date-order", default="auto", choices=["auto", "dmy", "mdy", "ymd"],
@@ -279,8 +365,23 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("check", help="validate a source: per-table counts and quarantined cells")
+    p = sub.add_parser("import", help="store a source as the workspace's current import (what the app shows)")
     _source_args(p)
+    p.add_argument("--all", action="store_true", help="list every quarantined cell")
+    p.add_argument("--actor", help="who imports, for the history (default $LINEWISE_ACTOR, else cli:<user>)")
+    p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("imports", help="the workspace's import history; --keep N prunes old imports")
+    p.add_argument("--keep", type=int, help="delete all but the N newest imports (the current one stays)")
+    p.add_argument("--changes", action="store_true", help="also print what each import changed")
+    p.add_argument("--actor", help="who prunes, for the audit trail (default $LINEWISE_ACTOR, else cli:<user>)")
+    p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
+    p.set_defaults(func=cmd_imports)
+
+    p = sub.add_parser("check", help="validate a source: per-table counts and quarantined cells")
+    _source_args(p, optional=True)
+    p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
     p.add_argument("--all", action="store_true", help="list every quarantined cell")
     p.set_defaults(func=cmd_check)
 
@@ -290,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_codes)
 
     p = sub.add_parser("report", help="aging, allocations, KPIs and exceptions as JSON or XLSX")
-    _source_args(p)
+    _source_args(p, optional=True)
     p.add_argument("--as-of", required=True, help="YYYY-MM-DD")
     p.add_argument("--basis", choices=["due_date", "invoice_date"])
     p.add_argument("--base-currency", help="also convert the summary to this currency with the fx_rates table")
@@ -306,8 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Payment reminders due as of a date (dry run by default). --send claims, "
                        "sends and records each reminder once, safe to run from cron. SMTP/SMS settings: "
                        "[smtp]/[sms] in .streamlit/secrets.toml or LINEWISE_SMTP_*/LINEWISE_SMS_* variables; "
-                       "the store: LINEWISE_DB_URL or [store] url. Exit 1 on data errors or a failed send.")
-    _source_args(p)
+                       "the store: LINEWISE_DB_URL or [store] url. Exit 1 on data errors or a failed send. "
+                       "Without SOURCE: the workspace's current import.")
+    _source_args(p, optional=True)
     p.add_argument("--as-of", help="YYYY-MM-DD (default: today)")
     p.add_argument("--send", action="store_true", help="send the reminders (default: only print the plan)")
     p.add_argument("--dunning-policy", help="dunning policy TOML (levels, channels, minimum, interval ...)")
@@ -318,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attach-statement", action="store_true", help="attach the statement as XLSX")
     p.add_argument("--preview", action="append", metavar="CUSTOMER_ID",
                    help="also print the message to this customer (repeatable)")
-    p.add_argument("--actor", help="who sends, for the audit trail (default cli:<user>)")
+    p.add_argument("--actor", help="who sends, for the audit trail (default $LINEWISE_ACTOR, else cli:<user>)")
     p.add_argument("--allow-data-errors", action="store_true",
                    help="send even when the source has quarantined cells")
     p.set_defaults(func=cmd_remind)
@@ -336,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from connectors.load import LoadError
+    from services.workspace import LoadError
 
     args = build_parser().parse_args(argv)
     try:

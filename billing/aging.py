@@ -31,7 +31,7 @@ from billing.policy import Policy
 LINE_AGING_COLUMNS = [
     "line_code", "invoice_no", "line_no", "customer_id", "currency", "invoice_date", "due_date",
     "due_date_derived", "amount", "allocated", "open", "days_past_due", "bucket", "in_dispute",
-    "fully_paid",
+    "fully_paid", "overdue",
 ]
 HISTORY_COLUMNS = ["as_of", "currency", "bucket", "open", "overdue"]
 # Keys that unapplied credit can be attributed to (the columns `AllocationResult.unapplied` has).
@@ -63,9 +63,18 @@ def _days(values) -> np.ndarray:
     return raw
 
 
+def is_overdue(due_day: np.ndarray, as_of_day: int) -> np.ndarray:
+    """Overdue = past the due date: due_date < as_of (days since the epoch), whatever basis the aging
+    buckets use (basis invoice_date re-labels buckets, not lateness). The one definition: line_aging's
+    ``overdue`` column, and from it the KPIs, the report, the rollups and the trend."""
+    due_day = np.asarray(due_day, dtype=np.int64)
+    return (due_day < as_of_day) & (due_day != np.iinfo(np.int64).min)
+
+
 def is_credit_note(lines: pd.DataFrame) -> np.ndarray:
-    """Credit note lines: kind "credit_note", or no kind and a negative amount (as billing.allocation)."""
-    amount_neg = lines["amount"].to_numpy() < 0
+    """Credit note lines: kind "credit_note", or no kind and a negative amount. The one definition
+    (allocation, aging, KPIs and disputes use it)."""
+    amount_neg = (lines["amount"].to_numpy() < 0) if "amount" in lines.columns else np.zeros(len(lines), bool)
     if "kind" not in lines.columns:
         return amount_neg
     kind = lines["kind"]
@@ -200,6 +209,14 @@ def line_values(line_allocated: pd.DataFrame | None, column: str, codes: pd.Seri
     return _lookup(codes, la["line_code"], values, fill)
 
 
+def overdue_flags(aging: pd.DataFrame) -> np.ndarray:
+    """aging["overdue"]; for an aging made without it (by hand, in tests), derived from days_past_due
+    (which is the due-date lateness only under the due_date basis)."""
+    if "overdue" in aging.columns:
+        return aging["overdue"].to_numpy(dtype=bool)
+    return aging["days_past_due"].to_numpy(dtype=np.int64) > 0
+
+
 def _empty_aging(policy: Policy) -> pd.DataFrame:
     return pd.DataFrame({
         "line_code": pd.Series(dtype="string"), "invoice_no": pd.Series(dtype="string"),
@@ -210,6 +227,7 @@ def _empty_aging(policy: Policy) -> pd.DataFrame:
         "open": pd.Series(dtype="int64"), "days_past_due": pd.Series(dtype="int64"),
         "bucket": pd.Series(pd.Categorical([], dtype=bucket_dtype(policy))),
         "in_dispute": pd.Series(dtype="bool"), "fully_paid": pd.Series(dtype="bool"),
+        "overdue": pd.Series(dtype="bool"),
     })
 
 
@@ -226,7 +244,8 @@ def line_aging(lines: pd.DataFrame, alloc: AllocationResult, as_of, policy: Poli
     invoice_date with ``policy.basis == "invoice_date"``), bucket (ordered
     categorical of ``policy.bucket_labels``: "current" when days_past_due <= 0,
     then by ``policy.bucket_edges`` with upper edges inclusive, "over_N"
-    beyond), in_dispute (line under an open dispute), fully_paid (open == 0).
+    beyond), in_dispute (line under an open dispute), fully_paid (open == 0),
+    overdue (past the due date as of `as_of`, whatever the basis: ``is_overdue``).
 
     Lines with open == 0 are kept so that totals reconcile; callers filter.
     A missing due_date (not produced by ingest) is taken as invoice_date +
@@ -301,6 +320,7 @@ def line_aging(lines: pd.DataFrame, alloc: AllocationResult, as_of, policy: Poli
         "bucket": bucket,
         "in_dispute": in_dispute,
         "fully_paid": open_ == 0,
+        "overdue": is_overdue(due_day, as_of_day),
     }, copy=False)
 
 
@@ -316,7 +336,7 @@ def rollup(aging: pd.DataFrame, by: list[str], unapplied: pd.DataFrame | None = 
     bucket label, ``open`` (= sum of the bucket columns), ``unapplied`` (<= 0:
     the group's unapplied credit, negated), ``net`` (= open + unapplied),
     ``in_dispute`` (open amount of lines under open dispute, also counted in
-    their bucket), ``lines`` (number of lines with open != 0), ``oldest_days``
+    their bucket), ``overdue`` (open amount past its due date, ``is_overdue``), ``lines`` (number of lines with open != 0), ``oldest_days``
     (Int64: max days_past_due of those lines, NA for a group with only
     unapplied credit).
 
@@ -352,6 +372,7 @@ def rollup(aging: pd.DataFrame, by: list[str], unapplied: pd.DataFrame | None = 
         raise ValueError("aging has a bucket not among the labels: " + ", ".join(labels))
     disputed = sub(aging["in_dispute"].to_numpy(dtype=bool))
     dpd = sub(aging["days_past_due"].to_numpy(dtype=np.int64))
+    late = sub(overdue_flags(aging))
     n = len(open_)
 
     # Unapplied credit belongs to a customer and currency: only for groupings by those.
@@ -394,6 +415,8 @@ def rollup(aging: pd.DataFrame, by: list[str], unapplied: pd.DataFrame | None = 
     open_sum = buckets.sum(axis=1)
     in_dispute = np.zeros(g, dtype=np.int64)
     np.add.at(in_dispute, gid_lines[disputed], open_[disputed])
+    overdue = np.zeros(g, dtype=np.int64)
+    np.add.at(overdue, gid_lines[late], open_[late])
     lines_n = np.bincount(gid_lines, minlength=g).astype(np.int64)
     oldest = np.full(g, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(oldest, gid_lines, dpd)
@@ -409,6 +432,7 @@ def rollup(aging: pd.DataFrame, by: list[str], unapplied: pd.DataFrame | None = 
     out["unapplied"] = -credit_sum
     out["net"] = open_sum - credit_sum
     out["in_dispute"] = in_dispute
+    out["overdue"] = overdue
     out["lines"] = lines_n
     out["oldest_days"] = pd.array(np.where(lines_n > 0, oldest, 0), dtype="Int64")
     out["oldest_days"][lines_n == 0] = pd.NA
@@ -445,9 +469,9 @@ def history(lines: pd.DataFrame, payments: pd.DataFrame, month_ends: Sequence[pd
     For each date the allocation is re-run as of that date
     (`billing.allocation.allocate`: only lines and payments dated on or before
     it take part) and the lines aged with `line_aging`. Columns: as_of,
-    currency, bucket (ordered categorical), open (int64), overdue (bool: the
-    bucket is past due, i.e. not "current"; sum ``open`` where ``overdue`` for
-    the overdue total). Every bucket is listed (0 when empty) for each currency
+    currency, bucket (ordered categorical), open (int64), overdue (int64: the
+    part of ``open`` past its due date, ``is_overdue``; under the invoice-date
+    basis a bucket holds lines of both kinds). Every bucket is listed (0 when empty) for each currency
     that has invoice lines as of that date. Disputes are taken as they are
     now (their history is not known here).
     """
@@ -462,21 +486,22 @@ def history(lines: pd.DataFrame, payments: pd.DataFrame, month_ends: Sequence[pd
         if len(aging) == 0:
             continue
         currencies = np.sort(aging["currency"].dropna().unique().astype(str))
-        sums = aging.groupby(["currency", "bucket"], observed=False)["open"].sum()
+        late = aging.assign(overdue=aging["open"].where(aging["overdue"], 0))
+        sums = late.groupby(["currency", "bucket"], observed=False)[["open", "overdue"]].sum()
         idx = pd.MultiIndex.from_product([currencies, labels], names=["currency", "bucket"])
         sums = sums.reindex(idx, fill_value=0)
         frames.append(pd.DataFrame({
             "as_of": pd.Series([as_of] * len(idx), dtype="datetime64[ns]"),
             "currency": pd.array(idx.get_level_values(0), dtype="string"),
             "bucket": pd.Categorical(idx.get_level_values(1), dtype=dtype),
-            "open": sums.to_numpy(dtype=np.int64),
+            "open": sums["open"].to_numpy(dtype=np.int64),
+            "overdue": sums["overdue"].to_numpy(dtype=np.int64),
         }))
     if not frames:
         out = pd.DataFrame({"as_of": pd.Series(dtype="datetime64[ns]"),
                             "currency": pd.Series(dtype="string"),
                             "bucket": pd.Categorical([], dtype=dtype),
-                            "open": pd.Series(dtype="int64")})
+                            "open": pd.Series(dtype="int64"), "overdue": pd.Series(dtype="int64")})
     else:
         out = pd.concat(frames, ignore_index=True)
-    out["overdue"] = (out["bucket"] != labels[0]).to_numpy(dtype=bool)
     return out[HISTORY_COLUMNS]

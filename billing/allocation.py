@@ -88,6 +88,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
+from billing.aging import is_credit_note
 from billing.linecode import CODE_SHAPE, check_chars, canonical
 from billing.model import AllocationResult, open_dispute_codes
 from billing.policy import Policy
@@ -432,9 +433,7 @@ class _Lines:
         self.date = _dates(lines["invoice_date"])
         self.due = _dates(lines["due_date"]) if "due_date" in lines else np.full(n, _NAT)
         self.line_no = _ints(lines["line_no"]) if "line_no" in lines else np.ones(n, np.int64)
-        kind = _arrow(lines["kind"] if "kind" in lines else None, n)
-        credit = pc.fill_null(pc.equal(kind, "credit_note"), False).to_numpy(zero_copy_only=False)
-        self.is_cn = credit | (kind.is_null().to_numpy(zero_copy_only=False) & (self.amount < 0))
+        self.is_cn = is_credit_note(lines)  # the one definition of a credit note
         self.dated = (self.date != _NAT) & (self.date <= as_of.value)
         self.part = ~self.is_cn & self.dated          # take part: listed in line_allocated
         self.code = _arrow(lines["line_code"])

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from billing.aging import is_credit_note
 from billing.model import OPEN_DISPUTE_STATUSES, open_dispute_codes
 
 __all__ = [
@@ -250,8 +251,7 @@ def validate_new(lines: pd.DataFrame, *, amount: Any, reason: str, owner: str, o
             raise DisputeError("lines need an invoice_no column to dispute a whole invoice")
         sel = lines[(lines["invoice_no"].astype("string") == str(invoice_no)).fillna(False).to_numpy(bool)
                     & (lines["open"].to_numpy() > 0)]
-        if "kind" in sel.columns:
-            sel = sel[(sel["kind"].astype("string") != "credit_note").fillna(True).to_numpy(bool)]
+        sel = sel[~is_credit_note(sel)]
         if sel.empty:
             raise DisputeError(f"invoice {invoice_no} has no open lines to dispute")
     else:
@@ -266,11 +266,9 @@ def validate_new(lines: pd.DataFrame, *, amount: Any, reason: str, owner: str, o
             raise DisputeError(f"unknown line code(s): {', '.join(unknown)}")
         sel = lines[codes.isin(wanted).fillna(False).to_numpy(bool)].drop_duplicates("line_code")
         sel = sel.set_index(sel["line_code"].astype(str)).loc[wanted].reset_index(drop=True)
-        if "kind" in sel.columns:
-            credit = sel.loc[(sel["kind"].astype("string") == "credit_note").fillna(False).to_numpy(bool),
-                             "line_code"]
-            if len(credit):
-                raise DisputeError(f"credit note lines cannot be disputed: {', '.join(map(str, credit))}")
+        credit = sel.loc[is_credit_note(sel), "line_code"]
+        if len(credit):
+            raise DisputeError(f"credit note lines cannot be disputed: {', '.join(map(str, credit))}")
 
     customers = sorted(set(sel["customer_id"].astype(str)))
     if len(customers) != 1:

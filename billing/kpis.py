@@ -9,9 +9,9 @@ days (``policy.kpi_period_days``, 90 by default):
 
 - T  = total open AR at as_of: sum of ``open`` of the invoice lines (the
   aging's total; unapplied cash is not netted in, it is its own KPI).
-- C  = current AR at as_of: open of lines not yet due (due_date >= as_of).
-  "Overdue" always means past the due date, whatever ``policy.basis`` the
-  aging buckets use (basis invoice_date re-labels buckets, not lateness).
+- C  = current AR at as_of: open of lines not overdue (the aging's
+  ``overdue`` column, ``billing.aging.is_overdue``: past the due date,
+  whatever ``policy.basis`` the aging buckets use).
 - S  = credit sales of P: amounts of invoice lines (not credit notes; they
   settle lines like payments) with invoice_date in P.
 - B  = beginning AR: total open AR as of as_of − D (the allocation re-run as
@@ -51,7 +51,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from billing.aging import _NS_PER_DAY, _as_of, _days, aged_mask, is_credit_note, line_aging, line_values
+from billing.aging import (_NS_PER_DAY, _as_of, _days, aged_mask, is_credit_note, line_aging, line_values,
+                           overdue_flags)
 from billing.model import AllocationResult, empty_table
 from billing.policy import Policy
 
@@ -147,7 +148,7 @@ def compute_kpis(lines: pd.DataFrame, alloc: AllocationResult, aging: pd.DataFra
 
     dflt = policy.default_currency
     open_ = aging["open"].to_numpy(dtype=np.int64)
-    not_due = _days(aging["due_date"]) >= as_of_day
+    not_due = ~overdue_flags(aging)  # billing.aging.is_overdue: the one definition of overdue
     in_dispute = aging["in_dispute"].to_numpy(dtype=bool)
 
     # Credit sales of the period: invoice lines (not credit notes) dated in (start, as_of].

@@ -10,6 +10,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from billing.aging import overdue_flags
 from billing.analysis import Analysis
 from billing.model import Dataset
 from billing.money import format_minor_series
@@ -56,7 +57,7 @@ def summary_table(analysis: Analysis) -> pd.DataFrame:
     """Per currency: invoiced, allocated, open, overdue, unapplied, in_dispute, buckets (minor units)."""
     aging, labels = analysis.aging, analysis.policy.bucket_labels
     # Overdue means past the due date whatever the aging basis (as billing.kpis counts it).
-    overdue = aging["open"].where(aging["due_date"] < analysis.as_of, 0)
+    overdue = aging["open"].where(overdue_flags(aging), 0)  # billing.aging.is_overdue
     per = aging.assign(overdue=overdue).groupby("currency", observed=True).agg(
         invoiced=("amount", "sum"), allocated=("allocated", "sum"), overdue=("overdue", "sum"))
     roll = analysis.by_currency.set_index("currency")

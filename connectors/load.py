@@ -5,11 +5,12 @@ import json
 from pathlib import Path
 
 from billing.ingest import IngestOptions, SchemaError, build_dataset
-from billing.model import Dataset
-from connectors.sources import SourceError
+from billing.model import Dataset, RawWorkbook
+from connectors.sources import CSV_SUFFIXES, SourceError
 from connectors.worker import read_untrusted, read_untrusted_files
 
-__all__ = ["load_dataset", "load_uploads", "load_mapping", "SourceError", "SchemaError", "LoadError"]
+__all__ = ["load_dataset", "load_uploads", "load_mapping", "read_files", "source_files", "SourceError",
+           "SchemaError", "LoadError"]
 
 LoadError = (SourceError, SchemaError)
 
@@ -30,12 +31,35 @@ def load_dataset(source: str | Path | bytes, options: IngestOptions = IngestOpti
     return build_dataset(raw, options)
 
 
-def load_uploads(files: list[tuple[str, bytes]], options: IngestOptions = IngestOptions()) -> Dataset:
-    """One uploaded workbook, or several uploaded CSVs (one per table), read in the limited worker."""
+def read_files(files: list[tuple[str, bytes]]) -> RawWorkbook:
+    """The raw cells of one uploaded workbook, or of several uploaded CSVs (one per table),
+    read in the limited worker process (connectors.worker): a hostile file is a message."""
     if len(files) == 1:
         name, data = files[0]
-        return build_dataset(read_untrusted(data, name=name), options)
-    return build_dataset(read_untrusted_files(files), options)
+        return read_untrusted(data, name=name)
+    return read_untrusted_files(files)
+
+
+def load_uploads(files: list[tuple[str, bytes]], options: IngestOptions = IngestOptions()) -> Dataset:
+    """One uploaded workbook, or several uploaded CSVs (one per table)."""
+    return build_dataset(read_files(files), options)
+
+
+def source_files(path: str | Path) -> list[tuple[str, bytes]]:
+    """The (name, bytes) a local SOURCE stands for: the file, or the CSV files of a folder.
+
+    Read once, so what is fingerprinted is exactly what is parsed.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir()
+                       if p.is_file() and not p.name.startswith((".", "~$")) and p.suffix.lower() in CSV_SUFFIXES)
+        if not files:
+            raise SourceError(f"Folder '{path.name}' has no CSV files (one .csv file per table was expected).")
+        return [(p.name, p.read_bytes()) for p in files]
+    if not path.is_file():
+        raise SourceError(f"'{path}' was not found.")
+    return [(path.name, path.read_bytes())]
 
 
 def load_mapping(path: str | Path) -> dict:

@@ -34,13 +34,15 @@ from typing import Any, Iterator
 
 import pandas as pd
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, Integer,
-                        MetaData, PrimaryKeyConstraint, String, Table, Text, TypeDecorator, UniqueConstraint,
+                        LargeBinary, MetaData, PrimaryKeyConstraint, String, Table, Text, TypeDecorator, UniqueConstraint,
                         and_, create_engine, event, func, select, text)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from billing.disputes import (LOG_CHANNELS, STATES, Dispute, DisputeError, dispute_lines_frame,
                               disputes_frame, transition, utc, validate_new)
+from billing.roles import (MemberRule, RolesError, normalise_pattern, parse_role, rules_from_members,
+                           validate_member_change)
 
 __all__ = [
     "Store", "StoreError", "ActionConflict", "ConcurrentChange", "store_url_from", "default_data_dir",
@@ -256,6 +258,63 @@ reminder_log = Table(
 )
 Index("ix_reminder_log_customer_id", reminder_log.c.customer_id)
 
+# added by revision 0003: the workspace's imports (SPEC §13)
+imports = Table(
+    "imports", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("source_kind", String(20), nullable=False),  # upload | gsheet | cli
+    Column("source_label", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False, unique=True),  # sha256 of the bytes read + options
+    Column("files_json", Text, nullable=False),  # [{"name", "sha256", "bytes"}]
+    Column("options_json", Text, nullable=False),
+    Column("mapping_json", Text),
+    Column("layout_key", String(64)),
+    Column("counts_json", Text, nullable=False),
+    Column("notes_json", Text, nullable=False),
+    Column("meta_json", Text, nullable=False),  # source, sheet_map, table names stored
+    Column("n_lines", Integer, nullable=False),
+    Column("n_payments", Integer, nullable=False),
+    Column("n_quarantined", Integer, nullable=False),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+)
+
+import_chunks = Table(
+    "import_chunks", metadata,
+    Column("import_id", Integer, ForeignKey("imports.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(40), nullable=False),  # the table (invoices, payments, ..., quarantine)
+    Column("seq", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # a slice of the table's Parquet file
+    PrimaryKeyConstraint("import_id", "name", "seq"),
+)
+
+workspace_pointer = Table(
+    "workspace_pointer", metadata,
+    Column("name", String(40), primary_key=True),  # "current"
+    Column("import_id", Integer, ForeignKey("imports.id"), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+)
+CHUNK_BYTES = 4 * 1024 * 1024  # one import_chunks row; well under SQLite's and PostgreSQL's value limits
+_IMPORT_SPEC = {"id": "int64", "created_at": "ts", "actor": "string", "source_kind": "string",
+                "source_label": "string", "fingerprint": "string", "n_lines": "int64", "n_payments": "int64",
+                "n_quarantined": "int64", "layout_key": "string"}
+_IMPORT_JSON = ("files_json", "options_json", "mapping_json", "counts_json", "notes_json", "meta_json")
+
+# added by revision 0004: the workspace's members (the Admin page); [roles] in the secrets are not stored
+members = Table(
+    "members", metadata,
+    Column("pattern", String(320), primary_key=True),  # lower-case address or @domain
+    Column("role", String(10), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+    CheckConstraint("role IN ('viewer', 'finance', 'admin')", name="role_known"),
+)
+
 
 # --------------------------------------------------------------------------- engine
 
@@ -346,6 +405,8 @@ _AUDIT_SPEC = {"id": "int64", "at": "ts", "actor": "string", "entity": "string",
 _REMINDER_SPEC = {"id": "int64", "line_code": "string", "level": "string", "customer_id": "string",
                   "channel": "string", "status": "string", "attempts": "int64", "error": "string",
                   "created_at": "ts", "claimed_at": "ts", "sent_at": "ts", "action_id": "string"}
+_MEMBER_SPEC = {"pattern": "string", "role": "string", "created_at": "ts", "created_by": "string",
+                "updated_at": "ts", "updated_by": "string"}
 _DISPUTE_FIELDS = [c.name for c in disputes.columns if c.name not in ("updated_at",)]
 
 
@@ -858,3 +919,225 @@ class Store:
             rows = conn.execute(q).mappings().all()
         return _frame(rows, {"action_id": "string", "kind": "string", "created_at": "ts", "actor": "string"})
 
+    # ---- workspace imports (revision 0003) ----------------------------------------------
+
+    def save_import(self, record: Mapping[str, Any], tables: Mapping[str, bytes], *, action_id: str,
+                    actor: str) -> tuple[int, bool]:
+        """Store an import and make it the workspace's current one; returns (import id, created).
+
+        `record` holds the columns of ``imports`` (fingerprint, source_kind,
+        source_label, files, options, mapping, layout_key, counts, notes, meta,
+        n_lines, n_payments, n_quarantined; the ``*_json`` ones as Python
+        values); `tables` the Parquet bytes of each table, stored in chunks of
+        CHUNK_BYTES. An import with the same fingerprint already stored is not
+        stored again: it becomes the current import again and (its id, False)
+        is returned.
+        """
+        fingerprint = str(record["fingerprint"])
+        request = {"fingerprint": fingerprint}
+
+        def work(conn: Connection, now: datetime) -> dict[str, Any]:
+            old = conn.execute(select(imports.c.id).where(imports.c.fingerprint == fingerprint)).scalar()
+            if old is not None:
+                self._point_current(conn, now, actor, action_id, int(old))
+                return {"import_id": int(old), "created": False}
+            values = {c: record[c] for c in ("fingerprint", "source_kind", "source_label", "layout_key",
+                                             "n_lines", "n_payments", "n_quarantined")}
+            for c in _IMPORT_JSON:
+                value = record.get(c[:-len("_json")])
+                values[c] = None if value is None and c == "mapping_json" else \
+                    json.dumps(value, sort_keys=True, default=str)
+            new_id = int(conn.execute(imports.insert().values(created_at=now, actor=actor, action_id=action_id,
+                                                              **values)).inserted_primary_key[0])
+            chunks = [{"import_id": new_id, "name": name, "seq": i // CHUNK_BYTES,
+                       "data": blob[i:i + CHUNK_BYTES]}
+                      for name, blob in tables.items() for i in range(0, max(len(blob), 1), CHUNK_BYTES)]
+            if chunks:
+                conn.execute(import_chunks.insert(), chunks)
+            self._audit(conn, now, actor, action_id, "import", new_id, "create", None,
+                        {k: v for k, v in values.items() if k != "notes_json"})
+            self._point_current(conn, now, actor, action_id, new_id)
+            return {"import_id": new_id, "created": True}
+
+        result, _ = self._do("save_import", action_id, actor, request, work)
+        return int(result["import_id"]), bool(result["created"])
+
+    def _point_current(self, conn: Connection, now: datetime, actor: str, action_id: str, import_id: int) -> None:
+        before = conn.execute(select(workspace_pointer.c.import_id)
+                              .where(workspace_pointer.c.name == "current")).scalar()
+        if before == import_id:
+            return
+        values = {"import_id": import_id, "updated_at": now, "updated_by": actor}
+        if before is None:
+            conn.execute(workspace_pointer.insert().values(name="current", **values))
+        else:
+            conn.execute(workspace_pointer.update().where(workspace_pointer.c.name == "current").values(**values))
+        self._audit(conn, now, actor, action_id, "workspace", "current", "point",
+                    None if before is None else {"import_id": before}, {"import_id": import_id})
+
+    def set_current_import(self, import_id: int, *, action_id: str, actor: str) -> None:
+        """Make a stored import the workspace's current one."""
+        def work(conn: Connection, now: datetime) -> None:
+            if conn.execute(select(imports.c.id).where(imports.c.id == int(import_id))).scalar() is None:
+                raise StoreError(f"there is no import #{import_id}")
+            self._point_current(conn, now, actor, action_id, int(import_id))
+
+        self._do("set_current_import", action_id, actor, {"import_id": int(import_id)}, work)
+
+    def current_import_id(self) -> int | None:
+        """The workspace's current import (None while nothing was imported)."""
+        with self._tx() as conn:
+            value = conn.execute(select(workspace_pointer.c.import_id)
+                                 .where(workspace_pointer.c.name == "current")).scalar()
+        return None if value is None else int(value)
+
+    def imports(self) -> pd.DataFrame:
+        """The import history, newest first: id, created_at, actor, source_kind, source_label,
+        fingerprint, n_lines, n_payments, n_quarantined, layout_key."""
+        q = select(*[imports.c[c] for c in _IMPORT_SPEC]).order_by(imports.c.id.desc())
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, _IMPORT_SPEC)
+
+    def import_record(self, import_id: int) -> dict[str, Any] | None:
+        """One import's row, the ``*_json`` columns decoded (keys without the suffix)."""
+        with self._tx() as conn:
+            row = conn.execute(select(imports).where(imports.c.id == int(import_id))).mappings().first()
+        if row is None:
+            return None
+        out = {k: v for k, v in row.items() if k not in _IMPORT_JSON}
+        for c in _IMPORT_JSON:
+            out[c[:-len("_json")]] = None if row[c] is None else json.loads(row[c])
+        return out
+
+    def previous_import_id(self, import_id: int) -> int | None:
+        """The import stored just before `import_id` (None for the first)."""
+        with self._tx() as conn:
+            value = conn.execute(select(func.max(imports.c.id)).where(imports.c.id < int(import_id))).scalar()
+        return None if value is None else int(value)
+
+    def import_tables(self, import_id: int, names: Iterable[str] | None = None) -> dict[str, bytes]:
+        """The stored bytes of each table of an import (chunks joined in order)."""
+        q = (select(import_chunks.c.name, import_chunks.c.data).where(import_chunks.c.import_id == int(import_id))
+             .order_by(import_chunks.c.name, import_chunks.c.seq))
+        if names is not None:
+            q = q.where(import_chunks.c.name.in_(list(names)))
+        parts: dict[str, list[bytes]] = {}
+        with self._tx() as conn:
+            for name, data in conn.execute(q):
+                parts.setdefault(name, []).append(bytes(data))
+        return {name: b"".join(chunks) for name, chunks in parts.items()}
+
+    def prune_imports(self, keep: int, *, action_id: str, actor: str) -> list[int]:
+        """Delete all but the `keep` newest imports (the current one is always kept); returns the ids
+        deleted. Actions (disputes, reminders) are keyed by line code and stay."""
+        if not isinstance(keep, int) or keep < 1:
+            raise ValueError("keep must be a whole number of at least 1")
+
+        def work(conn: Connection, now: datetime) -> list[int]:
+            ids = conn.execute(select(imports.c.id).order_by(imports.c.id.desc())).scalars().all()
+            current = conn.execute(select(workspace_pointer.c.import_id)
+                                   .where(workspace_pointer.c.name == "current")).scalar()
+            doomed = [int(i) for i in ids[keep:] if i != current]
+            if doomed:
+                conn.execute(import_chunks.delete().where(import_chunks.c.import_id.in_(doomed)))
+                conn.execute(imports.delete().where(imports.c.id.in_(doomed)))
+                self._audit(conn, now, actor, action_id, "import", ",".join(map(str, doomed)), "prune",
+                            None, {"deleted": doomed, "keep": keep})
+            return doomed
+
+        result, _ = self._do("prune_imports", action_id, actor, {"keep": keep}, work)
+        return [int(i) for i in result]
+
+    def mapping_record(self, source_key: str) -> dict[str, Any] | None:
+        """A saved column mapping with when and by whom: {"mapping", "updated_at", "updated_by"}."""
+        with self._tx() as conn:
+            row = conn.execute(select(column_mappings.c.mapping_json, column_mappings.c.updated_at,
+                                      column_mappings.c.updated_by)
+                               .where(column_mappings.c.source_key == source_key)).first()
+        if row is None:
+            return None
+        return {"mapping": json.loads(row[0]), "updated_at": row[1], "updated_by": row[2]}
+    # ---- members and refusals (SPEC §14) ---------------------------------------------
+
+    def members(self) -> pd.DataFrame:
+        """The workspace's members, by pattern: pattern, role, created_at, created_by, updated_at,
+        updated_by (``billing.roles.rules_from_members`` turns them into rules)."""
+        q = select(*[members.c[c] for c in _MEMBER_SPEC]).order_by(members.c.pattern)
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, _MEMBER_SPEC)
+
+    def _member_rules(self, conn: Connection) -> tuple[MemberRule, ...]:
+        rows = conn.execute(select(members.c.pattern, members.c.role)).mappings().all()
+        return rules_from_members(_frame(rows, {"pattern": "string", "role": "string"}))
+
+    def set_member(self, pattern: str, role: str, *, action_id: str, actor: str,
+                   fixed_rules: Sequence[MemberRule] = ()) -> dict[str, str]:
+        """Add the member `pattern` (an address or ``@domain``) with `role`, or change their role.
+
+        `fixed_rules` are the ``[roles]`` of the secrets: together with the
+        members they must still name an admin afterwards
+        (``billing.roles.validate_member_change``, checked in the transaction).
+        Returns {"pattern", "role", "change": "create" | "update" | "unchanged"}.
+        The caller checks that `actor` may change members (``services``).
+        """
+        pattern, new_role = normalise_pattern(pattern), parse_role(role)
+        request = {"pattern": pattern, "role": str(new_role)}
+
+        def work(conn: Connection, now: datetime) -> dict[str, str]:
+            old = conn.execute(select(members).where(members.c.pattern == pattern)).mappings().first()
+            if old is not None and old["role"] == str(new_role):
+                return {**request, "change": "unchanged"}
+            validate_member_change(tuple(fixed_rules) + self._member_rules(conn), pattern, new_role)
+            stamp = {"updated_at": now, "updated_by": actor, "action_id": action_id, "role": str(new_role)}
+            if old is None:
+                conn.execute(members.insert().values(pattern=pattern, created_at=now, created_by=actor,
+                                                     **stamp))
+            else:
+                conn.execute(members.update().where(members.c.pattern == pattern).values(**stamp))
+            change = "create" if old is None else "update"
+            self._audit(conn, now, actor, action_id, "member", pattern, change,
+                        None if old is None else {"role": old["role"]}, {"role": str(new_role)})
+            return {**request, "change": change}
+
+        result, _ = self._do("set_member", action_id, actor, request, work)
+        return result
+
+    def remove_member(self, pattern: str, *, action_id: str, actor: str,
+                      fixed_rules: Sequence[MemberRule] = ()) -> None:
+        """Remove the workspace member `pattern` (audited). Members given by the secrets' ``[roles]``
+        cannot be removed here, and neither can the last admin (RolesError says so)."""
+        pattern = normalise_pattern(pattern)
+
+        def work(conn: Connection, now: datetime) -> None:
+            old = conn.execute(select(members).where(members.c.pattern == pattern)).mappings().first()
+            if old is None:
+                fixed = any(r.pattern == pattern for r in fixed_rules)
+                raise RolesError(f"{pattern} comes from [roles] in the secrets: change it there"
+                                 if fixed else f"{pattern} is not a member of this workspace")
+            validate_member_change(tuple(fixed_rules) + self._member_rules(conn), pattern, None)
+            conn.execute(members.delete().where(members.c.pattern == pattern))
+            self._audit(conn, now, actor, action_id, "member", pattern, "remove", {"role": old["role"]}, None)
+            return None
+
+        self._do("remove_member", action_id, actor, {"pattern": pattern}, work)
+
+    def record_refusal(self, *, actor: str, action: str, reason: str, attempted_action_id: str | None = None,
+                       detail: Mapping[str, Any] | None = None) -> None:
+        """An audit event (entity "permission", action "refused") for an action `actor` was not
+        allowed to take, with the reason shown to them and what was attempted.
+
+        A replayed request (the same `attempted_action_id`, e.g. a widget event sent
+        again) is recorded once; without one, every call is its own event.
+        """
+        request = {"action": action, "attempted_action_id": attempted_action_id}
+        refusal_id = ("refused-" + hashlib.sha256(f"{actor}|{attempted_action_id}".encode()).hexdigest()[:48]
+                      if attempted_action_id else new_action_id())
+        event = {**request, "reason": reason, "detail": _jsonable(dict(detail or {}))}
+
+        def work(conn: Connection, now: datetime) -> None:
+            self._audit(conn, now, actor, refusal_id, "permission", action, "refused", None, event)
+            return None
+
+        self._do("refusal", refusal_id, actor, request, work)

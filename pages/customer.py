@@ -96,7 +96,7 @@ def render_balances(aging_row: pd.DataFrame, buckets: list[str]) -> None:
         cur = str(r["currency"])
         cols = st.columns(4)
         cols[0].metric(f"Open ({cur})", money_text(int(r["open"]), cur), border=True)
-        cols[1].metric(f"Overdue ({cur})", money_text(int(r["open"] - r[buckets[0]]), cur), border=True)
+        cols[1].metric(f"Overdue ({cur})", money_text(int(r["overdue"]), cur), border=True)
         cols[2].metric(f"Unapplied ({cur})", money_text(int(-r["unapplied"]), cur), border=True)
         cols[3].metric(f"In dispute ({cur})", money_text(int(r["in_dispute"]), cur), border=True)
 

@@ -29,15 +29,22 @@ from connectors.export import write_demo_workbook
 from connectors import writeback
 from connectors.gsheets import SourceError, parse_sheet_url
 from connectors.guard import check_upload_size, read_limits
-from ui import common, exports, gsheets, mapping, state
-from ui.store import action_id, done
+from billing.roles import Action
+from services import workspace
+from services.context import NotAllowed
+from services.workspace import STORED, UNCHANGED, UNREADABLE, ImportResult
+from ui import auth, common, exports, gsheets, mapping, state
+from ui.reminders_view import md_escape
+from ui.store import action_id, current_actor, done
 from ui.tables import plain_table
 
 ACCEPTED_TYPES = ["xlsx", "xlsm", "xls", "ods", "csv"]
 PENDING = "data_pending_upload"  # session_state: [(name, bytes)] handed over by code (tests, connectors)
-LAST = "data_last_upload"  # session_state: {"files", "options", "error"} of the upload reported below
+LAST = "data_last_upload"  # session_state: {"files": names, "result": ImportResult} of the import reported below
 UPLOADER = "data_uploader_generation"  # session_state: bumped to give a refused upload's files up
 SEEN = "data_seen_upload"  # session_state: identity of the uploader's files already processed
+RETRY = "data_retry_files"  # session_state: [(name, bytes)] of an unreadable upload, for a mapping re-read
+GSHEET_SOURCE = "data_gsheet_source"  # session_state: {"url", "options"} of the sheet this session connected
 GSHEET_URL = "data_gsheet_url"  # the sheet address text input
 GSHEET_FAILED = "data_gsheet_failed"  # session_state: message or SheetRead of a Connect that loaded nothing
 GSHEET_CONFIRM = "data_gsheet_confirm"  # session_state: the dry run the confirmation dialog shows
@@ -100,48 +107,34 @@ def too_large(files: list[tuple[str, int]]) -> str | None:
     return None
 
 
-def usable(result: Dataset | str) -> bool:
-    return isinstance(result, Dataset) and result.counts["invoices"].accepted > 0
-
-
 def process_upload(files: list[tuple[str, bytes]], options: IngestOptions) -> None:
-    """Read uploaded (name, bytes) files; on success the whole app switches to them (and reruns).
-
-    The report below is always about the last files processed, readable or
-    not. The file uploader and any other source (tests, connectors) call this.
-    """
+    """Import uploaded (name, bytes) files into the workspace; once stored, every page, every session
+    and every server shows them (the page reruns). The report below is about the last files processed,
+    stored or not. The file uploader and any other source (tests, connectors) call this."""
     message = too_large([(name, len(blob)) for name, blob in files])
     if message:
-        st.session_state[LAST] = {"files": (), "options": options, "error": message}
+        st.session_state[LAST] = {"files": tuple(n for n, _ in files), "result": ImportResult(UNREADABLE, message)}
         return
-    remembered = mapping.remembered(files)
-    if remembered:
-        options = replace(options, mapping=remembered)
-    files = tuple((name, bytes(blob)) for name, blob in files)
+    files = [(name, bytes(blob)) for name, blob in files]
     size = sum(len(b) for _, b in files) / 1024 / 1024
     with st.status(f"Reading {len(files)} file(s), {size:,.1f} MB …", expanded=False) as status:
         st.write("Finding the tables, header rows and columns; converting every cell …")
-        result = state.load_files(files, options)
-        if isinstance(result, str):
-            status.update(label="The files could not be read", state="error")
-        else:
-            n = sum(c.read for c in result.counts.values())
-            q = sum(c.quarantined for c in result.counts.values())
-            st.write(f"{n:,} rows read, {q:,} quarantined.")
-            status.update(label=f"Read {n:,} rows from {len(files)} file(s)", state="complete")
-    st.session_state[LAST] = {"files": files, "options": options, "error": None}
-    if usable(result):
-        state.use_upload(list(files), options)
-        st.rerun()  # the sidebar (drawn before this page) and every page now read the upload
-
-
-def last_result() -> tuple[dict | None, Dataset | str | None]:
-    last = st.session_state.get(LAST)
-    if not last:
-        return None, None
-    if last.get("error"):
-        return last, last["error"]
-    return last, state.load_files(last["files"], last["options"])
+        try:
+            result = workspace.import_files(state.team(), current_actor(), files, options)
+        except NotAllowed as exc:  # refused (and audited) before anything was read or stored
+            status.update(label="Not imported", state="error")
+            auth.refusal(exc)
+            return
+        label = {STORED: "Imported", UNCHANGED: "Already imported"}.get(result.status, "Nothing was imported")
+        status.update(label=f"{label}: {', '.join(n for n, _ in files)}",
+                      state="error" if result.status == UNREADABLE else "complete")
+    st.session_state[LAST] = {"files": tuple(n for n, _ in files), "result": result}
+    if result.status == UNREADABLE and result.raw is not None:
+        st.session_state[RETRY] = files  # kept for a re-read with a mapping chosen below
+    else:
+        st.session_state.pop(RETRY, None)
+    if result.stored:
+        st.rerun()  # the sidebar (drawn before this page) and every page now read the import
 
 
 # --------------------------------------------------------------------------- sections
@@ -151,23 +144,20 @@ def render_current(loaded: state.Loaded) -> None:
     st.subheader("Current data")
     if loaded.is_demo:
         st.markdown(
-            ":material/science: **Demo data.** The dashboards show the demo workbook, a generated sample "
-            "with every kind of exception. Upload your own workbook below."
+            ":material/science: **Demo data (a sandbox).** The workspace has no import yet, so the dashboards "
+            "show a generated sample with every kind of exception. Nothing is sent from it and what you do on "
+            "it is not kept with your team's records. Upload your own workbook below: it becomes the data "
+            "everyone on the team sees."
         )
     elif loaded.data is None:
         st.error(f"**{loaded.label}**: {loaded.error}")
     else:
-        data = loaded.data
+        rec, data = loaded.record or {}, loaded.data
+        who = f" by {rec['actor']}" if rec.get("actor") else ""
         st.markdown(
-            f"The dashboards show **{loaded.label}**: {data.counts['invoices'].accepted:,} invoice lines, "
-            f"{data.counts['payments'].accepted:,} payments."
+            f"Everyone sees import **{_md(loaded.label)}**: {data.counts['invoices'].accepted:,} invoice lines, "
+            f"{data.counts['payments'].accepted:,} payments, imported {workspace.imported_at(rec)}{_md(who)}."
         )
-    if not loaded.is_demo and st.button(
-        "Back to the demo data", key="data_use_demo", icon=":material/science:"
-    ):
-        state.use_demo()
-        st.session_state.pop(LAST, None)
-        st.rerun()
 
 
 def uploader_key() -> str:
@@ -179,14 +169,18 @@ def uploader_key() -> str:
 def render_upload() -> IngestOptions:
     st.subheader("Upload")
     options = reading_options()
+    refused = auth.blocked(Action.IMPORT)  # drawing only: services.workspace checks again
+    if refused:
+        st.info(md_escape(refused), icon=":material/lock:")
     uploads = st.file_uploader(
         "Workbook or CSV files",
         type=ACCEPTED_TYPES,
         accept_multiple_files=True,
         key=uploader_key(),
         max_upload_size=int(read_limits().max_upload_mb),  # per file; too_large checks all together
+        disabled=refused is not None,
         help="One workbook with a sheet per table (customers, orders, invoices, payments, "
-        "fx_rates), or one CSV file per table.",
+        "fx_rates), or one CSV file per table. It is stored as a new import of the workspace.",
     )
     pending = st.session_state.pop(PENDING, None)
     if pending:
@@ -194,70 +188,57 @@ def render_upload() -> IngestOptions:
     elif uploads:
         message = too_large([(f.name, f.size) for f in uploads])
         if message:  # refused before the bytes are copied; a new uploader lets go of the files
-            st.session_state[LAST] = {"files": (), "options": options, "error": message}
+            st.session_state[LAST] = {"files": tuple(f.name for f in uploads),
+                                      "result": ImportResult(UNREADABLE, message)}
             st.session_state[UPLOADER] = st.session_state.get(UPLOADER, 0) + 1
             st.rerun()
         files = [(f.name, f.getvalue()) for f in uploads]
-        seen = state.source_key(tuple(files), options)  # new files or new reading options: read again
+        seen = workspace.fingerprint(files, options)  # new files or new reading options: read again
         if seen != st.session_state.get(SEEN):
             st.session_state[SEEN] = seen
             process_upload(files, options)
     return options
 
 
-def render_outcome(result: Dataset | str, last: dict) -> None:
-    if isinstance(result, str):
-        st.error(result, icon=":material/error:")
+def render_outcome(last: dict) -> None:
+    result: ImportResult = last["result"]
+    if result.mapping_note:
+        st.info(f"Column {result.mapping_note} (remembered for this layout of sheets and headers).",
+                icon=":material/account_tree:")
+    if result.status == UNREADABLE:
+        st.error(result.message, icon=":material/error:")
         st.caption(
-            "Nothing was loaded; the dashboards still show the previous data. Check that the file opens in "
+            "Nothing was stored; the dashboards still show the current data. Check that the file opens in "
             "Excel or LibreOffice, or download the template below to see the layout Linewise expects."
         )
         return
-    inv = result.counts["invoices"]
-    if inv.read == 0:
-        st.error(
-            "The invoices sheet was found but has no rows under its header. Put one invoice line per row "
-            "below the header (the template shows the columns), then upload again.",
-            icon=":material/error:",
-        )
-    elif inv.accepted == 0:
-        st.error(
-            f"None of the {inv.read:,} invoice rows could be read: each is listed below with the reason. "
-            "Fix those cells and upload again, or check the reading options (decimal separator, date "
-            "order).",
-            icon=":material/error:",
-        )
-    else:
-        quarantined = sum(c.quarantined for c in result.counts.values())
-        note = f" {quarantined:,} row(s) were quarantined and left out; see below." if quarantined else ""
-        st.success(
-            f"Loaded {inv.accepted:,} invoice lines and {result.counts['payments'].accepted:,} payments "
-            f"from {', '.join(n for n, _ in last['files'])}. Every page now shows this data.{note}",
-            icon=":material/check_circle:",
-        )
-        st.page_link("pages/overview.py", label="Go to the Overview", icon=":material/dashboard:")
+    if result.status == UNCHANGED:
+        st.info(result.message, icon=":material/inventory_2:")
+        return
+    st.success(f"{result.message} Every page, for everyone on the team, now shows this data.",
+               icon=":material/check_circle:")
+    st.page_link("pages/overview.py", label="Go to the Overview", icon=":material/dashboard:")
 
 
 def render_mapping(last: dict) -> None:
     """The editor, when the reader worked but a table or a required column was not recognised."""
-    files = last.get("files") or ()
-    if not files:
+    result: ImportResult = last["result"]
+    files = st.session_state.get(RETRY)
+    if result.raw is None or result.layout is None or not files:
         return
-    raw = mapping.raw_workbook(files)
-    if isinstance(raw, str):
-        return
-    current = mapping.remembered(files)
-    missing = mapping.unresolved(raw, current)
+    current = (workspace.remembered_mapping(state.team(), result.layout) or {}).get("mapping")
+    missing = mapping.unresolved(result.raw, current)
     if not missing:
         return
     st.subheader("Column mapping")
     st.caption(
         "Linewise did not recognise everything it needs. Point at the sheet and the header of each "
-        "required column; the choice is remembered for these files during this session."
+        "required column; the choice is remembered for this layout (the same sheets and headers) and "
+        "applied to the next import of it."
     )
-    new = mapping.render_editor(raw, missing, current)
+    new = mapping.render_editor(result.raw, missing, current)
     if new is not None:
-        mapping.remember(files, new)
+        workspace.remember_mapping(state.team(), current_actor(), result.layout, new)
         st.session_state[PENDING] = list(files)
         st.rerun()
 
@@ -357,11 +338,11 @@ def render_exports(loaded: state.Loaded) -> None:
             icon=":material/download:",
             on_click="ignore",
         )
-        src = st.session_state.get(state.SOURCE) or {"kind": "demo"}
-        if src.get("kind") in ("upload", "demo"):
+        files, options = source_files(loaded)
+        if files:
             st.download_button(
                 "Download the workbook with line codes (XLSX)",
-                lambda: writeback.codes_workbook(*source_files(src), loaded.data),
+                lambda: writeback.codes_workbook(files, options, loaded.data),
                 file_name="with_line_codes.xlsx",
                 mime=exports.XLSX_MIME,
                 key="data_codes",
@@ -372,13 +353,65 @@ def render_exports(loaded: state.Loaded) -> None:
             )
 
 
-def source_files(src: dict) -> tuple[tuple[tuple[str, bytes], ...], IngestOptions]:
+def source_files(loaded: state.Loaded) -> tuple[tuple[tuple[str, bytes], ...], IngestOptions]:
     """The files behind the current data (the demo workbook is rebuilt, it is deterministic)."""
-    if src.get("kind") == "upload":
-        return src["files"], src["options"]
-    buf = io.BytesIO()
-    write_demo_workbook(buf, seed=state.DEMO_SEED, n_lines=state.DEMO_LINES)
-    return (("demo.xlsx", buf.getvalue()),), IngestOptions()
+    if loaded.is_demo:
+        buf = io.BytesIO()
+        write_demo_workbook(buf, seed=state.DEMO_SEED, n_lines=state.DEMO_LINES)
+        return (("demo.xlsx", buf.getvalue()),), IngestOptions()
+    rec = loaded.record or {}
+    files = tuple(workspace.source_files_of(state.team(), loaded.import_id)) if loaded.import_id else ()
+    options = workspace.options_from(rec.get("options"))
+    return files, replace(options, mapping=rec.get("mapping"))
+
+
+def render_history(loaded: state.Loaded) -> None:
+    """The workspace's imports, and what each changed since the one before (downloadable)."""
+    st.subheader("Import history")
+    team = state.team()
+    frame = workspace.history(team)
+    if not len(frame):
+        st.caption("Nothing was imported yet.")
+        return
+    shown = frame.assign(created_at=frame["created_at"].dt.strftime("%Y-%m-%d %H:%M UTC"))
+    event = st.dataframe(
+        shown[["id", "created_at", "actor", "source_label", "n_lines", "n_payments", "n_quarantined", "current"]],
+        hide_index=True, key="data_history", on_select="rerun", selection_mode="single-row",
+        column_config={"id": st.column_config.NumberColumn("Import", format="#%d"), "created_at": "When",
+                       "actor": "Who", "source_label": "Source", "n_lines": "Lines", "n_payments": "Payments",
+                       "n_quarantined": "Quarantined", "current": st.column_config.CheckboxColumn("Current")})
+    rows = event.selection.rows if event is not None else []
+    chosen = int(shown["id"].iloc[rows[0]]) if rows else int(shown["id"].iloc[0])
+    render_changes(team, chosen)
+
+
+def render_changes(team, import_id: int) -> None:
+    changes = workspace.differences(team, import_id)
+    if changes is None:
+        st.caption(f"Import #{import_id} is the first: there is nothing to compare it with.")
+        return
+    c = changes.counts()
+    st.markdown(
+        f"**Changes in #{import_id}** since the import before it: invoice lines "
+        f"{c['lines']['added']:,} added, {c['lines']['removed']:,} removed, {c['lines']['changed']:,} changed; "
+        f"payments {c['payments']['added']:,} added, {c['payments']['removed']:,} removed, "
+        f"{c['payments']['changed']:,} changed."
+    )
+    flagged = changes.lines[changes.lines["flag"] != ""]
+    if len(flagged):
+        st.warning(f"{len(flagged):,} line(s) changed or went away after a reminder was sent or a dispute was "
+                   "opened on them: check them first.", icon=":material/flag:")
+    if changes.empty:
+        return
+    with st.expander("The changed lines and payments"):
+        plain_table(changes.lines, key=f"data_changes_lines_{import_id}")
+        plain_table(changes.payments, key=f"data_changes_payments_{import_id}")
+    st.download_button(
+        "Download the changes (XLSX)",
+        lambda: exports.xlsx_bytes({"lines": changes.lines, "payments": changes.payments}),
+        file_name=f"linewise_changes_{import_id}.xlsx", mime=exports.XLSX_MIME,
+        key=f"data_changes_xlsx_{import_id}", icon=":material/download:", on_click="ignore",
+    )
 
 
 # --------------------------------------------------------------------------- Google Sheets
@@ -435,23 +468,23 @@ def connect_sheet(url: str, options: IngestOptions) -> None:
         st.session_state[GSHEET_FAILED] = exc.message
         return
     read = gsheets.connect(url, options)
-    if read.data is not None and not usable(read.data):
-        inv = read.data.counts["invoices"]
-        sheet = read.data.sheet_map.get("invoices", "invoices")
-        if inv.read == 0:
-            why = (f"The invoices worksheet '{sheet}' was found but has no rows under its header. Put one "
-                   "invoice line per row below the header, then connect again.")
+    import_sheet_read(url, options, read)
+
+
+def import_sheet_read(url: str, options: IngestOptions, read: gsheets.SheetRead) -> None:
+    """Import a read of the sheet into the workspace (a new version only when it changed); reruns."""
+    if read.error is None and read.raw is not None:
+        result = workspace.import_sheet(state.team(), current_actor(), read.raw, options,
+                                        label=read.title or read.key or "Google Sheet")
+        if not result.stored:
+            read = replace(read, error=result.message)
         else:
-            why = (f"None of the {inv.read:,} invoice rows could be read: each is listed below with the "
-                   "reason. Fix those cells in the sheet and connect again, or check the reading options "
-                   "(decimal separator, date order).")
-        read = replace(read, error=why)
+            st.session_state[GSHEET_SOURCE] = {"url": url, "options": options}
+            st.session_state[LAST] = {"files": (read.label,), "result": result}
     if read.error is not None:
         st.session_state[GSHEET_FAILED] = read
         return
-    state.use_gsheet(url, options, read.label)
-    st.session_state.pop(LAST, None)  # the upload report is no longer about the data shown
-    st.rerun()  # the sidebar (drawn before this page) and every page now read the sheet
+    st.rerun()  # the sidebar (drawn before this page) and every page now read the import
 
 
 def render_matches(read: gsheets.SheetRead, key: str) -> None:
@@ -507,7 +540,7 @@ def render_gsheet_source(src: dict, conn, can_write: bool) -> None:
         gsheets.refresh(conn)
         for key in (GSHEET_CONFIRM, GSHEET_OUTCOME, GSHEET_FAILED):
             st.session_state.pop(key, None)
-        st.rerun()
+        import_sheet_read(src["url"], src["options"], gsheets.load(src["url"], src["options"], conn))
     if read.data is None:
         st.error(f"The sheet could not be read: {read.error}", icon=":material/error:")
         render_matches(read, "data_gsheet_matches")
@@ -534,7 +567,10 @@ def render_write_back(src: dict, read: gsheets.SheetRead, conn, can_write: bool)
         "touched. Linewise reads the sheet again first: if rows were inserted, deleted or re-keyed since "
         "this read, nothing is written."
     )
-    if not can_write:
+    refused = auth.blocked(Action.WRITEBACK)  # drawing only: services.actions checks again
+    if refused:
+        st.caption(f":material/lock: {md_escape(refused)}")
+    elif not can_write:
         st.caption(
             ":material/lock: Writing needs a Google service account with Editor access to the sheet "
             "(docs/GSHEETS.md)."
@@ -543,7 +579,7 @@ def render_write_back(src: dict, read: gsheets.SheetRead, conn, can_write: bool)
         "Write line codes into the sheet",
         key="data_gsheet_write",
         icon=":material/edit_note:",
-        disabled=not can_write,
+        disabled=not can_write or refused is not None,
     ):
         open_write_confirm(src, read, conn)
     outcome = st.session_state.get(GSHEET_OUTCOME)
@@ -610,8 +646,10 @@ def run_write(src: dict, read: gsheets.SheetRead, conn, aid: str) -> None:
     if aid not in written:
         try:
             with st.spinner("Writing the line codes …"):
-                result = gsheets.write(src["url"], src["options"], read.data, conn)
+                result = gsheets.write(src["url"], src["options"], read.data, conn, action_id=aid)
             outcome = ("success" if result.written else "info", result.message)
+        except NotAllowed as exc:  # refused and audited: nothing was written
+            outcome = ("error", str(exc))
         except SourceError as exc:  # SheetChangedError included: nothing was written
             outcome = ("error", exc.message)
         except Exception as exc:  # noqa: BLE001 - shown, never a traceback
@@ -634,8 +672,8 @@ def render_gsheet(options: IngestOptions) -> None:
         )
         return
     can_write = render_gsheet_access(conn)
-    src = st.session_state.get(state.SOURCE) or {"kind": "demo"}
-    if src.get("kind") == "gsheet" and GSHEET_URL not in st.session_state:
+    src = st.session_state.get(GSHEET_SOURCE)
+    if src and GSHEET_URL not in st.session_state:
         st.session_state[GSHEET_URL] = src["url"]
     with st.form("data_gsheet_form", border=False):
         url = st.text_input(
@@ -651,7 +689,7 @@ def render_gsheet(options: IngestOptions) -> None:
     failed = st.session_state.get(GSHEET_FAILED)
     if failed is not None:
         render_gsheet_failed(failed)
-    if src.get("kind") == "gsheet":
+    if src:
         render_gsheet_source(src, conn, can_write)
 
 
@@ -659,21 +697,22 @@ def render_gsheet(options: IngestOptions) -> None:
 
 common.ensure_app_navigation()
 st.title("Data")
-current_section = st.container()  # drawn last: an upload below may switch the source first
+current_section = st.container()  # drawn last: an upload below may switch the data first
 options = render_upload()
 loaded = state.current()
 with current_section:
     render_current(loaded)
-last, result = last_result()
+last = st.session_state.get(LAST)
 if last is not None:
     st.divider()
-    render_outcome(result, last)
-    if isinstance(result, str):
-        render_mapping(last)
-    else:
-        render_report(result)
+    render_outcome(last)
+    render_mapping(last)
+    if last["result"].data is not None:
+        render_report(last["result"].data)
 st.divider()
 render_gsheet(options)
+st.divider()
+render_history(loaded)
 st.divider()
 render_template()
 render_exports(loaded)

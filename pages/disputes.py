@@ -14,10 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from billing.disputes import LEVELS, LOG_CHANNELS, OPEN_STATES, OUTCOMES, REASONS, STATES, sla_flags
-from ui import common, state
+from billing.roles import Action
+from ui import auth, common, state
 from ui import disputes as ui
 from ui.fmt import money_text
-from ui.store import get_store
 from ui.tables import money_table, plain_table
 
 LIST_COLUMNS = ["id", "status", "sla", "customer_id", "name", "currency", "amount", "reason", "owner",
@@ -199,8 +199,10 @@ def render_log(store, d) -> None:
                          format_func=LOG_CHANNELS.get, width=180)
             st.text_input("Entry", key="dispute_note_text", placeholder="Called the buyer; proof of delivery "
                                                                          "requested …")
+            refused = auth.blocked(Action.DISPUTE_NOTE)  # drawing only: the service checks again
             st.form_submit_button("Add to log", icon=":material/add_comment:", on_click=ui.add_note,
-                                  args=(int(d.id),), key="dispute_note_add")
+                                  args=(int(d.id),), key="dispute_note_add", disabled=refused is not None,
+                                  help=refused)
 
 
 def change_text(action: str, before: str | None, after: str | None) -> str:
@@ -256,7 +258,7 @@ def render_detail(store, frame: pd.DataFrame, aging: pd.DataFrame) -> None:
 loaded = common.page_start("Disputes", "Lines as of {as_of}; ages and the review SLA up to today.")
 analysis = state.view(loaded)
 try:
-    store = get_store()
+    store = state.workspace().store
     frame = load(store, loaded.data)
 except Exception as exc:  # noqa: BLE001 - a store that cannot be opened is a message, not a traceback
     st.error(f"The action store cannot be read: {state.error_text(exc)}", icon=":material/database:")

@@ -12,6 +12,7 @@ import streamlit as st
 
 from billing.aging import month_ends
 from billing.reconcile import EXCEPTION_TYPES
+from services import actions
 from ui.charts import CHART_CONFIG
 from ui import charts, common, state
 from ui.fmt import days_text, money_text, pct_text
@@ -155,7 +156,6 @@ def render_expected_cash(aging: pd.DataFrame, as_of: pd.Timestamp, currency: str
 def render_top_overdue(analysis, data, currency: str, buckets: list[str]) -> None:
     st.subheader("Top overdue customers")
     rows = analysis.by_customer[analysis.by_customer["currency"] == currency].copy()
-    rows["overdue"] = rows["open"] - rows[buckets[0]]
     rows = rows[rows["overdue"] > 0].sort_values(["overdue", "customer_id"], ascending=[False, True])
     rows = rows.head(TOP_CUSTOMERS)
     rows.insert(1, "name", rows["customer_id"].map(state.customer_names(data)).astype("string").fillna(""))
@@ -204,11 +204,10 @@ def render_exceptions(exceptions: pd.DataFrame) -> None:
 def render_disputes() -> None:
     """Open disputes by state, with a way into the Disputes page."""
     from billing.disputes import OPEN_STATES
-    from ui.store import get_store
 
     st.subheader("Disputes")
     try:
-        disputes = get_store().list_disputes(status=list(OPEN_STATES))
+        disputes = actions.list_disputes(state.workspace(), status=list(OPEN_STATES))
     except Exception as exc:  # noqa: BLE001 - the overview draws without the store
         st.caption(f"The action store is not available: {state.error_text(exc)}")
         return
@@ -236,10 +235,10 @@ def render_base_total(analysis, data) -> None:
 
 
 loaded = common.page_start("Overview", "As of {as_of}.")
-analysis = state.view(loaded)
+period = state.period_view(loaded)  # the KPIs' period start is computed once, for both views
+analysis, previous = period.current, period.previous
 as_of, buckets = analysis.as_of, analysis.policy.bucket_labels
-previous_end = state.previous_period_end(loaded, as_of)
-previous = state.view(loaded, previous_end, with_exceptions=False)
+previous_end = period.start
 
 currencies = sorted(set(analysis.kpis["currency"].astype(str)))
 currency = common.focus_currency(currencies, key="overview_currency", label="Figures in")

@@ -1,11 +1,12 @@
 """Reminders: who is due a payment reminder as of the sidebar date, who is skipped and why, each
 message as the customer will see it, and sending them after a confirmation, exactly once.
 
-The plan is `connectors.reminders.build_plan` over the same cached Analysis the other pages draw,
-with the store's reminder log and open disputes. Sending is `send_reminders`: it claims each
+The plan is `services.actions.plan_reminders` over the same cached Analysis the other pages draw,
+with the workspace's reminder log and open disputes. Sending is `services.actions.send`: it claims each
 (line, level) key in the store before sending, so a rerun, a double click, a second tab or the
 cron job (`cli.py remind --send`) never sends a reminder twice. The action id of a send comes from
-`ui.store.action_id` and is kept until the send has finished.
+`ui.store.action_id` and is kept until the send has finished. On the demo sandbox every message goes
+to the preview outbox instead (nothing leaves the machine).
 """
 
 from __future__ import annotations
@@ -16,19 +17,14 @@ import pandas as pd
 import streamlit as st
 
 from billing.dunning import SKIP_REASONS, DunningPolicy
+from billing.roles import Action
 from connectors.mailer import ConfigError
-from connectors.reminders import (
-    SendReport,
-    build_plan,
-    clients_from_secrets,
-    make_renderer,
-    preview,
-    resolve_unconfirmed,
-    send_reminders,
-)
-from ui import common, state
+from connectors.reminders import SendReport, clients_from_secrets, make_renderer, preview
+from services import actions
+from services.context import NotAllowed
+from ui import auth, common, state
 from ui import reminders_view as rv
-from ui.store import action_id, actor, done, get_store
+from ui.store import action_id, current_actor, done, sandbox
 from ui.tables import money_table
 
 CONFIRM = "rem_confirm"  # session: {"customers": [...], "scope": "selected" | "all"} while the dialog is open
@@ -48,7 +44,11 @@ from_address = "Accounts Receivable <ar@example.com>"
 
 
 def channel_clients():
-    """(mailer, sms client, problem): the clients configured in secrets; never shows a secret value."""
+    """(mailer, sms client, problem): the clients configured in secrets; never shows a secret value.
+    In the demo sandbox: the preview outbox's, whatever the secrets say (nothing is sent from demo data)."""
+    if state.workspace().sandbox:
+        outbox = sandbox()[1]
+        return outbox.mailer(), outbox.sms(), None
     try:
         mailer, sms = clients_from_secrets(st.secrets)
     except ConfigError as exc:  # the message names the field, never its value
@@ -57,7 +57,10 @@ def channel_clients():
 
 
 def render_settings(mailer, sms, problem: str | None) -> None:
-    if problem:
+    if state.workspace().sandbox:
+        st.info("**Demo sandbox: nothing is sent.** Reminders from the demo data go to the preview outbox "
+                "(see the Sent log), never to an e-mail server or an SMS provider.", icon=":material/science:")
+    elif problem:
         st.error(f"Reminder settings are wrong: {problem}. Sending is off until they are fixed in "
                  "`.streamlit/secrets.toml`.", icon=":material/error:")
     elif mailer is None and sms is None:
@@ -107,8 +110,11 @@ def run_send(kind: str, purpose: str, plan, customers: list[str], mailer, sms, r
 
     error = None
     try:
-        send_reminders(plan, get_store(), mailer, sms, action_id=aid, actor=actor(), renderer=renderer,
-                       progress=progress, customer_ids=customers)
+        actions.send(state.workspace(), current_actor(), plan, mailer, sms, action_id=aid,
+                     outbox=sandbox()[1], renderer=renderer, progress=progress, customer_ids=customers,
+                     retry=kind == "retry")
+    except NotAllowed as exc:  # refused (and audited) before anything was claimed or sent
+        error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a store error: what went out so far is kept and shown
         error = f"{type(exc).__name__}: {exc}"[:500]
     keep_report(kind, aid, plan.as_of, results, error)
@@ -237,8 +243,10 @@ def render_unconfirmed(unc: pd.DataFrame) -> None:
         if outcome:
             keys = list(zip(picked["line_code"].astype(str), picked["level"].astype(str)))
             try:
-                resolve_unconfirmed(get_store(), keys, outcome, action_id=action_id("resolve_reminders"),
-                                    actor=actor())
+                actions.resolve_claims(state.workspace(), current_actor(), keys, outcome,
+                                       action_id=action_id("resolve_reminders"))
+            except NotAllowed as exc:
+                auth.refusal(exc)
             except Exception as exc:  # noqa: BLE001 - shown, nothing half done (one transaction)
                 st.error(f"Could not record that: {type(exc).__name__}: {exc}")
             else:
@@ -263,7 +271,7 @@ if as_of != today:
     st.warning(today_warning, icon=":material/event:")
 
 try:
-    store = get_store()
+    store = state.workspace().store
 except Exception as exc:  # noqa: BLE001 - no details: a database URL may hold a password
     st.error(f"The action store (reminder log) could not be opened ({type(exc).__name__}). Check `[store]` "
              "in `.streamlit/secrets.toml` or `LINEWISE_DB_URL`.", icon=":material/error:")
@@ -271,12 +279,13 @@ except Exception as exc:  # noqa: BLE001 - no details: a database URL may hold a
 
 mailer, sms, problem = channel_clients()
 render_settings(mailer, sms, problem)
-can_send = problem is None and (mailer is not None or sms is not None)
+refused = auth.blocked(Action.REMINDER_SEND)  # drawing only: services.actions.send checks again
+can_send = problem is None and (mailer is not None or sms is not None) and refused is None
 
 policy = DunningPolicy()
 analysis = state.full_analysis(loaded)  # every line: the sidebar filters pick customers below
 try:
-    plan = build_plan(data, as_of, store, policy, analysis.policy, analysis=analysis)
+    plan = actions.plan_reminders(state.workspace(), data, as_of, policy, analysis.policy, analysis=analysis)
 except Exception as exc:  # noqa: BLE001 - the store could not be read: say so, show nothing half-known
     st.error(f"The reminder log could not be read ({type(exc).__name__}), so nothing can be planned or "
              "sent. Try again; if it persists, check the database.", icon=":material/error:")
@@ -325,7 +334,9 @@ with t_due:
     bcols[1].button(f"Send all ({len(all_ids)})", key="rem_send_all", icon=":material/forward_to_inbox:",
                     disabled=not (all_ids and can_send), on_click=open_confirm, args=(all_ids, "all"),
                     width="stretch")
-    if not can_send:
+    if refused:
+        bcols[2].caption(rv.md_escape(refused))
+    elif not can_send:
         bcols[2].caption("Sending is off until an e-mail server (or SMS provider) is configured.")
 
     if len(due_lines):
@@ -372,6 +383,12 @@ with t_skipped:
                                    "detail": st.column_config.TextColumn("Why")})
 
 with t_log:
+    if state.workspace().sandbox:
+        outbox = sandbox()[1].frame()
+        st.caption(f"Demo sandbox: {len(outbox)} message(s) sent to the preview outbox (nothing left this "
+                   "machine).")
+        if len(outbox):
+            st.dataframe(outbox, hide_index=True, key="rem_outbox")
     log = store.reminder_log()
     if keep is not None:
         log = log[log["customer_id"].astype(str).isin(keep).to_numpy(dtype=bool)]

@@ -123,10 +123,9 @@ def expected_cash(weeks: pd.DataFrame, currency: str) -> go.Figure:
 
 def balance_history(history: pd.DataFrame, currency: str, buckets: list[str]) -> go.Figure:
     """A customer's open balance at month ends: current vs overdue, one currency."""
-    h = history[history["currency"] == currency].copy()
-    h["state"] = h["bucket"].astype(str).where(h["bucket"].astype(str) == buckets[0], "overdue")
-    h["state"] = h["state"].replace({buckets[0]: "not yet due"})
-    pivot = h.pivot_table(index="as_of", columns="state", values="open", aggfunc="sum").fillna(0)
+    h = history[history["currency"] == currency]
+    h = h.assign(**{"not yet due": h["open"] - h["overdue"]})  # overdue: past the due date (is_overdue)
+    pivot = h.groupby("as_of")[["not yet due", "overdue"]].sum()
     fig = go.Figure()
     scale = _scale(currency)
     # Each bar is labelled with its own month end: on a date axis a bar at 2026-06-30 sits under "Jul 2026".

@@ -9,20 +9,32 @@ from ui import state
 DATA_PAGE = "pages/data.py"
 
 
+FRAMED = "nav_framed"  # session_state: set by app.py just before it runs the page
+
+
+def mark_framed() -> None:
+    """app.py: the page about to run is inside the app's navigation and sidebar."""
+    st.session_state[FRAMED] = True
+
+
 def ensure_app_navigation() -> None:
-    """Make sure this page runs under app.py (its navigation and sidebar).
+    """Make sure this page runs inside the app's frame (navigation and sidebar).
 
-    Because the pages live in `pages/`, Streamlit starts in its old
-    folder-based multipage mode and runs a deep-linked page file on its own
-    until app.py's st.navigation has run once in the server process. A first
-    visit to /aging after a restart would then have no sidebar and no
-    filters; switching that mode off and rerunning goes through app.py.
+    Because the pages live in `pages/`, a fresh server starts in Streamlit's
+    legacy folder mode and runs a deep-linked page file (a first visit to
+    /aging) on its own, until some session has called st.navigation
+    ("as soon as any session of your app executes the st.navigation command,
+    your app will ignore the pages/ directory", st.navigation's docs). A page
+    that finds it was not started by app.py makes that public call itself and
+    reruns: the rerun goes through app.py, on the same page. It happens once
+    per server process, on a page load (nothing the user did is lost).
     """
-    from streamlit.runtime.pages_manager import PagesManager
+    if st.session_state.pop(FRAMED, False):
+        return
+    from ui.navigation import pages
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    st.navigation(pages(), position="hidden")
+    st.rerun()
 
 
 def page_start(title: str, caption: str | None = None) -> state.Loaded:

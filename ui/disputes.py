@@ -10,7 +10,9 @@ dismissed.
 
 Every write goes through `ui.store`: `action_id(purpose)` is the same on a
 rerun or a double click, so the store applies the action once, and `done`
-forgets it after success. Who acts is the sidebar's name (`ui.store.actor`).
+forgets it after success. Who acts is `ui.store.current_actor()` (the signed-in
+address, or the local-mode name); buttons are disabled for a role that may not
+act, and the service refuses it anyway (NotAllowed, shown like the others).
 Rule violations (`DisputeError`, `InvalidTransition`) and store problems are
 shown with `st.error`, never as a traceback.
 """
@@ -24,10 +26,13 @@ import pandas as pd
 import streamlit as st
 
 from billing.disputes import LEVELS, OUTCOMES, REASONS, TRANSITIONS, Dispute, DisputeError, InvalidTransition
+from billing.roles import Action
 from connectors.store import ActionConflict, StoreError
-from ui import state
+from services.context import NotAllowed
+from ui import auth, state
 from ui.fmt import digits_of, money_text
-from ui.store import actor, action_id, done, get_store
+from services import actions
+from ui.store import actor, action_id, current_actor, done
 from ui.tables import money_table
 
 DISPUTES_PAGE = "pages/disputes.py"
@@ -89,7 +94,7 @@ def number_format(currency: str) -> tuple[str, float]:
 
 
 def _errors() -> tuple[type[Exception], ...]:
-    return (DisputeError, StoreError)
+    return (DisputeError, StoreError, NotAllowed)
 
 
 # --------------------------------------------------------------------------- opening a dispute
@@ -175,8 +180,9 @@ def open_dispute_button(analysis, codes: list[str], *, key: str, label: str = "O
     currency = str(lines["currency"].iloc[0]) if len(lines) else None
     total = int(lines["open"].clip(lower=0).sum()) if len(lines) else 0
     why = None if len(lines) else ("; ".join(f"{c}: {r}" for c, r in left_out.items()) or "no lines")
-    st.button(label, key=key, icon=":material/gavel:", disabled=not len(lines),
-              help=help if len(lines) else f"Nothing to dispute here ({why}).",
+    refused = auth.blocked(Action.DISPUTE_CREATE)  # drawing only: the service checks again
+    st.button(label, key=key, icon=":material/gavel:", disabled=not len(lines) or refused is not None,
+              help=refused or (help if len(lines) else f"Nothing to dispute here ({why})."),
               on_click=_request, args=(key, list(map(str, codes)), amount, reason, note, customer, currency,
                                        total))
     req = st.session_state.get(PENDING)
@@ -214,9 +220,6 @@ def _open_dialog(aging: pd.DataFrame, req: dict) -> None:
         st.selectbox("Reason", list(REASONS), key=F_REASON, format_func=REASONS.get)
         st.text_input("Owner", key=F_OWNER, help="Who works it at level 1 (finance).")
     st.text_area("Note", key=F_NOTE, placeholder="What the customer says, what was agreed …", height=80)
-    if actor() == "anonymous":
-        st.caption(":material/info: Type your name in the sidebar: the audit trail records who opened it "
-                   "('anonymous' until then).")
     with st.container(horizontal=True):
         submit = st.button("Open dispute", key=F_SUBMIT, type="primary", icon=":material/gavel:")
         cancel = st.button("Cancel", key=F_CANCEL)
@@ -232,8 +235,8 @@ def _open_dialog(aging: pd.DataFrame, req: dict) -> None:
         # The store checks the request with billing.disputes.validate_new (amount at most the open
         # amount of the lines, no line already in an open dispute, one customer and currency) inside
         # its transaction; a replayed action id returns the dispute the first call opened.
-        new_id = get_store().open_dispute(
-            action_id=action_id(purpose), actor=actor(), lines=lines, amount=amount, line_codes=codes,
+        new_id = actions.open_dispute(
+            state.workspace(), current_actor(), action_id=action_id(purpose), lines=lines, amount=amount, line_codes=codes,
             reason=st.session_state.get(F_REASON) or "other",
             owner=(st.session_state.get(F_OWNER) or "").strip(),
             description=(st.session_state.get(F_NOTE) or "").strip() or None)
@@ -278,8 +281,8 @@ def move(d: Dispute, to: str, **kwargs: Any) -> bool:
     """Apply a transition through the store (idempotent per dispute version); report in the detail."""
     purpose = _move_purpose(d, to)
     try:
-        new = get_store().transition_dispute(int(d.id), to, action_id=action_id(purpose), actor=actor(),
-                                             **kwargs)
+        new = actions.transition_dispute(state.workspace(), current_actor(), int(d.id), to,
+                                         action_id=action_id(purpose), **kwargs)
     except InvalidTransition as exc:
         done(purpose)
         if exc.current == to:  # a second click on a button drawn before the first one was applied
@@ -301,14 +304,17 @@ def move_buttons(d: Dispute) -> None:
     if not allowed:
         st.caption(f"Closed ({STATE_LABELS[str(d.status)].lower()}): no further moves.")
         return
+    refused = auth.blocked(Action.DISPUTE_TRANSITION)  # drawing only: the service checks again
     with st.container(horizontal=True):
         for to in allowed:
             label, icon, confirm = MOVES[to]
             if confirm:
-                st.button(label, key=f"dispute_to_{to}", icon=icon, on_click=_ask, args=(d, to))
+                st.button(label, key=f"dispute_to_{to}", icon=icon, on_click=_ask, args=(d, to),
+                          disabled=refused is not None, help=refused)
             else:
                 st.button(label, key=f"dispute_to_{to}", icon=icon, on_click=move, args=(d, to),
-                          type="primary" if to == allowed[0] else "secondary")
+                          type="primary" if to == allowed[0] else "secondary", disabled=refused is not None,
+                          help=refused)
     req = st.session_state.get(CONFIRM)
     if req and req["id"] == d.id:
         if req["version"] != d.version or req["to"] not in allowed:
@@ -388,7 +394,8 @@ def add_note(dispute_id: int) -> None:
         return
     purpose = f"dispute_note:{dispute_id}"
     try:
-        get_store().add_dispute_note(dispute_id, channel, text, action_id=action_id(purpose), actor=actor())
+        actions.add_dispute_note(state.workspace(), current_actor(), dispute_id, channel, text,
+                                 action_id=action_id(purpose))
     except _errors() as exc:
         _say("error", str(exc))
         return
@@ -407,7 +414,7 @@ def customer_section(customer_id: str, analysis) -> None:
     """The customer's disputes, and "Open dispute" on open lines the user picks."""
     st.subheader("Disputes", anchor=False)
     try:
-        mine = get_store().list_disputes(customer_id=str(customer_id))
+        mine = actions.list_disputes(state.workspace(), customer_id=str(customer_id))
     except Exception as exc:  # noqa: BLE001 - the statement must still draw
         st.warning(f"The action store cannot be read: {state.error_text(exc)}", icon=":material/database:")
         return

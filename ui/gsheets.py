@@ -1,8 +1,9 @@
 """Google Sheets in the app: the connection, the cached read of a connected sheet, writing codes back.
 
-The Data page connects a sheet (`connect`); the session's source becomes
-``{"kind": "gsheet", "url", "options", "label"}`` (`ui.state.use_gsheet`) and
-`ui.state.current()` loads it with `load` on every run.
+The Data page connects a sheet (`connect`) and imports the read into the
+workspace (services.workspace.import_sheet); Refresh reads it again and
+imports what changed. The session remembers which sheet it connected
+(``{"url", "options"}``) for Refresh and the write-back.
 
 Quotas and caching: `_read` (st.cache_data, ttl=TTL) wraps the connection's
 own cached reader (`GSheetsConnection.read_workbook`, same ttl: two API calls
@@ -19,7 +20,6 @@ with a GSheetsConnection over a canned transport.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +28,7 @@ import pandas as pd
 import streamlit as st
 
 from billing.ingest import IngestOptions, SchemaError, build_dataset
-from billing.model import Dataset
+from billing.model import Dataset, RawWorkbook
 from connectors.gsheets import (DEFAULT_TTL, HOW_TO, GSheetsConnection, SheetsWorkbook, SourceError,
                                 WriteResult, worksheet_matches)
 
@@ -53,6 +53,7 @@ class SheetRead:
     key: str = ""
     public: bool = False
     matches: pd.DataFrame = field(default_factory=pd.DataFrame)  # worksheet_matches()
+    raw: RawWorkbook | None = None  # the cells read (what an import of this read stores)
 
     @property
     def label(self) -> str:
@@ -60,7 +61,9 @@ class SheetRead:
 
 
 def _connection_id(conn: Any) -> str:
-    return str(getattr(conn, "_connection_instance_id", None) or id(conn))
+    """Which connection a cached read came through: the process's st.connection object is one
+    long-lived resource, so its identity (with its type) tells connections apart."""
+    return f"{type(conn).__qualname__}@{id(conn):x}"
 
 
 @st.cache_data(ttl=TTL, show_spinner="Reading the Google Sheet …", max_entries=16)
@@ -81,7 +84,7 @@ def _read(url: str, options: IngestOptions, connection_id: str, _conn: Any) -> S
     except Exception as exc:  # noqa: BLE001 - a reader bug must still reach the user as a message
         return _failed(url, now, f"Reading the Google Sheet failed ({type(exc).__name__}: {exc}).", raw)
     return SheetRead(url=url, read_at=now, data=data, title=raw.title, key=raw.key, public=raw.public,
-                     matches=worksheet_matches(raw, data))
+                     matches=worksheet_matches(raw, data), raw=raw)
 
 
 def _failed(url: str, now: float, message: str, raw: SheetsWorkbook | None) -> SheetRead:
@@ -126,22 +129,21 @@ def refresh(conn: Any = None) -> None:
         _read.clear()
 
 
-def source_key(url: str, options: IngestOptions, read_at: float) -> str:
-    """The engine caches' key for a read: URL, reading options and when it was read."""
-    text = f"{url.strip()}\n{options!r}\n{read_at!r}"
-    return "gsheet-" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def plan_write(url: str, options: IngestOptions, data: Dataset, conn: Any = None) -> WriteResult:
     """A dry run of the write-back: what would be written (reads the sheet again; writes nothing)."""
     conn = conn if conn is not None else get_gsheets_connection()
     return conn.write_codes(url, data, options=options, dry_run=True)
 
 
-def write(url: str, options: IngestOptions, data: Dataset, conn: Any = None) -> WriteResult:
-    """Write the codes of `data` into the sheet (only empty cells; SheetChangedError when it changed)."""
+def write(url: str, options: IngestOptions, data: Dataset, conn: Any = None, *, action_id: str) -> WriteResult:
+    """Write the codes of `data` into the sheet as the acting user (services.actions.write_codes_back:
+    finance or admin; only empty cells; SheetChangedError when it changed)."""
+    from services.actions import write_codes_back
+    from ui.state import team
+    from ui.store import current_actor
+
     conn = conn if conn is not None else get_gsheets_connection()
-    result = conn.write_codes(url, data, options=options, dry_run=False)
+    result = write_codes_back(team(), current_actor(), conn, url, data, options, action_id=action_id)
     if result.written:
         _read.clear()  # the connection forgot its reads too: the codes are read back as the sheet's own
     return result

@@ -1,7 +1,7 @@
 """The column-mapping editor: when automatic matching misses a required table or column, the user
 points at the sheet and the header by hand. The mapping has the shape `billing.tabular.locate_tables`
-takes ({table: {"sheet": name, "columns": {canonical: header text}}}) and is remembered for the
-session per uploaded file names."""
+takes ({table: {"sheet": name, "columns": {canonical: header text}}}) and is remembered in the
+workspace per source layout (services.workspace.remember_mapping)."""
 
 from __future__ import annotations
 
@@ -9,61 +9,18 @@ import re
 
 import streamlit as st
 
-from billing.model import RawSheet, RawWorkbook
+from billing.layout import header_texts
+from billing.model import RawWorkbook
 from billing.schema import TABLES, column_keys, header_key
-from billing.tabular import HEAD_ROWS, locate_tables
-from connectors.sources import SourceError
-from connectors.worker import read_untrusted, read_untrusted_files
+from billing.tabular import locate_tables
 
-MAPPINGS = "data_mappings"  # session_state: {file names: mapping}
 CHOOSE = "(choose)"
 _SHEET_IN_MESSAGE = re.compile(r"Sheet '([^']+)'")
-
-
-@st.cache_data(show_spinner="Looking at the sheets …", max_entries=4)
-def raw_workbook(files: tuple[tuple[str, bytes], ...]) -> RawWorkbook | str:
-    """The uploaded files' raw cells (for the editor), or the reader's message."""
-    try:
-        if len(files) == 1:
-            return read_untrusted(files[0][1], name=files[0][0])  # the limited worker: files may be hostile
-        return read_untrusted_files(list(files))
-    except SourceError as exc:
-        return exc.message
-    except Exception as exc:  # noqa: BLE001
-        return f"could not read the files: {exc}"
-
-
-def names_key(files) -> str:
-    return " | ".join(sorted(name for name, _ in files))
-
-
-def remembered(files) -> dict | None:
-    return st.session_state.get(MAPPINGS, {}).get(names_key(files))
-
-
-def remember(files, mapping: dict) -> None:
-    st.session_state.setdefault(MAPPINGS, {})[names_key(files)] = mapping
 
 
 def unresolved(raw: RawWorkbook, mapping: dict | None) -> dict[str, str]:
     """{table: message} for what automatic matching (plus `mapping`) could not find."""
     return dict(locate_tables(raw, mapping=mapping).missing)
-
-
-def header_texts(sheet: RawSheet) -> list[str]:
-    """The texts of the sheet's likeliest header row: the early row with the most text cells."""
-    best: list[str] = []
-    seen = 0
-    for _, row in sheet.cells.head(300).iterrows():
-        texts = [str(v).strip() for v in row.tolist() if isinstance(v, str) and v.strip()]
-        if not texts and row.isna().all():
-            continue
-        seen += 1
-        if len(texts) > len(best):
-            best = texts
-        if seen >= HEAD_ROWS:
-            break
-    return list(dict.fromkeys(best))
 
 
 def guess(table: str, column: str, texts: list[str]) -> str | None:

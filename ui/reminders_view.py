@@ -14,7 +14,6 @@ import streamlit as st
 from billing.dunning import SKIP_REASONS, DunningPlan, DunningPolicy, split_key_level
 from billing.messages import RenderedMessage
 from ui.fmt import money_text
-from ui.store import get_store
 
 REMINDERS_PAGE = "pages/reminders.py"
 DATETIME = "YYYY-MM-DD HH:mm"
@@ -178,7 +177,10 @@ def render_customer_reminders(customer_id: str) -> None:
     """The reminders sent (or tried) to one customer, from the store's reminder log."""
     st.subheader("Reminders sent")
     try:
-        log = get_store().reminder_log(customer_id)
+        from services.actions import reminder_log
+        from ui.state import workspace
+
+        log = reminder_log(workspace(), customer_id)
     except Exception as exc:  # noqa: BLE001 - the statement above stays usable without the store
         st.warning(f"The reminder log could not be read ({type(exc).__name__}).", icon=":material/warning:")
         return

@@ -1,16 +1,20 @@
 """Which data the session looks at, the cached loaders, and the filtered engine results.
 
-`st.cache_data` sits only on the loaders and on the engine call keyed by
-(source key, as-of, policy, disputes version): a page rerun after a filter
-change reuses both. Filters (customer, segment, owner, currency) are applied
-after the engine, so they never invalidate the cache.
+Every session opens on the workspace's current import (services.workspace):
+its id is read from the store on every run (one small query), so an import
+made in another session or on another server shows on the next rerun, and
+after a restart. The Dataset is loaded from the stored normalised tables
+(`load_import`, st.cache_data keyed by the store and the import id: never a
+re-parse). While the workspace has no import the session looks at the demo,
+in the sandbox (`workspace()`): its disputes and reminders go to a throwaway
+store and nothing is sent.
 
-Disputes reach the engine from the action store (`Store.open_dispute_lines()`,
-read on every run: it is one small query). Their lines are skipped by FIFO
-allocation and flagged in_dispute in aging; the cache key carries a digest of
-the set of line codes in open dispute, so opening, resolving or withdrawing a
-dispute recomputes the analysis and moving a dispute between open states
-(open → in_review → escalated) does not.
+The engine runs once per (data key, as-of, policy, disputes version) through
+`services.analysis.analyse_period` (`period_for`, cached); the sidebar
+filters are `services.analysis.restrict`, applied after it, so a filter
+change never re-allocates. The disputes version is a digest of the set of
+line codes in open dispute: opening, resolving or withdrawing a dispute
+recomputes the analysis; moving one between open states does not.
 """
 from __future__ import annotations
 
@@ -23,62 +27,41 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from billing.aging import rollup
-from billing.analysis import Analysis, analyse
-from billing.ingest import IngestOptions
+from billing.analysis import Analysis
+from billing.customers import customer_names as _names
+from billing.customers import selected_customers as _selected
 from billing.model import Dataset
 from billing.policy import Policy
-from connectors.load import LoadError, load_uploads
+from services import workspace as ws_service
+from services.analysis import Filters, Period, analyse_period, period_start, restrict
+from services.context import Workspace
 
 DEMO_SEED = 7
 # The demo's size; LINEWISE_DEMO_LINES=100000 gives the large variant (bench/bench_pages.py).
 DEMO_LINES = int(os.environ.get("LINEWISE_DEMO_LINES", "6000"))
 DEMO_AS_OF = pd.Timestamp("2026-06-30")
 
-# session_state keys
-SOURCE = "source"  # dict: kind ("demo" | "upload" | "gsheet"), files or url, options, label
 FILTER_KEYS = ("f_customer", "f_segment", "f_owner", "f_currency", "f_as_of")
+SEEN_DATA = "state_seen_data"  # session_state: the data key the filters were set for
+STORE_ERROR = "store_error"  # session_state: why the store could not be read (shown in the sidebar)
+NO_DISPUTES = "none"
 
 
 @st.cache_data(show_spinner="Building the demo workbook …", max_entries=4)
 def load_demo(n_lines: int = DEMO_LINES, seed: int = DEMO_SEED) -> Dataset:
     """The demo, written to an in-memory workbook and read back through the upload path."""
     from connectors.export import write_demo_workbook
+    from connectors.load import load_uploads
 
     buf = io.BytesIO()
     write_demo_workbook(buf, seed=seed, n_lines=n_lines)
     return load_uploads([("demo.xlsx", buf.getvalue())])
 
 
-@st.cache_data(show_spinner="Reading your files …", max_entries=8)
-def load_files(files: tuple[tuple[str, bytes], ...], options: IngestOptions) -> Dataset | str:
-    """Uploaded files (name, bytes) as a Dataset, or the user-facing message when unreadable."""
-    try:
-        return load_uploads(list(files), options)
-    except LoadError as exc:
-        return str(exc)
-    except Exception as exc:  # noqa: BLE001 - a reader bug must still reach the user as a message
-        return (f"Linewise could not read {', '.join(n for n, _ in files)} ({type(exc).__name__}: {exc}). "
-                "Check that the file opens in Excel, or download the template and copy your data into it.")
-
-
-@st.cache_data(show_spinner="Allocating payments and aging …", max_entries=16)
-def analysis_for(source_key: str, as_of: pd.Timestamp, policy_json: str, _data: Dataset,
-                 with_exceptions: bool = True, disputes_version: str = "",
-                 _disputes: pd.DataFrame | None = None) -> Analysis:
-    """The engine on the whole dataset; `_data` is not hashed, `source_key` stands for it.
-
-    `with_exceptions=False` skips reconciliation (the costly part) for the
-    earlier dates only KPIs and aging are needed for (deltas, period starts).
-    `_disputes` (line_code, status: the lines in open dispute) is not hashed
-    either; `disputes_version` (``dispute_lines()``) stands for it.
-    """
-    return analyse(_data, as_of, Policy.model_validate_json(policy_json), _disputes,
-                   with_exceptions=with_exceptions)
-
-
-STORE_ERROR = "store_error"  # session_state: why the action store could not be read (shown in the sidebar)
-NO_DISPUTES = "none"
+@st.cache_data(show_spinner="Opening the workspace's data …", max_entries=4)
+def load_import(store_key: str, import_id: int, _ws: Workspace) -> tuple[Dataset, dict]:
+    """An import's Dataset (from its stored tables) and record, cached per store and import id."""
+    return ws_service.load_import(_ws, import_id), _ws.store.import_record(import_id)
 
 
 def error_text(exc: BaseException) -> str:
@@ -87,25 +70,168 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: " + re.sub(r"://([^:/@\s]+):[^@\s]+@", r"://\1:***@", first)
 
 
-def dispute_lines() -> tuple[pd.DataFrame | None, str]:
-    """The lines in open dispute (``Store.open_dispute_lines()``) and their version for cache keys.
+@dataclass
+class Loaded:
+    data: Dataset | None
+    key: str
+    label: str
+    is_demo: bool
+    error: str | None = None
+    import_id: int | None = None
+    record: dict | None = None
 
-    The version is a digest of the set of line codes in open dispute: all the
-    engine looks at. When the store cannot be read the dashboards still draw
-    (without disputes) and the sidebar says why.
-    """
-    from ui.store import get_store
 
+def _store_key(ws: Workspace) -> str:
+    return hashlib.sha256(ws.store.display_url.encode()).hexdigest()[:12]
+
+
+def current() -> Loaded:
+    """The data the session looks at: the workspace's current import, else the demo (sandbox)."""
+    from ui.store import team_workspace
+
+    import_id = None
     try:
-        frame = get_store().open_dispute_lines()
+        team = team_workspace()
+        import_id = team.store.current_import_id()
+        st.session_state.pop(STORE_ERROR, None)
+    except Exception as exc:  # noqa: BLE001 - the app must still draw (the sidebar says why)
+        st.session_state[STORE_ERROR] = error_text(exc)
+    if import_id is None:
+        loaded = Loaded(load_demo(), f"demo-{DEMO_SEED}-{DEMO_LINES}", "Demo data", True)
+    else:
+        key = f"import-{_store_key(team)}-{import_id}"
+        try:
+            data, record = load_import(_store_key(team), import_id, team)
+        except Exception as exc:  # noqa: BLE001 - a damaged import is a message, not a traceback
+            return Loaded(None, key, f"import #{import_id}", False, error=error_text(exc), import_id=import_id)
+        loaded = Loaded(data, key, f"#{import_id} {record['source_label']}", False, import_id=import_id,
+                        record=record)
+    seen = st.session_state.get(SEEN_DATA)
+    if seen != loaded.key:  # the data changed under this session: its own default date and filters
+        if seen is not None:
+            for k in FILTER_KEYS:
+                st.session_state.pop(k, None)
+        st.session_state[SEEN_DATA] = loaded.key
+    return loaded
+
+
+def team() -> Workspace:
+    """The team's workspace (imports always go here: an upload is how a workspace leaves the demo)."""
+    from ui.store import team_workspace
+
+    return team_workspace()
+
+
+def workspace() -> Workspace:
+    """Where this session's actions go: the team's workspace, or the demo sandbox while it has no import."""
+    from ui.store import sandbox, team_workspace
+
+    return sandbox()[0] if current().is_demo else team_workspace()
+
+
+def policy() -> Policy:
+    return Policy(basis=st.session_state.get("f_basis", "due_date"))
+
+
+def default_as_of(data: Dataset) -> pd.Timestamp:
+    """Demo: its fixed date; own data: today, or the last activity when the data is older."""
+    if current().is_demo:
+        return DEMO_AS_OF
+    dates = pd.concat([data.invoices["invoice_date"], data.payments["payment_date"]]).dropna()
+    today = pd.Timestamp.today().normalize()
+    return min(today, dates.max()) if len(dates) else today
+
+
+def as_of(data: Dataset) -> pd.Timestamp:
+    chosen = st.session_state.get("f_as_of")
+    return pd.Timestamp(chosen).normalize() if chosen else default_as_of(data)
+
+
+def dispute_lines() -> tuple[pd.DataFrame | None, str]:
+    """The lines in open dispute of this session's workspace and their version for cache keys."""
+    try:
+        frame = workspace().store.open_dispute_lines()
     except Exception as exc:  # noqa: BLE001 - the dashboards must draw without the store
         st.session_state[STORE_ERROR] = error_text(exc)
         return None, "store-unavailable"
-    st.session_state.pop(STORE_ERROR, None)
     if not len(frame):
         return None, NO_DISPUTES
     codes = sorted(set(frame["line_code"].dropna().astype(str)))
     return frame, hashlib.sha256("\n".join(codes).encode()).hexdigest()[:16]
+
+
+@st.cache_data(show_spinner="Allocating payments and aging …", max_entries=16)
+def period_for(data_key: str, as_of: pd.Timestamp, policy_json: str, disputes_version: str,
+               _data: Dataset, _disputes: pd.DataFrame | None) -> Period:
+    """services.analysis.analyse_period on the whole dataset; `data_key` stands for `_data` and
+    `disputes_version` for `_disputes` (neither is hashed)."""
+    return analyse_period(_data, as_of, Policy.model_validate_json(policy_json), _disputes)
+
+
+def period(loaded: Loaded, when: pd.Timestamp | None = None) -> Period:
+    """The cached period (unfiltered) as of `when` (default: the sidebar's as-of)."""
+    when = as_of(loaded.data) if when is None else pd.Timestamp(when).normalize()
+    disputes, version = dispute_lines()
+    out = period_for(loaded.key, when, policy().model_dump_json(), version, loaded.data, disputes)
+    out.current.disputes_version = version  # (a copy per call) for `derived`'s cache key
+    return out
+
+
+def filters() -> Filters:
+    """The sidebar's filters (customer labels turned into ids)."""
+    from billing.customers import label_id
+
+    def chosen(key: str) -> tuple[str, ...]:
+        return tuple(sorted(map(str, st.session_state.get(key) or ())))
+
+    return Filters(customers=tuple(label_id(c) for c in chosen("f_customer")), segments=chosen("f_segment"),
+                   owners=chosen("f_owner"), currencies=chosen("f_currency"))
+
+
+def period_view(loaded: Loaded) -> Period:
+    """The period a dashboard draws: current and previous view, restricted to the sidebar filters."""
+    out = period(loaded)
+    version = out.current.disputes_version
+    out = restrict(out, loaded.data, filters())
+    out.current.disputes_version = version
+    return out
+
+
+def full_analysis(loaded: Loaded, when: pd.Timestamp | None = None, with_exceptions: bool = True) -> Analysis:
+    """The cached engine result for all the data as of `when` (default: the sidebar's as-of)."""
+    return period(loaded, when).current
+
+
+def previous_period_end(loaded: Loaded, when: pd.Timestamp | None = None) -> pd.Timestamp:
+    """as_of − policy.kpi_period_days: the date the KPI deltas compare with."""
+    return period_start(as_of(loaded.data) if when is None else when, policy())
+
+
+def view(loaded: Loaded, when: pd.Timestamp | None = None, with_exceptions: bool = True) -> Analysis:
+    """The analysis a page draws: the cached period's current view, restricted to the sidebar filters."""
+    if when is None:
+        return period_view(loaded).current
+    out = period(loaded, when)
+    version = out.current.disputes_version
+    view_ = restrict(out, loaded.data, filters()).current
+    view_.disputes_version = version
+    return view_
+
+
+@st.cache_data(max_entries=32)
+def _derived(name: str, source_key: str, as_of: pd.Timestamp, policy_json: str, filters: Filters,
+             _build, _analysis: Analysis, disputes_version: str = "") -> pd.DataFrame:
+    return _build(_analysis)
+
+
+def derived(loaded: Loaded, analysis: Analysis, name: str, build) -> pd.DataFrame:
+    """`build(analysis)` cached per (data, as-of, policy, sidebar filters, disputes): page tables that
+    cost a join."""
+    version = getattr(analysis, "disputes_version", None)
+    if version is None:
+        version = dispute_lines()[1]
+    return _derived(name, loaded.key, analysis.as_of, analysis.policy.model_dump_json(), filters(), build,
+                    analysis, version)
 
 
 @st.cache_data(show_spinner="Rebuilding the aging at past month ends …", max_entries=16)
@@ -141,194 +267,16 @@ def known_codes(source_key: str, _data: Dataset) -> dict[str, str]:
     return dict(zip(canonical_series(codes).tolist(), codes.tolist()))
 
 
-@dataclass
-class Loaded:
-    data: Dataset | None
-    key: str
-    label: str
-    is_demo: bool
-    error: str | None = None
-
-
-def source_key(files: tuple[tuple[str, bytes], ...], options: IngestOptions) -> str:
-    h = hashlib.sha256(repr(options).encode())
-    for name, blob in files:
-        h.update(name.encode())
-        h.update(hashlib.sha256(blob).digest())
-    return h.hexdigest()[:16]
-
-
-def use_demo() -> None:
-    st.session_state[SOURCE] = {"kind": "demo"}
-    for key in FILTER_KEYS:
-        st.session_state.pop(key, None)
-
-
-def use_upload(files: list[tuple[str, bytes]], options: IngestOptions) -> None:
-    files = tuple(files)
-    st.session_state[SOURCE] = {"kind": "upload", "files": files, "options": options,
-                                "label": ", ".join(name for name, _ in files),
-                                "key": source_key(files, options)}
-    for key in FILTER_KEYS:
-        st.session_state.pop(key, None)
-
-
-def use_gsheet(url: str, options: IngestOptions, label: str) -> None:
-    """A Google Sheet becomes the session's data (read through ui.gsheets' cached loader)."""
-    st.session_state[SOURCE] = {"kind": "gsheet", "url": url.strip(), "options": options, "label": label}
-    for key in FILTER_KEYS:
-        st.session_state.pop(key, None)
-
-
-def current() -> Loaded:
-    """The dataset the session is looking at (the demo until the user loads their own)."""
-    src = st.session_state.get(SOURCE) or {"kind": "demo"}
-    if src["kind"] == "gsheet":
-        from ui import gsheets
-
-        read = gsheets.load(src["url"], src["options"])
-        key = gsheets.source_key(src["url"], src["options"], read.read_at)
-        if read.data is None:
-            return Loaded(None, key, src["label"], False, error=read.error)
-        return Loaded(read.data, key, src["label"], False)
-    if src["kind"] == "upload":
-        result = load_files(src["files"], src["options"])
-        key = src.get("key") or source_key(src["files"], src["options"])
-        if isinstance(result, str):
-            return Loaded(None, key, src["label"], False, error=result)
-        return Loaded(result, key, src["label"], False)
-    return Loaded(load_demo(), f"demo-{DEMO_SEED}-{DEMO_LINES}", "Demo data", True)
-
-
-def policy() -> Policy:
-    return Policy(basis=st.session_state.get("f_basis", "due_date"))
-
-
-def default_as_of(data: Dataset) -> pd.Timestamp:
-    """Demo: its fixed date; own data: today, or the last activity when the data is older."""
-    if st.session_state.get(SOURCE, {}).get("kind", "demo") == "demo":
-        return DEMO_AS_OF
-    dates = pd.concat([data.invoices["invoice_date"], data.payments["payment_date"]]).dropna()
-    today = pd.Timestamp.today().normalize()
-    return min(today, dates.max()) if len(dates) else today
-
-
-def as_of(data: Dataset) -> pd.Timestamp:
-    chosen = st.session_state.get("f_as_of")
-    return pd.Timestamp(chosen).normalize() if chosen else default_as_of(data)
-
-
-def full_analysis(loaded: Loaded, when: pd.Timestamp | None = None, with_exceptions: bool = True) -> Analysis:
-    """The cached engine result for the loaded data as of `when` (default: the sidebar's as-of)."""
-    pol = policy()
-    when = as_of(loaded.data) if when is None else pd.Timestamp(when).normalize()
-    disputes, version = dispute_lines()
-    analysis = analysis_for(loaded.key, when, pol.model_dump_json(), loaded.data, with_exceptions,
-                            version, disputes)
-    analysis.disputes_version = version  # (a copy per call) for `derived`'s cache key
-    return analysis
-
-
-def previous_period_end(loaded: Loaded, when: pd.Timestamp | None = None) -> pd.Timestamp:
-    """as_of − policy.kpi_period_days: the date the KPI deltas compare with."""
-    when = as_of(loaded.data) if when is None else when
-    return when - pd.Timedelta(days=policy().kpi_period_days)
-
-
-def view(loaded: Loaded, when: pd.Timestamp | None = None, with_exceptions: bool = True) -> Analysis:
-    """The analysis a page draws: cached engine result, restricted to the sidebar filters.
-
-    Filtered KPIs take their beginning AR from the cached analysis at the
-    period start, so a filter change never re-runs the allocation.
-    """
-    analysis = full_analysis(loaded, when, with_exceptions)
-    if not is_filtered():
-        return analysis
-    start = full_analysis(loaded, previous_period_end(loaded, analysis.as_of), with_exceptions=False)
-    out = filtered(analysis, loaded.data, start_aging=start.aging)
-    out.disputes_version = analysis.disputes_version
-    return out
-
-
-@st.cache_data(max_entries=32)
-def _derived(name: str, source_key: str, as_of: pd.Timestamp, policy_json: str, filters: tuple,
-             _build, _analysis: Analysis, disputes_version: str = "") -> pd.DataFrame:
-    return _build(_analysis)
-
-
-def derived(loaded: Loaded, analysis: Analysis, name: str, build) -> pd.DataFrame:
-    """`build(analysis)` cached per (data, as-of, policy, sidebar filters, disputes): page tables that
-    cost a join."""
-    filters = tuple(tuple(sorted(map(str, st.session_state.get(k) or ()))) for k in FILTER_KEYS[:4])
-    version = getattr(analysis, "disputes_version", None)
-    if version is None:
-        version = dispute_lines()[1]
-    return _derived(name, loaded.key, analysis.as_of, analysis.policy.model_dump_json(), filters, build,
-                    analysis, version)
-
-
 def customer_names(data: Dataset) -> pd.Series:
     """customer_id -> name (empty when the data has no customers table)."""
-    cust = data.customers
-    if not len(cust):
-        return pd.Series(dtype="string")
-    return cust.drop_duplicates("customer_id").set_index("customer_id")["name"]
+    return _names(data.customers)
 
 
 def is_filtered() -> bool:
-    return any(st.session_state.get(k) for k in ("f_customer", "f_segment", "f_owner", "f_currency"))
+    return filters().active
 
 
 def selected_customers(data: Dataset) -> set[str] | None:
     """Customer ids the sidebar filters keep, or None when nothing is filtered."""
-    cust = data.customers
-    keep = None
-    for key, column in (("f_segment", "segment"), ("f_owner", "owner")):
-        chosen = st.session_state.get(key) or []
-        if chosen and column in cust:
-            ids = set(cust.loc[cust[column].isin(chosen), "customer_id"].astype(str))
-            keep = ids if keep is None else keep & ids
-    chosen = st.session_state.get("f_customer") or []
-    if chosen:
-        ids = {c.split(" · ")[0] for c in chosen}
-        keep = ids if keep is None else keep & ids
-    return keep
-
-
-def filtered(analysis: Analysis, data: Dataset, start_aging: pd.DataFrame | None = None) -> Analysis:
-    """The analysis restricted to the sidebar's customers and currencies (rollups recomputed).
-
-    `start_aging` (the unfiltered line aging as of the KPI period start) spares
-    compute_kpis a re-allocation; without it the allocation is re-run.
-    """
-    customers = selected_customers(data)
-    currencies = st.session_state.get("f_currency") or []
-    if customers is None and not currencies:
-        return analysis
-
-    def keep(frame: pd.DataFrame) -> pd.DataFrame:
-        mask = pd.Series(True, index=frame.index)
-        if customers is not None and "customer_id" in frame:
-            mask &= frame["customer_id"].astype(str).isin(customers)
-        if currencies and "currency" in frame:
-            mask &= frame["currency"].isin(currencies)
-        return frame[mask]
-
-    alloc = analysis.alloc
-    sub_alloc = type(alloc)(**{f: keep(getattr(alloc, f)) if isinstance(getattr(alloc, f), pd.DataFrame)
-                               and len(getattr(alloc, f).columns) else getattr(alloc, f)
-                               for f in alloc.__dataclass_fields__})
-    aging = keep(analysis.aging)
-    pol = analysis.policy
-    from billing.kpis import compute_kpis
-
-    lines = (data.invoices[data.invoices["customer_id"].astype(str).isin(customers)]
-             if customers is not None else data.invoices)
-    kpis = compute_kpis(lines, sub_alloc, aging, analysis.as_of, pol,
-                        aging_at_start=keep(start_aging) if start_aging is not None else None,
-                        payments=keep(data.payments))
-    if currencies and len(kpis):
-        kpis = kpis[kpis["currency"].isin(currencies)]
-    return Analysis(analysis.as_of, pol, sub_alloc, aging,
-                    rollup(aging, ["customer_id", "currency"], sub_alloc.unapplied, pol),
-                    rollup(aging, ["currency"], sub_alloc.unapplied, pol), kpis, keep(analysis.exceptions))
+    f = filters()
+    return _selected(data.customers, f.customers, f.segments, f.owners)

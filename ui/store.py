@@ -1,21 +1,28 @@
-"""The action store for this server process, and who is acting.
+"""The stores of this server process, and who is acting.
 
-One `Store` per process (`st.cache_resource`): SQLAlchemy pools connections
-and the store serialises its own writes. Until sign-in exists, the acting
-user is the name typed in the sidebar, kept in the session; every audit
-event records it.
+`team_store()` is the team's workspace store (`st.cache_resource`: one per
+process; SQLAlchemy pools connections and the store serialises its own
+writes). `sandbox()` is the demo's: a throwaway SQLite file and a preview
+outbox, so nothing done on the demo lands in the team's tables or leaves
+the machine. Who acts is `current_actor()` (``ui.auth``): the signed-in
+address, or in local mode (no sign-in, loopback only) the name typed in the
+sidebar. Every audit event records it.
 """
 from __future__ import annotations
 
+import tempfile
+
 import streamlit as st
 
+from connectors.outbox import PreviewOutbox
 from connectors.store import Store, new_action_id
+from services.context import Actor, Workspace
 
 ACTOR_KEY = "acting_user"
 
 
-@st.cache_resource(show_spinner="Opening the action store …")
-def get_store() -> Store:
+@st.cache_resource(show_spinner="Opening the workspace store …")
+def team_store() -> Store:
     """The store named by LINEWISE_DB_URL, `[store] url` in secrets, or the default SQLite file."""
     try:
         secrets = dict(st.secrets) if st.secrets else None
@@ -24,9 +31,31 @@ def get_store() -> Store:
     return Store.from_secrets(secrets)
 
 
+get_store = team_store  # the name the pages used before the workspace existed
+
+
+def team_workspace() -> Workspace:
+    return Workspace(team_store())
+
+
+@st.cache_resource(show_spinner=False)
+def sandbox() -> tuple[Workspace, PreviewOutbox]:
+    """The demo's sandbox for this process: its own store in a temporary directory, and the outbox."""
+    directory = tempfile.mkdtemp(prefix="linewise-sandbox-")
+    return Workspace(Store(data_dir=directory), sandbox=True), PreviewOutbox()
+
+
+def current_actor() -> Actor:
+    """Who acts in this run, with their role, as the services take it (``ui.auth.current``)."""
+    from ui.auth import current  # ui.auth builds on this module
+
+    return current()
+
+
 def actor() -> str:
-    """The acting user's name (set in the sidebar); 'anonymous' until one is typed."""
-    return (st.session_state.get(ACTOR_KEY) or "").strip() or "anonymous"
+    """The name every record of this run carries: the signed-in address; in local mode the name
+    typed in the sidebar, else ``local:<os user>``; ``anonymous`` on a server without sign-in."""
+    return current_actor().name
 
 
 def action_id(purpose: str) -> str:

@@ -1,19 +1,27 @@
-"""AppTest settings for the app tests."""
+"""AppTest settings for the app tests: every test gets its own empty workspace store."""
 
 import pytest
 from streamlit.runtime.pages_manager import PagesManager
 
+from tests.workspace_data import import_demo
+
+LEGACY_INIT = PagesManager.__init__  # Streamlit's own: a fresh server's pages/ detection
+
 
 @pytest.fixture(autouse=True)
-def navigation_without_pages_folder(monkeypatch):
-    """Run app.py (st.navigation) on every AppTest run, as the server does.
+def warm_server_navigation(monkeypatch):
+    """Run every AppTest run as a server that has already served app.py once.
 
-    AppTest re-detects the `pages/` folder before each run and then runs the
-    requested page file on its own (multipage v1), skipping app.py and its
-    sidebar. The server does that only until app.py's st.navigation call
-    switches the detection off; this does the same from the start.
+    AppTest forgets, before each run, that st.navigation switched the app off
+    Streamlit's legacy pages/ mode (it resets PagesManager.uses_pages_directory),
+    so every run would be a deep link into a fresh server: the page would draw
+    the frame itself (ui.common.ensure_app_navigation) and widget ids in the
+    sidebar would alternate between runs. A real server switches once per
+    process. This test-only shim (Streamlit internals; the app uses none)
+    keeps the switch; test_a_deep_linked_page_still_runs_under_app_py and the
+    browser tests cover the fresh-server path without it.
     """
-    init = PagesManager.__init__
+    init = LEGACY_INIT
 
     def patched(self, *args, **kwargs):
         init(self, *args, **kwargs)
@@ -24,11 +32,19 @@ def navigation_without_pages_folder(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def fresh_action_store(tmp_path, monkeypatch):
-    """Each test gets its own empty action store (an SQLite file under tmp_path), never data/."""
-    from ui.store import get_store
+    """Each test gets its own empty workspace store (an SQLite file under tmp_path), never data/."""
+    from ui.store import team_store
 
     monkeypatch.setenv("LINEWISE_DATA_DIR", str(tmp_path / "store"))
     monkeypatch.delenv("LINEWISE_DB_URL", raising=False)
-    get_store.clear()
+    team_store.clear()
     yield tmp_path / "store"
-    get_store.clear()
+    team_store.clear()
+
+
+@pytest.fixture
+def demo_imported(fresh_action_store):
+    """The team store of this test holds the demo workbook as its current import."""
+    from ui.store import team_store
+
+    return import_demo(team_store())

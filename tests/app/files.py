@@ -69,11 +69,12 @@ def all_quarantined_xlsx() -> bytes:
     )
 
 
-def unmapped_xlsx() -> bytes:
-    """The invoices sheet calls its invoice number column "Doc" (not recognised): needs a mapping."""
+def unmapped_xlsx(amount: int = 100) -> bytes:
+    """The invoices sheet calls its invoice number column "Doc" (not recognised): needs a mapping.
+    Another `amount` gives the next month's file of the same layout."""
     return _book(
         {
-            "Invoices": [["Doc", "Customer", "Date", "Total"], ["A-1", "C1", D(2026, 4, 1), 100]],
+            "Invoices": [["Doc", "Customer", "Date", "Total"], ["A-1", "C1", D(2026, 4, 1), amount]],
             "Payments": [
                 ["Payment ID", "Customer", "Payment Date", "Amount"],
                 ["P1", "C1", D(2026, 4, 20), 60],

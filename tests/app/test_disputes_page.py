@@ -28,6 +28,7 @@ from ui.store import ACTOR_KEY, get_store
 APP = Path(__file__).resolve().parents[2] / "app.py"
 TIMEOUT = 120
 NAME = "Anna Kovács"
+pytestmark = pytest.mark.usefixtures("demo_imported")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,11 @@ def ok(at: AppTest) -> AppTest:
 
 
 def start(page: str | None = None, name: str | None = NAME) -> AppTest:
-    at = ok(AppTest.from_file(str(APP), default_timeout=TIMEOUT).run())
+    """A session on the workspace holding the demo workbook (disputes are workspace records), as of the
+    demo's date."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["f_as_of"] = state.DEMO_AS_OF.date()
+    at = ok(at.run())
     if name:
         at.text_input(key=ACTOR_KEY).input(name).run()
     if page:

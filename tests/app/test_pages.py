@@ -16,6 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from billing.analysis import analyse
+from billing.ingest import IngestOptions
 from billing.linecode import ALPHABET, canonical
 from billing.policy import Policy
 from connectors.export import write_demo_workbook
@@ -34,16 +35,13 @@ TIMEOUT = 120
 def clear_caches():
     """Every cached function except the demo loader starts empty."""
     for fn in (
-        state.load_files,
-        state.analysis_for,
+        state.load_import,
+        state.period_for,
         state.history_for,
         state.billing_lists_for,
         state.known_codes,
     ):
         fn.clear()
-    from ui import mapping
-
-    mapping.raw_workbook.clear()
     yield
 
 
@@ -264,18 +262,13 @@ def test_upload_of_a_messy_file_shows_the_quarantined_rows():
         ("Payments", 3, "Amount"),
     } <= cells
     assert "not a date" in set(q["value"])
-    assert any("Loaded 2 invoice lines" in s.value for s in at.success)
-    assert any("messy.xlsx" in c.value for c in at.sidebar.caption)
+    assert any("Stored as import #1: 2 invoice lines" in s.value for s in at.success)
+    assert any("messy.xlsx" in c.value.replace("\\", "") for c in at.sidebar.caption)
     # every page now draws the upload
     for page in PAGES[:-1]:
         at.switch_page(f"pages/{page}.py").run()
         ok(at)
         assert not any("Demo data" in m.value for m in at.markdown)
-    # and back to the demo, without the uploader's file being read again
-    at.switch_page("pages/data.py").run()
-    at.button(key="data_use_demo").click().run()
-    at.run()
-    assert any("demo data" in i.value for i in ok(at).sidebar.info)
 
 
 def test_code_can_hand_files_to_the_data_page():
@@ -305,8 +298,13 @@ def test_column_mapping_editor_fixes_a_missing_column():
     at.selectbox(key="data_map_invoices_invoice_no").set_value("Doc").run()
     at.button(key="data_map_apply").click().run()
     ok(at)
-    assert any("Loaded 1 invoice lines" in s.value for s in at.success)
-    assert at.session_state["data_mappings"]["unmapped.xlsx"]["invoices"]["columns"]["invoice_no"] == "Doc"
+    assert any("Stored as import #1: 1 invoice lines" in s.value for s in at.success)
+    assert any("mapping from" in i.value and "applied" in i.value for i in at.info)
+    # remembered for the layout: a new session importing the next file of that layout needs no editor
+    at2 = upload(start("data"), "unmapped_next.xlsx", files.unmapped_xlsx(amount=99))
+    assert not at2.error, [e.value for e in at2.error]
+    assert any("Stored as import #2" in s.value for s in at2.success)
+    assert any("mapping from" in i.value and "applied" in i.value for i in at2.info)
 
 
 # --------------------------------------------------------------------------- exports
@@ -320,7 +318,7 @@ def test_exports_are_workbooks_with_the_expected_sheets(demo):
     blob = files.messy_xlsx()
     messy = load_uploads([("messy.xlsx", blob)])
     out = openpyxl.load_workbook(
-        io.BytesIO(writeback.codes_workbook((("messy.xlsx", blob),), state.IngestOptions(), messy))
+        io.BytesIO(writeback.codes_workbook((("messy.xlsx", blob),), IngestOptions(), messy))
     )
     ws = out["Invoices"]
     header = [c.value for c in ws[3]]
@@ -333,9 +331,13 @@ def test_exports_are_workbooks_with_the_expected_sheets(demo):
 
 
 def test_a_deep_linked_page_still_runs_under_app_py(monkeypatch):
-    """Without the conftest shortcut AppTest runs page files on their own (as the server does for a deep
-    link right after a restart); the pages reroute themselves through app.py and its sidebar."""
-    monkeypatch.undo()
+    """Without the conftest shim AppTest runs page files on their own in Streamlit's legacy pages/ mode
+    (as a fresh server does for a deep link); the page draws the app's frame itself, public APIs only."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from tests.app.conftest import LEGACY_INIT
+
+    monkeypatch.setattr(PagesManager, "__init__", LEGACY_INIT)
     at = ok(start("aging"))
     assert at.title[0].value == "Aging"
     assert at.date_input(key="f_as_of") and at.multiselect(key="f_currency") is not None

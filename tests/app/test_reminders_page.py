@@ -1,7 +1,8 @@
 """AppTest runs of the Reminders page against a real SMTP server (aiosmtpd) on 127.0.0.1.
 
-Each test gets its own SQLite store (LINEWISE_DB_URL) and SMTP server; the app's `[smtp]` secrets point
-at it. On the demo data (as of its fixed date) the plan has one "first" reminder per overdue customer
+Each test gets its own SQLite store (LINEWISE_DB_URL) holding the demo workbook as the workspace's
+import, and its own SMTP server; the app's `[smtp]` secrets point at it. On that data (as of the demo's
+fixed date) the plan has one "first" reminder per overdue customer
 with an e-mail address. Exactly once is checked by counting what the server received: after a second
 confirmation, a replayed action id, a "send all" and a cron-style run from outside the app.
 """
@@ -27,6 +28,7 @@ from billing.policy import Policy
 from connectors.mailer import Mailer, SmtpConfig
 from connectors.reminders import build_plan, send_reminders
 from connectors.store import Store, new_action_id
+from tests.workspace_data import import_demo
 from ui import state
 from ui import store as ui_store
 
@@ -97,6 +99,7 @@ def own_store(tmp_path, monkeypatch):
     monkeypatch.setenv("LINEWISE_DB_URL", f"sqlite:///{tmp_path / 'store.db'}")
     ui_store.get_store.clear()
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    import_demo(store)
     yield store
     store.close()
     ui_store.get_store.clear()
@@ -120,6 +123,7 @@ def ok(at: AppTest) -> AppTest:
 
 def start(inbox: Inbox | None) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["f_as_of"] = state.DEMO_AS_OF.date()
     if inbox is not None:
         for section, values in secrets_for(inbox).items():
             at.secrets[section] = values

@@ -257,7 +257,7 @@ def test_rollup_per_customer_has_buckets_unapplied_credit_and_net(book):
     aging = line_aging(lines, alloc, AS_OF, Policy(), disputes)
     roll = rollup(aging, ["customer_id", "currency"], alloc.unapplied)
     assert list(roll.columns) == ["customer_id", "currency", *LABELS, "open", "unapplied", "net",
-                                  "in_dispute", "lines", "oldest_days"]
+                                  "in_dispute", "overdue", "lines", "oldest_days"]
     got = {(r.customer_id, r.currency): r for r in roll.itertuples(index=False)}
     # sorted by currency, then open descending: EUR/C3, USD/C1 56000, USD/C2 18345, USD/C4 0
     assert list(zip(roll["currency"], roll["customer_id"])) == [("EUR", "C3"), ("USD", "C1"), ("USD", "C2"),
@@ -457,10 +457,11 @@ def test_history_re_ages_as_of_each_month_end(fake_allocation):
         ("2024-03-31", "EUR", "1-30"): 2000,  # A paid 03-15; B 10 days late
         ("2024-04-30", "EUR", "31-60"): 2000,  # 40 days
     }
-    # every bucket listed for each currency present, overdue flags the past-due buckets
+    # every bucket listed for each currency present; overdue is the part of open past its due date
     assert len(h[h["as_of"] == "2024-03-31"]) == 2 * 6
-    assert h.loc[h["bucket"] == "current", "overdue"].eq(False).all()
-    assert h.loc[h["bucket"] != "current", "overdue"].all()
+    assert h.loc[h["bucket"] == "current", "overdue"].eq(0).all()
+    past = h["bucket"] != "current"
+    assert (h.loc[past, "overdue"] == h.loc[past, "open"]).all()  # due-date basis: every aged bucket is late
     assert h["open"].dtype == np.int64
 
 

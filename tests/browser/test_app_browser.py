@@ -1,8 +1,9 @@
 """The app in a real browser: KPI cards, page switching, an upload, the report download, screenshots.
 
-One `streamlit run app.py` server for the module, on demo data; every test
-gets a fresh browser context, so a fresh Streamlit session (an upload in one
-test is not seen by the others). Screenshots of every page go to
+One `streamlit run app.py` server for the module, on demo data (its workspace
+has no import); every test gets a fresh browser context, so a fresh Streamlit
+session. An upload is an import of the workspace that every session sees, so
+the upload tests run on their own server (`fresh_app`). Screenshots of every page go to
 test-artifacts/browser/ (overview.png, aging.png, customer.png,
 reconciliation.png, payments.png, data.png, data-upload.png,
 overview-upload.png).
@@ -65,6 +66,12 @@ def app(streamlit_server):
     return streamlit_server()
 
 
+@pytest.fixture
+def fresh_app(streamlit_server):
+    """A server of its own (an empty workspace of its own) for a test that imports."""
+    return streamlit_server()
+
+
 def demo_banner(page):
     return page.locator(".st-key-demo_banner")
 
@@ -116,7 +123,7 @@ def upload_messy(page, url: str) -> None:
     uploader = page.get_by_test_id("stFileUploader").locator("input[type=file]")
     blob = messy_workbook()
     uploader.set_input_files(files=[{"name": "messy.xlsx", "mimeType": XLSX_MIME, "buffer": blob}])
-    page.get_by_text(re.compile(r"Loaded 2 invoice lines")).wait_for(timeout=90_000)
+    page.get_by_text(re.compile(r"Stored as import #1: 2 invoice lines")).wait_for(timeout=90_000)
     wait_idle(page)
 
 
@@ -208,10 +215,11 @@ def test_sidebar_navigation_switches_pages(page, app):
 # --------------------------------------------------------------------------- 3. upload
 
 
-def test_upload_shows_the_validation_report_and_replaces_the_demo(page, app):
+def test_upload_shows_the_validation_report_and_replaces_the_demo(page, fresh_app):
+    app = fresh_app
     upload_messy(page, app.url)
     assert_no_exception(page)
-    done = page.get_by_text(re.compile(r"Loaded 2 invoice lines and 1 payments from messy\.xlsx"))
+    done = page.get_by_text(re.compile(r"Stored as import #1: 2 invoice lines, 1 payments\."))
     assert "2 row(s) were quarantined" in done.inner_text()
 
     page.get_by_role("heading", name="Validation report").wait_for()
@@ -242,7 +250,8 @@ def test_upload_shows_the_validation_report_and_replaces_the_demo(page, app):
     screenshot(page, "overview-upload")
 
 
-def test_an_upload_moves_the_as_of_date_to_its_last_activity(page, app):
+def test_an_upload_moves_the_as_of_date_to_its_last_activity(page, fresh_app):
+    app = fresh_app
     upload_messy(page, app.url)
     assert page.get_by_text("As of 2026-04-10, all customers").is_visible()  # the Data page's exports
     sidebar_date = page.get_by_test_id("stSidebar").get_by_test_id("stDateInput").locator("input")

@@ -1,5 +1,5 @@
 """Disputes in a real browser: open one from the Aging page, restart the server, find it on the
-Disputes page (it lives in the SQLite action store under LINEWISE_DATA_DIR, not in the session).
+Disputes page (it lives in the workspace's SQLite store under LINEWISE_DATA_DIR, not in the session).
 
 Uses the shared fixtures of tests/browser/conftest.py (`streamlit_server`, `page`) and the helpers
 of tests/browser/helpers.py. Screenshots: test-artifacts/browser/disputes-dialog.png (the dialog on
@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from connectors.store import Store
 from tests.browser.helpers import (
     assert_no_exception,
     go_to,
@@ -23,6 +24,7 @@ from tests.browser.helpers import (
     title,
     wait_idle,
 )
+from tests.workspace_data import import_demo
 
 pytestmark = pytest.mark.browser
 
@@ -40,8 +42,11 @@ def select_first_row(page, table_key: str) -> None:
     wait_idle(page)
 
 
-def test_a_dispute_opened_on_aging_survives_a_server_restart(page, streamlit_server):
-    server = streamlit_server()
+def test_a_dispute_opened_on_aging_survives_a_server_restart(page, streamlit_server, tmp_path):
+    # disputes are workspace records: the server opens on a workspace holding the demo workbook
+    with Store(data_dir=tmp_path / "data") as store:
+        import_demo(store)
+    server = streamlit_server(data_dir=tmp_path / "data")
     open_app(page, server.url, "aging", expect_title="Aging")
 
     # who acts: the sidebar's name (kept in the session, recorded by the store)

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import sqlite3
 import subprocess
-import tempfile
 import threading
 import time
 import sys
@@ -36,6 +33,7 @@ from billing.model import open_dispute_codes
 from billing.policy import Policy
 from connectors.store import (ActionConflict, Store, StoreError, metadata, new_action_id, store_url_from)
 from tests.factories import make_invoices, make_payments
+from tests.pg import fresh_pg_db as _fresh_pg_db  # (the pg_server fixture is in tests/conftest.py)
 
 AS_OF = pd.Timestamp("2024-06-30")
 L1, L2, L3 = make_code("INV-1", 1), make_code("INV-1", 2), make_code("INV-2", 1)
@@ -63,72 +61,6 @@ def open_one(store: Store, codes=(L1,), amount=8_000, action_id=None, **kw) -> i
 
 
 # --------------------------------------------------------------------------- backends
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _unavailable(reason: str):
-    """Skip on a developer box without PostgreSQL; in CI (.ci/run installs it) that is a failure."""
-    if os.environ.get("CI"):
-        pytest.fail(f"PostgreSQL tests must run in CI: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def pg_server():
-    """A PostgreSQL server URL (no database): LINEWISE_TEST_PG_URL, or a throwaway local cluster."""
-    given = os.environ.get("LINEWISE_TEST_PG_URL")
-    if given:
-        yield given
-        return
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        _unavailable("psycopg is not installed")
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not initdb or not pg_ctl:
-        _unavailable("no PostgreSQL server binaries on this machine")
-    root = os.geteuid() == 0
-    as_user = ["runuser", "-u", "postgres", "--"] if root else []
-    if root:
-        try:
-            import pwd
-            pwd.getpwnam("postgres")
-        except KeyError:
-            _unavailable("running as root and there is no postgres user to run the server")
-    base = Path(tempfile.mkdtemp(prefix="linewise-pg-"))
-    data = base / "data"
-    if root:
-        shutil.chown(base, "postgres")
-    port = _free_port()
-    try:
-        subprocess.run([*as_user, initdb, "-D", str(data), "-U", "linewise", "--auth=trust", "-E", "UTF8",
-                        "--no-sync"], check=True, capture_output=True, timeout=120)
-        opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40"
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w",
-                        "-t", "60", "start"], check=True, capture_output=True, timeout=90)
-    except (subprocess.SubprocessError, OSError) as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        _unavailable(f"could not start a throwaway PostgreSQL: {exc}")
-    try:
-        yield f"postgresql+psycopg://linewise@127.0.0.1:{port}"
-    finally:
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _fresh_pg_db(server: str) -> str:
-    name = "lw_" + uuid.uuid4().hex[:12]
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{server}/{name}"
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path) -> str:
@@ -172,7 +104,7 @@ def test_the_default_data_directory_is_created_and_holds_a_wal_database_with_for
     monkeypatch.setenv("LINEWISE_DATA_DIR", str(data_dir))
     with Store() as s:
         assert (data_dir / "linewise.db").is_file()
-        assert s.current_revision() == Store.head_revision() == "0002"
+        assert s.current_revision() == Store.head_revision()
         with s.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -435,7 +367,7 @@ def test_stores_opened_at_once_on_a_new_file_migrate_it_once(tmp_path):
             s.save_mapping(f"src{i}", {"i": i}, action_id=f"m{i}", actor="ann")
             return s.current_revision()
 
-    assert _run_threads(6, open_and_write) == ["0002"] * 6
+    assert _run_threads(6, open_and_write) == [Store.head_revision()] * 6
     with Store(url) as s:
         assert [s.load_mapping(f"src{i}") for i in range(6)] == [{"i": i} for i in range(6)]
 
@@ -606,7 +538,7 @@ def test_upgrading_a_database_made_by_revision_0001_keeps_its_data(db_url):
     old.close()
 
     s = Store(db_url)  # upgrades to head
-    assert s.current_revision() == "0002"
+    assert s.current_revision() == Store.head_revision()
     if s.sqlite_path is not None:
         backups = list(s.sqlite_path.parent.glob("linewise.db.bak-0001-*"))
         assert len(backups) == 1

@@ -1,0 +1,48 @@
+"""The app's pages, grouped: Dashboards (read), Work (lists to act on), Data (sources), Admin."""
+from __future__ import annotations
+
+import streamlit as st
+
+
+def pages(admin: bool = False) -> dict[str, list]:
+    """The st.navigation sections (new st.Page objects on every call: one navigation per run);
+    with `admin`, also the Admin section (members), which only admins see."""
+    sections = {
+        "Dashboards": [
+            st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+            st.Page("pages/aging.py", title="Aging", icon=":material/hourglass_bottom:"),
+            st.Page("pages/customer.py", title="Customer", icon=":material/person:"),
+        ],
+        "Work": [
+            st.Page("pages/reconciliation.py", title="Reconciliation", icon=":material/rule:"),
+            st.Page("pages/payments.py", title="Payments & allocations", icon=":material/payments:"),
+            st.Page("pages/disputes.py", title="Disputes", icon=":material/gavel:"),
+            st.Page("pages/reminders.py", title="Reminders", icon=":material/notifications:"),
+        ],
+        "Data": [
+            st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+        ],
+    }
+    if admin:
+        sections["Admin"] = [st.Page("pages/admin.py", title="Members", icon=":material/group:")]
+    return sections
+
+
+def frame():
+    """What surrounds every page: page config, the sign-in gate, the navigation, the sidebar.
+    Returns the page to run.
+
+    app.py calls it on every run; a page file run on its own (Streamlit's legacy pages/ mode: a deep
+    link to a fresh server) calls it too, through ui.common.ensure_app_navigation. Either way
+    `ui.auth.gate` runs before anything is drawn: a signed-out visitor gets only the sign-in page,
+    a signed-in non-member only "no access" (the run stops there), and only admins get the Admin
+    section.
+    """
+    from billing.roles import Action, may
+    from ui import auth, sidebar, state
+
+    st.set_page_config(page_title="Linewise", page_icon=":material/receipt_long:", layout="wide")
+    actor = auth.gate()
+    page = st.navigation(pages(admin=may(actor.role, Action.MEMBERS)))
+    sidebar.render(state.current(), actor)
+    return page
