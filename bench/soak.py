@@ -93,7 +93,7 @@ class Session(threading.Thread):
         rows = 200 + self.iterations
         # each session its own invoice numbers: the store (and its disputes) is shared by all sessions
         self.upload(page, "data", corpus.invoices_workbook(rows=rows, prefix=f"S{self.n}"),
-                    rf"Loaded {rows} invoice lines")
+                    rf": {rows} invoice lines, 0 payments")
         if not self.disputed:
             self.open_dispute(page)
         go_to(page, "Disputes")
