@@ -18,7 +18,7 @@ from babel.numbers import get_currency_name
 from billing.dates import parse_dates
 from billing.linecode import all_distinct, append_check, canonical_series, make_codes
 from billing.model import Dataset, RawWorkbook, SkipNote, TableCount, empty_quarantine, empty_table
-from billing.money import parse_money, single_currency_symbols
+from billing.money import parse_money, single_currency_symbols, totals_fit
 from billing.schema import FALSE_WORDS, INVOICE_KINDS, TABLE_ORDER, TABLES, TRUE_WORDS, Column
 from billing.tabular import RawTable, TablesFound, locate_tables, rows_text
 
@@ -30,6 +30,10 @@ CURRENCY_ALIASES = {
     "RMB": "CNY", "人民币": "CNY", "美元": "USD", "欧元": "EUR", "FT": "HUF", "FORINT": "HUF",
     "CHF": "CHF", "ZŁ": "PLN", "KČ": "CZK",
 }
+
+
+# Excel's own limit for one cell; a longer field (a CSV can hold anything) quarantines its row.
+MAX_CELL_CHARS = 32_767
 
 
 class SchemaError(ValueError):
@@ -58,6 +62,29 @@ class _Table:
         self.bad = np.zeros(self.n, dtype=bool)
         self.errors: list[pd.DataFrame] = []
         _quarantine_error_cells(self)
+        self._fail_overlong()
+
+    def _fail_overlong(self) -> None:
+        """Quarantine rows with a cell longer than MAX_CELL_CHARS; the value is shown cut short."""
+        for column, series in self.raw.columns.items():
+            if series.dtype.kind in "biufcmM":
+                continue
+            try:
+                lengths = series.str.len()
+            except AttributeError:  # numbers mixed in: measure the text cells only
+                lengths = series.where(series.map(type) == str).astype("string").str.len()
+            long = (lengths > MAX_CELL_CHARS).fillna(False).to_numpy(dtype=bool)
+            if not long.any():
+                continue
+            idx = np.flatnonzero(long)
+            texts = series.iloc[idx].astype(str)
+            self.errors.append(pd.DataFrame({
+                "table": self.raw.name, "sheet": self.raw.sheet, "row": self.raw.rows[idx].astype("int64"),
+                "column": self.header(column), "value": (texts.str.slice(0, 60) + "…").to_numpy(),
+                "message": [f"holds {n:,} characters; Linewise reads at most {MAX_CELL_CHARS:,} in a cell "
+                            "(Excel's limit): shorten it or keep the text elsewhere" for n in lengths.iloc[idx]],
+            }))
+            self.bad[idx] = True
 
     def header(self, column: str) -> str:
         series = self.raw.columns.get(column)
@@ -586,6 +613,16 @@ def _unique_ids(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame
 
 
+def _check_totals(tables: dict[str, pd.DataFrame]) -> None:
+    """Every total the engine forms is a sum of these amounts: refuse data whose sums could wrap int64."""
+    amounts = [tables[name][column] for name, column in
+               (("invoices", "amount"), ("payments", "amount"), ("orders", "unit_price"))
+               if name in tables and column in tables[name]]
+    if not totals_fit(*amounts):
+        raise SchemaError("The amounts add up to more than Linewise can total exactly (about 46 million "
+                          "billion in minor units). Split the data, e.g. one file per company or year.")
+
+
 def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = IngestOptions()) -> Dataset:
     """Normalise a whole source. Raises SchemaError when a required table/column is missing."""
     found = raw if isinstance(raw, TablesFound) else locate_tables(raw, mapping=options.mapping)
@@ -637,6 +674,7 @@ def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = Inges
         t.fail("rate", (t.out["rate"] <= 0).fillna(False).to_numpy(), "an exchange rate must be above zero")
         tables["fx_rates"] = take("fx_rates", t)
 
+    _check_totals(tables)
     inv = tables["invoices"]
     inv = _assign_codes(_derive_due(_number_lines(inv), customers, options))
     # Canonical order (the engine's): results never depend on the sheet's row order.

@@ -32,12 +32,19 @@ __all__ = [
     "minor_digits_series",
     "parse_money",
     "single_currency_symbols",
+    "MAX_AMOUNT_MINOR",
+    "totals_fit",
 ]
 
 _DEFAULT_DIGITS = 2
 # Any integer of at most 18 decimal digits fits int64 (10**18 < 2**63).
 _MAX_SIG = 18
 _POW10 = np.array([10**k for k in range(_MAX_SIG + 1)], dtype=np.int64)
+# The largest amount one cell may hold, in minor units (999,999,999,999,999.99 for cents).
+# Totals are int64: 46 cells at this bound still add up exactly, and `totals_fit`
+# checks a whole dataset, so no sum of amounts can wrap around.
+MAX_AMOUNT_MINOR = 10**17 - 1
+_TOTAL_BOUND = 2.0**62  # sum of |amounts| below this: every total and difference of totals fits int64
 
 
 # --------------------------------------------------------------------------
@@ -106,6 +113,20 @@ def format_minor(minor: int, currency: str) -> str:
     sign = "-" if minor < 0 else ""
     body = str(abs(minor)).rjust(d + 1, "0")
     return f"{sign}{body[:-d]}.{body[-d:]}" if d else f"{sign}{body}"
+
+
+def totals_fit(*amounts: pd.Series | np.ndarray) -> bool:
+    """True when the amounts (minor units, missing ignored) can be totalled exactly in int64.
+
+    The check is on the sum of absolute values (in float64, far from its limit
+    of precision at 2**62), so every total over any subset of these amounts,
+    and every difference of such totals, fits int64 too.
+    """
+    total = 0.0
+    for a in amounts:
+        values = pd.Series(a).to_numpy(dtype=np.float64, na_value=0.0)
+        total += float(np.abs(values).sum())
+    return total < _TOTAL_BOUND
 
 
 def format_minor_series(minor: pd.Series, currencies: pd.Series | str) -> pd.Series:
@@ -810,6 +831,11 @@ def parse_money(
 
     other = kinds == _K_OTHER
     err[other] = "is not a number"
+    huge = pd.isna(err) & (np.abs(minor) > MAX_AMOUNT_MINOR)
+    if huge.any():  # few cells: the message names the bound in the row's currency
+        err[huge] = [f"is too large: Linewise keeps totals exact for amounts up to "
+                     f"{format_minor(MAX_AMOUNT_MINOR, c or '')} {c or ''}".rstrip() + "; check the cell"
+                     for c in codes[huge]]
     blank = kinds == _K_BLANK
     bad = blank | ~pd.isna(err)
     return MoneyParse(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from billing.ingest import IngestOptions, SchemaError, build_dataset
 from billing.model import Dataset, RawWorkbook
-from connectors.sources import CSV_SUFFIXES, SourceError, read_csv_files, read_source
+from connectors.sources import CSV_SUFFIXES, SourceError
+from connectors.worker import read_untrusted, read_untrusted_files
 
 __all__ = ["load_dataset", "load_uploads", "load_mapping", "read_files", "source_files", "SourceError",
            "SchemaError", "LoadError"]
@@ -26,16 +27,17 @@ def load_dataset(source: str | Path | bytes, options: IngestOptions = IngestOpti
         from connectors.gsheets import load_sheet_dataset
 
         return load_sheet_dataset(source.strip(), options)
-    raw = read_source(source, name=name)
+    raw = read_untrusted(source, name=name)  # a separate, limited process: a hostile file is a message
     return build_dataset(raw, options)
 
 
 def read_files(files: list[tuple[str, bytes]]) -> RawWorkbook:
-    """The raw cells of one uploaded workbook, or of several uploaded CSVs (one per table)."""
+    """The raw cells of one uploaded workbook, or of several uploaded CSVs (one per table),
+    read in the limited worker process (connectors.worker): a hostile file is a message."""
     if len(files) == 1:
         name, data = files[0]
-        return read_source(data, name=name)
-    return read_csv_files(files)
+        return read_untrusted(data, name=name)
+    return read_untrusted_files(files)
 
 
 def load_uploads(files: list[tuple[str, bytes]], options: IngestOptions = IngestOptions()) -> Dataset:

@@ -972,6 +972,9 @@ def _csv_sheet(data: bytes, sheet_name: str, display: str) -> RawSheet:
     if not text.strip():
         return RawSheet(name=sheet_name, cells=pd.DataFrame(), first_row=1)
     delim = sniff_delimiter(text, Path(display).suffix.lower())
+    # A field may be as long as the text (connectors.guard bounds the line length of
+    # untrusted files); an over-long cell is quarantined by ingest, not a refused file.
+    csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, 2**31 - 1)))
     sample = text[: 1 << 20].splitlines()[:2000]
     width = max((len(r) for r in csv.reader(sample, delimiter=delim)), default=1) or 1
     cells = _arrow_csv(data if _enc == "utf-8" else text.encode("utf-8"), delim, width)

@@ -29,7 +29,7 @@ from billing.model import Dataset, RawSheet
 from billing.schema import TABLES
 from billing.tabular import TablesFound, locate_tables
 from connectors.export import DANGEROUS_PREFIXES, sheet_name
-from connectors.sources import read_csv_files, read_source
+from connectors.worker import read_untrusted, read_untrusted_files
 
 HEADER = "line_code"
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -40,7 +40,8 @@ _PLAIN_NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?$")
 
 def codes_workbook(files: tuple[tuple[str, bytes], ...], options: IngestOptions, data: Dataset) -> bytes:
     """XLSX bytes: the uploaded workbook's cells plus the line code of every accepted invoice line."""
-    raw = read_source(files[0][1], name=files[0][0]) if len(files) == 1 else read_csv_files(list(files))
+    # uploaded files are read again in the limited worker, like every untrusted read
+    raw = read_untrusted(files[0][1], name=files[0][0]) if len(files) == 1 else read_untrusted_files(list(files))
     found = locate_tables(raw, mapping=options.mapping)
     inv = found.tables.get("invoices")
     target, header_row, code_col = None, None, None

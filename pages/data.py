@@ -28,6 +28,7 @@ from billing.model import Dataset
 from connectors.export import write_demo_workbook
 from connectors import writeback
 from connectors.gsheets import SourceError, parse_sheet_url
+from connectors.guard import check_upload_size, read_limits
 from billing.roles import Action
 from services import workspace
 from services.context import NotAllowed
@@ -40,6 +41,7 @@ from ui.text import plain
 ACCEPTED_TYPES = ["xlsx", "xlsm", "xls", "ods", "csv"]
 PENDING = "data_pending_upload"  # session_state: [(name, bytes)] handed over by code (tests, connectors)
 LAST = "data_last_upload"  # session_state: {"files": names, "result": ImportResult} of the import reported below
+UPLOADER = "data_uploader_generation"  # session_state: bumped to give a refused upload's files up
 SEEN = "data_seen_upload"  # session_state: identity of the uploader's files already processed
 RETRY = "data_retry_files"  # session_state: [(name, bytes)] of an unreadable upload, for a mapping re-read
 GSHEET_SOURCE = "data_gsheet_source"  # session_state: {"url", "options"} of the sheet this session connected
@@ -96,13 +98,12 @@ def reading_options() -> IngestOptions:
     )
 
 
-def too_large(files: list[tuple[str, bytes]]) -> str | None:
-    size = sum(len(blob) for _, blob in files)
-    if size > state.MAX_UPLOAD_MB * 1024 * 1024:
-        return (
-            f"The upload is {size / 1024 / 1024:,.1f} MB; the limit is {state.MAX_UPLOAD_MB} MB. "
-            "Split the workbook (e.g. one CSV per table) or remove old years."
-        )
+def too_large(files: list[tuple[str, int]]) -> str | None:
+    """Why an upload of (name, size in bytes) files is refused, or None (the limit is for all together)."""
+    try:
+        check_upload_size(files, read_limits())
+    except SourceError as exc:
+        return exc.message
     return None
 
 
@@ -110,7 +111,7 @@ def process_upload(files: list[tuple[str, bytes]], options: IngestOptions) -> No
     """Import uploaded (name, bytes) files into the workspace; once stored, every page, every session
     and every server shows them (the page reruns). The report below is about the last files processed,
     stored or not. The file uploader and any other source (tests, connectors) call this."""
-    message = too_large(files)
+    message = too_large([(name, len(blob)) for name, blob in files])
     if message:
         st.session_state[LAST] = {"files": tuple(n for n, _ in files), "result": ImportResult(UNREADABLE, message)}
         return
@@ -159,6 +160,12 @@ def render_current(loaded: state.Loaded) -> None:
         )
 
 
+def uploader_key() -> str:
+    """The uploader's key: "data_upload", then a new one after each refused upload (drops its files)."""
+    generation = st.session_state.get(UPLOADER, 0)
+    return "data_upload" if not generation else f"data_upload_{generation}"
+
+
 def render_upload() -> IngestOptions:
     st.subheader("Upload")
     options = reading_options()
@@ -169,8 +176,8 @@ def render_upload() -> IngestOptions:
         "Workbook or CSV files",
         type=ACCEPTED_TYPES,
         accept_multiple_files=True,
-        key="data_upload",
-        max_upload_size=state.MAX_UPLOAD_MB,
+        key=uploader_key(),
+        max_upload_size=int(read_limits().max_upload_mb),  # per file; too_large checks all together
         disabled=refused is not None,
         help="One workbook with a sheet per table (customers, orders, invoices, payments, "
         "fx_rates), or one CSV file per table. It is stored as a new import of the workspace.",
@@ -179,6 +186,12 @@ def render_upload() -> IngestOptions:
     if pending:
         process_upload(list(pending), options)
     elif uploads:
+        message = too_large([(f.name, f.size) for f in uploads])
+        if message:  # refused before the bytes are copied; a new uploader lets go of the files
+            st.session_state[LAST] = {"files": tuple(f.name for f in uploads),
+                                      "result": ImportResult(UNREADABLE, message)}
+            st.session_state[UPLOADER] = st.session_state.get(UPLOADER, 0) + 1
+            st.rerun()
         files = [(f.name, f.getvalue()) for f in uploads]
         seen = workspace.fingerprint(files, options)  # new files or new reading options: read again
         if seen != st.session_state.get(SEEN):

@@ -39,7 +39,6 @@ DEMO_SEED = 7
 # The demo's size; LINEWISE_DEMO_LINES=100000 gives the large variant (bench/bench_pages.py).
 DEMO_LINES = int(os.environ.get("LINEWISE_DEMO_LINES", "6000"))
 DEMO_AS_OF = pd.Timestamp("2026-06-30")
-MAX_UPLOAD_MB = 200
 
 FILTER_KEYS = ("f_customer", "f_segment", "f_owner", "f_currency", "f_as_of")
 SEEN_DATA = "state_seen_data"  # session_state: the data key the filters were set for

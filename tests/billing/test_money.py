@@ -194,9 +194,11 @@ def test_garbage_is_error_with_message(cell, message):
 def test_values_too_large_for_int64_are_errors():
     assert one("12345678901234567", "USD")[1] == "is too large"
     assert one(10**30, "USD")[1] == "is too large"
-    # Up to 18 digits of minor units (< 10**18) are accepted.
     assert one("99999999999999999", "USD") == (None, "is too large")
-    assert one("9999999999999999.99", "USD") == (999999999999999999, None)
+    # 18 digits of minor units fit int64, but sums of them would not: at most MAX_AMOUNT_MINOR a cell.
+    assert one("9999999999999999.99", "USD") == (
+        None, "is too large: Linewise keeps totals exact for amounts up to 999999999999999.99 USD; check the cell")
+    assert one("999999999999999.99", "USD") == (10**17 - 1, None)
 
 
 # ---- blanks and non-text cells --------------------------------------------------------
