@@ -36,8 +36,9 @@ def test_workbook_has_the_statement_sections_with_numbers_not_text():
 def test_formula_like_text_is_neutralised():
     data = statement_xlsx(statements().of("C-EN"), COMPANY, TEXTS)
     ws = openpyxl.load_workbook(io.BytesIO(data))["Account activity"]
-    cells = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "HYPERLINK" in c.value]
-    assert cells == ["'" + EVIL]
+    cells = [c for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "HYPERLINK" in c.value]
+    # SPEC §12: a string cell with the quote-prefix style, its value unchanged
+    assert [(c.value, c.data_type, c.quotePrefix) for c in cells] == [(EVIL, "s", True)]
     assert not any(c.data_type == "f" for row in ws.iter_rows() for c in row)
 
 
