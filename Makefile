@@ -10,7 +10,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-.PHONY: setup run test bench
+.PHONY: setup run test test-deep mutation bench
 setup: $(STAMP)
 
 # Local mode: listens on this computer only (no sign-in needed, you are admin). A team server
@@ -21,6 +21,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -p no:cacheprovider
+
+# The same suite with ten times the hypothesis examples per property (tests/conftest.py, profile "deep").
+test-deep: $(STAMP)
+	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q -n 2 --dist loadfile -p no:cacheprovider
+
+# Mutation score of the domain modules (docs/TESTING.md); slow, not part of `make test`. MODULES="aging money" for some.
+mutation: $(STAMP)
+	$(BIN)/python bench/mutation.py $(MODULES)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_read.py

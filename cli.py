@@ -1,7 +1,8 @@
 """Linewise from the command line: the same code paths as the app, for cron and scripts.
 
 Exit codes: 0 ok, 1 data errors (quarantined rows, unreadable file, missing
-table/column), 2 usage errors.
+table/column), 2 usage errors and action-store problems (busy, damaged, empty
+or unreachable store: the message names the store, never the input file).
 
 `import SOURCE` stores SOURCE as the workspace's current import (the data
 every app session shows); `report`, `remind` and `check` without SOURCE work
@@ -137,6 +138,9 @@ def print_quarantine(data, out=None, limit: int | None = None) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     data = _load(args)
     print(f"Source: {args.source or 'the current import'}")
+    for note in data.notes:
+        if note.kind == "layout":  # "recognised: Zoho Books invoice export"
+            print(f"{note.text[:1].upper()}{note.text[1:]} (sheet '{note.sheet}')")
     print_counts(data)
     for note in data.notes:
         where = f"{note.sheet}!row {note.row}" if note.row else f"sheet {note.sheet}"
@@ -308,7 +312,10 @@ def cmd_remind(args: argparse.Namespace) -> int:
         secrets = read_secrets_file(_secrets_path(args.secrets))
         smtp = SmtpConfig.from_secrets(secrets)
         sms_cfg = SmsConfig.from_secrets(secrets)
-        renderer = make_renderer(dunning, templates_dir=args.templates)
+        from connectors.company import company_from_secrets
+
+        company = company_from_secrets(secrets)
+        renderer = make_renderer(dunning, templates_dir=args.templates, company=company)
     except (ConfigError, FileNotFoundError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(str(exc)) from exc
     data = _load(args)
@@ -341,11 +348,111 @@ def cmd_remind(args: argparse.Namespace) -> int:
             print(f"[{done}/{total}] {r.status:<7} {r.customer_id} {r.level} {r.channel} "
                   f"{len(r.line_codes)} line(s){extra}", flush=True)
 
-        report = actions.send(ws, _actor(args), plan, Mailer(smtp) if smtp else None,
-                              SmsClient(sms_cfg) if sms_cfg else None, action_id=new_action_id(),
-                              renderer=renderer, progress=progress)
+        with _reminder_statements(dunning, data, as_of, engine_policy, ws.store, secrets) as statement_pdf:
+            report = actions.send(ws, _actor(args), plan, Mailer(smtp) if smtp else None,
+                                  SmsClient(sms_cfg) if sms_cfg else None, action_id=new_action_id(),
+                                  renderer=renderer, progress=progress, statement_pdf=statement_pdf,
+                                  epc_qr=_reminder_qr(company))
+        print(f"Sent {len(report.sent)}, failed {len(report.failed)}, skipped {len(report.skipped)}.")
+        if report.unconfirmed:
+            print(f"Unconfirmed {len(report.unconfirmed)}: handed over but never confirmed, so not resent; "
+                  "check whether the customer got it, then mark it sent or failed on the Reminders page.")
+        return EXIT_OK if report.ok else EXIT_DATA
+
+
+def cmd_statements(args: argparse.Namespace) -> int:
+    """Statements of account: one file per customer (PDF, optionally XLSX); --send emails each once."""
+    import getpass
+    import tomllib
+
+    from billing.analysis import analyse
+    from connectors.mailer import ConfigError, Mailer, SmtpConfig
+    from connectors.reminders import read_secrets_file
+    from connectors.statement_pdf import StatementRenderError
+    from connectors.store import Store, new_action_id
+    from services import statements as statements_service
+
+    as_of = _as_of(args.as_of)
+    period_start = _as_of(args.period_start) if args.period_start else None
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    try:
+        secrets = read_secrets_file(_secrets_path(args.secrets))
+        settings = statements_service.load_settings(secrets, args.texts)
+        smtp = SmtpConfig.from_secrets(secrets) if args.send else None
+    except (ConfigError, StatementRenderError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(str(exc)) from exc
+    if args.send and smtp is None:
+        raise UsageError("--send needs an SMTP server: [smtp] in .streamlit/secrets.toml (or --secrets) "
+                         "or LINEWISE_SMTP_HOST / LINEWISE_SMTP_FROM_ADDRESS ...")
+    data = _load(args)
+    with Store.from_secrets(secrets) as store:
+        analysis = analyse(data, as_of, _policy(args), store.open_dispute_lines(), with_exceptions=False,
+                           with_kpis=False)
+        try:
+            stmts = statements_service.build(data, analysis, store, period_start=period_start,
+                                             only_open=args.only_open, customer_ids=args.customer,
+                                             settings=settings)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        missing = sorted(set(args.customer or []) - set(stmts.customer_ids))
+        for cid in missing:
+            print(f"note: customer {cid} has nothing to state as of {as_of:%Y-%m-%d}", file=sys.stderr)
+
+        def wrote(done: int, total: int, name: str) -> None:
+            print(f"[{done}/{total}] {name}", flush=True)
+
+        try:
+            paths = statements_service.write_files(stmts, args.out, settings, formats=formats,
+                                                   workers=args.workers, progress=wrote)
+        except (ValueError, StatementRenderError) as exc:
+            raise UsageError(str(exc)) from exc
+        print(f"Wrote {len(paths)} statement file(s) as of {as_of:%Y-%m-%d} to {args.out}")
+        if len(data.quarantine):
+            print(f"{len(data.quarantine)} cell(s) quarantined; run `cli.py check` to list them.", file=sys.stderr)
+        if not args.send:
+            print("Dry run: nothing emailed (add --send to email each statement once).")
+            return EXIT_DATA if len(data.quarantine) else EXIT_OK
+        if len(data.quarantine) and not args.allow_data_errors:
+            print("error: not sending: the source has quarantined cells, so some payments may be missing "
+                  "(fix them, or add --allow-data-errors)", file=sys.stderr)
+            return EXIT_DATA
+
+        def sent(done: int, total: int, r) -> None:
+            extra = f": {r.error}" if r.error else ""
+            print(f"[{done}/{total}] {r.status:<7} {r.customer_id} {r.address or ''}{extra}", flush=True)
+
+        report = statements_service.send(stmts, store, Mailer(smtp), settings, action_id=new_action_id(),
+                                         actor=args.actor or f"cli:{getpass.getuser()}", progress=sent)
         print(f"Sent {len(report.sent)}, failed {len(report.failed)}, skipped {len(report.skipped)}.")
         return EXIT_OK if report.ok else EXIT_DATA
+
+
+def _reminder_qr(company):
+    """An EPC QR code for each reminder's EUR lines when [company] has an IBAN, else None."""
+    from functools import partial
+
+    from connectors.qr import reminder_qr
+
+    return partial(reminder_qr, company) if company.can_take_sepa else None
+
+
+def _reminder_statements(dunning, data, as_of, engine_policy, store, secrets):
+    """Statement PDFs for reminder levels with attach_pdf (a no-op context when no level has it)."""
+    import contextlib
+
+    if not any(lv.attach_pdf for lv in dunning.active_levels):
+        return contextlib.nullcontext(None)
+    from billing.analysis import analyse
+    from connectors.mailer import ConfigError
+    from services import statements as statements_service
+
+    try:
+        settings = statements_service.load_settings(secrets)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    analysis = analyse(data, as_of, engine_policy, store.open_dispute_lines(), with_exceptions=False,
+                       with_kpis=False)
+    return statements_service.ReminderStatements(data, analysis, store, settings)
 
 
 def _source_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
@@ -425,6 +532,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="send even when the source has quarantined cells")
     p.set_defaults(func=cmd_remind)
 
+    p = sub.add_parser("statements", help="statements of account, one file per customer; --send emails them",
+                       description="Statements of account as of a date: one PDF (and/or XLSX) per customer in "
+                       "--out, in the customer's language, with the company details of [company] in the "
+                       "secrets. --send emails each customer's statement once per statement date (dry run "
+                       "by default). Exit 1 on data errors or a failed send.")
+    _source_args(p)
+    p.add_argument("--as-of", required=True, help="statement date YYYY-MM-DD")
+    p.add_argument("--out", required=True, help="folder for the files (created if missing)")
+    p.add_argument("--customer", action="append", metavar="ID", help="only this customer (repeatable)")
+    p.add_argument("--only-open", action="store_true", help="open items only (no account activity)")
+    p.add_argument("--period-start", help="first day of the period (default: the first of the as-of month)")
+    p.add_argument("--format", default="pdf", help="pdf, xlsx or pdf,xlsx (default pdf)")
+    p.add_argument("--workers", type=int, help="processes that render (default: the CPUs, at most 4)")
+    p.add_argument("--send", action="store_true", help="email each statement (PDF attached), once")
+    p.add_argument("--policy", help="engine policy TOML (basis, tolerances ...)")
+    p.add_argument("--secrets", help="secrets TOML with [company], [smtp], [store], [late_payment]")
+    p.add_argument("--texts", help="folder of statement texts ({lang}.toml) overriding the shipped ones")
+    p.add_argument("--actor", help="who sends, for the audit trail (default cli:<user>)")
+    p.add_argument("--allow-data-errors", action="store_true",
+                   help="send even when the source has quarantined cells")
+    p.set_defaults(func=cmd_statements)
+
     p = sub.add_parser("demo", help="write the demo workbook")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=7)
@@ -438,20 +567,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from connectors.redact import redact
+    from connectors.store import StoreError
     from services.workspace import LoadError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except LoadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(exc)}", file=sys.stderr)
         return EXIT_DATA
+    except StoreError as exc:  # the store's fault (busy, damaged, unreachable), not the input file's
+        print(f"error: {redact(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # a bug of ours must still not greet the user with a traceback
         print(f"error: Linewise could not process {getattr(args, 'source', 'the input')}: "
-              f"{type(exc).__name__}: {exc}. Please report this with the file attached.", file=sys.stderr)
+              f"{redact(f'{type(exc).__name__}: {exc}', one_line=True)}. "
+              "Please report this with the file attached.",
+              file=sys.stderr)
         return EXIT_DATA
 
 

@@ -1,25 +1,23 @@
 """Benchmark of the engine (SPEC §12): timings and ratios measured side by side in one run.
 
     cd /work/main && .venv/bin/python bench/bench_engine.py [--section allocation] [--lines 1000000]
-        [--payments 300000] [--repeat 5] [--duck-repeat 2] [--oracle auto|full|sample|skip]
+        [--payments 300000] [--repeat 5] [--duck-repeat 2]
 
 Sections are functions `bench_<name>(args)` registered in SECTIONS; each prints its own block.
-`--oracle auto` runs the plain-Python oracle on the full set when a 100k-line run
-scales to under 2 minutes, `sample` only estimates from that run, `skip` skips it.
 Timings are best-of-N wall clock on a machine shared with other work: the load
 average is printed with the data.
 
-allocation: `billing.allocation.allocate` against
-  * a DuckDB SQL version of the same rules (window functions: running sums of
-    open amounts and of payment demands per queue, ASOF joins + `range` to
-    join the payment intervals to the line intervals they overlap);
-  * the plain-Python oracle `tests/billing/reference_allocation.py`.
+allocation: `billing.allocation.allocate` against a DuckDB SQL version of the
+  same rules (window functions: running sums of open amounts and of payment
+  demands per queue, ASOF joins + `range` to join the payment intervals to the
+  line intervals they overlap). The plain-Python oracle is the test suite's
+  (tests/billing/reference_allocation.py); a benchmark does not depend on it.
   Data: ~1M invoice lines (~200k invoices, ~50k customers, Zipf-skewed
   invoices per customer, lognormal lines per invoice, 3 currencies, ~2 %
   credit notes, a few negative lines), 300k payments (line-referenced,
   invoice-referenced, unreferenced, typo'd references, a few in the wrong
   currency or after as_of), 0.5 % of lines in open dispute. Deterministic
-  seed, cached as parquet under bench/.cache/. Before timing, the three
+  seed, cached as parquet under bench/.cache/. Before timing, the two
   implementations are checked to give identical allocations and unapplied
   amounts on a 20k-line sample.
 """
@@ -244,6 +242,24 @@ def duckdb_allocate(con, lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.
     d = disputes if disputes is not None else pd.DataFrame({"line_code": pd.Series(dtype="string"),
                                                            "status": pd.Series(dtype="string")})
     con.register("disputes_in", d[["line_code", "status"]])
+    duckdb_allocate_tables(con, as_of, default_currency)
+    sql = con.execute
+    allocations = sql("""
+    SELECT p.payment_id, l.line_code, a.amount, ['line', 'invoice', 'fifo'][a.step + 1] AS step
+    FROM alloc a JOIN p USING (ord) JOIN l USING (li)
+    WHERE a.amount > 0
+    ORDER BY a.ord, a.step, a.rk, a.slot""").df()
+    unapplied = sql("""SELECT p.payment_id, pr.rem AS amount FROM pr JOIN p USING (ord)
+                       WHERE pr.rem > 0 ORDER BY pr.ord""").df()
+    return allocations, unapplied
+
+
+def duckdb_allocate_tables(con, as_of: pd.Timestamp, default_currency: str = "USD") -> None:
+    """The allocation rules in SQL over the relations lines_in, payments_in and disputes_in.
+
+    Leaves, among others, the temp tables l (lines, `li` their key), p (effective payments,
+    `ord` their key), alloc (ord, step, rk, slot, li, amount) and pr (ord, rem: unapplied).
+    """
     asof = f"TIMESTAMP '{as_of.isoformat()}'"
     dc = f"'{default_currency}'"
     sql = con.execute
@@ -414,15 +430,6 @@ def duckdb_allocate(con, lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.
     FROM x JOIN s3 ON s3.customer_id = x.customer_id AND s3.currency = x.currency AND s3.slot = x.slot""")
     settle()
 
-    allocations = sql("""
-    SELECT p.payment_id, l.line_code, a.amount, ['line', 'invoice', 'fifo'][a.step + 1] AS step
-    FROM alloc a JOIN p USING (ord) JOIN l USING (li)
-    WHERE a.amount > 0
-    ORDER BY a.ord, a.step, a.rk, a.slot""").df()
-    unapplied = sql("""SELECT p.payment_id, pr.rem AS amount FROM pr JOIN p USING (ord)
-                       WHERE pr.rem > 0 ORDER BY pr.ord""").df()
-    return allocations, unapplied
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -448,11 +455,6 @@ def _duck_rows(allocations: pd.DataFrame, unapplied: pd.DataFrame) -> tuple[list
     return rows, dict(zip(unapplied["payment_id"], unapplied["amount"].astype("int64").tolist()))
 
 
-def _oracle():
-    from tests.billing.reference_allocation import reference_allocate
-    return reference_allocate
-
-
 def _check(name: str, ours: tuple[list, dict], theirs: tuple[list, dict]) -> None:
     same = ours == theirs
     print(f"  check engine == {name}: {'OK' if same else 'DIFFERENT'} "
@@ -470,8 +472,6 @@ def _check(name: str, ours: tuple[list, dict], theirs: tuple[list, dict]) -> Non
 def bench_allocation(args) -> dict:
     import duckdb
 
-    import billing.allocation as engine
-
     policy = Policy()
     print("== allocation (SPEC §4) ==")
     # 1. the three implementations agree on a sample
@@ -480,8 +480,6 @@ def bench_allocation(args) -> dict:
     con = duckdb.connect()
     _check(f"DuckDB SQL on the {len(s_lines):,}-line sample", ours,
            _duck_rows(*duckdb_allocate(con, s_lines, s_pay, AS_OF, s_disp)))
-    o = _oracle()(s_lines, s_pay, AS_OF, policy, s_disp)
-    _check(f"oracle on the {len(s_lines):,}-line sample", ours, ([tuple(x) for x in o["allocations"]], o["unapplied"]))
 
     # 2. timings on the full set
     lines, pay, disp = load(args.lines, args.payments)
@@ -498,19 +496,13 @@ def bench_allocation(args) -> dict:
     t_shuf, r_shuf = best_of(lambda: allocate(shuffled, pay, AS_OF, policy, disp), args.repeat)
     same = r_shuf.allocations.equals(r.allocations) and r_shuf.line_allocated.equals(r.line_allocated)
     print(f"  engine, 2 threads, invoice rows shuffled: {t_shuf:7.3f} s  (same output: {same})")
-    engine.PARALLEL = False
-    try:
-        runs = []
+    runs = []
 
-        def profiled():
-            engine.PROFILE = {}
-            out = allocate(lines, pay, AS_OF, policy, disp)
-            runs.append(engine.PROFILE)
-            return out
+    def profiled():
+        runs.append({})
+        return allocate(lines, pay, AS_OF, policy, disp, threads=False, profile=runs[-1])
 
-        t_one, _ = best_of(profiled, args.repeat)
-    finally:
-        engine.PARALLEL, engine.PROFILE = True, None
+    t_one, _ = best_of(profiled, args.repeat)
     print(f"  engine, 1 thread:       {t_one:7.3f} s  (best of {args.repeat}); CPU seconds by section (min of runs):")
     for name in runs[0]:
         print(f"      {min(run[name] for run in runs):6.3f}  {name}")
@@ -523,24 +515,8 @@ def bench_allocation(args) -> dict:
     t_duck1, _ = best_of(lambda: duckdb_allocate(con, lines, pay, AS_OF, disp), args.duck_repeat)
     print(f"  DuckDB SQL, 1 thread:   {t_duck1:7.3f} s  (best of {args.duck_repeat})")
 
-    t_oracle = None
-    if args.oracle != "skip":
-        n_sub = min(100_000, len(lines))
-        sub_lines, sub_pay, sub_disp = load(n_sub, n_sub * 3 // 10)
-        t_sub, _ = best_of(lambda: _oracle()(sub_lines, sub_pay, AS_OF, policy, sub_disp), 1)
-        estimate = t_sub * len(lines) / n_sub
-        print(f"  oracle on {n_sub:,} lines: {t_sub:.2f} s; scaled linearly to the full set: {estimate:.0f} s")
-        if args.oracle == "full" or (args.oracle == "auto" and estimate < 120):
-            t_oracle, _ = best_of(lambda: _oracle()(lines, pay, AS_OF, policy, disp), 1)
-            print(f"  oracle (plain Python):  {t_oracle:7.2f} s  (measured on the full set)")
-        else:
-            t_oracle = estimate
-            print(f"  oracle (plain Python):  {t_oracle:7.2f} s  (estimated from the {n_sub:,}-line run)")
-
-    print(f"  ratios: DuckDB / engine = {t_duck / t_ours:.1f}x (2 threads each), {t_duck1 / t_one:.1f}x (1 thread each)"
-          + (f"; oracle / engine = {t_oracle / t_ours:.0f}x (1 thread: {t_oracle / t_one:.0f}x)" if t_oracle else ""))
-    return {"engine": t_ours, "engine_1thread": t_one, "duckdb": t_duck, "duckdb_1thread": t_duck1,
-            "oracle": t_oracle}
+    print(f"  ratios: DuckDB / engine = {t_duck / t_ours:.1f}x (2 threads each), {t_duck1 / t_one:.1f}x (1 thread each)")
+    return {"engine": t_ours, "engine_1thread": t_one, "duckdb": t_duck, "duckdb_1thread": t_duck1}
 
 
 SECTIONS = {"allocation": bench_allocation}
@@ -554,7 +530,6 @@ def main() -> None:
     ap.add_argument("--sample-lines", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--duck-repeat", type=int, default=2)
-    ap.add_argument("--oracle", choices=["auto", "full", "sample", "skip"], default="auto")
     args = ap.parse_args()
     print(f"python {sys.version.split()[0]}, pandas {pd.__version__}, numpy {np.__version__}, "
           f"{os.cpu_count()} cpus")

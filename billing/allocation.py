@@ -120,22 +120,23 @@ _TAIL_ALNUM = (_BASE36 >= 0).astype(np.int8)
 _TAIL = 8            # line-code prefilter: (customer, letters/digits among a line code's last _TAIL bytes)
 _TAIL_BITS = 22      # size of its membership bitmap (2**_TAIL_BITS bools)
 
-# Use a second thread for independent string jobs on big inputs (results are identical either way).
-PARALLEL = True
+# A second thread for independent string jobs pays off only on big inputs (results are identical either way).
 PARALLEL_MIN_ROWS = 100_000  # lines + payments; below this a thread hand-off costs more than it saves
-# Set to a dict to collect CPU seconds per section of `allocate` (bench/bench_engine.py prints them;
-# meaningful with PARALLEL = False).
-PROFILE: dict[str, float] | None = None
-_clock = [0.0]
 
 
-def _lap(name: str | None = None) -> None:
-    if PROFILE is None:
-        return
-    now = time.process_time()
-    if name is not None:
-        PROFILE[name] = PROFILE.get(name, 0.0) + now - _clock[0]
-    _clock[0] = now
+class _Laps:
+    """CPU seconds per section of one `allocate` call, added into the dict `into` (nothing when None)."""
+
+    def __init__(self, into: dict[str, float] | None):
+        self.into = into
+        self.last = time.process_time()
+
+    def __call__(self, name: str) -> None:
+        if self.into is None:
+            return
+        now = time.process_time()
+        self.into[name] = self.into.get(name, 0.0) + now - self.last
+        self.last = now
 
 
 def _arrow(values: pd.Series | pa.Array | pa.ChunkedArray | None, n: int = 0) -> pa.LargeStringArray:
@@ -518,22 +519,29 @@ def _line_rank(inv_rank: np.ndarray, line_no: np.ndarray, code: pa.Array) -> tup
 # --------------------------------------------------------------------------- allocate
 
 def allocate(lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.Timestamp | str,
-             policy: Policy = Policy(), disputes: pd.DataFrame | None = None) -> AllocationResult:
-    """Allocate payments and credit notes to invoice lines as of `as_of` (SPEC §4; rules in the module doc)."""
-    _lap()
+             policy: Policy = Policy(), disputes: pd.DataFrame | None = None, *,
+             threads: bool | None = None, profile: dict[str, float] | None = None) -> AllocationResult:
+    """Allocate payments and credit notes to invoice lines as of `as_of` (SPEC §4; rules in the module doc).
+
+    `threads`: run the independent string jobs on a second thread (None: only when lines + payments
+    >= PARALLEL_MIN_ROWS); the result is the same either way. `profile`: a dict that receives the CPU
+    seconds spent per section (bench/bench_engine.py prints them; meaningful with threads=False).
+    """
+    lap = _Laps(profile)
     as_of = pd.Timestamp(as_of)
     L = _Lines(lines, as_of, policy)
-    _lap("lines")
+    lap("lines")
     P = _Payments(payments, L, as_of, policy)
-    _lap("payments (filter, order)")
+    lap("payments (filter, order)")
     V = _Values(P)
-    _lap("reference values (tokens, canonical)")
-    with _helper(L.n + P.n) as helper:
-        return _allocate(L, P, V, policy, disputes, helper)
+    lap("reference values (tokens, canonical)")
+    use_thread = L.n + P.n >= PARALLEL_MIN_ROWS if threads is None else threads
+    with _helper(use_thread) as helper:
+        return _allocate(L, P, V, policy, disputes, helper, lap)
 
 
 def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.DataFrame | None,
-              helper) -> AllocationResult:
+              helper, lap: _Laps) -> AllocationResult:
     n = L.n
     # ---- integer codes: customers and currencies shared by lines and payments
     (cust, p_cust), cust_dict = _encode(L.customer_id, P.customer_id)
@@ -562,11 +570,11 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
         if len(inv_uniq) and inv_uniq[0] == -1:   # lines without invoice_no or customer: no invoice
             inv_id, inv_uniq = inv_id - 1, inv_uniq[1:]
         invoices = _Invoices(inv_uniq // ncust, inv_uniq % ncust, inv_dict, inv_rank_of)
-    _lap("codes, invoices, line order")
+    lap("codes, invoices, line order")
 
     # ---- references
-    refs = _References(V, line_hits.result(), P, p_cust, L, cust, inv_id, invoices, policy)
-    _lap("references (matching)")
+    refs = _References(V, line_hits.result(), P, p_cust, L, cust, inv_id, invoices, policy, lap)
+    lap("references (matching)")
     issues = helper.submit(refs.issues)
     mismatches = helper.submit(refs.mismatches, p_cur, cur, cur_dict)
 
@@ -589,7 +597,7 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
         req_q = _dense_lookup(slots, r_line)
         rr, rs, ra = _fill(np.arange(len(slots), dtype=np.int64), open_[slots], req_q, r_p, rem)
         record(0, r_p[rr], slots[rs], ra)
-    _lap("step 1 line")
+    lap("step 1 line")
 
     # step 2: queue = (invoice, currency), lines in (line_no, line_code) order
     r_p, r_inv = refs.invoice_requests
@@ -605,7 +613,7 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
         req_q = _dense_lookup(qkey[qfirst], r_inv * ncur + p_cur[r_p])
         rr, rs, ra = _fill(np.cumsum(qfirst) - 1, open_[cand], req_q, r_p, rem)
         record(1, r_p[rr], cand[rs], ra)
-    _lap("step 2 invoice")
+    lap("step 2 invoice")
 
     # step 3: FIFO, queue = (customer, currency), by (due_date, invoice_date, invoice_no, line_no, line_code)
     fifo = payable & (open_ > 0)
@@ -631,7 +639,7 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
         req_q = _dense_lookup(qkey[qfirst], p_cust[r_p] * ncur + p_cur[r_p])
         rr, rs, ra = _fill(np.cumsum(qfirst) - 1, open_[cand], req_q, r_p, rem)
         record(2, r_p[rr], cand[rs], ra)
-    _lap("step 3 fifo")
+    lap("step 3 fifo")
 
     # ---- results
     if out:
@@ -672,11 +680,11 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
         "allocated": np.where(payable, L.amount - open_, 0)[lp],
         "last_payment_date": last[lp].view("datetime64[ns]"),
     })
-    _lap("output: allocations, unapplied, line_allocated")
+    lap("output: allocations, unapplied, line_allocated")
     effective = P.frame()
-    _lap("output: effective_payments")
+    lap("output: effective_payments")
     issues, mismatches = issues.result(), mismatches.result()
-    _lap("output: reference_issues, currency_mismatches")
+    lap("output: reference_issues, currency_mismatches")
     return AllocationResult(
         allocations=allocations,
         unapplied=unapplied,
@@ -708,9 +716,9 @@ class _Serial:
         return None
 
 
-def _helper(size: int):
-    """A second thread for independent string jobs (numpy and Arrow release the GIL) on big inputs, else serial."""
-    if PARALLEL and size >= PARALLEL_MIN_ROWS:
+def _helper(use_thread: bool):
+    """A second thread for independent string jobs (numpy and Arrow release the GIL), else serial."""
+    if use_thread:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="allocate")
     return _Serial()
 
@@ -841,7 +849,8 @@ class _References:
     """What each payment names: values -> matched lines / invoices, problems, step-1 and step-2 requests."""
 
     def __init__(self, V: _Values, l_ids: np.ndarray, P: _Payments, p_cust: np.ndarray,
-                 L: _Lines, cust: np.ndarray, inv_id: np.ndarray, invoices: _Invoices, policy: Policy):
+                 L: _Lines, cust: np.ndarray, inv_id: np.ndarray, invoices: _Invoices, policy: Policy,
+                 lap: _Laps):
         self.P, self.p_cust, self.L, self.cust, self.inv_id, self.invoices = P, p_cust, L, cust, inv_id, invoices
         self.policy = policy
         self.v_p, self.v_pos, self.raw, self.canon = V.p, V.pos, V.raw, V.canon
@@ -855,14 +864,14 @@ class _References:
         inv_cand = np.flatnonzero(n_ids[invoices.no] >= 0) if len(invoices) else np.zeros(0, np.int64)
         width = max(int(max(cust.max(initial=0), p_cust.max(initial=0))) + 1, 1)
         vkey = np.where(v_cust >= 0, V.id * width + v_cust, -1)
-        _lap("refs: candidates")
+        lap("refs: candidates")
         # line codes first, then invoice numbers (keys: canonical form, customer)
         nline, v_line = _lookup(l_ids[cand] * width + cust[cand], cand, vkey)
         ninv, v_inv = _lookup(n_ids[invoices.no[inv_cand]] * width + invoices.cust[inv_cand], inv_cand,
                               np.where(nline == 0, vkey, -1))
         v_line = np.where(nline == 1, v_line, -1)
         v_inv = np.where(ninv == 1, v_inv, -1)
-        _lap("refs: match keys")
+        lap("refs: match keys")
 
         # ---- problems (codes into PROBLEMS; -1 none)
         problem = np.full(nv, -1, dtype=np.int64)
@@ -877,7 +886,7 @@ class _References:
             problem[um] = np.where(pos == 1, 2, np.where(shape, np.where(valid, 1, 0), np.where(pos == 0, 1, -1)))
         problem[(nline > 1) | (ninv > 1)] = 3
         self.problem = problem
-        _lap("refs: problems")
+        lap("refs: problems")
 
         # ---- step-1 requests: (payment, line), first mention wins
         lm = np.flatnonzero(v_line >= 0)

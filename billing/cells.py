@@ -82,3 +82,14 @@ def text_cells(values: pd.Series, kinds: np.ndarray, normalise) -> tuple[pd.Seri
     empty = (text.str.len() == 0).to_numpy(dtype=bool)
     kinds[pos[empty]] = K_BLANK
     return text[~empty], pos[~empty]
+
+
+def string_series(values: np.ndarray, index: pd.Index) -> pd.Series:
+    """An object array of str / None as a pandas "string" Series (None -> <NA>), built by Arrow in C.
+
+    The same Series as `pd.Series(values, index=index, dtype="string")`, which converts cell by cell.
+    """
+    import pyarrow as pa
+
+    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    return pd.Series(pd.arrays.ArrowStringArray(arr), index=index, dtype="string")

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from billing.cells import K_BLANK as _K_BLANK, K_DT as _K_DT, K_NUM as _K_NUM, cell_kinds, text_cells
-from billing.cells import K_OTHER as _K_OTHER
+from billing.cells import K_BLANK as _K_BLANK, K_DT as _K_DT, K_NUM as _K_NUM, cell_kinds, string_series, text_cells
+from billing.cells import K_OTHER as _K_OTHER, K_STR as _K_STR
 
 __all__ = ["DateParse", "parse_dates"]
 
@@ -333,15 +333,33 @@ def _parse_text(t: pd.Series, order: str,
     return dates, err, used
 
 
-def _parse_distinct(t: pd.Series, order: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """`_parse_text` over the distinct values only (dates repeat a lot), mapped back to every row."""
-    codes, uniques = pd.factorize(t)
-    if len(uniques) * 2 > len(t):
-        return _parse_text(t, order)
-    _, first = np.unique(codes, return_index=True)
-    counts = np.bincount(codes, minlength=len(uniques))
-    dates, err, used = _parse_text(t.iloc[first], order, weights=counts)
-    return dates[codes], err[codes], used
+def _parse_text_cells(values: pd.Series, is_str: np.ndarray, kinds: np.ndarray, order: str,
+                      dates: np.ndarray, err: np.ndarray) -> str | None:
+    """The text cells into `dates` / `err`, each distinct string normalised and parsed once.
+
+    Dates repeat a lot (a million lines have a few hundred dates): the cells are factorized
+    as read, the distinct strings go through `_normalise_text` and `_parse_text` (the column's
+    day/month vote weighted by how many cells each stands for), and the results are mapped
+    back. Whitespace-only cells become K_BLANK in `kinds`. Returns the order used (None: no text).
+    """
+    pos = np.flatnonzero(is_str)
+    raw = values[is_str]
+    if raw.dtype != "str":
+        raw = pd.Series(raw.to_numpy(dtype=object), dtype="str")
+    codes, uniques = pd.factorize(raw.reset_index(drop=True))
+    distinct = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+    ukinds = np.full(len(distinct), _K_STR, dtype=np.int8)
+    text, keep = text_cells(distinct, ukinds, _normalise_text)
+    if not len(keep):
+        kinds[pos] = _K_BLANK
+        return None
+    u_dates = np.full(len(distinct), np.datetime64("NaT"), dtype="datetime64[ns]")
+    u_err = np.full(len(distinct), None, dtype=object)
+    counts = np.bincount(codes, minlength=len(distinct))
+    u_dates[keep], u_err[keep], used = _parse_text(text, order, weights=counts[keep])
+    dates[pos], err[pos] = u_dates[codes], u_err[codes]
+    kinds[pos[ukinds[codes] == _K_BLANK]] = _K_BLANK
+    return used
 
 
 def parse_dates(values: pd.Series, order: str = "auto") -> DateParse:
@@ -392,9 +410,9 @@ def parse_dates(values: pd.Series, order: str = "auto") -> DateParse:
     err = np.full(n, None, dtype=object)
     used = order if order != "auto" else "ymd"
 
-    text, keep = text_cells(values, kinds, _normalise_text)
-    if len(keep):
-        dates[keep], err[keep], used = _parse_distinct(text, order)
+    is_str = kinds == _K_STR
+    if is_str.any():
+        used = _parse_text_cells(values, is_str, kinds, order, dates, err) or used
 
     is_num = kinds == _K_NUM
     if is_num.any():
@@ -409,7 +427,7 @@ def parse_dates(values: pd.Series, order: str = "auto") -> DateParse:
     blank = kinds == _K_BLANK
     return DateParse(
         dates=pd.Series(dates, index=index, dtype="datetime64[ns]"),
-        error=pd.Series(err, index=index, dtype="string"),
+        error=string_series(err, index),
         order=used,
         blank=pd.Series(blank, index=index),
     )

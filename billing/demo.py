@@ -26,12 +26,14 @@ user downloads to fill in.
 """
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 
 import numpy as np
 import pandas as pd
 
 from billing.linecode import is_valid, make_code, make_codes
+from billing.model import Dataset, RawSheet, RawWorkbook
 from billing.schema import TABLE_ORDER, TABLES
 
 DEFAULT_SEED = 7
@@ -207,6 +209,42 @@ def generate_demo_with_plants(seed: int = DEFAULT_SEED, n_lines: int = DEFAULT_L
     if int(n_lines) < MIN_LINES:
         raise ValueError(f"n_lines must be at least {MIN_LINES} (got {n_lines})")
     return _Builder(int(seed), int(n_lines), np.datetime64(str(as_of), "D")).build()
+
+
+def demo_dataset(seed: int = DEFAULT_SEED, n_lines: int = DEFAULT_LINES, as_of: str = DEFAULT_AS_OF,
+                 source: str = "demo.xlsx") -> Dataset:
+    """The demo normalised (billing.ingest), straight from the generated tables.
+
+    Equal to writing the demo workbook and reading it back (tests/billing/test_demo.py checks
+    that), without the file: the cells are what a workbook reader gives for it.
+    """
+    from billing.ingest import build_dataset
+
+    return build_dataset(demo_workbook(seed, n_lines, as_of, source))
+
+
+def demo_workbook(seed: int = DEFAULT_SEED, n_lines: int = DEFAULT_LINES, as_of: str = DEFAULT_AS_OF,
+                  source: str = "demo.xlsx") -> RawWorkbook:
+    """The demo's raw cells, one sheet per table, header in row 1, as its workbook holds them."""
+    tables = generate_demo(seed, n_lines, as_of)
+    return RawWorkbook(source=source, sheets=[RawSheet(name=name, cells=_sheet_cells(frame))
+                                              for name, frame in tables.items()])
+
+
+def _sheet_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as workbook cells: the header row, then numbers as floats, dates as datetimes, blanks NaN."""
+    columns = {}
+    for j, col in enumerate(frame.columns):
+        values = frame[col]
+        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+            body = values.astype("float64").to_numpy(dtype=object)
+        else:
+            body = values.to_numpy(dtype=object).copy()
+            dates = np.array([isinstance(v, dt.date) for v in body], dtype=bool)
+            body[dates] = [dt.datetime(v.year, v.month, v.day) for v in body[dates]]
+            body[pd.isna(values).to_numpy()] = np.nan
+        columns[j] = np.concatenate([np.array([col], dtype=object), body])
+    return pd.DataFrame(columns)
 
 
 # ----------------------------------------------------------------------------- helpers

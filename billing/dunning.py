@@ -70,6 +70,7 @@ class DunningLevel(BaseModel):
     days: int  # relative to the due date: -3 = three days before, 1 = one day after
     channels: tuple[str, ...] = ("email",)
     enabled: bool = True
+    attach_pdf: bool = False  # attach the customer's statement of account as PDF to the email
 
     @field_validator("name")
     @classmethod
@@ -111,6 +112,7 @@ class DunningPolicy(BaseModel):
         [levels.final]
         days = 45
         channels = ["email", "sms"]
+        attach_pdf = true                    # the statement of account (PDF) goes with this level
 
     ``levels`` may also be a full list (``[[levels]]`` tables) replacing the defaults.
     """
@@ -223,6 +225,7 @@ class ReminderLine:
     level: str | None = None  # the level this line is reminded at (None: statement only)
     retry: bool = False  # an earlier attempt at this level failed
     in_dispute: bool = False
+    delivered: tuple[str, ...] = ()  # channels of `level` that already went out (never sent twice)
 
 
 @dataclass(frozen=True)
@@ -270,15 +273,18 @@ class Reminder:
         return self.email if channel == "email" else self.phone if channel == "sms" else None
 
     def keys(self, channel: str) -> list[tuple[str, str]]:
-        """The (line_code, stored level) keys a send on `channel` claims."""
-        return [(ln.line_code, key_level(ln.level or self.level, channel)) for ln in self.lines]
+        """The (line_code, stored level) keys a send on `channel` claims (lines whose level already
+        went out on `channel` are left out)."""
+        return [(ln.line_code, key_level(ln.level or self.level, channel)) for ln in self.lines
+                if channel not in ln.delivered]
 
     def only(self, line_codes: Iterable[str]) -> Reminder:
         """This reminder with only the given lines (what a partial claim got); its level is
         recomputed and the other lines move to the statement."""
         keep = set(line_codes)
         lines = tuple(ln for ln in self.lines if ln.line_code in keep)
-        moved = tuple(replace(ln, level=None, retry=False) for ln in self.lines if ln.line_code not in keep)
+        moved = tuple(replace(ln, level=None, retry=False, delivered=())
+                      for ln in self.lines if ln.line_code not in keep)
         level = self.level
         if lines:
             rank = {name: i for i, name in enumerate(self.level_order)}
@@ -290,7 +296,7 @@ REMINDER_COLUMNS = ["customer_id", "name", "language", "level", "channels", "ema
                     "invoice_no", "currency", "open", "due_date", "days_past_due", "line_level", "retry"]
 SKIP_COLUMNS = ["customer_id", "line_code", "invoice_no", "currency", "open", "days_past_due", "level",
                 "reason", "detail"]
-UNCONFIRMED_COLUMNS = ["customer_id", "line_code", "level", "channel", "claimed_at", "action_id"]
+UNCONFIRMED_COLUMNS = ["customer_id", "line_code", "level", "channel", "claimed_at", "action_id", "error"]
 
 
 @dataclass
@@ -416,7 +422,7 @@ def _log_state(reminder_log: pd.DataFrame | None):
     log = reminder_log
     get = {c: log[c].tolist() if c in log.columns else [None] * len(log)
            for c in ("line_code", "level", "customer_id", "channel", "status", "sent_at", "claimed_at",
-                     "created_at", "action_id")}
+                     "created_at", "action_id", "error")}
     for i in range(len(log)):
         code, stored, status = str(get["line_code"][i]), str(get["level"][i]), str(get["status"][i])
         level, channel = split_key_level(stored)
@@ -429,24 +435,37 @@ def _log_state(reminder_log: pd.DataFrame | None):
             when = _day(get["claimed_at"][i]) or _day(get["created_at"][i])
             queued.append({"customer_id": cust, "line_code": code, "level": stored, "channel": channel,
                            "claimed_at": get["claimed_at"][i] if get["claimed_at"][i] is not None
-                           else get["created_at"][i], "action_id": _text(get["action_id"][i])})
+                           else get["created_at"][i], "action_id": _text(get["action_id"][i]),
+                           "error": _text(get["error"][i])})
         if when is not None and (cust not in last or when > last[cust]):
             last[cust] = when
     return per_line, queued, last
 
 
 def _target(had: dict[str, dict[str, str]], dpd: int, levels: tuple[DunningLevel, ...]):
-    """(target level or None, highest had level or None) for one line."""
+    """(target level or None, highest had level or None) for one line.
+
+    A level is *had* once any of its channels was sent or claimed. When one of
+    the highest had level's channels failed, that level is the target again:
+    each channel of a level is delivered once, so a failed e-mail is retried
+    even though the SMS of the same reminder went out."""
     rank = {lv.name: i for i, lv in enumerate(levels)}
     had_ranks = [rank[lv] for lv, chans in had.items()
                  if lv in rank and any(s in ("sent", "queued") for s in chans.values())]
     top = max(had_ranks) if had_ranks else -1
     highest = levels[top].name if top >= 0 else None
+    if top >= 0 and "failed" in had[highest].values():
+        return levels[top], highest
     for lv in levels[top + 1:]:
         if lv.days <= 0 and dpd > 0:
             continue  # a pre-due (courtesy) level is for lines not yet overdue
         return (lv if dpd >= lv.days else None), highest
     return None, highest
+
+
+def _delivered(had: dict[str, dict[str, str]], level: str) -> tuple[str, ...]:
+    """The channels of `level` already sent or claimed for a line (they are not sent again)."""
+    return tuple(ch for ch, s in had.get(level, {}).items() if s in ("sent", "queued"))
 
 
 def plan_reminders(aging: pd.DataFrame, customers: pd.DataFrame | None, reminder_log: pd.DataFrame | None,
@@ -529,7 +548,8 @@ def plan_reminders(aging: pd.DataFrame, customers: pd.DataFrame | None, reminder
             if retry and not policy.retry_failed:
                 skip(cid, ln, target.name, "send_failed")
                 continue
-            due.setdefault(cid, []).append(replace(ln, level=target.name, retry=retry))
+            due.setdefault(cid, []).append(replace(ln, level=target.name, retry=retry,
+                                                   delivered=_delivered(had, target.name)))
 
     reminders: list[Reminder] = []
     for cid in sorted(due):
@@ -554,11 +574,16 @@ def plan_reminders(aging: pd.DataFrame, customers: pd.DataFrame | None, reminder
             continue
         prev = last.get(cid)
         if prev is not None and (as_of_day - prev).days < policy.min_interval_days:
+            # A level partly delivered (its SMS went out, its e-mail failed) is completed whatever
+            # the interval: the interval spaces new levels, not the channels of one reminder.
             for ln in lines:
-                skip(cid, ln, ln.level, "reminded_recently",
-                     f"last reminder {prev.isoformat()}, fewer than {policy.min_interval_days} days "
-                     f"before {as_of_day.isoformat()}")
-            continue
+                if not ln.delivered:
+                    skip(cid, ln, ln.level, "reminded_recently",
+                         f"last reminder {prev.isoformat()}, fewer than {policy.min_interval_days} days "
+                         f"before {as_of_day.isoformat()}")
+            lines = [ln for ln in lines if ln.delivered]
+            if not lines:
+                continue
         totals: dict[str, int] = {}
         for ln in lines:
             totals[ln.currency] = totals.get(ln.currency, 0) + ln.open
@@ -573,7 +598,8 @@ def plan_reminders(aging: pd.DataFrame, customers: pd.DataFrame | None, reminder
             continue
         level = max((ln.level for ln in lines), key=lambda lv_: rank[lv_])
         channels = tuple(ch for ch in levels[rank[level]].channels
-                         if (c["email"] if ch == "email" else c["phone"]))
+                         if (c["email"] if ch == "email" else c["phone"])
+                         and any(ch not in ln.delivered for ln in lines))
         if not channels:
             for ln in lines:
                 skip(cid, ln, ln.level, "no_contact")
@@ -594,7 +620,7 @@ def plan_reminders(aging: pd.DataFrame, customers: pd.DataFrame | None, reminder
     skipped_df = skipped_df.sort_values(["customer_id", "line_code"], kind="stable").reset_index(drop=True)
 
     unconfirmed = pd.DataFrame(queued, columns=UNCONFIRMED_COLUMNS)
-    for col in ("customer_id", "line_code", "level", "channel", "action_id"):
+    for col in ("customer_id", "line_code", "level", "channel", "action_id", "error"):
         unconfirmed[col] = unconfirmed[col].astype("string")
     unconfirmed["claimed_at"] = pd.to_datetime(unconfirmed["claimed_at"], utc=True)
     return DunningPlan(as_of=as_of, policy=policy, reminders=reminders, skipped=skipped_df,

@@ -9,21 +9,23 @@ done column by column over whole Series; per-row Python only touches the
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 from babel.numbers import get_currency_name
 
 from billing.dates import parse_dates
-from billing.linecode import append_check, canonical_series, make_codes
-from billing.model import Dataset, RawWorkbook, TableCount, empty_quarantine, empty_table
-from billing.money import parse_money
+from billing.linecode import all_distinct, append_check, canonical_series, make_codes
+from billing.model import Dataset, RawWorkbook, SkipNote, TableCount, empty_quarantine, empty_table
+from billing.money import parse_money, single_currency_symbols
 from billing.schema import FALSE_WORDS, INVOICE_KINDS, TABLE_ORDER, TABLES, TRUE_WORDS, Column
-from billing.tabular import RawTable, TablesFound, locate_tables
+from billing.tabular import RawTable, TablesFound, locate_tables, rows_text
 
-# Symbols people type in a currency column instead of the ISO code.
+# Symbols people type in a currency column instead of the ISO code: every symbol of the money
+# table that names one currency (₱, ₹, ₩, ₪ ...), then the usual readings of the shared ones.
 CURRENCY_ALIASES = {
+    **single_currency_symbols(),
     "$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "￥": "CNY", "元": "CNY",
     "RMB": "CNY", "人民币": "CNY", "美元": "USD", "欧元": "EUR", "FT": "HUF", "FORINT": "HUF",
     "CHF": "CHF", "ZŁ": "PLN", "KČ": "CZK",
@@ -51,9 +53,11 @@ class _Table:
     def __init__(self, raw: RawTable):
         self.raw = raw
         self.n = len(raw.rows)
+        self.sheets = raw.sheets_of_rows()
         self.out: dict[str, pd.Series] = {}
         self.bad = np.zeros(self.n, dtype=bool)
         self.errors: list[pd.DataFrame] = []
+        _quarantine_error_cells(self)
 
     def header(self, column: str) -> str:
         series = self.raw.columns.get(column)
@@ -77,10 +81,30 @@ class _Table:
         raw = self.values(column).iloc[idx]
         msg = message.iloc[idx].to_numpy() if isinstance(message, pd.Series) else message
         self.errors.append(pd.DataFrame({
-            "table": self.raw.name, "sheet": self.raw.sheet, "row": self.raw.rows[idx].astype("int64"),
+            "table": self.raw.name, "sheet": self.sheets[idx], "row": self.raw.rows[idx].astype("int64"),
             "column": self.header(column), "value": raw.map(_show).to_numpy(), "message": msg,
         }))
         self.bad[idx] = True
+
+
+# What a spreadsheet shows for a formula that failed (Excel, Google Sheets; LibreOffice's
+# Err:5xx codes). Matched exactly (a hash lookup per cell, no per-cell Python).
+ERROR_CELLS = frozenset(
+    ["#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#FIELD!",
+     "#BLOCKED!", "#GETTING_DATA", "#ERROR", "#ERROR!", "#UNKNOWN!", "#CONNECT!", "#BUSY!", "#PYTHON!"]
+    + [f"Err:{n}" for n in range(500, 600)])
+
+
+def _quarantine_error_cells(t: _Table) -> None:
+    """Formula error cells (#DIV/0!, #N/A ...) are quarantined as such, whatever the column:
+    never read as blank, so never replaced by a computed amount or a derived due date."""
+    for name, col in t.raw.columns.items():
+        if col.dtype != object and not pd.api.types.is_string_dtype(col.dtype):
+            continue
+        hit = col.isin(ERROR_CELLS).to_numpy(dtype=bool)
+        if hit.any():
+            t.fail(name, hit, "is a formula error in the spreadsheet; fix the formula (or type the "
+                              "value) and load the file again")
 
 
 def _show(value: object) -> str:
@@ -133,6 +157,9 @@ def _required(t: _Table, col: Column, blank: np.ndarray) -> None:
 
 def _convert_simple(t: _Table, col: Column, opts: IngestOptions) -> None:
     """Columns whose conversion needs no other column: ids, text, dates, ints, qty, flags, rates."""
+    if not t.has(col.name) and t.n > 1:
+        _convert_absent(t, col, opts)
+        return
     values = t.values(col.name)
     if col.kind in ("id", "text") and isinstance(values.dtype, pd.StringDtype):
         # _blank is exactly "missing or white space only", i.e. what _text masks out.
@@ -163,10 +190,18 @@ def _convert_simple(t: _Table, col: Column, opts: IngestOptions) -> None:
     _required(t, col, blank)
 
 
+def _convert_absent(t: _Table, col: Column, opts: IngestOptions) -> None:
+    """A column the source does not have: every cell is the same empty one, so convert one and repeat it."""
+    one = _Table(replace(t.raw, rows=t.raw.rows[:1], columns={}))
+    _convert_simple(one, col, opts)
+    t.out[col.name] = one.out[col.name].take(np.zeros(t.n, dtype=np.intp)).reset_index(drop=True)
+    for error in one.errors:
+        t.fail(col.name, np.ones(t.n, dtype=bool), str(error["message"].iloc[0]))
+
+
 def _parse_number(values: pd.Series, whole: bool) -> tuple[pd.Series, pd.Series]:
     """Plain numbers (quantities, terms, rates): numeric cells as they are, text with , or . decimals."""
-    direct = pd.to_numeric(values, errors="coerce")  # numeric cells and plain numeric text
-    number = pd.Series(direct, index=values.index).astype("float64")
+    number = _plain_numbers(values)  # numeric cells and plain numeric text
     rest = number.isna() & values.notna()
     if rest.any():  # text like "1 234,5" or "1,234.5": strip grouping, use "." as decimal point
         text = values[rest].astype("string").str.strip().str.replace(r"[\s\u00a0\u202f']", "", regex=True)
@@ -180,6 +215,27 @@ def _parse_number(values: pd.Series, whole: bool) -> tuple[pd.Series, pd.Series]
         fractional = number.notna() & (number != number.round())
         error[fractional.to_numpy()] = "must be a whole number"
     return number, error
+
+
+# Whole numbers Arrow casts exactly as pd.to_numeric reads them ("-0" and "-007" are left to it).
+_PLAIN_INT = r"^[0-9]{1,15}$|^-[1-9][0-9]{0,14}$"
+
+
+def _plain_numbers(values: pd.Series) -> pd.Series:
+    """pd.to_numeric(values, errors="coerce") as float64; Arrow text of plain whole numbers is cast in one go."""
+    if getattr(values.dtype, "storage", None) != "pyarrow" or not isinstance(values.dtype, pd.StringDtype):
+        return pd.Series(pd.to_numeric(values, errors="coerce"), index=values.index).astype("float64")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values)
+    plain = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _PLAIN_INT), False), dtype=bool)
+    number = np.full(len(values), np.nan)
+    number[plain] = np.asarray(pc.cast(arr.filter(pa.array(plain)), pa.int64()), dtype=np.int64)
+    rest = ~plain & values.notna().to_numpy(dtype=bool)
+    if rest.any():
+        number[rest] = pd.to_numeric(values[rest], errors="coerce").astype("float64").to_numpy()
+    return pd.Series(number, index=values.index)
 
 
 def _currency(t: _Table, default: pd.Series) -> pd.Series:
@@ -206,6 +262,9 @@ def _is_currency(code: str) -> bool:
 
 
 def _money(t: _Table, col: Column, currency: pd.Series, opts: IngestOptions) -> pd.Series:
+    if not t.has(col.name):  # every cell blank: what parse_money gives for a blank cell
+        _required(t, col, np.ones(t.n, dtype=bool))
+        return pd.Series(pd.arrays.IntegerArray(np.zeros(t.n, dtype=np.int64), np.ones(t.n, dtype=bool)))
     values = t.values(col.name)
     parsed = parse_money(values, currency, decimal=opts.decimal)
     t.fail(col.name, parsed.error.notna().to_numpy(), parsed.error)
@@ -223,9 +282,9 @@ def _customer_lookup(customers: pd.DataFrame | None, ids: pd.Series, column: str
 def _finish(t: _Table, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     base = empty_table(name)
     frame = pd.DataFrame(t.out)
-    frame["_sheet"] = pd.Series([t.raw.sheet] * t.n, dtype="string")
+    frame["_sheet"] = pd.Series(t.sheets, dtype="string")
     frame["_row"] = t.raw.rows.astype("int64")
-    accepted = frame.loc[~t.bad].reset_index(drop=True)
+    accepted = frame.loc[~t.bad].reset_index(drop=True) if t.bad.any() else frame
     for col in base.columns:
         if col not in accepted:
             accepted[col] = pd.Series([pd.NA] * len(accepted), dtype=base[col].dtype) \
@@ -238,6 +297,8 @@ def _finish(t: _Table, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     extra = [c for c in accepted.columns if c not in base.columns]
     accepted = accepted[list(base.columns) + extra]
     errors = pd.concat(t.errors, ignore_index=True) if t.errors else empty_quarantine()
+    # a formula error cell is reported once, as such, not again by the column's parser
+    errors = errors.drop_duplicates(["sheet", "row", "column"], keep="first")
     return accepted, errors
 
 
@@ -308,20 +369,28 @@ def _derive_amount(t: _Table) -> None:
            "amount is required: fill it in, or give quantity and unit_price so it can be computed")
 
 
+_KINDS = ("invoice", "credit_note")
+
+
 def _derive_kind(t: _Table) -> None:
     """Kind from the sheet (several languages), else by sign; credit notes held negative."""
-    given = _text(t, TABLES["invoices"].column("kind")).str.casefold().str.strip()
-    codes, uniques = pd.factorize(given)  # few distinct words: look each up once
-    words = np.array([INVOICE_KINDS.get(k, "?") for k in uniques] + [None], dtype=object)
-    kind = pd.Series(words[np.where(codes >= 0, codes, len(uniques))], index=given.index, dtype="string")
-    t.fail("kind", (kind == "?").fillna(False).to_numpy(),
-           "kind should be 'invoice' or 'credit_note' (or leave it blank)")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    given = _text(t, TABLES["invoices"].column("kind"))
+    codes, uniques = pd.factorize(given)  # few distinct words: case-fold and look each up once
+    words = pd.Series(uniques, dtype=given.dtype).str.casefold().str.strip()
+    looked = [INVOICE_KINDS.get(w, "?") for w in words]
+    # Per distinct word: 0 invoice, 1 credit note, -2 not a kind; -1 blank.
+    word_kind = np.array([_KINDS.index(k) if k in _KINDS else -2 for k in looked] + [-1], dtype=np.int64)
+    kind_code = word_kind[codes]
+    t.fail("kind", kind_code == -2, "kind should be 'invoice' or 'credit_note' (or leave it blank)")
     amount = t.out["amount"]
-    by_sign = pd.Series(np.where((amount < 0).fillna(False), "credit_note", "invoice"), index=amount.index)
-    kind = kind.where(kind.notna() & (kind != "?"), by_sign).astype("string")
-    credit = (kind == "credit_note").to_numpy()
-    t.out["amount"] = amount.mask(credit, -amount.abs())
-    t.out["kind"] = kind
+    by_sign = (amount < 0).fillna(False).to_numpy(dtype=bool).astype(np.int64)
+    final = np.where(kind_code >= 0, kind_code, by_sign)
+    t.out["amount"] = amount.mask(final == 1, -amount.abs())
+    kinds = pc.take(pa.array(_KINDS, type=pa.large_string()), pa.array(final))
+    t.out["kind"] = pd.Series(pd.arrays.ArrowStringArray(kinds), index=amount.index)
 
 
 def _number_lines(inv: pd.DataFrame) -> pd.DataFrame:
@@ -357,7 +426,7 @@ def _assign_codes(inv: pd.DataFrame) -> pd.DataFrame:
     inv["line_code"] = inv["line_code"].fillna(derived).astype("string")
     inv["line_code_original"] = inv["line_code"]
     key = canonical_series(inv["line_code"])
-    if key.notna().all() and not key.duplicated().any():
+    if key.notna().all() and all_distinct(key):
         return inv  # no repeats: nothing to rename
     order = np.lexsort((inv["_row"].to_numpy(), inv["_sheet"].astype(str).to_numpy()))
     repeat = pd.Series(0, index=inv.index)
@@ -367,6 +436,141 @@ def _assign_codes(inv: pd.DataFrame) -> pd.DataFrame:
         stems = inv.loc[dup, "line_code"] + "/" + (repeat[dup] + 1).astype(str)
         inv.loc[dup, "line_code"] = append_check(stems)
     return inv
+
+
+# An invoice's own columns: blank on its item rows in ERP exports (ERPNext, Odoo), which
+# leave them to the invoice's first row.
+INVOICE_COLUMNS = ("invoice_no", "customer_id", "invoice_date", "due_date", "currency", "kind",
+                   "applies_to", "order_id")
+
+
+def _carry_down(raw: RawTable) -> tuple[RawTable, SkipNote | None]:
+    """Item rows that leave every invoice column blank take them from their invoice's first row.
+
+    An item row: invoice_no blank and every other invoice column it has blank too (a row
+    with a customer but no invoice number is an error, not an item row), below a row that has
+    an invoice number on the same sheet. Reported once per sheet.
+    """
+    if "invoice_no" not in raw.columns or not len(raw):
+        return raw, None
+    no_number = _blank(raw.columns["invoice_no"].reset_index(drop=True))
+    if not no_number.any():
+        return raw, None  # every row has its invoice number: nothing to carry (the usual case)
+    own = [c for c in INVOICE_COLUMNS if c in raw.columns]
+    blank = {c: no_number if c == "invoice_no" else _blank(raw.columns[c].reset_index(drop=True))
+             for c in own}
+    item = np.logical_and.reduce([blank[c] for c in ("invoice_no", "customer_id", "invoice_date")
+                                  if c in blank])
+    heads = np.flatnonzero(~blank["invoice_no"])
+    if not item.any() or not len(heads):
+        return raw, None
+    group = np.cumsum(~blank["invoice_no"]) - 1  # index into heads; -1 before the first invoice
+    sheets = raw.sheets_of_rows()
+    head_of = heads[np.maximum(group, 0)]
+    item &= (group >= 0) & (sheets == sheets[head_of])
+    if not item.any():
+        return raw, None
+    columns = dict(raw.columns)
+    for c in own:
+        fill = item & blank[c]
+        if fill.any():
+            col = raw.columns[c].reset_index(drop=True)
+            vals = col.to_numpy(dtype=object, copy=True)
+            vals[fill] = vals[head_of[fill]]
+            columns[c] = pd.Series(vals, dtype=object, name=col.name)
+    rows = raw.rows[item]
+    taken = ", ".join(c for c in own if (item & blank[c]).any())
+    note = SkipNote(str(sheets[np.flatnonzero(item)[0]]), int(rows[0]), "carry",
+                    f"{len(rows)} item row(s) ({rows_text(rows)}) left {taken} blank and took them "
+                    f"from their invoice's first row above")
+    return replace(raw, columns=columns), note
+
+
+def _exact_repeats(raw: RawTable) -> SkipNote | None:
+    """Invoice rows that repeat an earlier row cell for cell, on a sheet with no line number
+    or line code: each is read as a line of its own (numbered after the first), so the total
+    counts it twice; reported so a copied row does not go unnoticed. (With line numbers the
+    repeat is a DUPLICATE_LINE exception of reconciliation instead.)"""
+    if not len(raw) or "line_no" in raw.columns or "line_code" in raw.columns:
+        return None
+    frame = pd.DataFrame({c: v.reset_index(drop=True) for c, v in raw.columns.items()})
+    frame["_sheet"] = raw.sheets_of_rows()
+    repeat = frame.duplicated(keep="first").to_numpy()
+    if not repeat.any():
+        return None
+    rows = raw.rows[repeat]
+    return SkipNote(str(frame["_sheet"].iloc[int(np.flatnonzero(repeat)[0])]), int(rows[0]), "repeat",
+                    f"{len(rows)} row(s) ({rows_text(rows)}) repeat an earlier row cell for cell; each is "
+                    f"read as one more line of its invoice: delete the copies if they are not real lines")
+
+
+def _derive_payment_columns(raw: RawTable, invoices: pd.DataFrame | None) -> tuple[RawTable, list[SkipNote]]:
+    """A payments sheet without an id column gets ids from its rows ("payments row 5"); one
+    without a customer column takes the customer of the invoice each payment names."""
+    columns = dict(raw.columns)
+    notes = []
+    sheets = raw.sheets_of_rows()
+    if "payment_id" not in columns:
+        ids = pd.Series(sheets.astype(str), dtype="string") + " row " + pd.Series(raw.rows).astype(str)
+        columns["payment_id"] = ids.astype(object).rename("payment_id")
+        notes.append(SkipNote(raw.sheet, raw.header_row, "derived",
+                              f"payments have no id column: each payment is named after its sheet row "
+                              f"(e.g. '{ids.iloc[0]}')" if len(ids) else "payments have no id column"))
+    if "customer_id" not in columns and "invoice_no" in columns:
+        lookup = {} if invoices is None else (
+            invoices.drop_duplicates("invoice_no").set_index("invoice_no")["customer_id"].to_dict())
+        names = cells_as_text(columns["invoice_no"].reset_index(drop=True)).str.strip()
+        columns["customer_id"] = names.map(lookup).astype(object).rename("customer_id")
+        notes.append(SkipNote(raw.sheet, raw.header_row, "derived",
+                              "payments have no customer column: each takes the customer of the "
+                              "invoice it names"))
+    return replace(raw, columns=columns), notes
+
+
+_CANONICAL_ORDER = ["invoice_no", "line_no", "_sheet", "_row"]
+
+
+def _canonical_order(inv: pd.DataFrame) -> pd.DataFrame:
+    """Invoices sorted (stably) by invoice_no, line_no, _sheet, _row; a sheet already in that order is kept as is.
+
+    Exports usually come sorted by invoice: checking that each row's key is >= the previous
+    one (Arrow comparisons of the shifted columns) costs far less than sorting a million rows
+    and reordering every column.
+    """
+    if len(inv) < 2 or inv[_CANONICAL_ORDER].isna().any().any():
+        return inv.sort_values(_CANONICAL_ORDER, kind="stable").reset_index(drop=True)
+    keys = [_arrow_key(inv[k]) for k in _CANONICAL_ORDER]
+    if _sorted_by(keys):
+        return inv.reset_index(drop=True)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Arrow's multi-key sort is stable, like sort_values(kind="stable"), and compares strings by code point.
+    order = pc.sort_indices(pa.table(dict(zip(_CANONICAL_ORDER, keys))),
+                            sort_keys=[(k, "ascending") for k in _CANONICAL_ORDER])
+    return inv.take(np.asarray(order)).reset_index(drop=True)
+
+
+def _arrow_key(values: pd.Series):
+    import pyarrow as pa
+
+    arr = pa.array(values.to_numpy() if values.dtype.kind in "iub" else values)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _sorted_by(keys: list) -> bool:
+    """Whether consecutive rows never go down in the lexicographic order of the key arrays (no missing values)."""
+    import pyarrow.compute as pc
+
+    undecided = np.ones(len(keys[0]) - 1, dtype=bool)  # rows whose key so far equals the previous row's
+    for arr in keys:
+        prev, cur = arr.slice(0, len(arr) - 1), arr.slice(1)
+        if (np.asarray(pc.less(cur, prev), dtype=bool) & undecided).any():
+            return False
+        undecided &= np.asarray(pc.equal(cur, prev), dtype=bool)
+        if not undecided.any():
+            return True
+    return True
 
 
 def _unique_ids(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -387,10 +591,15 @@ def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = Inges
     found = raw if isinstance(raw, TablesFound) else locate_tables(raw, mapping=options.mapping)
     if found.missing:
         raise SchemaError("\n".join(found.missing.values()))
+    inv_raw = found.tables["invoices"]
+    if not len(inv_raw):
+        raise SchemaError(f"Sheet '{inv_raw.sheet}' (invoices) has no data rows below its header "
+                          f"(row {inv_raw.header_row}): there is nothing to load")
     source = raw.source if isinstance(raw, RawWorkbook) else ""
     tables: dict[str, pd.DataFrame] = {}
     errors: list[pd.DataFrame] = []
     counts: dict[str, TableCount] = {}
+    notes = list(found.notes)
 
     def take(name: str, t: _Table) -> pd.DataFrame:
         accepted, errs = _finish(t, name)
@@ -404,10 +613,22 @@ def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = Inges
         customers = _unique_ids(customers, "customer_id")
         customers = customers.drop(columns=["customer_id_original"], errors="ignore")
         tables["customers"] = customers
-    builders = {"orders": _build_orders, "payments": _build_payments, "invoices": _build_invoices}
-    for name, build in builders.items():
-        if name in found.tables:
-            tables[name] = take(name, build(found.tables[name], customers, options))
+    if "orders" in found.tables:
+        tables["orders"] = take("orders", _build_orders(found.tables["orders"], customers, options))
+    inv_raw, carried = _carry_down(inv_raw)
+    notes += [n for n in (carried, _exact_repeats(inv_raw)) if n is not None]
+    if "amount" not in inv_raw.columns:
+        notes.append(SkipNote(inv_raw.sheet, inv_raw.header_row, "derived",
+                              "invoices have no amount column: each line's amount is quantity × "
+                              "unit_price − discount + tax"))
+    tables["invoices"] = take("invoices", _build_invoices(inv_raw, customers, options))
+    if "payments" in found.tables:
+        pay_raw, derived = _derive_payment_columns(found.tables["payments"], tables["invoices"])
+        notes += derived
+        tables["payments"] = take("payments", _build_payments(pay_raw, customers, options))
+    else:
+        notes.append(SkipNote("", 0, "table", "no payments table: nothing is paid, every invoice "
+                                              "line is open"))
     if "fx_rates" in found.tables:
         t = _Table(found.tables["fx_rates"])
         for col in TABLES["fx_rates"].columns:
@@ -419,8 +640,7 @@ def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = Inges
     inv = tables["invoices"]
     inv = _assign_codes(_derive_due(_number_lines(inv), customers, options))
     # Canonical order (the engine's): results never depend on the sheet's row order.
-    tables["invoices"] = inv.sort_values(["invoice_no", "line_no", "_sheet", "_row"],
-                                         kind="stable").reset_index(drop=True)
+    tables["invoices"] = _canonical_order(inv)
     for name in TABLE_ORDER:
         if name not in tables:
             tables[name] = empty_table(name)
@@ -434,4 +654,4 @@ def build_dataset(raw: RawWorkbook | TablesFound, options: IngestOptions = Inges
     quarantine = quarantine.sort_values(["table", "sheet", "row", "column"], kind="stable").reset_index(drop=True)
     sheet_map = {name: rt.sheet for name, rt in found.tables.items()}
     return Dataset(source=source, tables=tables, quarantine=quarantine, counts=counts,
-                   notes=list(found.notes), sheet_map=sheet_map)
+                   notes=notes, sheet_map=sheet_map)

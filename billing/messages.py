@@ -20,7 +20,8 @@ Amounts are formatted with Babel for the customer's locale and currency
 (``$1,234.50``, ``1 234,50 Ft``, ``US$1,234.50``), dates likewise (``Jun 30,
 2024``, ``2024. jún. 30.``, ``2024年6月30日``).
 
-Variables a template can use: ``company``, ``customer.id``, ``customer.name``,
+Variables a template can use: ``company``, ``company_lines`` (the company's address, tax id
+and bank account, one string each; empty without ``[company]`` details), ``customer.id``, ``customer.name``,
 ``level``, ``lang``, ``as_of``, ``lines`` (each: ``code``, ``invoice_no``,
 ``line_no``, ``invoice_date``, ``due_date``, ``amount``, ``open``,
 ``days_overdue``, ``currency``, ``level``), ``n_lines``, ``total`` (all
@@ -125,10 +126,11 @@ class MessageRenderer:
     """Renders reminders with one set of template texts (compiled once, reused for every customer)."""
 
     def __init__(self, templates: Mapping[str, str], default_language: str = "en",
-                 company: str = "Accounts Receivable"):
+                 company: str = "Accounts Receivable", company_lines: tuple[str, ...] = ()):
         self.templates = dict(templates)
         self.default_language = default_language
         self.company = company
+        self.company_lines = tuple(company_lines)
         common = dict(loader=DictLoader(self.templates), undefined=StrictUndefined, trim_blocks=True,
                       lstrip_blocks=True, keep_trailing_newline=False)
         self.html_env = ImmutableSandboxedEnvironment(autoescape=True, **common)
@@ -169,7 +171,7 @@ class MessageRenderer:
         codes = reminder.line_codes
         more = len(codes) - _SMS_CODES
         short = ", ".join(codes[:_SMS_CODES]) + (f" (+{more})" if more > 0 else "")
-        return {"company": self.company, "customer": {"id": reminder.customer_id, "name": reminder.name},
+        return {"company": self.company, "company_lines": list(self.company_lines), "customer": {"id": reminder.customer_id, "name": reminder.name},
                 "level": reminder.level, "lang": lang, "locale": str(loc),
                 "as_of": format_day(reminder.as_of, loc) if reminder.as_of else "",
                 "lines": [line(ln) for ln in reminder.lines], "n_lines": len(reminder.lines),

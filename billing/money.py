@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from billing.cells import K_BLANK as _K_BLANK, K_DT, cell_kinds, text_cells
+from billing.cells import K_BLANK as _K_BLANK, K_DT, K_STR, cell_kinds, string_series, text_cells
 from billing.cells import K_NUM as _K_NUM, K_OTHER as _K_OTHER
 from babel.numbers import get_currency_precision, list_currencies
 
@@ -31,6 +31,7 @@ __all__ = [
     "minor_digits",
     "minor_digits_series",
     "parse_money",
+    "single_currency_symbols",
 ]
 
 _DEFAULT_DIGITS = 2
@@ -69,11 +70,19 @@ def _normalise_codes(currencies: pd.Series | str, n: int) -> np.ndarray:
     cur = pd.Series(currencies)
     if len(cur) != n:
         raise ValueError(f"currencies has {len(cur)} rows, values has {n}")
-    codes, uniques = pd.factorize(cur.to_numpy(dtype=object), use_na_sentinel=True)
+    return _codes_and_digits(cur)[0]
+
+
+def _codes_and_digits(cur: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(upper-case code or None, minor digits) per row, from one factorize of the column."""
+    if isinstance(cur.dtype, pd.CategoricalDtype) or cur.dtype == object:
+        cur = pd.Series(cur.to_numpy(dtype=object))
+    idx, uniques = pd.factorize(cur, use_na_sentinel=True)
     # Normalise only the distinct codes (a handful), then broadcast by code.
     norm = [u.strip().upper() or None if isinstance(u, str) else None for u in uniques]
-    table = np.array(norm + [None], dtype=object)
-    return table[codes]
+    codes = np.array(norm + [None], dtype=object)
+    digits = np.array([minor_digits(u) for u in norm] + [_DEFAULT_DIGITS], dtype=np.int64)
+    return codes[idx], digits[idx]
 
 
 def minor_digits_series(currencies: pd.Series) -> np.ndarray:
@@ -81,13 +90,7 @@ def minor_digits_series(currencies: pd.Series) -> np.ndarray:
 
     Missing or unknown codes give 2, like :func:`minor_digits`.
     """
-    return _digits_of_codes(_normalise_codes(currencies, len(currencies)))
-
-
-def _digits_of_codes(codes: np.ndarray) -> np.ndarray:
-    idx, uniques = pd.factorize(codes, use_na_sentinel=True)
-    table = np.array([minor_digits(u) for u in uniques] + [_DEFAULT_DIGITS], dtype=np.int64)
-    return table[idx]
+    return _codes_and_digits(pd.Series(currencies))[1]
 
 
 # --------------------------------------------------------------------------
@@ -109,7 +112,12 @@ def format_minor_series(minor: pd.Series, currencies: pd.Series | str) -> pd.Ser
     """Vectorised :func:`format_minor`: a "string" Series, <NA> where minor is missing.
 
     `currencies` is a Series aligned by position, or one code for every row.
+    Built in Arrow kernels (digits as text, zero-padded, the point inserted per minor-digit
+    count), no Python object per row.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     m = pd.Series(minor)
     n = len(m)
     na = m.isna().to_numpy()
@@ -119,16 +127,21 @@ def format_minor_series(minor: pd.Series, currencies: pd.Series | str) -> pd.Ser
         if isinstance(currencies, str)
         else minor_digits_series(currencies)
     )
-    body = pd.Series(np.abs(vals), dtype="int64").astype("str")
-    out = pd.Series("", index=range(n), dtype="str")
+    text = pa.array(np.abs(vals)).cast(pa.large_string())
     for d in np.unique(digits):
-        sel = digits == d
-        b = body[sel].str.zfill(int(d) + 1)
-        out[sel] = (b.str.slice(0, -int(d)) + "." + b.str.slice(-int(d))) if d else b
-    out = out.where(vals >= 0, "-" + out)
-    res = pd.Series(out.to_numpy(dtype=object), index=m.index, dtype="string")
-    res[na] = pd.NA
-    return res
+        d = int(d)
+        if d == 0:
+            continue
+        sel = pa.array(digits == d)
+        body = pc.utf8_lpad(text.filter(sel), d + 1, "0")
+        point = pc.binary_join_element_wise(pc.utf8_slice_codeunits(body, 0, -d), pc.utf8_slice_codeunits(body, -d),
+                                            pa.scalar(".", pa.large_string()))
+        text = pc.replace_with_mask(text, sel, point)
+    minus = pa.scalar("-", pa.large_string())
+    text = pc.if_else(pa.array(vals < 0), pc.binary_join_element_wise(minus, text, pa.scalar("", pa.large_string())),
+                      text)
+    text = pc.if_else(pa.array(na), pa.scalar(None, pa.large_string()), text)
+    return pd.Series(pd.arrays.ArrowStringArray(text), index=m.index, dtype="string")
 
 
 # --------------------------------------------------------------------------
@@ -205,6 +218,12 @@ _SYMBOLS: dict[str, frozenset[str]] = {
     "ЛВ": frozenset({"BGN"}),
 }
 _ISO_CODES = frozenset(list_currencies())
+
+
+def single_currency_symbols() -> dict[str, str]:
+    """Symbols of the table above that stand for exactly one currency ("₱" -> "PHP", "€" -> "EUR"):
+    what a currency column may hold instead of the ISO code."""
+    return {sym: next(iter(codes)) for sym, codes in _SYMBOLS.items() if len(codes) == 1}
 # Longest first so "US$" wins over "$" inside the alternation.
 _TOKEN_RE = "|".join(re.escape(k) for k in sorted(_SYMBOLS, key=len, reverse=True)) + "|[A-Z]{3}"
 
@@ -467,11 +486,13 @@ def _parse_text(
     digits: np.ndarray,
     decimal: str | None,
     from_numbers: bool = False,
+    dot_votes: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Parse normalised, non-blank text cells.
 
     Returns (minor int64, error object array with None where ok, decimal used).
     `from_numbers` marks text made from numeric cells: always "." and no votes.
+    `dot_votes` counts "." votes of the column's other cells (parsed by `_plain_decimals`).
     """
     n = len(text)
     t = text.reset_index(drop=True)
@@ -513,7 +534,7 @@ def _parse_text(
                 multi = (s.str.count(re.escape(sep)) > 1).to_numpy(dtype=bool)
                 amb = s.str.fullmatch(_AMBIGUOUS[sep]).to_numpy(dtype=bool)
                 vote[has] = np.where(multi, other, np.where(amb, "", sep))
-    n_dot, n_com = int((vote == ".").sum()), int((vote == ",").sum())
+    n_dot, n_com = int((vote == ".").sum()) + dot_votes, int((vote == ",").sum())
     if decimal is not None:
         dec = decimal
     else:
@@ -582,6 +603,74 @@ def _parse_text(
     minor[good] = np.where(neg[good], -val, val)
     err[good] = sub_err
     return minor, err, dec
+
+
+# Text the fast path reads: an optional minus, at most 14 digits, and "." with 1 or 2 decimals.
+# Such a cell needs no normalising, can only vote "." (never 3 decimals: not ambiguous) and
+# never overflows (14 + 4 minor digits < 19).
+_PLAIN_DECIMAL = r"^-?[0-9]{1,14}(?:\.[0-9]{1,2})?$"
+_K_PLAIN = 5  # a cell kind local to parse_money: text already parsed by _plain_decimals
+
+
+def _plain_decimals(values: pd.Series, is_str: np.ndarray, digits: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, int]:
+    """The fast path: text cells of the `_PLAIN_DECIMAL` shape, parsed by Arrow in one cast.
+
+    Returns (plain: bool per row, minor: int64 per row (0 elsewhere), number of "." votes).
+    A cell with more decimals than its currency allows is left to the slow path (its message).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(values)
+    plain = np.zeros(n, dtype=bool)
+    minor = np.zeros(n, dtype=np.int64)
+    if getattr(values.dtype, "storage", None) == "pyarrow":
+        arr, pos = pa.array(values), None
+    else:  # object cells (a workbook): only the text ones
+        pos = np.flatnonzero(is_str)
+        arr = pa.array(values.to_numpy(dtype=object)[pos], type=pa.large_string(), from_pandas=True)
+    sel = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _PLAIN_DECIMAL), False), dtype=bool)
+    rows = np.flatnonzero(sel) if pos is None else pos[sel]  # missing cells never match
+    text = arr.filter(pa.array(sel))
+    dot = np.asarray(pc.find_substring(text, "."), dtype=np.int64)
+    length = np.asarray(pc.binary_length(text), dtype=np.int64)
+    decimals = np.where(dot >= 0, length - dot - 1, 0)
+    fits = decimals <= digits[rows]
+    whole = np.asarray(pc.cast(pc.replace_substring(text, ".", ""), pa.int64()), dtype=np.int64)
+    rows, whole, decimals = rows[fits], whole[fits], decimals[fits]
+    plain[rows] = True
+    minor[rows] = whole * _POW10[digits[rows] - decimals]
+    return plain, minor, int((dot[fits] >= 0).sum())
+
+
+def _parse_text_cells(values: pd.Series, kinds: np.ndarray, codes: np.ndarray, digits: np.ndarray,
+                      decimal: str | None, minor: np.ndarray, err: np.ndarray) -> str:
+    """Text cells into `minor` / `err` (whitespace-only ones become K_BLANK); returns the decimal used.
+
+    Plain decimals take the Arrow fast path; the rest go through `_parse_text`, which counts the
+    plain cells' "." votes. Should the column still turn out to use ",", the plain cells "mix"
+    separators and everything is parsed again on the slow path, which says so.
+    """
+    is_str = kinds == K_STR
+    plain, plain_minor, votes = np.zeros(len(kinds), dtype=bool), None, 0
+    if decimal != "," and is_str.any():
+        plain, plain_minor, votes = _plain_decimals(values, is_str, digits)
+    rest = kinds.copy()
+    rest[plain] = _K_PLAIN
+    used = decimal or "."
+    text, keep = text_cells(values, rest, _normalise_text)
+    if len(keep):
+        m, e, used = _parse_text(text, codes[keep], digits[keep], decimal, dot_votes=votes)
+        if used != "." and plain.any():
+            text, keep = text_cells(values, kinds, _normalise_text)
+            m, e, used = _parse_text(text, codes[keep], digits[keep], decimal)
+            plain[:] = False
+        minor[keep], err[keep] = m, e
+    kinds[rest == _K_BLANK] = _K_BLANK
+    if plain.any():
+        minor[plain] = plain_minor[plain]
+    return used
 
 
 def _float_minor(x: np.ndarray, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -677,21 +766,17 @@ def parse_money(
     values = pd.Series(values)
     n = len(values)
     index = values.index
-    codes = _normalise_codes(currencies, n)
     if isinstance(currencies, str) or currencies is None:
+        codes = _normalise_codes(currencies, n)
         digits = np.full(n, minor_digits(codes[0] if n else ""), dtype=np.int64)
     else:
-        digits = _digits_of_codes(codes)
+        if len(currencies) != n:
+            raise ValueError(f"currencies has {len(currencies)} rows, values has {n}")
+        codes, digits = _codes_and_digits(pd.Series(currencies))
     kinds = _cell_kinds(values)
     minor = np.zeros(n, dtype=np.int64)
     err = np.full(n, None, dtype=object)
-    used = decimal or "."
-
-    # Text cells: whitespace-only is blank, the rest goes through _parse_text.
-    text, keep = text_cells(values, kinds, _normalise_text)
-    if len(keep):
-        m, e, used = _parse_text(text, codes[keep], digits[keep], decimal)
-        minor[keep], err[keep] = m, e
+    used = _parse_text_cells(values, kinds, codes, digits, decimal, minor, err)
 
     # Numeric cells: ints exactly, floats via the exact float check, leftovers
     # (too many decimals, artefacts, huge) via their decimal text.
@@ -729,7 +814,7 @@ def parse_money(
     bad = blank | ~pd.isna(err)
     return MoneyParse(
         minor=pd.Series(pd.arrays.IntegerArray(minor, bad), index=index),
-        error=pd.Series(err, index=index, dtype="string"),
+        error=string_series(err, index),
         decimal=used,
         blank=pd.Series(blank, index=index),
     )

@@ -85,7 +85,9 @@ messages, refs and groupings are built exactly as the rules above say.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from fractions import Fraction
 from functools import cached_property
 from itertools import pairwise
@@ -96,7 +98,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from billing.linecode import canonical_series
+from billing.linecode import canonical_arrow, canonical_series
 from billing.model import AllocationResult, empty_table
 from billing.policy import Policy
 from billing.schema import FALSE_WORDS
@@ -173,9 +175,22 @@ BILLING_BLOCKED_COLUMNS = ["order_id", "order_line", "customer_id", "currency", 
 _NO_BLOCK_WORDS = frozenset(FALSE_WORDS) | {"none", "-", "n/a", "na", "nil", "无"}
 _QTY_RTOL = 1e-9
 # Shortcuts that give the same result as the general path on the inputs they accept (ids already in
-# order, number-like ids, small key ranges, whole quantities...). Off = always the general path;
-# bench/check_reconcile_equivalence.py runs both ways.
-_FAST = True
+# order, number-like ids, small key ranges, whole quantities...). `general_paths()` turns them off for
+# the calls inside it (tests and bench/check_reconcile_equivalence.py run both ways).
+_SHORTCUTS: ContextVar[bool] = ContextVar("reconcile_shortcuts", default=True)
+
+
+@contextmanager
+def general_paths() -> Iterator[None]:
+    """Inside this block reconciliation takes its general code paths only (same results, slower).
+
+    Scoped to the current thread / async context, so other callers keep the shortcuts.
+    """
+    token = _SHORTCUTS.set(False)
+    try:
+        yield
+    finally:
+        _SHORTCUTS.reset(token)
 _MAX_QTY_DECIMALS = 6
 
 
@@ -446,7 +461,7 @@ def _dense(keys: np.ndarray) -> tuple[np.ndarray, int]:
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
     lo, hi = int(keys.min()), int(keys.max())
-    if _FAST and hi - lo < 4 * n + 1024:  # a small range: the keys are their own codes (some unused)
+    if _SHORTCUTS.get() and hi - lo < 4 * n + 1024:  # a small range: the keys are their own codes (some unused)
         return keys - lo, hi - lo + 1
     codes, uniques = pd.factorize(keys)
     return codes.astype(np.int64, copy=False), len(uniques)
@@ -464,7 +479,7 @@ def _codes(*arrays: pa.Array) -> tuple[list[np.ndarray], int]:
         arr = arrays[0]
         valid = None if arr.null_count == 0 else _np_bool(pc.is_valid(arr))
         vals = arr if valid is None else arr.filter(pa.array(valid))
-        if _FAST and _is_sorted(vals):
+        if _SHORTCUTS.get() and _is_sorted(vals):
             codes = np.zeros(len(vals), dtype=np.int64)
             if len(vals) > 1:
                 np.cumsum(_np_bool(pc.not_equal(vals.slice(1), vals.slice(0, len(vals) - 1))), out=codes[1:])
@@ -479,7 +494,7 @@ def _codes(*arrays: pa.Array) -> tuple[list[np.ndarray], int]:
         key = np.full(len(arr), -1, dtype=np.int64)
         if len(arr):
             length = pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-            num = _np_bool(pc.ascii_is_decimal(arr)) & (length <= 17) & _FAST
+            num = _np_bool(pc.ascii_is_decimal(arr)) & (length <= 17) & _SHORTCUTS.get()
             if num.any():
                 at = np.flatnonzero(num)
                 nums.append((i, at, pc.cast(arr.filter(pa.array(num)), pa.int64()).to_numpy(zero_copy_only=False),
@@ -525,27 +540,8 @@ def _norm_order_line_codes(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
 
 
 def _canonical(arr: pa.Array) -> pa.Array:
-    """`linecode.canonical_series` of a whole column, as Arrow (missing stays missing).
-
-    ASCII values (NFKC leaves them alone) are upper-cased and stripped of
-    everything but A-Z/0-9 in Arrow kernels; other values go through
-    `canonical_series` itself.
-    """
-    arr = _arrow(arr)
-    if len(arr) == 0:
-        return arr
-    ascii_ = pc.string_is_ascii(arr)
-    upper = pc.ascii_upper(arr)
-    out = pc.replace_substring(upper, "-", "")
-    messy = _np_bool(pc.and_(ascii_, pc.invert(pc.ascii_is_alnum(out))))
-    if messy.any():
-        fixed = pc.replace_substring_regex(upper.filter(pa.array(messy)), r"[^0-9A-Z]", "")
-        out = pc.replace_with_mask(out, pa.array(messy), fixed)
-    other = _np_bool(pc.invert(ascii_))
-    if other.any():
-        fixed = _arrow(canonical_series(_series(arr.filter(pa.array(other)))))
-        out = pc.replace_with_mask(out, pa.array(other), fixed)
-    return out
+    """`linecode.canonical_series` of a whole column, as Arrow (missing stays missing)."""
+    return canonical_arrow(_arrow(arr))
 
 
 def _isin_arrow(values: pa.Array, wanted: pa.Array) -> np.ndarray:
@@ -571,10 +567,10 @@ def _sheet_order(df: pd.DataFrame, keep: np.ndarray | None = None) -> np.ndarray
         return idx
     if one_sheet and isinstance(df["_row"].dtype, np.dtype) and df["_row"].dtype.kind == "i":
         row = df["_row"].to_numpy()[idx].astype(np.int64)
-        if _FAST and (row[1:] >= row[:-1]).all():
+        if _SHORTCUTS.get() and (row[1:] >= row[:-1]).all():
             return idx
         lo, hi = int(row.min()), int(row.max())
-        if _FAST and hi - lo < 4 * len(row) + 1024:
+        if _SHORTCUTS.get() and hi - lo < 4 * len(row) + 1024:
             slot = np.full(hi - lo + 1, -1, dtype=np.int64)
             slot[row - lo] = np.arange(len(row))
             if (slot >= 0).sum() == len(row):  # distinct row numbers: a scatter is the sort
@@ -835,7 +831,7 @@ class _Match:
         if len(both) and len(want):
             width = max(n_ol, 1)
             w_key = oid[want] * width + self.oline_eff[want]
-            if _FAST and n_oid * width <= 8 * (len(both) + len(want)) + 1024:  # a direct table of keys
+            if _SHORTCUTS.get() and n_oid * width <= 8 * (len(both) + len(want)) + 1024:  # a direct table of keys
                 table = np.full(n_oid * width, -1, dtype=np.int64)
                 table[b_oid * width + b_oline] = both
                 self.oi[want] = table[w_key]
@@ -865,7 +861,7 @@ class _Match:
         self.billed = np.zeros(O.n, dtype="float64")
         if counted.any():
             u, o = units[counted], oi[counted]
-            if _FAST and np.isfinite(u).all() and (u == np.rint(u)).all() and np.abs(u).sum() < 2.0 ** 53:
+            if _SHORTCUTS.get() and np.isfinite(u).all() and (u == np.rint(u)).all() and np.abs(u).sum() < 2.0 ** 53:
                 # whole quantities: every partial sum is exact, so a plain sum equals pandas' compensated one
                 self.billed = np.bincount(o, weights=u, minlength=O.n)
             else:  # pandas' grouped sum (compensated, in line order), as the rules were written
@@ -974,7 +970,7 @@ def _small_groups(df: pd.DataFrame, key: str) -> dict[Any, list[int]] | None:
     """Row positions per non-missing value of a string column `key`, in row order; None when the
     frame is not small (or `key` not a string column): then pandas' groupby is used instead."""
     keys = df[key]
-    if not _FAST or len(df) > 5000 or not isinstance(keys.dtype, pd.StringDtype):
+    if not _SHORTCUTS.get() or len(df) > 5000 or not isinstance(keys.dtype, pd.StringDtype):
         return None
     groups: dict[Any, list[int]] = {}
     for i, (k, missing) in enumerate(zip(keys.to_numpy(dtype=object).tolist(), keys.isna().to_numpy().tolist())):
@@ -1087,18 +1083,7 @@ def billing_due(orders: pd.DataFrame, invoices: pd.DataFrame, as_of: Any) -> pd.
     as_of = pd.Timestamp(as_of).normalize()
     if len(orders) == 0:
         return _frame_like(BILLING_DUE_COLUMNS, orders)
-    M = _Match(_Lines(invoices, as_of), orders)
-    due = _due(M.status(_due_rows(M, as_of), ["order_id", "order_line", "customer_id", "currency"],
-                        ("_target", "_price"), optional=("sku", "description")))
-    out = pd.DataFrame({
-        "order_id": due["order_id"].astype("string"), "order_line": due["order_line"].astype("string"),
-        "customer_id": due["customer_id"].astype("string"), "currency": due["currency"].astype("string"),
-        "sku": _col(due, "sku").astype("string"), "description": _col(due, "description").astype("string"),
-        "delivered_qty": due["_target"].astype("float64"), "billed_qty": due["billed_qty"].astype("float64"),
-        "qty_to_bill": due["qty_to_bill"].astype("float64"), "unit_price": due["_price"].astype("Int64"),
-        "amount_to_bill": due["amount_to_bill"].astype("int64"),
-    })
-    return out.sort_values(["customer_id", "order_id", "order_line"], kind="stable").reset_index(drop=True)
+    return _billing_due(_Match(_Lines(invoices, as_of), orders), as_of)
 
 
 def billing_blocked(orders: pd.DataFrame, invoices: pd.DataFrame | None = None,
@@ -1116,22 +1101,52 @@ def billing_blocked(orders: pd.DataFrame, invoices: pd.DataFrame | None = None,
         O = _prep_orders(orders)
         b = O.frame(np.flatnonzero(O.blocked), _BLOCKED_COLS, _BLOCKED_DERIVED, optional=("sku", "description"))
         b["billed_qty"] = 0.0
-    else:
-        M = _Match(_Lines(invoices, as_of), orders)
-        b = M.status(np.flatnonzero(M.O.blocked), _BLOCKED_COLS, _BLOCKED_DERIVED,
-                     optional=("sku", "description"))
-    remaining = np.maximum((b["_target"] - b["billed_qty"]).to_numpy(dtype="float64"), 0.0)
+        return _blocked_frame(b)
+    return _billing_blocked(_Match(_Lines(invoices, as_of), orders))
+
+
+def billing_lists(orders: pd.DataFrame, invoices: pd.DataFrame, as_of: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(`billing_due`, `billing_blocked`) as of `as_of`, matching order lines to invoice lines once."""
+    as_of = pd.Timestamp(as_of).normalize()
+    if len(orders) == 0:
+        return _frame_like(BILLING_DUE_COLUMNS, orders), _frame_like(BILLING_BLOCKED_COLUMNS, orders)
+    M = _Match(_Lines(invoices, as_of), orders)
+    return _billing_due(M, as_of), _billing_blocked(M)
+
+
+def _billing_due(M: _Match, as_of: pd.Timestamp) -> pd.DataFrame:
+    due = _due(M.status(_due_rows(M, as_of), ["order_id", "order_line", "customer_id", "currency"],
+                        ("_target", "_price"), optional=("sku", "description")))
+    return _order_list(due, {
+        "delivered_qty": due["_target"].astype("float64"), "billed_qty": due["billed_qty"].astype("float64"),
+        "qty_to_bill": due["qty_to_bill"].astype("float64"), "unit_price": due["_price"].astype("Int64"),
+        "amount_to_bill": due["amount_to_bill"].astype("int64"),
+    })
+
+
+def _order_list(rows: pd.DataFrame, figures: dict[str, pd.Series]) -> pd.DataFrame:
+    """An order-line list: the order line's identity and text columns, then `figures`, sorted by customer and order."""
     out = pd.DataFrame({
-        "order_id": b["order_id"].astype("string"), "order_line": b["order_line"].astype("string"),
-        "customer_id": b["customer_id"].astype("string"), "currency": b["currency"].astype("string"),
-        "sku": _col(b, "sku").astype("string"), "description": _col(b, "description").astype("string"),
+        **{c: rows[c].astype("string") for c in ("order_id", "order_line", "customer_id", "currency")},
+        "sku": _col(rows, "sku").astype("string"), "description": _col(rows, "description").astype("string"),
+        **figures,
+    })
+    return out.sort_values(["customer_id", "order_id", "order_line"], kind="stable").reset_index(drop=True)
+
+
+def _billing_blocked(M: _Match) -> pd.DataFrame:
+    return _blocked_frame(M.status(np.flatnonzero(M.O.blocked), _BLOCKED_COLS, _BLOCKED_DERIVED,
+                                   optional=("sku", "description")))
+
+
+def _blocked_frame(b: pd.DataFrame) -> pd.DataFrame:
+    remaining = np.maximum((b["_target"] - b["billed_qty"]).to_numpy(dtype="float64"), 0.0)
+    return _order_list(b, {
         "quantity": b["_qty"].astype("float64"), "delivered_qty": b["_delivered_qty"].astype("float64"),
         "billed_qty": b["billed_qty"].astype("float64"), "unit_price": b["_price"].astype("Int64"),
         "billing_block": b["_block"].astype("string"),
-        "amount": qty_times_price(remaining, b["_price"].to_numpy()),
+        "amount": pd.Series(qty_times_price(remaining, b["_price"].to_numpy()), index=b.index).astype("int64"),
     })
-    out["amount"] = out["amount"].astype("int64")
-    return out.sort_values(["customer_id", "order_id", "order_line"], kind="stable").reset_index(drop=True)
 
 
 def _frame_like(columns: list[str], orders: pd.DataFrame) -> pd.DataFrame:
@@ -1228,7 +1243,7 @@ def _order_exceptions(M: _Match, as_of: pd.Timestamp, policy: Policy) -> list[pd
         ipc = L.price.to_numpy(dtype="int64", na_value=0)[cand]
         opc = O.price[cand_oi]
         diff, base = np.abs(ipc - opc), np.abs(opc)
-        if _FAST and _pct_is_exact(diff, base, policy.price_tolerance_pct):
+        if _SHORTCUTS.get() and _pct_is_exact(diff, base, policy.price_tolerance_pct):
             # decided row by row: test the currency on the lines over tolerance only
             bad = np.flatnonzero(_exceeds_pct(diff, base, policy.price_tolerance_pct))
             bad = bad[same_currency(cand[bad], cand_oi[bad])]
@@ -1492,7 +1507,7 @@ def _allocated(L: _Lines, rows: np.ndarray, la: pd.DataFrame | None, a: pd.DataF
     if la is not None and len(la):
         tbl = np.sort(L.pos[rows])
         la_code = _arrow(la["line_code"])
-        if (_FAST and len(la_code) == len(tbl) and la_code.null_count == 0 and len(tbl) and bool(
+        if (_SHORTCUTS.get() and len(la_code) == len(tbl) and la_code.null_count == 0 and len(tbl) and bool(
                 pc.all(pc.less(la_code.slice(0, len(tbl) - 1), la_code.slice(1)), min_count=0).as_py())
                 and bool(pc.all(pc.equal(la_code, _take_arrow(_arrow(L.src["line_code"]), tbl)),
                                 min_count=0).as_py())):

@@ -5,13 +5,14 @@ Amounts are exact decimal strings in major units ("1234.50"), never floats.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from billing.aging import overdue_flags
 from billing.analysis import Analysis
+from billing.jsontext import Records, plain
 from billing.model import Dataset
 from billing.money import format_minor_series
 
@@ -105,56 +106,77 @@ def customers_table(analysis: Analysis) -> pd.DataFrame:
 
 
 def build_report(data: Dataset, analysis: Analysis, sections: Iterable[str] = SECTIONS) -> dict:
-    """The JSON-ready report of SPEC §11 for the chosen sections."""
+    """The JSON-ready report of SPEC §11 for the chosen sections, as one dict of plain values."""
+    return {key: plain(value) for key, value in report_items(data, analysis, sections)}
+
+
+def report_items(data: Dataset, analysis: Analysis, sections: Iterable[str] = SECTIONS
+                 ) -> Iterator[tuple[str, object]]:
+    """The report's top-level (key, value) pairs in order; table sections as `Records` (columns, not dicts).
+
+    `billing.jsontext.iter_json` writes them as the JSON text of `build_report` without
+    building a dict per row; each section is computed when it is reached.
+    """
     sections = tuple(sections)
     labels = analysis.policy.bucket_labels
-    report: dict = {"as_of": analysis.as_of.strftime("%Y-%m-%d"), "basis": analysis.policy.basis,
-                    "buckets": labels}
+    aging_fields = tuple((b, b) for b in labels)
+    yield "as_of", analysis.as_of.strftime("%Y-%m-%d")
+    yield "basis", analysis.policy.basis
+    yield "buckets", labels
     if "rows" in sections:
-        report["rows"] = {t: {"read": c.read, "accepted": c.accepted, "quarantined": c.quarantined}
-                          for t, c in data.counts.items()}
+        yield "rows", {t: {"read": c.read, "accepted": c.accepted, "quarantined": c.quarantined}
+                       for t, c in data.counts.items()}
     if "summary" in sections:
         s = _money(summary_table(analysis), ["invoiced", "allocated", "open", "overdue", "unapplied",
                                              "in_dispute", *labels])
-        report["summary"] = {
+        yield "summary", {
             row["currency"]: {**{k: row[k] for k in ("invoiced", "allocated", "open", "overdue",
                                                       "unapplied", "in_dispute")},
                               "aging": {b: row[b] for b in labels}}
             for row in _records(s)}
-    if "summary" in sections and analysis.policy.base_currency:
-        report["summary_base"] = base_summary(analysis, data.fx_rates, analysis.policy.base_currency)
+        if analysis.policy.base_currency:
+            yield "summary_base", base_summary(analysis, data.fx_rates, analysis.policy.base_currency)
     if "customers" in sections:
         c = _money(customers_table(analysis), ["open", "unapplied", *labels])
-        report["customers"] = [
-            {"customer_id": r["customer_id"], "currency": r["currency"], "open": r["open"],
-             "unapplied": r["unapplied"], "aging": {b: r[b] for b in labels}} for r in _records(c)]
+        yield "customers", Records(c, (("customer_id", "customer_id"), ("currency", "currency"), ("open", "open"),
+                                       ("unapplied", "unapplied"), ("aging", aging_fields)))
     if "lines" in sections:
-        lines = analysis.aging[["line_code", "invoice_no", "line_no", "customer_id", "currency", "amount",
-                                "allocated", "open", "due_date", "days_past_due", "bucket"]]
-        lines = _dates(_money(lines, ["amount", "allocated", "open"]), ["due_date"])
-        lines["bucket"] = lines["bucket"].astype(str)
-        report["lines"] = _records(lines)
+        yield "lines", _columns(_lines_frame(analysis))
     if "allocations" in sections:
         a = analysis.alloc.allocations
-        report["allocations"] = _records(_money(a, ["amount"])[["payment_id", "line_code", "amount", "step"]])
+        yield "allocations", _columns(_money(a, ["amount"])[["payment_id", "line_code", "amount", "step"]])
     if "unapplied" in sections:
         u = analysis.alloc.unapplied
-        report["unapplied"] = _records(_money(u, ["amount"])[["payment_id", "customer_id", "amount"]])
+        yield "unapplied", _columns(_money(u, ["amount"])[["payment_id", "customer_id", "amount"]])
     if "exceptions" in sections:
-        e = analysis.exceptions
-        if len(e):
-            e = _money(e.assign(currency=e["currency"].fillna(analysis.policy.default_currency)), ["amount"])
-            report["exceptions"] = [
-                {"type": r["type"], "severity": r["severity"], "amount": r["amount"],
-                 "currency": r["currency"], "customer_id": r["customer_id"], "refs": r["refs"],
-                 "message": r["message"], "action": r["action"]} for r in _records(e)]
-        else:
-            report["exceptions"] = []
+        yield "exceptions", _exceptions_records(analysis)
     if "kpis" in sections:
-        report["kpis"] = kpis_json(analysis.kpis)
+        yield "kpis", kpis_json(analysis.kpis)
     if "quarantine" in sections:
-        report["quarantine"] = _records(data.quarantine)
-    return report
+        yield "quarantine", _columns(data.quarantine)
+
+
+def _columns(frame: pd.DataFrame) -> Records:
+    """Every column of `frame` as a key of the same name, in order."""
+    return Records(frame, tuple((c, c) for c in frame.columns))
+
+
+def _lines_frame(analysis: Analysis) -> pd.DataFrame:
+    lines = analysis.aging[["line_code", "invoice_no", "line_no", "customer_id", "currency", "amount",
+                            "allocated", "open", "due_date", "days_past_due", "bucket"]]
+    lines = _dates(_money(lines, ["amount", "allocated", "open"]), ["due_date"])
+    lines["bucket"] = lines["bucket"].astype(str)
+    return lines
+
+
+def _exceptions_records(analysis: Analysis) -> Records:
+    e = analysis.exceptions
+    fields = tuple((k, k) for k in ("type", "severity", "amount", "currency", "customer_id", "refs", "message",
+                                    "action"))
+    if not len(e):
+        return Records(pd.DataFrame({k: pd.Series(dtype=object) for k, _ in fields}), fields)
+    e = _money(e.assign(currency=e["currency"].fillna(analysis.policy.default_currency)), ["amount"])
+    return Records(e, fields)
 
 
 MONEY_KPIS = ("total_open", "overdue", "unapplied", "in_dispute", "credit_sales")

@@ -29,10 +29,16 @@ DTYPES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Column:
+    """A canonical column. `synonyms` name it; `strong` ones name it better than the plain
+    synonyms (a gross "Line Total" over a bare "Amount"), `weak` ones worse (used only when
+    nothing better is in the sheet)."""
+
     name: str
     kind: Kind
     required: bool = False
     synonyms: tuple[str, ...] = ()
+    strong: tuple[str, ...] = ()
+    weak: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,9 @@ class Table:
     columns: tuple[Column, ...]
     required_table: bool = False
     synonyms: tuple[str, ...] = field(default=())
+    # Words that may stand next to a synonym without changing what it names: "Invoice Type"
+    # is the kind, "Discount Type" is not ("discount" is no neutral word).
+    neutral: tuple[str, ...] = field(default=())
 
     @property
     def required_columns(self) -> list[str]:
@@ -57,29 +66,41 @@ class Table:
         return [c.name for c in self.columns]
 
 
-def _c(name: str, kind: Kind, required: bool = False, *syn: str) -> Column:
-    return Column(name, kind, required, syn)
+def _c(name: str, kind: Kind, required: bool = False, *syn: str,
+       strong: tuple[str, ...] = (), weak: tuple[str, ...] = ()) -> Column:
+    return Column(name, kind, required, syn, strong, weak)
 
 
 CUSTOMER_ID_SYN = ("customer", "customer id", "cust id", "customer no", "customer number",
                    "customer code", "client", "client id", "account", "account no", "customerid",
                    "客户", "客户编号", "客户代码", "客户号", "vevő", "vevőkód", "vevő azonosító",
-                   "ügyfél", "ügyfélkód", "ügyfél azonosító", "partner", "partnerkód")
-CURRENCY_SYN = ("currency", "ccy", "cur", "currency code", "币种", "货币", "pénznem", "deviza")
+                   "ügyfél", "ügyfélkód", "ügyfél azonosító", "partner", "partnerkód",
+                   "customer code", "customer account", "debtor", "debtor no", "kunde", "kundennr")
+# A customer's name stands in for its id when the sheet has no id column (FreshBooks "Client
+# Name", Akaunting "contact_name", 买方姓名); an id column wins over it.
+CUSTOMER_NAME_WEAK = ("customer name", "client name", "contact name", "contact", "buyer",
+                      "buyer name", "bill to", "客户名称", "买方", "买方姓名", "购买方", "购方名称",
+                      "vevő neve", "ügyfél neve")
+CURRENCY_SYN = ("currency", "ccy", "cur", "currency code", "currency symbol", "币种", "货币",
+                "货币符号", "pénznem", "deviza")
 INVOICE_NO_SYN = ("invoice", "invoice #", "invoice no", "inv no", "inv #", "invoice number",
-                  "invoice id", "invoicenumber", "bill no", "document no", "发票号", "发票号码",
-                  "发票编号", "számlaszám", "számla száma", "számla")
+                  "invoicenumber", "invoice num", "bill no", "bill number", "document no",
+                  "发票号", "发票号码", "发票编号", "számlaszám", "számla száma", "számla")
+INVOICE_NO_WEAK = ("invoice id",)
 LINE_CODE_SYN = ("line code", "linecode", "line id", "行代码", "行编码", "tételkód", "sorkód")
-AMOUNT_SYN = ("amount", "total", "line total", "gross", "gross amount", "invoice amount",
-              "invoiceamount", "value", "sum", "金额", "总额", "含税金额", "价税合计",
-              "összeg", "bruttó", "bruttó összeg", "végösszeg")
+AMOUNT_SYN = ("amount", "total", "invoice amount", "line amount", "value", "sum", "金额",
+              "总额", "összeg", "végösszeg")
+# A gross line total names the amount better than a bare "Amount" beside it (金额 + 总计).
+AMOUNT_STRONG = ("line total", "gross", "gross amount", "total amount", "item total",
+                 "amount incl tax", "total incl tax", "总计", "含税金额", "价税合计", "bruttó",
+                 "bruttó összeg")
 
 CUSTOMERS = Table("customers", (
-    _c("customer_id", "id", True, *CUSTOMER_ID_SYN),
-    _c("name", "text", False, "customer name", "client name", "company", "名称", "客户名称",
+    _c("customer_id", "id", True, *CUSTOMER_ID_SYN, weak=CUSTOMER_NAME_WEAK),
+    _c("name", "text", False, "display name", "organization", "organisation", "customer name", "client name", "company", "名称", "客户名称",
        "公司", "név", "vevő neve", "ügyfél neve", "cégnév"),
-    _c("email", "text", False, "e-mail", "mail", "email address", "邮箱", "电子邮件", "e-mail cím"),
-    _c("phone", "text", False, "telephone", "mobile", "phone number", "tel", "电话", "手机",
+    _c("email", "text", False, "e-mail", "mail", "email address", "email id", "contact email", "邮箱", "电子邮件", "e-mail cím"),
+    _c("phone", "text", False, "telephone", "mobile", "phone number", "mobile phone", "tel", "电话", "手机",
        "telefon", "telefonszám", "mobil"),
     _c("language", "text", False, "lang", "locale", "语言", "nyelv"),
     _c("currency", "text", False, *CURRENCY_SYN),
@@ -87,12 +108,13 @@ CUSTOMERS = Table("customers", (
        "付款期限", "账期", "fizetési határidő", "fizetési feltétel"),
     _c("credit_limit", "money", False, "credit", "limit", "信用额度", "hitelkeret"),
     _c("segment", "text", False, "category", "group", "class", "细分", "分类", "szegmens", "csoport"),
-    _c("owner", "text", False, "account owner", "collector", "sales rep", "salesperson",
+    _c("owner", "text", False, "owner name", "account owner", "collector", "sales rep", "salesperson",
        "负责人", "销售", "felelős", "üzletkötő"),
     _c("dunning_blocked", "flag", False, "dunning block", "no dunning", "do not remind",
        "催款冻结", "停止催款", "felszólítás tiltva", "fizetési felszólítás tiltás"),
 ), synonyms=("customers", "customer", "clients", "accounts", "customer master", "客户",
-             "客户表", "客户资料", "vevők", "ügyfelek", "partnerek"))
+             "客户表", "客户资料", "vevők", "ügyfelek", "partnerek", "contacts"),
+   neutral=("customer", "client", "contact", "the"))
 
 ORDERS = Table("orders", (
     _c("order_id", "id", True, "order", "order no", "order #", "order number", "so", "so no",
@@ -100,7 +122,7 @@ ORDERS = Table("orders", (
        "megrendelés", "rendelés száma"),
     _c("order_line", "id", True, "line", "order line no", "line no", "item", "pos", "position",
        "订单行", "行号", "项次", "tétel", "sor", "tételszám", "rendelés tétel"),
-    _c("customer_id", "id", True, *CUSTOMER_ID_SYN),
+    _c("customer_id", "id", True, *CUSTOMER_ID_SYN, weak=CUSTOMER_NAME_WEAK),
     _c("order_date", "date", False, "order date", "date", "下单日期", "订单日期", "rendelés dátuma"),
     _c("sku", "text", False, "item code", "product", "product code", "article", "material",
        "物料", "物料号", "产品编号", "cikkszám", "termékkód"),
@@ -117,43 +139,52 @@ ORDERS = Table("orders", (
     _c("billing_block", "text", False, "billing block", "block", "hold", "billing hold",
        "开票冻结", "冻结原因", "számlázási zárolás", "zárolás"),
 ), synonyms=("orders", "order", "sales orders", "order lines", "订单", "销售订单",
-             "rendelések", "megrendelések"))
+             "rendelések", "megrendelések"), neutral=("order", "sales", "line", "item", "the"))
 
 INVOICES = Table("invoices", (
-    _c("invoice_no", "id", True, *INVOICE_NO_SYN),
-    _c("customer_id", "id", True, *CUSTOMER_ID_SYN),
+    _c("invoice_no", "id", True, *INVOICE_NO_SYN, weak=INVOICE_NO_WEAK),
+    _c("customer_id", "id", True, *CUSTOMER_ID_SYN, weak=CUSTOMER_NAME_WEAK),
     _c("invoice_date", "date", True, "date", "inv date", "invoice dt", "bill date", "document date",
-       "invoicedate", "开票日期", "发票日期", "日期", "kelt", "számla kelte", "kiállítás dátuma",
-       "számla dátuma"),
-    _c("line_no", "int", False, "line", "line #", "line number", "item", "pos", "行号", "项次",
+       "invoicedate", "invoiced at", "date issued", "issue date", "issued", "posting date",
+       "开票日期", "发票日期", "日期", "kelt", "számla kelte", "kiállítás dátuma", "számla dátuma",
+       weak=("transaction date",)),
+    _c("line_no", "int", False, "line", "line #", "line number", "pos", "行号", "项次",
        "sor", "tétel", "sorszám"),
     _c("line_code", "id", False, *LINE_CODE_SYN),
-    _c("due_date", "date", False, "due", "due dt", "payment due", "duedate", "到期日",
-       "付款到期日", "esedékesség", "fizetési határidő dátuma", "lejárat"),
-    _c("order_id", "id", False, "order", "order no", "order #", "so", "sales order", "订单号",
-       "rendelésszám"),
+    _c("due_date", "date", False, "due", "due dt", "due date", "payment due", "payment due date",
+       "due on", "due at", "net due date", "duedate", "到期日", "到期日期", "付款到期日",
+       "esedékesség", "fizetési határidő dátuma", "lejárat"),
+    _c("order_id", "id", False, "order", "order no", "order #", "order number", "so",
+       "sales order", "订单号", "rendelésszám"),
     _c("order_line", "id", False, "order line", "order item", "订单行", "rendelés tétel"),
-    _c("sku", "text", False, "item code", "product", "product code", "article", "物料", "cikkszám"),
-    _c("description", "text", False, "desc", "item description", "描述", "品名", "megnevezés"),
+    _c("sku", "text", False, "item code", "product", "product code", "product id", "stock code",
+       "article", "物料", "cikkszám"),
+    _c("description", "text", False, "desc", "item description", "line description", "memo",
+       "memo description", "明细名称", "描述", "品名", "megnevezés"),
     _c("quantity", "qty", False, "qty", "数量", "mennyiség"),
-    _c("unit_price", "money", False, "price", "unit price", "单价", "egységár"),
-    _c("discount", "money", False, "disc", "rebate", "折扣", "kedvezmény", "engedmény"),
-    _c("tax", "money", False, "vat", "gst", "tax amount", "税额", "增值税", "áfa", "adó"),
-    _c("amount", "money", True, *AMOUNT_SYN),
+    _c("unit_price", "money", False, "price", "unit price", "rate", "item cost", "unit cost",
+       "单价", "egységár"),
+    _c("discount", "money", False, "disc", "rebate", "discount amount", "折扣", "kedvezmény",
+       "engedmény"),
+    _c("tax", "money", False, "vat", "gst", "tax amount", "税额", "税费", "增值税", "áfa", "adó"),
+    _c("amount", "money", True, *AMOUNT_SYN, strong=AMOUNT_STRONG),
     _c("currency", "text", False, *CURRENCY_SYN),
-    _c("kind", "text", False, "type", "document type", "doc type", "类型", "típus", "bizonylat típus"),
+    _c("kind", "text", False, "type", "document type", "doc type", "transaction type", "类型",
+       "típus", "bizonylat típus"),
     _c("applies_to", "id", False, "credits", "credit for", "original invoice", "reference invoice",
-       "原发票", "原发票号", "helyesbített számla", "eredeti számla"),
+       "return against", "原发票", "原发票号", "helyesbített számla", "eredeti számla"),
 ), required_table=True, synonyms=("invoices", "invoice", "invoice lines", "billing", "bills",
                                   "sales invoices", "ar", "发票", "发票明细", "开票", "számlák",
-                                  "számla tételek", "számlatételek"))
+                                  "számla tételek", "számlatételek"),
+   neutral=("invoice", "inv", "line", "item", "document", "doc", "bill", "sales", "the",
+            "számla", "tétel"))
 
 PAYMENTS = Table("payments", (
-    _c("payment_id", "id", True, "payment", "payment no", "payment #", "receipt", "receipt no",
-       "transaction id", "txn id", "remittance id", "收款单号", "付款编号", "回款单号",
+    _c("payment_id", "id", True, "payment", "payment no", "payment #", "payment number",
+       "receipt", "receipt no", "transaction id", "transaction number", "txn id", "remittance id", "收款单号", "付款编号", "回款单号",
        "befizetés", "befizetés azonosító", "tranzakció azonosító", "bizonylatszám"),
-    _c("customer_id", "id", True, *CUSTOMER_ID_SYN),
-    _c("payment_date", "date", True, "date", "paid", "paid date", "receipt date", "value date",
+    _c("customer_id", "id", True, *CUSTOMER_ID_SYN, weak=CUSTOMER_NAME_WEAK),
+    _c("payment_date", "date", True, "date", "paid", "paid date", "paid at", "date paid", "receipt date", "value date",
        "settled date", "settleddate", "收款日期", "到账日期", "付款日期", "fizetés dátuma",
        "teljesítés dátuma", "jóváírás dátuma"),
     _c("amount", "money", True, "amount paid", "paid amount", "payment amount", "received",
@@ -162,11 +193,12 @@ PAYMENTS = Table("payments", (
     _c("method", "text", False, "payment method", "channel", "means", "付款方式", "fizetési mód"),
     _c("reference", "text", False, "remittance", "remittance info", "memo", "note", "ref",
        "narrative", "description", "备注", "摘要", "附言", "közlemény", "megjegyzés"),
-    _c("invoice_no", "id", False, *INVOICE_NO_SYN),
+    _c("invoice_no", "id", False, *INVOICE_NO_SYN, weak=INVOICE_NO_WEAK),
     _c("line_code", "id", False, *LINE_CODE_SYN),
 ), synonyms=("payments", "payment", "receipts", "cash receipts", "remittances",
                                   "collections", "bank", "收款", "回款", "付款", "befizetések",
-                                  "kifizetések", "pénzmozgások"))
+                                  "kifizetések", "pénzmozgások"),
+   neutral=("payment", "receipt", "the", "befizetés"))
 
 FX_RATES = Table("fx_rates", (
     _c("date", "date", True, "rate date", "日期", "dátum"),
@@ -177,9 +209,20 @@ FX_RATES = Table("fx_rates", (
 TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, ORDERS, INVOICES, PAYMENTS, FX_RATES)}
 TABLE_ORDER = list(TABLES)
 
-# Header keys that mark the row holding totals rather than data.
-TOTAL_MARKERS = ("total", "totals", "grand total", "subtotal", "sum", "合计", "总计", "小计",
-                 "összesen", "mindösszesen", "végösszeg")
+# Required columns a sheet may lack because they can be derived: (table, column) -> the columns
+# they are derived from (billing.ingest does it). An invoice line's amount is quantity ×
+# unit_price − discount + tax; a payment without an id column is named after its sheet row;
+# a payment without a customer column takes the customer of the invoice it names.
+DERIVED_FROM: dict[tuple[str, str], tuple[str, ...]] = {
+    ("invoices", "amount"): ("quantity", "unit_price"),
+    ("payments", "payment_id"): (),
+    ("payments", "customer_id"): ("invoice_no",),
+}
+
+# First texts that mark a row holding totals or subtotals rather than data ("Total for Acme
+# Ltd" starts with one); matched as words, case-insensitively, by billing.tabular.
+TOTAL_MARKERS = ("total", "totals", "grand total", "subtotal", "sub total", "sum", "合计", "总计",
+                 "小计", "összesen", "mindösszesen", "végösszeg", "részösszeg")
 
 INVOICE_KINDS = {
     "invoice": "invoice", "inv": "invoice", "发票": "invoice", "számla": "invoice",
@@ -187,6 +230,7 @@ INVOICE_KINDS = {
     "cn": "credit_note", "creditnote": "credit_note", "红字发票": "credit_note",
     "贷项通知单": "credit_note", "jóváírás": "credit_note", "helyesbítő": "credit_note",
     "helyesbítő számla": "credit_note", "stornó": "credit_note",
+    "credit memo": "credit_note", "creditmemo": "credit_note", "return": "credit_note",
 }
 
 TRUE_WORDS = {"y", "yes", "true", "1", "x", "blocked", "是", "对", "igen", "i", "t", "on"}
@@ -216,3 +260,45 @@ def column_keys(table: Table) -> dict[str, set[str]]:
 def table_keys(table: Table) -> set[str]:
     """Sheet-name keys that name `table`."""
     return _keys((table.name, *table.synonyms))
+
+
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_PAREN_CODE = re.compile(r"\(\s*[A-Z]{3}\s*\)")  # "Total (EUR)": a currency label, not a word
+_WORD_SPLIT = re.compile(r"[\W_]+", re.UNICODE)
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def header_tokens(text: object) -> tuple[str, ...]:
+    """The words of a header: NFKC, camelCase split ("InvoiceNo"), case-folded, `#` as "no".
+
+    Words are what synonyms match ("Item Name" holds the words item, name, so the synonym
+    "item" of no column matches it unless "name" is a neutral word). Chinese runs stay one
+    word; they are matched by containment instead (no spaces between words).
+    """
+    s = _PAREN_CODE.sub(" ", unicodedata.normalize("NFKC", str(text)))
+    s = _CAMEL.sub(" ", s).casefold().replace("#", " no ")
+    return tuple(w for w in _WORD_SPLIT.split(s) if w)
+
+
+def is_cjk(text: str) -> bool:
+    return bool(_CJK_CHAR.search(text))
+
+
+@dataclass(frozen=True)
+class Synonym:
+    """One way of naming a column: its key (exact match), its words, and its tier."""
+
+    column: str
+    key: str
+    words: tuple[str, ...]
+    tier: int  # +1 strong, 0 plain, -1 weak
+
+
+def column_synonyms(table: Table) -> list[Synonym]:
+    """Every synonym of every column of `table` (the column's own name is a plain one)."""
+    out = []
+    for c in table.columns:
+        for tier, names in ((0, (c.name, *c.synonyms)), (1, c.strong), (-1, c.weak)):
+            for n in names:
+                out.append(Synonym(c.name, header_key(n), header_tokens(n), tier))
+    return out

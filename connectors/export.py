@@ -3,9 +3,12 @@
 Rules that hold for every export (SPEC §12):
 
 * A *text* cell whose first character is `=`, `+`, `-`, `@`, tab or CR is
-  written with a leading apostrophe (`'=1+1`), so no spreadsheet runs it as a
-  formula. Numbers are numbers: -5 stays the number -5, only the *text* "-5"
-  is neutralised. Header cells are text and follow the same rule.
+  neutralised so no spreadsheet runs it as a formula: in XLSX it is a string
+  cell with the quote-prefix style (``quote_prefix``: Excel shows and keeps it
+  as text, and the value a user sees and re-imports is unchanged, so a phone
+  number `+36 30 555 1234` stays that); in CSV it gets a leading apostrophe
+  (`'=1+1`, OWASP). Numbers are numbers: -5 stays the number -5, only the
+  *text* "-5" is neutralised. Header cells are text and follow the same rule.
 * Dates are real Excel dates with a date format (date-time format when a
   column has times); booleans are TRUE/FALSE; ints and floats are numbers;
   missing values (None, NaN, NaT, NA) are blank cells; nothing is hidden.
@@ -143,6 +146,7 @@ class _Col:
     num: np.ndarray | None = None          # float64; NaN = not a number cell
     num_slot: np.ndarray | int = 0          # format slot per row (or one for all)
     text: Any = None                        # pyarrow string array or list (None = no text)
+    quote: Any = None                       # per text cell: needs the quote-prefix style (None = none)
     flag: np.ndarray | None = None          # int8: -1 none, 0 False, 1 True
     slot: int = 0                           # column format slot for text / bool cells
     width: float = 8.0
@@ -156,15 +160,26 @@ class _Formats:
     def __init__(self, wb: xlsxwriter.Workbook) -> None:
         self.wb = wb
         self.items: list[Any] = [None]
-        self.by_key: dict[str, int] = {}
+        self.by_key: dict[tuple[str, bool], int] = {}
+        self.num_formats: list[str] = [""]
 
-    def slot(self, num_format: str | None) -> int:
-        if not num_format:
+    def slot(self, num_format: str | None, quoted: bool = False) -> int:
+        """The slot of a format with `num_format` (and the quote-prefix style when `quoted`)."""
+        if not num_format and not quoted:
             return 0
-        if num_format not in self.by_key:
-            self.items.append(self.wb.add_format({"num_format": num_format}))
-            self.by_key[num_format] = len(self.items) - 1
-        return self.by_key[num_format]
+        key = (num_format or "", quoted)
+        if key not in self.by_key:
+            props: dict[str, Any] = {"num_format": num_format} if num_format else {}
+            if quoted:
+                props["quote_prefix"] = True
+            self.items.append(self.wb.add_format(props))
+            self.num_formats.append(num_format or "")
+            self.by_key[key] = len(self.items) - 1
+        return self.by_key[key]
+
+    def quoted(self, slot: int) -> int:
+        """The quote-prefix twin of `slot` (a text cell that starts like a formula)."""
+        return self.slot(self.num_formats[slot], quoted=True)
 
     def fmt(self, slot: int) -> Any:
         return self.items[slot]
@@ -332,15 +347,17 @@ def _prepare(name: str, s: pd.Series, formats: _Formats, money_digits: np.ndarra
 
 
 def _finish_text(col: _Col) -> None:
-    """Neutralise and bound the text lane (pyarrow path) once for the whole column."""
+    """Mark the text cells that need the quote-prefix style and bound their length, once per column.
+    The values themselves are not changed (SPEC §12)."""
     t = col.text
     if t is None or pa is None:
         if isinstance(t, list):
-            col.text = [None if v is None else _excel_text(neutralise_text(v)) for v in t]
+            col.text = [None if v is None else _excel_text(v) for v in t]
+            quote = np.array([v is not None and v[:1] in DANGEROUS_PREFIXES for v in t], dtype=bool)
+            col.quote = quote if quote.any() else None
         return
     danger = pc.fill_null(pc.match_substring_regex(t, _DANGER_RE), False)
-    if pc.any(danger).as_py():
-        t = pc.if_else(danger, pc.binary_join_element_wise("'", t, ""), t)
+    col.quote = danger if pc.any(danger).as_py() else None
     too_long = pc.fill_null(pc.greater(pc.utf8_length(t), EXCEL_MAX_TEXT // 2), False)
     if pc.any(too_long).as_py():
         values = t.to_pylist()
@@ -395,11 +412,13 @@ def _width(col: _Col, header: str) -> float:
 
 # ----------------------------------------------------------------------------- sheet names
 
-def _sheet_name(name: Any, used: set[str]) -> str:
+def sheet_name(name: Any, used: set[str]) -> str:
+    """A valid, unique (case-insensitive, within `used`) Excel sheet name for `name`: the characters
+    Excel forbids ([ ] : * ? / \\) become "_", at most 31 characters, " (2)" ... for repeats."""
     base = re.sub(r"[\[\]:*?/\\]", "_", str(name)).strip().strip("'") or "Sheet"
     if base.casefold() in _RESERVED_SHEETS:
         base += "_"
-    base = base[:31]
+    base = base[:31].strip("'") or "Sheet"
     out, k = base, 2
     while out.casefold() in used:
         suffix = f" ({k})"
@@ -483,7 +502,10 @@ def _lane_pieces(col: _Col, formats: _Formats) -> dict[str, Any]:
         t = _xml_escape(col.text)
         edge = pc.fill_null(pc.match_substring_regex(col.text, _RE_EDGE_SPACE), False)
         pres = pc.if_else(edge, ' xml:space="preserve"', "") if pc.any(edge).as_py() else ""
-        out["text"] = (t, pres, formats.xf_attr(col.slot))
+        s_attr: Any = formats.xf_attr(col.slot)
+        if col.quote is not None:
+            s_attr = pc.if_else(col.quote, formats.xf_attr(formats.quoted(col.slot)), s_attr)
+        out["text"] = (t, pres, s_attr)
     if col.flag is not None and (col.flag >= 0).any():
         f = col.flag
         out["flag"] = (pc.cast(pa.array(np.maximum(f, 0).astype(np.int64), mask=f < 0), pa.string()),
@@ -515,8 +537,8 @@ def _write_rows_fast(ws: Any, cols: list[_Col], formats: _Formats, first_row: in
                                        "</v></c>", ""))
             if "text" in lanes:
                 t, pres, s_attr = lanes["text"]
-                lane_cells.append(join(head, rows, '"' + s_attr + ' t="inlineStr"><is><t', _sl(pres, a, k),
-                                       ">", t.slice(a, k), "</t></is></c>", ""))
+                lane_cells.append(join(head, rows, '"', _sl(s_attr, a, k), ' t="inlineStr"><is><t',
+                                       _sl(pres, a, k), ">", t.slice(a, k), "</t></is></c>", ""))
             if "flag" in lanes:
                 f, s_attr = lanes["flag"]
                 lane_cells.append(join(head, rows, '"' + s_attr + ' t="b"><v>', f.slice(a, k), "</v></c>", ""))
@@ -542,15 +564,17 @@ def _write_rows_slow(ws: Any, cols: list[_Col], formats: _Formats, first_row: in
         num = c.num.tolist() if c.num is not None else None
         slots = c.num_slot.tolist() if isinstance(c.num_slot, np.ndarray) else None
         flag = c.flag.tolist() if c.flag is not None else None
+        quote = None if c.quote is None else (c.quote.tolist() if isinstance(c.quote, np.ndarray)
+                                               else c.quote.to_pylist())
         lanes.append((num, slots, formats.fmt(int(c.num_slot)) if slots is None else None, text, flag,
-                      formats.fmt(c.slot)))
+                      formats.fmt(c.slot), quote, formats.fmt(formats.quoted(c.slot))))
     for r in range(n):
         row = first_row + r
-        for j, (num, slots, nfmt, text, flag, cfmt) in enumerate(lanes):
+        for j, (num, slots, nfmt, text, flag, cfmt, quote, qfmt) in enumerate(lanes):
             if num is not None and num[r] == num[r]:
                 ws.write_number(row, j, num[r], formats.fmt(slots[r]) if slots is not None else nfmt)
             elif text is not None and text[r] is not None:
-                ws.write_string(row, j, text[r], cfmt)
+                ws.write_string(row, j, text[r], qfmt if quote is not None and quote[r] else cfmt)
             elif flag is not None and flag[r] >= 0:
                 ws.write_boolean(row, j, bool(flag[r]), cfmt)
     return first_row + n - 1
@@ -597,7 +621,7 @@ def write_workbook(dest: str | Path | BinaryIO, sheets: Mapping[str, pd.DataFram
         for name, frame in sheets.items():
             money = money_columns.get(name, {})
             for part_name, df in _split(str(name), frame):
-                _write_sheet(wb, _sheet_name(part_name, used), df, formats, bold, marked, money,
+                _write_sheet(wb, sheet_name(part_name, used), df, formats, bold, marked, money,
                              number_formats.get(name, {}), column_widths, name,
                              set(highlight_headers.get(name, ())), freeze_header, autofilter, _force_slow)
         if not sheets:
@@ -606,11 +630,20 @@ def write_workbook(dest: str | Path | BinaryIO, sheets: Mapping[str, pd.DataFram
         wb.close()
 
 
+def _quoted_twin(wb: xlsxwriter.Workbook, fmt: Any) -> Any:
+    """A copy of the header format `fmt` with the quote-prefix style."""
+    twin = wb.add_format({"bold": True, "bottom": 1, "quote_prefix": True})
+    if fmt.bg_color:
+        twin.set_bg_color(fmt.bg_color)
+    return twin
+
+
 def _write_sheet(wb: xlsxwriter.Workbook, sheet: str, df: pd.DataFrame, formats: _Formats,
                  bold: Any, marked: Any, money: Mapping[str, str], nfmt: Mapping[str, str],
                  column_widths: bool | Mapping[str, Mapping[str, float]], key: str,
                  highlight: set[str], freeze: bool, autofilter: bool, force_slow: bool) -> None:
     ws = wb.add_worksheet(sheet)
+    quoted_bold: dict[int, Any] = {}
     headers = [_flat_header(c) for c in df.columns]
     cols: list[_Col] = []
     for j, header in enumerate(headers):
@@ -634,7 +667,10 @@ def _write_sheet(wb: xlsxwriter.Workbook, sheet: str, df: pd.DataFrame, formats:
         if width is not None or col_fmt is not None:
             ws.set_column(j, j, width, col_fmt)
     for j, header in enumerate(headers):
-        ws.write_string(0, j, neutralise_text(header), marked if header in highlight else bold)
+        style = marked if header in highlight else bold
+        if header[:1] in DANGEROUS_PREFIXES:
+            style = quoted_bold.setdefault(id(style), _quoted_twin(wb, style))
+        ws.write_string(0, j, header, style)
     if freeze:
         ws.freeze_panes(1, 0)
     n = len(df)
@@ -664,6 +700,55 @@ def write_csv(dest: str | Path | IO, df: pd.DataFrame, *, money_columns: Mapping
         out[column] = [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
                        else format_minor(int(v), int(d)) for v, d in zip(vals, digits.tolist())]
     out.to_csv(dest, index=False, encoding=encoding, lineterminator="\r\n")
+
+
+# ----------------------------------------------------------------------------- one table, any format
+
+TABLE_SUFFIXES = (".csv", ".xlsx", ".xlsm")
+
+
+def money_columns_of(table: str, frame: pd.DataFrame, currency: str = "currency") -> dict[str, str]:
+    """{money column: currency column} of a canonical table (``billing.schema``) present in `frame`."""
+    from billing.schema import TABLES
+
+    if currency not in frame.columns:
+        return {}
+    return {c.name: currency for c in TABLES[table].columns if c.kind == "money" and c.name in frame.columns}
+
+
+def write_table(dest: str | Path, sheet: str, frame: pd.DataFrame,
+                money_columns: Mapping[str, str] | None = None) -> None:
+    """`frame` to `dest` as CSV or XLSX by its suffix, with the same rule for both: money columns
+    (int minor units) become the exact amount in major units of the row's currency, so what is
+    written reads back as the same amounts whatever the format."""
+    suffix = Path(dest).suffix.lower()
+    if suffix == ".csv":
+        write_csv(dest, frame, money_columns=money_columns)
+    elif suffix in (".xlsx", ".xlsm"):
+        write_workbook(dest, {sheet: frame}, money_columns={sheet: dict(money_columns or {})})
+    else:
+        raise ValueError(f"{dest}: write .csv or .xlsx")
+
+
+# ----------------------------------------------------------------------------- JSON report
+
+def write_report_json(dest: str | Path, items: Iterable[tuple[str, Any]]) -> None:
+    """Write the report's (key, value) pairs (billing.report.report_items) as UTF-8 JSON, section by section.
+
+    The text is `json.dumps(..., ensure_ascii=False, indent=1)`'s; table sections are encoded in
+    chunks of rows (billing.jsontext), so memory stays bounded by a chunk, not the whole report.
+    A partly written file is removed if encoding fails.
+    """
+    from billing.jsontext import iter_json
+
+    path = Path(dest)
+    try:
+        with path.open("wb") as fh:
+            for chunk in iter_json(items):
+                fh.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 # ----------------------------------------------------------------------------- demo & template

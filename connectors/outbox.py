@@ -17,7 +17,7 @@ import pandas as pd
 
 from connectors.mailer import Mailer, SmtpConfig
 
-PREVIEW_FROM = "Linewise demo <demo@preview.invalid>"
+PREVIEW_FROM = "Linewise demo <demo@preview.linewise.test>"
 OUTBOX_COLUMNS = ["at", "channel", "to", "subject", "message_id"]
 
 

@@ -51,15 +51,19 @@ import pandas as pd
 from billing.dunning import DunningPlan, DunningPolicy, Reminder, plan_reminders
 from billing.messages import MessageRenderer, RenderedMessage
 from billing.policy import Policy
-from connectors.mailer import Mailer, MailError
+from connectors.mailer import AddressError, Mailer, MailError, Unconfirmed, valid_address
+from connectors.redact import redact
 from connectors.sms import SmsClient, SmsError
 from connectors.store import ActionConflict, Store
 from connectors.templates import load_templates
 
 __all__ = ["SendResult", "SendReport", "build_plan", "make_renderer", "preview", "statement_xlsx",
-           "send_reminders", "resolve_unconfirmed", "read_secrets_file", "plan_text", "clients_from_secrets", "Progress"]
+           "send_reminders", "resolve_unconfirmed", "read_secrets_file", "plan_text", "clients_from_secrets",
+           "Progress"]
 
 Progress = Callable[[int, int, "SendResult"], None]
+# (reminder) -> (file name, bytes) of a file for its email, or None: the statement PDF, the EPC QR code
+AttachmentFor = Callable[[Reminder], "tuple[str, bytes] | None"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class SendResult:
     customer_id: str
     channel: str  # "email" | "sms"
     level: str
-    status: str  # "sent" | "failed" | "skipped"
+    status: str  # "sent" | "failed" | "unconfirmed" (handed over, never confirmed) | "skipped"
     address: str | None
     line_codes: tuple[str, ...] = ()
     error: str | None = None  # why it failed or was skipped
@@ -95,8 +99,12 @@ class SendReport:
         return self._with("skipped")
 
     @property
+    def unconfirmed(self) -> list[SendResult]:
+        return self._with("unconfirmed")
+
+    @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.unconfirmed
 
     def frame(self) -> pd.DataFrame:
         cols = ["customer_id", "channel", "level", "status", "address", "line_codes", "error", "message_id",
@@ -120,10 +128,15 @@ def build_plan(data: Any, as_of: Any, store: Store, policy: DunningPolicy = Dunn
 
 
 def make_renderer(policy: DunningPolicy = DunningPolicy(), templates: Mapping[str, str] | None = None,
-                  templates_dir: str | Path | None = None) -> MessageRenderer:
-    """A renderer over the shipped templates (or `templates` / those in `templates_dir`)."""
+                  templates_dir: str | Path | None = None, company: Any = None) -> MessageRenderer:
+    """A renderer over the shipped templates (or `templates` / those in `templates_dir`). With
+    `company` (``billing.company.CompanyDetails`` from ``[company]``) its name signs the messages
+    unless the policy names one, and its address and bank account close them."""
     texts = dict(templates) if templates is not None else load_templates(templates_dir)
-    return MessageRenderer(texts, policy.default_language, policy.company_name)
+    if company is None:
+        return MessageRenderer(texts, policy.default_language, policy.company_name)
+    name = policy.company_name if "company_name" in policy.model_fields_set else company.name
+    return MessageRenderer(texts, policy.default_language, name, tuple(company.contact_lines))
 
 
 def preview(plan: DunningPlan, renderer: MessageRenderer | None = None, *,
@@ -170,12 +183,16 @@ def _filename(customer_id: str, as_of: Any) -> str:
 def send_reminders(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsClient | None, *,
                    action_id: str, actor: str, renderer: MessageRenderer | None = None,
                    progress: Progress | None = None, customer_ids: Iterable[str] | None = None,
-                   attach_statement: bool | None = None) -> SendReport:
+                   attach_statement: bool | None = None, statement_pdf: AttachmentFor | None = None,
+                   epc_qr: AttachmentFor | None = None) -> SendReport:
     """Claim → send → record, for each reminder of `plan` (or those of `customer_ids`) and each of its
     channels. Returns what happened to each (sent, failed + error, skipped + why).
 
     A channel with no client (`mailer`/`sms` None) is skipped without claiming, so it
     can be sent later. Store errors propagate (the claim then stays for manual resolution).
+    `statement_pdf` (``services.statements.ReminderStatements``) attaches the statement of account
+    as PDF to the emails of levels with ``attach_pdf``; `epc_qr` (``connectors.qr.reminder_qr``)
+    attaches an EPC QR code (PNG) paying the reminder's EUR lines.
     """
     if not isinstance(action_id, str) or not action_id.strip():
         raise ValueError("action_id must be a non-empty string (see connectors.store.new_action_id)")
@@ -185,7 +202,8 @@ def send_reminders(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: 
     jobs = [(r, ch) for r in plan.reminders if wanted is None or r.customer_id in wanted for ch in r.channels]
     report = SendReport()
     for done, (rem, channel) in enumerate(jobs, start=1):
-        result = _send_one(plan, store, mailer, sms, rem, channel, action_id, actor, renderer, attach)
+        result = _send_one(plan, store, mailer, sms, rem, channel, action_id, actor, renderer, attach,
+                           (statement_pdf, epc_qr))
         report.results.append(result)
         if progress is not None:
             progress(done, len(jobs), result)
@@ -194,7 +212,7 @@ def send_reminders(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: 
 
 def _send_one(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsClient | None,
               rem: Reminder, channel: str, action_id: str, actor: str, renderer: MessageRenderer,
-              attach: bool) -> SendResult:
+              attach: bool, extras: tuple[AttachmentFor | None, ...] = (None, None)) -> SendResult:
     address = rem.address(channel)
     client = mailer if channel == "email" else sms if channel == "sms" else None
 
@@ -206,7 +224,14 @@ def _send_one(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsCl
         return result("skipped", error=f"{channel} is not configured")
     if not address:
         return result("skipped", error=f"no {channel} address")
+    if channel == "email":
+        try:
+            address = valid_address(address)  # one address per customer, never a list
+        except AddressError as exc:
+            return result("skipped", error=str(exc))
     keys = rem.keys(channel)
+    if not keys:
+        return result("skipped", error=f"already delivered by {channel}")
     try:
         claimed = store.claim_reminders(keys, rem.customer_id, channel,
                                         action_id=_sub_id(action_id, "claim", rem.customer_id, channel),
@@ -217,36 +242,58 @@ def _send_one(plan: DunningPlan, store: Store, mailer: Mailer | None, sms: SmsCl
         return result("skipped", error="already claimed: sent (or being sent) by another run or click")
     codes = {str(c) for c, _ in claimed}
     sub = rem if codes == set(rem.line_codes) else rem.only(codes)
-    message_id: str | None = None
+
+    def record(status: str, error: str | None = None) -> None:
+        store.mark_reminder(claimed, status, error, actor=actor,
+                            action_id=_sub_id(action_id, status, rem.customer_id, channel))
+
     subject: str | None = None
     try:
-        msg = renderer.render(sub, attachment=attach and channel == "email")
+        statement_pdf, epc_qr = extras
+        pdf = qr = None
+        if channel == "email" and statement_pdf is not None and _level_attaches_pdf(plan.policy, sub.level):
+            pdf = statement_pdf(sub)
+        if channel == "email" and epc_qr is not None:
+            qr = epc_qr(sub)
+        msg = renderer.render(sub, attachment=(attach or pdf is not None) and channel == "email")
         subject = msg.subject
-        if channel == "email":
-            files = [(_filename(rem.customer_id, plan.as_of), statement_xlsx(sub),
-                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")] \
-                if attach else []
-            headers = {"X-Linewise-Customer": rem.customer_id, "X-Linewise-Level": sub.level}
-            email = mailer.build(address, msg.subject, msg.text, msg.html, attachments=files,
-                                 to_name=rem.name, headers=headers)
-            message_id = mailer.send(email)
-        else:
-            message_id = sms.send(address, msg.sms)
-    except (MailError, SmsError, ValueError, TypeError, LookupError, ArithmeticError) as exc:
-        # ValueError etc.: a bad address or a broken template -- recorded as this attempt's error.
-        error = str(exc) if isinstance(exc, (MailError, SmsError)) else f"{type(exc).__name__}: {exc}"
-        error = error[:1000] or type(exc).__name__
-        store.mark_reminder(claimed, "failed", error,
-                            action_id=_sub_id(action_id, "failed", rem.customer_id, channel), actor=actor)
+        extra_files = ([(*pdf, "application/pdf")] if pdf is not None else []) \
+            + ([(*qr, "image/png")] if qr is not None else [])
+        message_id = _deliver(plan, rem, sub, channel, address, msg, mailer, sms, attach, extra_files)
+    except Unconfirmed as exc:  # handed over, answer lost: shown for a person to resolve, never resent
+        error = redact(exc)[:1000] or type(exc).__name__
+        record("unconfirmed", error)
+        return result("unconfirmed", sub, error=error, subject=subject)
+    except Exception as exc:  # a refused send, a bad address, a broken template: this attempt's error
+        text = str(exc) if isinstance(exc, (MailError, SmsError)) else f"{type(exc).__name__}: {exc}"
+        error = redact(text)[:1000] or type(exc).__name__
+        record("failed", error)
         return result("failed", sub, error=error, subject=subject)
-    except Exception as exc:  # a template or library error we did not foresee: still record it
-        error = f"{type(exc).__name__}: {exc}"[:1000]
-        store.mark_reminder(claimed, "failed", error,
-                            action_id=_sub_id(action_id, "failed", rem.customer_id, channel), actor=actor)
-        return result("failed", sub, error=error, subject=subject)
-    store.mark_reminder(claimed, "sent", action_id=_sub_id(action_id, "sent", rem.customer_id, channel),
-                        actor=actor)
+    record("sent")
     return result("sent", sub, message_id=message_id or None, subject=subject)
+
+
+def _deliver(plan: DunningPlan, rem: Reminder, sub: Reminder, channel: str, address: str,
+             msg: RenderedMessage, mailer: Mailer | None, sms: SmsClient | None, attach: bool,
+             extra_files: list[tuple[str, bytes, str]] = ()) -> str:
+    """Hand the rendered message to its channel; an email carries the XLSX statement (`attach`) and
+    `extra_files` (statement PDF, EPC QR). Returns the message id."""
+    if channel == "email":
+        files = [(_filename(rem.customer_id, plan.as_of), statement_xlsx(sub),
+                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")] if attach else []
+        files += list(extra_files)
+        headers = {"X-Linewise-Customer": rem.customer_id, "X-Linewise-Level": sub.level}
+        email = mailer.build(address, msg.subject, msg.text, msg.html, attachments=files,
+                             to_name=rem.name, headers=headers)
+        return mailer.send(email)
+    return sms.send(address, msg.sms)
+
+
+def _level_attaches_pdf(policy: DunningPolicy, level: str) -> bool:
+    try:
+        return policy.level(level).attach_pdf
+    except KeyError:
+        return False
 
 
 def resolve_unconfirmed(store: Store, keys: Sequence[Sequence[Any]], outcome: str, *, action_id: str,

@@ -158,6 +158,10 @@ def _read_blob(src: Path | bytes, display: str, sheet_stem: str) -> RawWorkbook:
         return _read_calamine(src, display, "xls")
     data = src.read_bytes() if isinstance(src, Path) else src
     kind = _sniff_bytes(data, display)
+    if kind == "csv" and Path(display).suffix.lower() in WORKBOOK_SUFFIXES:
+        raise SourceError(f"'{display}' is not an Excel workbook (it holds plain text): if it is a "
+                          "CSV export, rename it to .csv; otherwise open it in Excel and save it "
+                          "as .xlsx.")
     if kind == "csv":
         return RawWorkbook(source=display, sheets=[_csv_sheet(data, sheet_stem or "data", display)])
     raise AssertionError(kind)  # _sniff_bytes raises for everything else
@@ -757,11 +761,12 @@ def _read_calamine(src: Path | bytes, display: str, kind: str) -> RawWorkbook:
             raise _password(display) from None
         raise _corrupt(display) from None
     sheets = []
+    errors = _ods_error_cells(src) if kind == "ods" else {}
     for meta in metas:
         if _not_worksheet(meta):
             continue  # chart sheets, macro sheets: no cells
         try:
-            sheets.append(_calamine_sheet(book, meta.name, _is_hidden(meta)))
+            sheets.append(_calamine_sheet(book, meta.name, _is_hidden(meta), errors.get(meta.name)))
         except pc.PasswordError:
             raise _password(display) from None
         except Exception:
@@ -798,7 +803,8 @@ def _fix_cell(v: Any) -> Any:
 _fix_cells = np.frompyfunc(_fix_cell, 1, 1)
 
 
-def _calamine_sheet(book: Any, name: str, hidden: bool) -> RawSheet:
+def _calamine_sheet(book: Any, name: str, hidden: bool,
+                    errors: list[tuple[int, int, str]] | None = None) -> RawSheet:
     sh = book.get_sheet_by_name(name)
     rows = sh.to_python(skip_empty_area=True)
     start = sh.start
@@ -812,8 +818,51 @@ def _calamine_sheet(book: Any, name: str, hidden: bool) -> RawSheet:
     arr = _fix_cells(arr)
     if c0:
         arr = np.hstack([np.full((len(rows), c0), None, dtype=object), arr])
+    for r, c, text in errors or ():  # calamine reads an ODS error cell as its cached 0 (or blank)
+        if 0 <= r - r0 < arr.shape[0] and 0 <= c < arr.shape[1]:
+            arr[r - r0, c] = text
     cells = pd.DataFrame(arr, columns=range(arr.shape[1]), dtype=object)
     return RawSheet(name=name, cells=cells, first_row=r0 + 1, hidden=hidden)
+
+
+_ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_ODS_TEXT_P = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}p"
+_CALCEXT_TYPE = "{urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0}value-type"
+ODS_MAX_REPEAT = 1 << 20  # a repeat count beyond a sheet's size is an empty filler, not cells
+ODS_MAX_ERRORS = 1 << 20  # error cells patched per sheet at most
+
+
+def _ods_error_cells(src: Path | bytes) -> dict[str, list[tuple[int, int, str]]]:
+    """{sheet: [(row, column, shown text)]} of the formula error cells LibreOffice wrote
+    (`calcext:value-type="error"`), 0-based; python-calamine reads them as their cached value."""
+    with zipfile.ZipFile(src if isinstance(src, Path) else io.BytesIO(src)) as zf:
+        content = zf.read("content.xml")
+    if b'value-type="error"' not in content:
+        return {}
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    sheet, row = None, 0
+    for event, el in ET.iterparse(io.BytesIO(content), events=("start", "end")):
+        if el.tag == _ODS_TABLE + "table":
+            if event == "start":
+                sheet, row = el.get(_ODS_TABLE + "name", ""), 0
+            continue
+        if event != "end" or el.tag != _ODS_TABLE + "table-row" or sheet is None:
+            continue
+        repeat = min(int(el.get(_ODS_TABLE + "number-rows-repeated", "1")), ODS_MAX_REPEAT)
+        col = 0
+        for cell in el:
+            if cell.tag not in (_ODS_TABLE + "table-cell", _ODS_TABLE + "covered-table-cell"):
+                continue
+            span = min(int(cell.get(_ODS_TABLE + "number-columns-repeated", "1")), ODS_MAX_REPEAT)
+            if cell.get(_CALCEXT_TYPE) == "error":
+                text = "".join(p.text or "" for p in cell.iter(_ODS_TEXT_P)).strip() or "#ERROR"
+                found = out.setdefault(sheet, [])
+                if len(found) + repeat * span <= ODS_MAX_ERRORS:  # a repeated filler is no data
+                    found.extend((row + i, col + j, text) for i in range(repeat) for j in range(span))
+            col += span
+        row += repeat
+        el.clear()
+    return out
 
 
 # --------------------------------------------------------------------------- CSV
@@ -829,6 +878,35 @@ def _looks_utf16(sample: bytes) -> bool:
 
 
 _GB_RUN = re.compile(rb"[\x80-\xff]+")
+# A multi-byte UTF-8 character (2-4 bytes): a file holding these is UTF-8 text.
+_UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+BAD_LINES_ATTR = "linewise_notes"  # RawSheet.cells.attrs key: [(row, text)], billing.tabular.SHEET_NOTES
+
+
+class _Decoded(str):
+    """Decoded text that remembers the lines that were not valid UTF-8 (1-based)."""
+
+    bad_lines: tuple[int, ...] = ()
+
+
+def _decode_lines(data: bytes) -> str | None:
+    """UTF-8 line by line; a line that is not UTF-8 is read as Windows-1250/1252 (the legacy
+    encoding its bytes point to) and remembered, so the sheet can say which lines to check.
+    None unless most lines with non-ASCII bytes are UTF-8 (a GBK or cp1252 file is not)."""
+    out, bad, good_high = [], [], 0
+    for i, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            out.append(line.decode("utf-8"))
+            good_high += not line.isascii()
+        except UnicodeDecodeError:
+            hu = any(b in line for b in (b"\xf5", b"\xfb", b"\xd5", b"\xdb"))
+            out.append(line.decode("cp1250" if hu else "cp1252", errors="replace"))
+            bad.append(i)
+    if good_high < len(bad):
+        return None
+    text = _Decoded("\n".join(out))
+    text.bad_lines = tuple(bad)
+    return text
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
@@ -845,6 +923,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    mixed = _decode_lines(data) if _UTF8_SEQ.search(data[: 1 << 20]) else None
+    if mixed is not None:  # UTF-8 text with a few lines in another encoding
+        return mixed, "utf-8+lines"
     runs = _GB_RUN.findall(data[: 1 << 20])
     if runs:
         even = sum(1 for r in runs if len(r) % 2 == 0)
@@ -885,6 +966,7 @@ def sniff_delimiter(text: str, hint: str = "") -> str:
 
 def _csv_sheet(data: bytes, sheet_name: str, display: str) -> RawSheet:
     text, _enc = decode_text(data)
+    bad_lines = getattr(text, "bad_lines", ())
     if text.startswith("\ufeff"):
         text = text[1:]
     if not text.strip():
@@ -894,7 +976,7 @@ def _csv_sheet(data: bytes, sheet_name: str, display: str) -> RawSheet:
     width = max((len(r) for r in csv.reader(sample, delimiter=delim)), default=1) or 1
     cells = _arrow_csv(data if _enc == "utf-8" else text.encode("utf-8"), delim, width)
     if cells is not None:
-        return RawSheet(name=sheet_name, cells=cells, first_row=1)
+        return _with_line_notes(RawSheet(name=sheet_name, cells=cells, first_row=1), bad_lines)
     try:
         cells = pd.read_csv(io.StringIO(text), sep=delim, header=None, names=list(range(width)),
                             dtype=str, keep_default_na=False, na_filter=False,
@@ -906,7 +988,18 @@ def _csv_sheet(data: bytes, sheet_name: str, display: str) -> RawSheet:
                              dtype=object)
     # A final line break is not a row; the C parser already ignores it.
     cells = cells.fillna("")
-    return RawSheet(name=sheet_name, cells=cells, first_row=1)
+    return _with_line_notes(RawSheet(name=sheet_name, cells=cells, first_row=1), bad_lines)
+
+
+def _with_line_notes(sheet: RawSheet, bad_lines: tuple[int, ...]) -> RawSheet:
+    """Attach the "not UTF-8" lines as notes (file lines; equal to rows unless a quoted cell
+    spans lines)."""
+    if bad_lines:
+        sheet.cells.attrs[BAD_LINES_ATTR] = [
+            (n, f"line {n} is not valid UTF-8 (the rest of the file is): read in the Windows code "
+                "page its bytes point to; check its accented letters, or save the file as UTF-8")
+            for n in bad_lines]
+    return sheet
 
 
 def _arrow_csv(data: bytes, delim: str, width: int) -> pd.DataFrame | None:

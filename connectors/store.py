@@ -25,9 +25,10 @@ import json
 import os
 import sqlite3
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -37,12 +38,13 @@ from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, DateTime, 
                         LargeBinary, MetaData, PrimaryKeyConstraint, String, Table, Text, TypeDecorator, UniqueConstraint,
                         and_, create_engine, event, func, select, text)
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from billing.disputes import (LOG_CHANNELS, STATES, Dispute, DisputeError, dispute_lines_frame,
                               disputes_frame, transition, utc, validate_new)
 from billing.roles import (MemberRule, RolesError, normalise_pattern, parse_role, rules_from_members,
                            validate_member_change)
+from connectors.redact import redact, redact_url
 
 __all__ = [
     "Store", "StoreError", "ActionConflict", "ConcurrentChange", "store_url_from", "default_data_dir",
@@ -53,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS_DIR = ROOT / "migrations"
 DB_FILENAME = "linewise.db"
 REMINDER_STATUSES = ("queued", "sent", "failed")
-_BUSY_TIMEOUT_MS = 30_000
+_BUSY_TIMEOUT_MS = 30_000  # SQLite retries a locked database for this long (LINEWISE_DB_BUSY_TIMEOUT, s)
 _MIGRATE_LOCK = threading.RLock()
 
 
@@ -315,11 +317,110 @@ members = Table(
     CheckConstraint("role IN ('viewer', 'finance', 'admin')", name="role_known"),
 )
 
+# added by revision 0005: statements emailed, once per (customer, statement date)
+statement_log = Table(
+    "statement_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(200), nullable=False),
+    Column("statement_date", String(10), nullable=False),  # YYYY-MM-DD
+    Column("channel", String(20), nullable=False),
+    Column("address", String(400)),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("customer_id", "statement_date"),
+    CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status_known"),
+)
+
 
 # --------------------------------------------------------------------------- engine
 
+def _quote_userinfo(url: str) -> str:
+    """`url` with its user-info percent-encoded when the password holds a raw ``@`` (or ``:``, ``/``):
+    ``postgresql://app:p@ss@db/x`` means user "app", password "p@ss" (the last ``@`` ends it),
+    which SQLAlchemy would otherwise read as host "ss@db"."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    cut = len(rest)
+    for ch in "/?#":
+        i = rest.find(ch, rest.rfind("@") + 1 if "@" in rest else 0)
+        if i >= 0:
+            cut = min(cut, i)
+    authority, tail = rest[:cut], rest[cut:]
+    if authority.count("@") < 2:
+        return url
+    userinfo, _, host = authority.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    q = lambda v: urllib.parse.quote(urllib.parse.unquote(v), safe="")  # noqa: E731
+    return f"{scheme}://{q(user)}{colon}{q(password) if colon else ''}@{host}{tail}"
+
+
+def _busy_timeout_ms() -> int:
+    env = os.environ.get("LINEWISE_DB_BUSY_TIMEOUT", "").strip()
+    try:
+        return max(0, int(float(env) * 1000)) if env else _BUSY_TIMEOUT_MS
+    except ValueError:
+        raise StoreError(f"LINEWISE_DB_BUSY_TIMEOUT must be a number of seconds, not {env!r}") from None
+
+
+def _backups(path: Path) -> list[Path]:
+    """The backup copies Store writes before migrating (``linewise.db.bak-<rev>-<utc>``), newest first."""
+    return sorted(path.parent.glob(f"{path.name}.bak-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _restore_hint(path: Path) -> str:
+    found = _backups(path)
+    if found:
+        return (f"restore the latest backup: stop Linewise, copy {found[0]} to {path} "
+                f"({len(found)} backup(s) beside it), then start again")
+    return (f"restore {path} from your own backup; only if this is a new installation with nothing to keep, "
+            "move the file away and Linewise starts an empty store")
+
+
+@contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """Held while a Store checks and migrates an SQLite file (an advisory lock on ``<file>.lock``), so
+    a file another Linewise process is creating right now is never mistaken for a truncated one."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: the migration transaction still serialises
+        yield
+        return
+    try:
+        fh = open(path.with_name(path.name + ".lock"), "a")
+    except OSError as exc:
+        raise StoreError(f"cannot open the action store {path}: {exc.strerror or exc}") from None
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a store file that exists but is empty (truncated) or is not an SQLite database:
+    opening it would silently start a new, empty store (every customer "never reminded")."""
+    if not path.exists():
+        return
+    if path.stat().st_size == 0:
+        raise StoreError(f"the action store file {path} is empty (0 bytes): it was truncated or its creation "
+                         "never finished, and Linewise will not start over on it. "
+                         f"To fix: {_restore_hint(path)}.")
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if head != b"SQLite format 3\x00":
+        raise StoreError(f"the action store file {path} is damaged (it is not an SQLite database). "
+                         f"To fix: {_restore_hint(path)}.")
+
+
 def _make_engine(url: str, echo: bool = False) -> Engine:
-    u = make_url(url)
+    u = make_url(_quote_userinfo(url))
     if u.get_backend_name() == "sqlite":
         db = u.database
         if db and db != ":memory:" and not db.startswith("file:"):
@@ -328,14 +429,15 @@ def _make_engine(url: str, echo: bool = False) -> Engine:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the data directory {path.parent}: {exc}") from exc
+        busy_ms = _busy_timeout_ms()
         engine = create_engine(u, echo=echo, connect_args={"check_same_thread": False,
-                                                           "timeout": _BUSY_TIMEOUT_MS / 1000})
+                                                           "timeout": busy_ms / 1000})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # the driver must not BEGIN on its own: we do (below)
             cur = dbapi_conn.cursor()
-            cur.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout = {busy_ms}")
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA synchronous = NORMAL")
@@ -407,6 +509,9 @@ _REMINDER_SPEC = {"id": "int64", "line_code": "string", "level": "string", "cust
                   "created_at": "ts", "claimed_at": "ts", "sent_at": "ts", "action_id": "string"}
 _MEMBER_SPEC = {"pattern": "string", "role": "string", "created_at": "ts", "created_by": "string",
                 "updated_at": "ts", "updated_by": "string"}
+_STATEMENT_SPEC = {"id": "int64", "customer_id": "string", "statement_date": "string", "channel": "string",
+                   "address": "string", "status": "string", "attempts": "int64", "error": "string",
+                   "created_at": "ts", "claimed_at": "ts", "sent_at": "ts", "action_id": "string"}
 _DISPUTE_FIELDS = [c.name for c in disputes.columns if c.name not in ("updated_at",)]
 
 
@@ -423,11 +528,16 @@ class Store:
                  migrate: bool = True, echo: bool = False):
         if url is None:
             url = _sqlite_url(data_dir) if data_dir is not None else store_url_from(None)
+        url = _quote_userinfo(url)
         self.url = make_url(url)
         self.engine = _make_engine(url, echo=echo)
         self.dialect = self.engine.dialect.name
-        if migrate:
-            self.migrate()
+        with _opening(self.sqlite_path) if self.sqlite_path is not None else nullcontext():
+            if self.sqlite_path is not None:
+                _check_sqlite_file(self.sqlite_path)
+            if migrate:
+                with self._faults():
+                    self.migrate()
 
     @classmethod
     def from_secrets(cls, secrets: Mapping | None, data_dir: str | Path | None = None, **kw: Any) -> Store:
@@ -439,7 +549,7 @@ class Store:
     @property
     def display_url(self) -> str:
         """The URL with any password masked: safe to show or log."""
-        return self.url.render_as_string(hide_password=True)
+        return redact_url(self.url.render_as_string(hide_password=True))
 
     def __repr__(self) -> str:
         return f"Store({self.display_url!r})"
@@ -512,8 +622,35 @@ class Store:
     # ---- transactions ----------------------------------------------------------------
 
     @contextmanager
+    def _faults(self) -> Iterator[None]:
+        """Database errors as a StoreError naming the store, in plain words: busy (another process
+        holds the write lock past the busy timeout), damaged, or unreachable. Integrity errors are
+        the callers' to handle."""
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except DatabaseError as exc:
+            raise StoreError(self._fault_text(exc)) from None
+
+    def _fault_text(self, exc: DatabaseError) -> str:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else ""
+        low = detail.lower()
+        name = self.display_url if self.sqlite_path is None else str(self.sqlite_path)
+        if isinstance(exc, OperationalError) and ("locked" in low or "busy" in low):
+            wait = _busy_timeout_ms() / 1000
+            return (f"the action store {name} is busy: another process holds its write lock "
+                    f"(waited {wait:g} s). "
+                    "Nothing was changed; try again in a moment, and if it stays busy close the other "
+                    "program that has the store open.")
+        if self.sqlite_path is not None and ("not a database" in low or "malformed" in low):
+            return (f"the action store file {name} is damaged ({redact(detail)}). "
+                    f"To fix: {_restore_hint(self.sqlite_path)}.")
+        return f"the action store {name} cannot be used: {redact(detail)}"
+
+    @contextmanager
     def _tx(self, write: bool = False) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._faults(), self.engine.connect() as conn:
             if write:
                 conn.execution_options(linewise_write=True)
             with conn.begin():
@@ -852,15 +989,19 @@ class Store:
 
     def mark_reminder(self, keys: Iterable[Sequence[Any]], status: str, error: str | None = None, *,
                       action_id: str, actor: str) -> list[tuple[Any, Any]]:
-        """Record the outcome of an attempt on claimed (queued) keys: status sent or failed (+ error).
+        """Record the outcome of an attempt on claimed (queued) keys: status sent or failed (+ error),
+        or "unconfirmed" (+ error): handed over but never confirmed, so the key stays queued (never
+        claimed again) with the error saying why, for a person to resolve.
 
         Each marked key gets attempts + 1 (and sent_at when sent). Keys that are
-        not queued are left alone; returns the keys marked.
+        not queued are left alone; returns the keys marked. The error is redacted
+        (``connectors.redact``) before it is stored.
         """
-        if status not in ("sent", "failed"):
-            raise ValueError("status must be 'sent' or 'failed' (claim_reminders queues)")
-        if status == "failed" and not error:
-            raise ValueError("a failed attempt needs its error")
+        if status not in ("sent", "failed", "unconfirmed"):
+            raise ValueError("status must be 'sent', 'failed' or 'unconfirmed' (claim_reminders queues)")
+        if status != "sent" and not error:
+            raise ValueError("a failed or unconfirmed attempt needs its error")
+        error = redact(error) if error else None
         wanted: dict[tuple[str, str], tuple[Any, Any]] = {}
         for k in keys:
             wanted.setdefault(_key(k), tuple(k))
@@ -874,7 +1015,8 @@ class Store:
                 before = conn.execute(select(reminder_log).where(where)).mappings().first()
                 if before is None:
                     continue
-                changes = {"status": status, "error": error if status == "failed" else None,
+                changes = {"status": "queued" if status == "unconfirmed" else status,
+                           "error": None if status == "sent" else error,
                            "attempts": reminder_log.c.attempts + 1}
                 if status == "sent":
                     changes["sent_at"] = now
@@ -910,6 +1052,79 @@ class Store:
         with self._tx() as conn:
             rows = conn.execute(q).mappings().all()
         return _frame(rows, _REMINDER_SPEC)
+
+    # ---- statement log ---------------------------------------------------------------
+
+    def claim_statement(self, customer_id: str, statement_date: str, channel: str, address: str | None, *,
+                        action_id: str, actor: str, retry_failed: bool = True) -> bool:
+        """Claim the send of one customer's statement of `statement_date` (YYYY-MM-DD): True when this
+        call got it. Like `claim_reminders`: a (customer, date) already queued or sent is never claimed
+        again; a failed one is, with `retry_failed`; replaying an action id claims nothing."""
+        if not isinstance(customer_id, str) or not customer_id:
+            raise ValueError("customer_id must be a non-empty string")
+        day = pd.Timestamp(statement_date).strftime("%Y-%m-%d")
+        request = {"customer_id": customer_id, "statement_date": day, "channel": channel, "address": address,
+                   "retry_failed": retry_failed}
+
+        def work(conn: Connection, now: datetime) -> bool:
+            key = and_(statement_log.c.customer_id == customer_id, statement_log.c.statement_date == day)
+            before = conn.execute(select(statement_log).where(key)).mappings().first()
+            row = {"customer_id": customer_id, "statement_date": day, "channel": channel, "address": address,
+                   "status": "queued", "action_id": action_id, "claimed_at": now}
+            if before is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(statement_log.insert().values(**row, created_at=now, attempts=0))
+                except IntegrityError:
+                    return False  # another claimer inserted it first
+                self._audit(conn, now, actor, action_id, "statement", f"{customer_id}|{day}", "claim", None, row)
+                return True
+            if not (retry_failed and before["status"] == "failed"):
+                return False
+            done = conn.execute(statement_log.update().where(and_(key, statement_log.c.status == "failed"))
+                                .values(**row)).rowcount == 1
+            if done:
+                self._audit(conn, now, actor, action_id, "statement", f"{customer_id}|{day}", "reclaim",
+                            dict(before), {**dict(before), **row})
+            return done
+
+        result, replayed = self._do("claim_statement", action_id, actor, request, work)
+        return bool(result) and not replayed
+
+    def mark_statement(self, customer_id: str, statement_date: str, status: str, error: str | None = None, *,
+                       action_id: str, actor: str) -> bool:
+        """Record the outcome of a claimed (queued) statement send: sent or failed (+ error)."""
+        if status not in ("sent", "failed"):
+            raise ValueError("status must be 'sent' or 'failed' (claim_statement queues)")
+        if status == "failed" and not error:
+            raise ValueError("a failed attempt needs its error")
+        day = pd.Timestamp(statement_date).strftime("%Y-%m-%d")
+        request = {"customer_id": customer_id, "statement_date": day, "status": status, "error": error}
+
+        def work(conn: Connection, now: datetime) -> bool:
+            key = and_(statement_log.c.customer_id == customer_id, statement_log.c.statement_date == day,
+                       statement_log.c.status == "queued")
+            before = conn.execute(select(statement_log).where(key)).mappings().first()
+            if before is None:
+                return False
+            changes = {"status": status, "error": error if status == "failed" else None,
+                       "attempts": statement_log.c.attempts + 1, "sent_at": now if status == "sent" else None}
+            conn.execute(statement_log.update().where(key).values(**changes))
+            self._audit(conn, now, actor, action_id, "statement", f"{customer_id}|{day}", status, dict(before),
+                        {**dict(before), "status": status, "error": changes["error"]})
+            return True
+
+        result, _ = self._do("mark_statement", action_id, actor, request, work)
+        return bool(result)
+
+    def statement_log(self, statement_date: str | None = None) -> pd.DataFrame:
+        """Statements emailed (or claimed), oldest first; columns as ``_STATEMENT_SPEC``."""
+        q = select(*[statement_log.c[c] for c in _STATEMENT_SPEC]).order_by(statement_log.c.id)
+        if statement_date is not None:
+            q = q.where(statement_log.c.statement_date == pd.Timestamp(statement_date).strftime("%Y-%m-%d"))
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, _STATEMENT_SPEC)
 
     def actions(self) -> pd.DataFrame:
         """The action ledger: action_id, kind, created_at, actor (one row per effective action)."""

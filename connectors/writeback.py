@@ -4,7 +4,12 @@ Every sheet of the upload is copied cell by cell (values as the file holds
 them: formatting and formulas are not carried over, a formula's last value
 is) and the invoices sheet gets the assigned codes in its `line_code` column,
 or in a new "line_code" column after its last one. Text cells are neutralised
-like every export (SPEC §12). Several CSV uploads become one sheet each.
+like every export (SPEC §12): one starting like a formula gets the
+quote-prefix style, its value unchanged. Several CSV uploads become one sheet
+each, named after the file (made a valid sheet name: [ ] : * ? / and backslash are
+replaced). CSV cells are all text; in the columns a table reads as numbers
+(money, quantities, line numbers, rates) a plain decimal such as ``-12.5`` is
+written as the number it is.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,11 +26,16 @@ import xlsxwriter
 
 from billing.ingest import IngestOptions
 from billing.model import Dataset, RawSheet
-from billing.tabular import locate_tables
-from connectors.export import neutralise_text
+from billing.schema import TABLES
+from billing.tabular import TablesFound, locate_tables
+from connectors.export import DANGEROUS_PREFIXES, sheet_name
 from connectors.sources import read_csv_files, read_source
 
 HEADER = "line_code"
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+NUMERIC_KINDS = ("money", "qty", "int", "rate")
+# a decimal exactly as a double holds it: no leading zeros (ids like 0012 stay text), ≤ 15 digits
+_PLAIN_NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?$")
 
 
 def codes_workbook(files: tuple[tuple[str, bytes], ...], options: IngestOptions, data: Dataset) -> bytes:
@@ -48,6 +60,8 @@ def codes_workbook(files: tuple[tuple[str, bytes], ...], options: IngestOptions,
         else {}
     )
 
+    is_csv = len(files) > 1 or Path(files[0][0]).suffix.lower() in CSV_SUFFIXES
+    numeric = _numeric_columns(raw, found) if is_csv else {}
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(
         buf,
@@ -59,12 +73,17 @@ def codes_workbook(files: tuple[tuple[str, bytes], ...], options: IngestOptions,
             "in_memory": True,
         },
     )
-    date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
-    datetime_fmt = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    styles = {
+        "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
+        "datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+        "quoted": wb.add_format({"quote_prefix": True}),
+    }
     bold = wb.add_format({"bold": True})
+    used: set[str] = set()
     for sheet in raw.sheets:
-        ws = wb.add_worksheet(sheet.name[:31])
+        ws = wb.add_worksheet(sheet_name(sheet.name, used))
         is_target = sheet.name == target
+        number_cols = numeric.get(sheet.name, set())
         values = sheet.cells.to_numpy(dtype=object)
         last_row = sheet.first_row - 1 + len(values)
         if is_target:
@@ -75,15 +94,42 @@ def codes_workbook(files: tuple[tuple[str, bytes], ...], options: IngestOptions,
             for c, v in enumerate(row):
                 if is_target and c == code_col and (r + 1 in codes or r + 1 == header_row):
                     continue
-                _write(ws, r, c, v, date_fmt, datetime_fmt)
+                _write(ws, r, c, _as_number(v) if c in number_cols else v, styles)
             if is_target:
                 excel_row = r + 1
                 if excel_row == header_row:
                     ws.write_string(r, code_col, HEADER, bold)
                 elif excel_row in codes:
-                    ws.write_string(r, code_col, neutralise_text(codes[excel_row]))
+                    _write(ws, r, code_col, codes[excel_row], styles)
     wb.close()
     return buf.getvalue()
+
+
+def _numeric_columns(raw, found: TablesFound) -> dict[str, set[int]]:
+    """Per sheet, the column indexes a located table reads as numbers (money, quantity, ...)."""
+    out: dict[str, set[int]] = {}
+    sheets = {s.name: s for s in raw.sheets}
+    for name, table in found.tables.items():
+        sheet = sheets.get(table.sheet)
+        pos = table.header_row - sheet.first_row if sheet is not None else -1
+        if sheet is None or not 0 <= pos < len(sheet.cells):
+            continue
+        kinds = {c.name: c.kind for c in TABLES[name].columns} if name in TABLES else {}
+        wanted = {str(text).strip() for canon, text in table.headers.items()
+                  if kinds.get(canon) in NUMERIC_KINDS}
+        header = sheet.cells.iloc[pos].tolist()
+        out.setdefault(table.sheet, set()).update(
+            j for j, v in enumerate(header) if isinstance(v, str) and v.strip() in wanted)
+    return out
+
+
+def _as_number(v):
+    """A CSV cell in a numeric column: the number when it is a plain decimal, else the cell as it is."""
+    if isinstance(v, str):
+        t = v.strip()
+        if _PLAIN_NUMBER.match(t) and len(t.replace("-", "").replace(".", "")) <= 15:
+            return int(t) if "." not in t else float(t)
+    return v
 
 
 def _code_column(sheet: RawSheet, header_row: int, existing: str | None) -> int:
@@ -97,7 +143,7 @@ def _code_column(sheet: RawSheet, header_row: int, existing: str | None) -> int:
     return cells.shape[1]
 
 
-def _write(ws, r: int, c: int, v, date_fmt, datetime_fmt) -> None:
+def _write(ws, r: int, c: int, v, styles: dict) -> None:
     if v is None or v is pd.NA or v is pd.NaT:
         return
     if isinstance(v, (bool, np.bool_)):
@@ -113,6 +159,8 @@ def _write(ws, r: int, c: int, v, date_fmt, datetime_fmt) -> None:
             ws.write_string(r, c, str(v))
         else:
             py = ts.to_pydatetime().replace(tzinfo=None)
-            ws.write_datetime(r, c, py, datetime_fmt if py.time() != dt.time(0) else date_fmt)
+            ws.write_datetime(r, c, py, styles["datetime"] if py.time() != dt.time(0) else styles["date"])
     else:
-        ws.write_string(r, c, neutralise_text(str(v)))
+        text = str(v)
+        # A formula-like text keeps its value; the quote-prefix style keeps spreadsheets from running it.
+        ws.write_string(r, c, text, styles["quoted"] if text[:1] in DANGEROUS_PREFIXES else None)

@@ -12,7 +12,7 @@ from services.auth import members_table, remove_member, set_member
 from services.context import NotAllowed
 from ui import auth
 from ui.common import ensure_app_navigation
-from ui.reminders_view import md_escape
+from ui.text import plain
 from ui.store import action_id, done, team_workspace
 from ui.tables import plain_table
 
@@ -30,7 +30,7 @@ store = ws.store
 secrets_roles = auth.roles_section()
 flash = st.session_state.pop(FLASH, None)
 if flash:
-    (st.success if flash[0] == "ok" else st.error)(md_escape(flash[1]))
+    (st.success if flash[0] == "ok" else st.error)(plain(flash[1]))
 
 
 def _apply(purpose: str, change, success: str) -> None:

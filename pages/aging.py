@@ -13,6 +13,7 @@ from ui import common, state
 from ui.disputes import open_dispute_button
 from ui.fmt import money_text
 from ui.tables import money_table
+from ui.text import plain
 
 LEVELS = ["Customer", "Invoice", "Line"]
 LINE_COLUMNS = [
@@ -67,7 +68,7 @@ def bucket_columns(frame: pd.DataFrame, buckets: list[str], all_buckets: bool) -
 
 def render_allocations(analysis, line: pd.Series) -> None:
     code = str(line["line_code"])
-    st.markdown(f"**Allocations to line {code}**")
+    st.markdown(f"**Allocations to line {plain(code)}**")
     alloc = analysis.alloc.allocations
     rows = alloc[alloc["line_code"] == code]
     eff = analysis.alloc.effective_payments
@@ -87,11 +88,12 @@ def render_allocations(analysis, line: pd.Series) -> None:
         + (" In open dispute: skipped by FIFO allocation and by reminders." if bool(line["in_dispute"])
            else "")
     )
-    open_dispute_button(analysis, [code], key="aging_dispute_line", label=f"Open dispute on line {code}")
+    open_dispute_button(analysis, [code], key="aging_dispute_line",
+                        label=f"Open dispute on line {plain(code)}")
 
 
 def render_lines(analysis, lines: pd.DataFrame, title: str, key: str = "aging_lines") -> None:
-    st.markdown(f"**{title}**")
+    st.markdown(f"**{plain(title)}**")
     lines = lines.sort_values(["days_past_due", "line_code"], ascending=[False, True])
     chosen = money_table(
         lines[LINE_COLUMNS],
@@ -170,7 +172,7 @@ def render_by_invoice(analysis, lines: pd.DataFrame, buckets: list[str]) -> None
     aging = analysis.aging
     codes = aging.loc[(aging["invoice_no"] == chosen["invoice_no"]).to_numpy(dtype=bool), "line_code"]
     open_dispute_button(analysis, codes.astype(str).tolist(), key="aging_dispute_invoice",
-                        label=f"Open dispute on invoice {chosen['invoice_no']}",
+                        label=f"Open dispute on invoice {plain(chosen['invoice_no'])}",
                         help="Disputes the invoice's open lines that are not in dispute yet.")
     render_lines(
         analysis,

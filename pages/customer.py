@@ -10,10 +10,11 @@ import streamlit as st
 
 from billing.aging import is_credit_note, month_ends
 from ui.charts import CHART_CONFIG
-from ui import charts, common, exports, state
+from ui import charts, common, state, statements_view
 from ui import disputes as disputes_ui
 from ui.fmt import money_text
 from ui.tables import money_table
+from ui.text import plain
 from ui.views import payments_table
 
 HISTORY_MONTHS = 12
@@ -95,10 +96,10 @@ def render_balances(aging_row: pd.DataFrame, buckets: list[str]) -> None:
     for _, r in aging_row.iterrows():
         cur = str(r["currency"])
         cols = st.columns(4)
-        cols[0].metric(f"Open ({cur})", money_text(int(r["open"]), cur), border=True)
-        cols[1].metric(f"Overdue ({cur})", money_text(int(r["overdue"]), cur), border=True)
-        cols[2].metric(f"Unapplied ({cur})", money_text(int(-r["unapplied"]), cur), border=True)
-        cols[3].metric(f"In dispute ({cur})", money_text(int(r["in_dispute"]), cur), border=True)
+        cols[0].metric(f"Open ({plain(cur)})", money_text(int(r["open"]), cur), border=True)
+        cols[1].metric(f"Overdue ({plain(cur)})", money_text(int(r["overdue"]), cur), border=True)
+        cols[2].metric(f"Unapplied ({plain(cur)})", money_text(int(-r["unapplied"]), cur), border=True)
+        cols[3].metric(f"In dispute ({plain(cur)})", money_text(int(r["in_dispute"]), cur), border=True)
 
 
 def statement(cid: str, analysis, data, payments: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -112,19 +113,6 @@ def statement(cid: str, analysis, data, payments: pd.DataFrame) -> dict[str, pd.
     credits = credits[[c for c in CREDIT_COLUMNS if c in credits]].sort_values("invoice_date")
     roll = analysis.by_customer[analysis.by_customer["customer_id"] == cid]
     return {"open_lines": lines, "payments": pays, "credit_notes": credits, "aging": roll}
-
-
-def statement_workbook(cid: str, name: str, tables: dict[str, pd.DataFrame], as_of, buckets) -> bytes:
-    header = pd.DataFrame(
-        {"item": ["customer", "name", "statement as of"], "value": [cid, name, as_of.strftime("%Y-%m-%d")]}
-    )
-    money = {
-        "open_lines": ["amount", "allocated", "open"],
-        "payments": ["amount", "applied", "unapplied"],
-        "credit_notes": ["amount"],
-        "aging": [*buckets, "open", "unapplied", "net", "in_dispute"],
-    }
-    return exports.xlsx_bytes({"statement": header, **tables}, money)
 
 
 def render_statement(tables: dict[str, pd.DataFrame], buckets: list[str]) -> None:
@@ -186,7 +174,7 @@ if cid is None:
     st.stop()
 
 name = str(names.get(cid, "")) if cid in names else ""
-st.header(f"{cid} · {name}" if name else cid, anchor=False)
+st.header(plain(f"{cid} · {name}" if name else cid), anchor=False)
 cust = loaded.data.customers
 match = cust[cust["customer_id"] == cid]
 render_profile(match.iloc[0] if len(match) else None)
@@ -196,15 +184,7 @@ render_balances(tables["aging"], buckets)
 
 st.subheader("Statement of account")
 render_statement(tables, buckets)
-st.download_button(
-    "Download statement (XLSX)",
-    lambda: statement_workbook(cid, name, tables, analysis.as_of, buckets),
-    file_name=f"statement_{cid}_{analysis.as_of:%Y-%m-%d}.xlsx",
-    mime=exports.XLSX_MIME,
-    key="customer_download",
-    icon=":material/download:",
-    on_click="ignore",
-)
+statements_view.render_downloads(cid, loaded.data, analysis)
 render_history(loaded, cid, analysis.as_of, buckets)
 disputes_ui.customer_section(cid, analysis)
 

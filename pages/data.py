@@ -33,9 +33,9 @@ from services import workspace
 from services.context import NotAllowed
 from services.workspace import STORED, UNCHANGED, UNREADABLE, ImportResult
 from ui import auth, common, exports, gsheets, mapping, state
-from ui.reminders_view import md_escape
 from ui.store import action_id, current_actor, done
 from ui.tables import plain_table
+from ui.text import plain
 
 ACCEPTED_TYPES = ["xlsx", "xlsm", "xls", "ods", "csv"]
 PENDING = "data_pending_upload"  # session_state: [(name, bytes)] handed over by code (tests, connectors)
@@ -149,13 +149,13 @@ def render_current(loaded: state.Loaded) -> None:
             "everyone on the team sees."
         )
     elif loaded.data is None:
-        st.error(f"**{loaded.label}**: {loaded.error}")
+        st.error(f"**{plain(loaded.label)}**: {plain(loaded.error)}")
     else:
         rec, data = loaded.record or {}, loaded.data
         who = f" by {rec['actor']}" if rec.get("actor") else ""
         st.markdown(
-            f"Everyone sees import **{_md(loaded.label)}**: {data.counts['invoices'].accepted:,} invoice lines, "
-            f"{data.counts['payments'].accepted:,} payments, imported {workspace.imported_at(rec)}{_md(who)}."
+            f"Everyone sees import **{plain(loaded.label)}**: {data.counts['invoices'].accepted:,} invoice lines, "
+            f"{data.counts['payments'].accepted:,} payments, imported {workspace.imported_at(rec)}{plain(who)}."
         )
 
 
@@ -164,7 +164,7 @@ def render_upload() -> IngestOptions:
     options = reading_options()
     refused = auth.blocked(Action.IMPORT)  # drawing only: services.workspace checks again
     if refused:
-        st.info(md_escape(refused), icon=":material/lock:")
+        st.info(plain(refused), icon=":material/lock:")
     uploads = st.file_uploader(
         "Workbook or CSV files",
         type=ACCEPTED_TYPES,
@@ -193,7 +193,7 @@ def render_outcome(last: dict) -> None:
         st.info(f"Column {result.mapping_note} (remembered for this layout of sheets and headers).",
                 icon=":material/account_tree:")
     if result.status == UNREADABLE:
-        st.error(result.message, icon=":material/error:")
+        st.error(plain(result.message), icon=":material/error:")
         st.caption(
             "Nothing was stored; the dashboards still show the current data. Check that the file opens in "
             "Excel or LibreOffice, or download the template below to see the layout Linewise expects."
@@ -404,13 +404,6 @@ def render_changes(team, import_id: int) -> None:
 # --------------------------------------------------------------------------- Google Sheets
 
 
-def _md(text: str) -> str:
-    """Text shown literally inside Markdown (a sheet title may hold * _ [ ] ...)."""
-    for ch in "\\`*_[]<>#|~$":
-        text = text.replace(ch, "\\" + ch)
-    return text
-
-
 def render_gsheet_access(conn) -> bool:
     """Who to share the sheet with, or what reading without a service account allows. True: can write."""
     problem = conn.credentials_error
@@ -498,7 +491,7 @@ def render_matches(read: gsheets.SheetRead, key: str) -> None:
 def render_gsheet_failed(failed) -> None:
     """The last Connect that loaded nothing: why, and what was found."""
     message = failed if isinstance(failed, str) else failed.error
-    st.error(message, icon=":material/error:")
+    st.error(plain(message), icon=":material/error:")
     st.caption("Nothing was loaded; the dashboards still show the previous data.")
     if isinstance(failed, gsheets.SheetRead):
         render_matches(failed, "data_gsheet_failed_matches")
@@ -509,7 +502,7 @@ def render_gsheet_failed(failed) -> None:
 def render_gsheet_source(src: dict, conn, can_write: bool) -> None:
     """The connected sheet: when it was read, Refresh, worksheets, validation report, write-back."""
     read = gsheets.load(src["url"], src["options"], conn)
-    title = _md(read.title or read.key or "Google Sheet")
+    title = plain(read.title or read.key or "Google Sheet")
     when = time.strftime("%H:%M", time.localtime(read.read_at))
     with st.container(horizontal=True, vertical_alignment="center"):
         st.markdown(
@@ -529,7 +522,7 @@ def render_gsheet_source(src: dict, conn, can_write: bool) -> None:
             st.session_state.pop(key, None)
         import_sheet_read(src["url"], src["options"], gsheets.load(src["url"], src["options"], conn))
     if read.data is None:
-        st.error(f"The sheet could not be read: {read.error}", icon=":material/error:")
+        st.error(f"The sheet could not be read: {plain(read.error)}", icon=":material/error:")
         render_matches(read, "data_gsheet_matches")
         return
     data = read.data
@@ -556,7 +549,7 @@ def render_write_back(src: dict, read: gsheets.SheetRead, conn, can_write: bool)
     )
     refused = auth.blocked(Action.WRITEBACK)  # drawing only: services.actions checks again
     if refused:
-        st.caption(f":material/lock: {md_escape(refused)}")
+        st.caption(f":material/lock: {plain(refused)}")
     elif not can_write:
         st.caption(
             ":material/lock: Writing needs a Google service account with Editor access to the sheet "

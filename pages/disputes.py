@@ -19,6 +19,7 @@ from ui import auth, common, state
 from ui import disputes as ui
 from ui.fmt import money_text
 from ui.tables import money_table, plain_table
+from ui.text import plain
 
 LIST_COLUMNS = ["id", "status", "sla", "customer_id", "name", "currency", "amount", "reason", "owner",
                 "level", "age_days", "days_in_review", "n_lines", "invoice_no", "opened_by", "opened_at"]
@@ -138,12 +139,12 @@ def render_facts(d, row: pd.Series) -> None:
     title = f"Dispute #{d.id} · {d.customer_id}"
     if isinstance(row.get("name"), str) and row["name"]:
         title += f" · {row['name']}"
-    st.subheader(title, anchor=False)
+    st.subheader(plain(title), anchor=False)
     facts = [ui.state_badge(str(d.status)), f"**{REASONS.get(d.reason, d.reason)}**",
-             f"owner **{d.owner}**", ui.level_text(d.level),
-             f"opened {when(d.opened_at)} by **{d.opened_by}**"]
+             f"owner **{plain(d.owner)}**", ui.level_text(d.level),
+             f"opened {when(d.opened_at)} by **{plain(d.opened_by)}**"]
     if d.invoice_no:
-        facts.insert(2, f"invoice **{d.invoice_no}**")
+        facts.insert(2, f"invoice **{plain(d.invoice_no)}**")
     st.markdown(" · ".join(facts))
     cols = st.columns(4)
     cols[0].metric("Disputed", money_text(d.amount, d.currency), border=True)
@@ -162,7 +163,7 @@ def render_facts(d, row: pd.Series) -> None:
         st.warning(f"In review for {int(review)} days, past the {sla_days}-day SLA: escalate it to "
                    "management.", icon=":material/alarm:")
     if d.description:
-        st.caption(f"Opened with: {d.description}")
+        st.caption(f"Opened with: {plain(d.description)}")
     moments = [f"{k} {when(v)}" for k, v in (("review started", d.review_started_at),
                                               ("escalated", d.escalated_at), ("closed", d.closed_at))
                if v is not None]
@@ -177,7 +178,7 @@ def render_lines(d, aging: pd.DataFrame) -> None:
                 key="dispute_lines", empty="These lines are not in the loaded data as of this date.")
     missing = sorted(set(d.line_codes) - set(rows["line_code"].astype(str)))
     if missing and len(rows):
-        st.caption("Not in the loaded data as of this date: " + ", ".join(missing))
+        st.caption("Not in the loaded data as of this date: " + plain(", ".join(missing)))
     if len(rows):
         st.caption(f"Open on these lines now: {money_text(int(rows['open'].sum()), d.currency)}"
                    + (" · skipped by FIFO allocation, flagged in aging, left out of reminders while the "
@@ -261,7 +262,7 @@ try:
     store = state.workspace().store
     frame = load(store, loaded.data)
 except Exception as exc:  # noqa: BLE001 - a store that cannot be opened is a message, not a traceback
-    st.error(f"The action store cannot be read: {state.error_text(exc)}", icon=":material/database:")
+    st.error(f"The action store cannot be read: {plain(state.error_text(exc))}", icon=":material/database:")
     st.stop()
 
 render_pipeline(frame)

@@ -17,6 +17,7 @@ from ui.charts import CHART_CONFIG
 from ui import charts, common, state
 from ui.fmt import days_text, money_text, pct_text
 from ui.tables import money_table
+from ui.text import plain
 
 TREND_MONTHS = 12
 CASH_WEEKS = 12
@@ -37,7 +38,7 @@ def render_kpis(
 ) -> None:
     """Six cards: Open, Overdue %, DSO, CEI, Unapplied, In dispute, each with its change since then."""
     if now is None:
-        st.info(f"No open items or sales in {currency} as of this date.")
+        st.info(f"No open items or sales in {plain(currency)} as of this date.")
         return
     since = f"Change since {before_date:%Y-%m-%d} (the previous period end)."
 
@@ -111,7 +112,7 @@ def render_trend(loaded: state.Loaded, as_of: pd.Timestamp, currency: str, bucke
         tuple(sorted(customers)) if customers is not None else None,
     )
     if not (history["currency"] == currency).any():
-        st.caption(f"No {currency} history.")
+        st.caption(f"No {plain(currency)} history.")
         return
     st.plotly_chart(charts.ar_trend(history, currency, buckets), config=CHART_CONFIG,
                     key="overview_trend_chart")
@@ -144,7 +145,7 @@ def render_expected_cash(aging: pd.DataFrame, as_of: pd.Timestamp, currency: str
     st.subheader("Cash expected by week")
     weeks = expected_by_week(aging, as_of, currency)
     if not len(weeks):
-        st.caption(f"Nothing open in {currency}.")
+        st.caption(f"Nothing open in {plain(currency)}.")
         return
     st.plotly_chart(charts.expected_cash(weeks, currency), config=CHART_CONFIG, key="overview_cash_chart")
     st.caption(
@@ -209,7 +210,7 @@ def render_disputes() -> None:
     try:
         disputes = actions.list_disputes(state.workspace(), status=list(OPEN_STATES))
     except Exception as exc:  # noqa: BLE001 - the overview draws without the store
-        st.caption(f"The action store is not available: {state.error_text(exc)}")
+        st.caption(f"The action store is not available: {plain(state.error_text(exc))}")
         return
     if not len(disputes):
         st.caption("No open disputes.")

@@ -14,6 +14,7 @@ from ui import common, exports, state
 from ui.fmt import money_text
 from ui.tables import money_table, per_currency_columns, plain_table
 from ui.views import payments_table
+from ui.text import plain
 
 STEP_NAMES = {"line": "line reference", "invoice": "invoice reference", "fifo": "oldest first (FIFO)"}
 
@@ -45,15 +46,15 @@ def render_lookup(loaded: state.Loaded, analysis) -> None:
         return
     known = state.known_codes(loaded.key, loaded.data)
     if not is_valid(code):
-        st.error(explain(code), icon=":material/error:")
+        st.error(plain(explain(code)), icon=":material/error:")
         near = near_codes(code, known)
         if near:
-            st.markdown("Did you mean " + ", ".join(f"`{c}`" for c in near) + "?")
+            st.markdown("Did you mean " + ", ".join(plain(c) for c in near) + "?")
         return
     if canonical(code) not in known:
-        st.warning(explain(code, set(known)), icon=":material/help:")
+        st.warning(plain(explain(code, set(known))), icon=":material/help:")
         return
-    st.success(explain(code, set(known)), icon=":material/check_circle:")
+    st.success(plain(explain(code, set(known))), icon=":material/check_circle:")
     line_code = known[canonical(code)]
     line = analysis.aging[analysis.aging["line_code"] == line_code]
     if not len(line):

@@ -24,8 +24,10 @@ from services import actions
 from services.context import NotAllowed
 from ui import auth, common, state
 from ui import reminders_view as rv
+from ui import statements_view
 from ui.store import action_id, current_actor, done, sandbox
 from ui.tables import money_table
+from ui.text import plain
 
 CONFIRM = "rem_confirm"  # session: {"customers": [...], "scope": "selected" | "all"} while the dialog is open
 REPORT = "rem_report"  # session: what the last send or retry did
@@ -61,7 +63,7 @@ def render_settings(mailer, sms, problem: str | None) -> None:
         st.info("**Demo sandbox: nothing is sent.** Reminders from the demo data go to the preview outbox "
                 "(see the Sent log), never to an e-mail server or an SMS provider.", icon=":material/science:")
     elif problem:
-        st.error(f"Reminder settings are wrong: {problem}. Sending is off until they are fixed in "
+        st.error(f"Reminder settings are wrong: {plain(problem)}. Sending is off until they are fixed in "
                  "`.streamlit/secrets.toml`.", icon=":material/error:")
     elif mailer is None and sms is None:
         with st.container(border=True, key="rem_setup"):
@@ -106,13 +108,16 @@ def run_send(kind: str, purpose: str, plan, customers: list[str], mailer, sms, r
         results.append(result)
         sent = sum(r.status == "sent" for r in results)
         failed = sum(r.status == "failed" for r in results)
-        bar.progress(n / total, text=f"{n} of {total} · sent {sent} · failed {failed} · {result.customer_id}")
+        bar.progress(n / total,
+                     text=f"{n} of {total} · sent {sent} · failed {failed} · {plain(result.customer_id)}")
 
     error = None
     try:
-        actions.send(state.workspace(), current_actor(), plan, mailer, sms, action_id=aid,
-                     outbox=sandbox()[1], renderer=renderer, progress=progress, customer_ids=customers,
-                     retry=kind == "retry")
+        with statements_view.reminder_statements(plan.policy, loaded.data, analysis) as statement_pdf:
+            actions.send(state.workspace(), current_actor(), plan, mailer, sms, action_id=aid,
+                         outbox=sandbox()[1], renderer=renderer, progress=progress, customer_ids=customers,
+                         retry=kind == "retry", statement_pdf=statement_pdf,
+                         epc_qr=statements_view.reminder_qr())
     except NotAllowed as exc:  # refused (and audited) before anything was claimed or sent
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a store error: what went out so far is kept and shown
@@ -178,7 +183,7 @@ def render_report(plan, retry_ids: list[str], can_send: bool, mailer, sms, rende
             st.markdown(f"**{what} as of {report['as_of']}:** {int(counts.get('sent', 0))} sent · "
                         f"{int(counts.get('failed', 0))} failed · {int(counts.get('skipped', 0))} skipped")
             if report["error"]:
-                st.error(f"Sending stopped: {report['error']}. What went out before is recorded; "
+                st.error(f"Sending stopped: {plain(report['error'])}. What went out before is recorded; "
                          "anything left claimed is listed under unconfirmed claims.")
             failed = df[df["status"] == "failed"]
             if len(failed):
@@ -248,7 +253,7 @@ def render_unconfirmed(unc: pd.DataFrame) -> None:
             except NotAllowed as exc:
                 auth.refusal(exc)
             except Exception as exc:  # noqa: BLE001 - shown, nothing half done (one transaction)
-                st.error(f"Could not record that: {type(exc).__name__}: {exc}")
+                st.error(f"Could not record that: {plain(state.error_text(exc))}")
             else:
                 st.session_state.pop("rem_unconfirmed", None)
                 st.rerun()
@@ -290,7 +295,8 @@ except Exception as exc:  # noqa: BLE001 - the store could not be read: say so, 
     st.error(f"The reminder log could not be read ({type(exc).__name__}), so nothing can be planned or "
              "sent. Try again; if it persists, check the database.", icon=":material/error:")
     st.stop()
-renderer = make_renderer(policy)
+statement_settings = statements_view.settings()
+renderer = make_renderer(policy, company=statement_settings.company if statement_settings else None)
 names = state.customer_names(data)
 keep = state.selected_customers(data)
 if st.session_state.get("f_currency"):
@@ -335,7 +341,7 @@ with t_due:
                     disabled=not (all_ids and can_send), on_click=open_confirm, args=(all_ids, "all"),
                     width="stretch")
     if refused:
-        bcols[2].caption(rv.md_escape(refused))
+        bcols[2].caption(plain(refused))
     elif not can_send:
         bcols[2].caption("Sending is off until an e-mail server (or SMS provider) is configured.")
 
@@ -363,11 +369,11 @@ with t_due:
         try:
             msg = preview(plan, renderer, customer_ids=[cid])[0]
         except Exception as exc:  # noqa: BLE001 - a broken template: say which, keep the page
-            st.error(f"This reminder cannot be rendered: {type(exc).__name__}: {exc}",
+            st.error(f"This reminder cannot be rendered: {plain(state.error_text(exc))}",
                      icon=":material/error:")
         else:
             to = " · ".join(f"{ch}: {rem.address(ch)}" for ch in rem.channels)
-            st.caption(f"To {rv.md_escape(rem.name)} — {rv.md_escape(to)}")
+            st.caption(f"To {plain(rem.name)} — {plain(to)}")
             rv.render_message(msg, rem.channels, key="rem_preview_msg")
 
 with t_skipped:
@@ -402,6 +408,8 @@ with t_log:
         st.dataframe(view[["claimed_at", "sent_at", "customer_id", "name", "level", "channel", "status",
                            "lines", "line_codes", "attempts", "error"]],
                      hide_index=True, key="rem_log", column_config=rv.LOG_CONFIG)
+
+statements_view.render_bulk_send(data, analysis, mailer if problem is None else None, keep)
 
 confirm = st.session_state.get(CONFIRM)
 if confirm:

@@ -82,10 +82,12 @@ def plan_reminders(ws: Workspace, data, as_of: pd.Timestamp, policy: DunningPoli
 
 def send(ws: Workspace, actor: Actor, plan: DunningPlan, mailer, sms, *, action_id: str,
          outbox: PreviewOutbox | None = None, renderer=None, customer_ids: Iterable[str] | None = None,
-         progress: Callable | None = None, retry: bool = False) -> SendReport:
+         progress: Callable | None = None, retry: bool = False, statement_pdf: Callable | None = None,
+         epc_qr: Callable | None = None) -> SendReport:
     """Claim, send and record each reminder once (`retry`: the user asked to send again what failed).
     In the sandbox `mailer`/`sms` are ignored and every message goes to `outbox` (the preview
-    outbox): nothing leaves the machine from demo data."""
+    outbox): nothing leaves the machine from demo data. `statement_pdf` / `epc_qr`: attachments
+    (``connectors.reminders.send_reminders``)."""
     authorize(ws, actor, Action.REMINDER_RETRY if retry else Action.REMINDER_SEND,
               action_id=action_id, detail={"customers": sorted(map(str, customer_ids or []))})
     if ws.sandbox:
@@ -93,7 +95,8 @@ def send(ws: Workspace, actor: Actor, plan: DunningPlan, mailer, sms, *, action_
             raise ValueError("the demo sandbox sends to the preview outbox: pass outbox=")
         mailer, sms = outbox.mailer(), outbox.sms()
     return send_reminders(plan, ws.store, mailer, sms, action_id=action_id, actor=actor.name,
-                          renderer=renderer, progress=progress, customer_ids=customer_ids)
+                          renderer=renderer, progress=progress, customer_ids=customer_ids,
+                          statement_pdf=statement_pdf, epc_qr=epc_qr)
 
 
 def resolve_claims(ws: Workspace, actor: Actor, keys: Sequence[Sequence[Any]], outcome: str, *,

@@ -1,7 +1,6 @@
 """Reports and files the entry points write: the JSON/XLSX report, the coded invoices, demo and template."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +8,7 @@ import pandas as pd
 from billing.analysis import Analysis, analyse
 from billing.model import Dataset
 from billing.policy import Policy
-from billing.report import build_report, parse_sections, workbook_tables
+from billing.report import parse_sections, report_items, workbook_tables
 
 __all__ = ["parse_sections", "report_analysis", "write_report", "write_codes", "write_demo", "write_template"]
 
@@ -23,9 +22,10 @@ def report_analysis(data: Dataset, as_of: pd.Timestamp, policy: Policy, disputes
 
 def write_report(data: Dataset, analysis: Analysis, sections: list[str], out: Path, fmt: str) -> None:
     """The report (SPEC §11) as JSON, or as an XLSX with a sheet per section."""
-    if fmt == "json":
-        out.write_text(json.dumps(build_report(data, analysis, sections), ensure_ascii=False, indent=1),
-                       encoding="utf-8")
+    if fmt == "json":  # streamed section by section: the same text as json.dumps(build_report(...), indent=1)
+        from connectors.export import write_report_json
+
+        write_report_json(out, report_items(data, analysis, sections))
         return
     from connectors.export import write_workbook
 
@@ -35,18 +35,13 @@ def write_report(data: Dataset, analysis: Analysis, sections: list[str], out: Pa
 
 def write_codes(data: Dataset, out: Path) -> int:
     """The invoice lines with their line codes as .xlsx or .csv (ValueError for another suffix);
-    returns the number of lines written."""
-    from connectors.export import write_csv, write_workbook
+    returns the number of lines written. One writer for both formats: money in major units of
+    each row's currency, so the file reads back as the same dataset."""
+    from connectors.export import money_columns_of, write_table
 
     inv = data.invoices.drop(columns=["line_code_given", "line_code_original"], errors="ignore")
     inv = inv.sort_values(["_sheet", "_row"]).rename(columns={"_sheet": "source_sheet", "_row": "source_row"})
-    if out.suffix.lower() == ".csv":
-        write_csv(out, inv)
-    elif out.suffix.lower() in (".xlsx", ".xlsm"):
-        write_workbook(out, {"invoices": inv}, money_columns={"invoices": {
-            c: "currency" for c in ("unit_price", "discount", "tax", "amount")}})
-    else:
-        raise ValueError("--out must end in .xlsx or .csv")
+    write_table(out, "invoices", inv, money_columns_of("invoices", inv))
     return len(inv)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from billing.linecode import make_codes
-from billing.model import empty_table
+from billing.model import RawSheet, RawWorkbook, empty_table
 
 
 def _frame(table: str, rows: list[dict[str, Any]], defaults: dict[str, Any]) -> pd.DataFrame:
@@ -68,3 +68,13 @@ def make_orders(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = _frame("orders", rows, {"currency": "USD", "billing_block": pd.NA, "_sheet": "orders"})
     df["_row"] = pd.RangeIndex(2, 2 + len(df)).astype("int64") if len(df) else df["_row"]
     return df
+
+
+def raw_book(*sheets: tuple[str, list[list[Any]]]) -> RawWorkbook:
+    """A RawWorkbook of (sheet name, rows of cells) as a reader gives it; short rows padded."""
+    out = []
+    for name, rows in sheets:
+        width = max((len(r) for r in rows), default=0)
+        cells = pd.DataFrame([list(r) + [None] * (width - len(r)) for r in rows], dtype=object)
+        out.append(RawSheet(name, cells))
+    return RawWorkbook("test", out)

@@ -1,6 +1,8 @@
 """The command line end to end on real files: messages, exit codes, outputs."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -88,7 +90,9 @@ def test_usage_errors_exit_two(tmp_path, capsys):
 def test_messy_sources_read_without_quarantine(tmp_path, capsys, builder):
     code, out, err = run(capsys, "check", str(builder(tmp_path)))
     assert code == 0, out + err
-    assert "quarantined" in out
+    assert "No rows quarantined." in out
+    counts = [line.split() for line in out.splitlines() if line.split()[:1] in (["invoices"], ["payments"])]
+    assert counts and all(row[-1] == "0" and row[1] == row[2] for row in counts), out  # read == accepted
 
 
 def test_codes_writes_invoices_with_valid_line_codes(tmp_path, capsys):
@@ -97,14 +101,31 @@ def test_codes_writes_invoices_with_valid_line_codes(tmp_path, capsys):
     assert code == 0 and "4 invoice lines" in out
     rows = CalamineWorkbook.from_path(str(out_path)).get_sheet_by_name("invoices").to_python()
     header = rows[0]
-    codes = [r[header.index("line_code")] for r in rows[1:]]
-    assert codes[0] == make_code("INV-001", 1) and all(is_valid(c) for c in codes)
+    got = [(r[header.index("invoice_no")], r[header.index("line_code")], r[header.index("amount")],
+            r[header.index("customer_id")]) for r in rows[1:]]
+    assert got == [("INV-001", make_code("INV-001", 1), 1200.0, "00017"),
+                   ("INV-001", make_code("INV-001", 2), 1234.5, "00017"),
+                   ("INV-002", make_code("INV-002", 1), 99.99, "42"),
+                   ("INV-003", make_code("INV-003", 1), -250.0, "00017")]
+    assert all(is_valid(c) for _, c, _, _ in got)
 
 
-def test_codes_to_csv(tmp_path, capsys):
+def _coded_csv(tmp_path, capsys) -> list[dict[str, str]]:
     out_path = tmp_path / "coded.csv"
     assert run(capsys, "codes", str(messy.csv_utf8_bom(tmp_path)), "--out", str(out_path))[0] == 0
-    assert "line_code" in out_path.read_text(encoding="utf-8-sig").splitlines()[0]
+    return list(csv.DictReader(io.StringIO(out_path.read_text(encoding="utf-8-sig"))))
+
+
+def test_codes_to_csv_keeps_every_value_and_adds_the_codes(tmp_path, capsys):
+    rows = _coded_csv(tmp_path, capsys)
+    got = [(r["invoice_no"], r["customer_id"], r["invoice_date"], r["line_code"], r["currency"], r["description"])
+           for r in rows]
+    assert got == [("INV-001", "00017", "2024-03-05", make_code("INV-001", 1), "EUR", "Widgets, large"),
+                   ("INV-002", "00042", "2024-03-06", make_code("INV-002", 1), "USD", "Café crème")]
+
+
+def test_codes_to_csv_writes_amounts_as_the_user_typed_them(tmp_path, capsys):
+    assert [r["amount"] for r in _coded_csv(tmp_path, capsys)] == ["1200.00", "99.99"]
 
 
 def test_report_json_has_the_spec_shape_with_exact_amount_strings(tmp_path, capsys):
@@ -122,6 +143,20 @@ def test_report_json_has_the_spec_shape_with_exact_amount_strings(tmp_path, caps
                                  "step": "invoice"}]
     assert r["lines"][0]["due_date"] == "2024-03-31" and r["lines"][0]["bucket"] == "current"
     assert len(r["quarantine"]) == 3
+
+
+def test_streamed_json_report_is_the_text_json_dumps_writes_for_the_report_dict(tmp_path, capsys):
+    from billing.analysis import analyse
+    from billing.policy import Policy
+    from billing.report import build_report
+    from connectors.load import load_dataset
+
+    source, out_path = messy.acme_xlsx(tmp_path), tmp_path / "r.json"
+    run(capsys, "report", str(source), "--as-of", "2024-06-30", "--out", str(out_path))
+    data = load_dataset(source)
+    whole = build_report(data, analyse(data, cli._as_of("2024-06-30"), Policy()))
+    assert whole["lines"] and whole["exceptions"]  # the table sections are really there
+    assert out_path.read_text(encoding="utf-8") == json.dumps(whole, ensure_ascii=False, indent=1)
 
 
 def test_report_sections_limit_what_is_written(tmp_path, capsys):
@@ -238,3 +273,12 @@ def test_report_check_and_remind_without_source_use_the_current_import(tmp_path,
     assert code == 0 and "invoices" in out and "No rows quarantined." in out
     code, out, _ = run(capsys, "remind", "--as-of", "2024-04-30")
     assert code == 0 and "Dry run: nothing sent" in out
+
+
+def test_check_says_which_tool_export_it_recognised(tmp_path, capsys):
+    path = tmp_path / "freshbooks_invoices.csv"
+    path.write_text("Client Name,Invoice #,Date Issued,Item Name,Rate,Quantity,Line Total,Currency\n"
+                    "X-Men,0000001,2021-01-28,Repair,65.00,10,650.00,USD\n", encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(path))
+    assert code == 0
+    assert "Recognised: FreshBooks invoice export (sheet 'freshbooks_invoices')" in out.splitlines()[1]

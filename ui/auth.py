@@ -19,7 +19,7 @@ from billing.roles import Action, Actor, Mode, RolesError, decide
 from connectors.store import StoreError
 from services.auth import SIGNED_OUT, session_actor
 from services.context import NotAllowed
-from ui.reminders_view import md_escape
+from ui.text import plain
 from ui.store import ACTOR_KEY, team_store
 
 # Members live in the workspace store: when it cannot be read, nobody's role can be known.
@@ -104,7 +104,7 @@ def _sign_in_page() -> None:
 
 def _configuration_error_page(message: str) -> None:
     st.title("Linewise")
-    st.error(md_escape(f"{message}. Nobody can be let in until an administrator of the server fixes it."),
+    st.error(plain(f"{message}. Nobody can be let in until an administrator of the server fixes it."),
              icon=":material/error:")
     _sign_out_button()
 
@@ -133,7 +133,7 @@ def gate() -> Actor:
         _alone(lambda: _no_access_page(actor), "No access")
     if actor.how is Mode.UNCONFIGURED:
         st.warning(f"Sign-in is not configured and this server listens on "
-                   f"{md_escape(actor.address or 'every network interface')}: you can look at the "
+                   f"{plain(actor.address or 'every network interface')}: you can look at the "
                    "dashboards, but every action is refused until sign-in is configured ([auth] in "
                    ".streamlit/secrets.toml).", icon=":material/lock_open:")
     return actor
@@ -146,7 +146,7 @@ def _no_access_page(actor: Actor) -> None:
         who = "Your sign-in did not give a verified e-mail address, so Linewise cannot tell who you are"
     else:
         who = f"You are signed in as {actor.name}, which is not a member of this workspace"
-    st.error(md_escape(f"{who}. Ask {ask} to add you."), icon=":material/block:")
+    st.error(plain(f"{who}. Ask {ask} to add you."), icon=":material/block:")
     _sign_out_button()
 
 
@@ -154,7 +154,7 @@ def render_identity(actor: Actor) -> None:
     """The sidebar's "who is working": the signed-in address and role with a sign-out button;
     in local mode the name to record (typed, default ``local:<os user>``) and the local-mode note."""
     if actor.how is Mode.SIGN_IN:
-        st.caption(md_escape(f"Signed in as {actor.name} · {actor.role}"))
+        st.caption(plain(f"Signed in as {actor.name} · {actor.role}"))
         _sign_out_button()
     elif actor.how is Mode.LOCAL:
         st.info("**Local mode**: no sign-in, only this computer can open the app, and you are admin.",
@@ -166,4 +166,4 @@ def render_identity(actor: Actor) -> None:
 
 def refusal(exc: NotAllowed) -> None:
     """Show a refused action as one plain sentence."""
-    st.error(md_escape(str(exc)), icon=":material/block:")
+    st.error(plain(str(exc)), icon=":material/block:")

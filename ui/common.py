@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import state
+from ui.text import plain
 
 DATA_PAGE = "pages/data.py"
 
@@ -46,7 +47,8 @@ def page_start(title: str, caption: str | None = None) -> state.Loaded:
     st.title(title)
     loaded = state.current()
     if loaded.data is None:
-        st.error(f"**{loaded.label}** could not be loaded: {loaded.error}", icon=":material/error:")
+        st.error(f"**{plain(loaded.label)}** could not be loaded: {plain(loaded.error)}",
+                 icon=":material/error:")
         st.page_link(DATA_PAGE, label="Fix it on the Data page", icon=":material/upload_file:")
         st.stop()
     if loaded.is_demo:

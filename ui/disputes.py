@@ -34,6 +34,7 @@ from ui.fmt import digits_of, money_text
 from services import actions
 from ui.store import actor, action_id, current_actor, done
 from ui.tables import money_table
+from ui.text import plain
 
 DISPUTES_PAGE = "pages/disputes.py"
 
@@ -182,7 +183,7 @@ def open_dispute_button(analysis, codes: list[str], *, key: str, label: str = "O
     why = None if len(lines) else ("; ".join(f"{c}: {r}" for c, r in left_out.items()) or "no lines")
     refused = auth.blocked(Action.DISPUTE_CREATE)  # drawing only: the service checks again
     st.button(label, key=key, icon=":material/gavel:", disabled=not len(lines) or refused is not None,
-              help=refused or (help if len(lines) else f"Nothing to dispute here ({why})."),
+              help=refused or (help if len(lines) else f"Nothing to dispute here ({plain(why)})."),
               on_click=_request, args=(key, list(map(str, codes)), amount, reason, note, customer, currency,
                                        total))
     req = st.session_state.get(PENDING)
@@ -197,7 +198,7 @@ def _open_dialog(aging: pd.DataFrame, req: dict) -> None:
     retry = f"action_id::{_purpose(req)}" in st.session_state
     lines, left_out = disputable(aging, req["codes"], keep_disputed=retry)
     if left_out:
-        st.caption("Left out: " + "; ".join(f"{c} ({why})" for c, why in left_out.items()))
+        st.caption("Left out: " + plain("; ".join(f"{c} ({why})" for c, why in left_out.items())))
     if not len(lines):
         st.warning("None of these lines can be disputed.")
         if st.button("Close", key=F_CANCEL):
@@ -209,7 +210,7 @@ def _open_dialog(aging: pd.DataFrame, req: dict) -> None:
     names = state.customer_names(state.current().data) if state.current().data is not None else pd.Series()
     who = ", ".join(f"{c} · {names.get(c)}" if c in names else c for c in customers)
     total = int(lines["open"].clip(lower=0).sum())
-    st.markdown(f"**{who}** · {len(lines)} line{'s' if len(lines) != 1 else ''} · open "
+    st.markdown(f"**{plain(who)}** · {len(lines)} line{'s' if len(lines) != 1 else ''} · open "
                 f"**{money_text(total, currency)}**")
     money_table(lines[[c for c in LINE_COLUMNS if c in lines]], ["amount", "allocated", "open"],
                 key="dispute_new_lines")
@@ -246,7 +247,7 @@ def _open_dialog(aging: pd.DataFrame, req: dict) -> None:
                  "the dispute: check the Disputes page before trying again.", icon=":material/error:")
         return
     except _errors() as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")
         return
     done(purpose)
     _dismiss()
@@ -288,10 +289,10 @@ def move(d: Dispute, to: str, **kwargs: Any) -> bool:
         if exc.current == to:  # a second click on a button drawn before the first one was applied
             _say("success", f"Dispute #{d.id} is already {STATE_LABELS[to].lower()}.")
             return True
-        _say("error", str(exc))
+        _say("error", plain(exc))
         return False
     except _errors() as exc:
-        _say("error", str(exc))
+        _say("error", plain(exc))
         return False
     done(purpose)
     _say("success", f"Dispute #{new.id} is now {STATE_LABELS[str(new.status)].lower()}.")
@@ -336,7 +337,7 @@ def _cancel_confirm() -> None:
 
 @st.dialog("Confirm the change", on_dismiss=_cancel_confirm)
 def _confirm_dialog(d: Dispute, to: str) -> None:
-    st.markdown(f"Dispute **#{d.id}** · {d.customer_id} · {money_text(d.amount, d.currency)} · "
+    st.markdown(f"Dispute **#{d.id}** · {plain(d.customer_id)} · {money_text(d.amount, d.currency)} · "
                 f"{state_badge(str(d.status))} → {state_badge(to)}")
     kwargs: dict[str, Any] = {}
     if to == "resolved":
@@ -371,7 +372,7 @@ def _confirm_dialog(d: Dispute, to: str) -> None:
             kwargs["resolved_amount"] = to_minor(st.session_state.get("dispute_confirm_amount") or 0,
                                                  d.currency)
     except _errors() as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")
         return
     note = (st.session_state.get("dispute_confirm_note") or "").strip()
     if move(d, to, note=note or None, **kwargs):
@@ -397,7 +398,7 @@ def add_note(dispute_id: int) -> None:
         actions.add_dispute_note(state.workspace(), current_actor(), dispute_id, channel, text,
                                  action_id=action_id(purpose))
     except _errors() as exc:
-        _say("error", str(exc))
+        _say("error", plain(exc))
         return
     done(purpose)
     st.session_state[LAST_NOTE] = entry
@@ -433,7 +434,8 @@ def customer_section(customer_id: str, analysis) -> None:
     try:
         mine = actions.list_disputes(state.workspace(), customer_id=str(customer_id))
     except Exception as exc:  # noqa: BLE001 - the statement must still draw
-        st.warning(f"The action store cannot be read: {state.error_text(exc)}", icon=":material/database:")
+        st.warning(f"The action store cannot be read: {plain(state.error_text(exc))}",
+                   icon=":material/database:")
         return
     if len(mine):
         table = mine.sort_values("id", ascending=False).assign(

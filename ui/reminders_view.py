@@ -6,7 +6,6 @@ pages/reminders.py does the sending.
 """
 from __future__ import annotations
 
-import re
 
 import pandas as pd
 import streamlit as st
@@ -14,17 +13,10 @@ import streamlit as st
 from billing.dunning import SKIP_REASONS, DunningPlan, DunningPolicy, split_key_level
 from billing.messages import RenderedMessage
 from ui.fmt import money_text
+from ui.text import plain
 
 REMINDERS_PAGE = "pages/reminders.py"
 DATETIME = "YYYY-MM-DD HH:mm"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def md_escape(text: str) -> str:
-    """Text shown literally inside st.markdown (a customer called `*ACME*` stays `*ACME*`)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
-
-
 def totals_text(totals: dict[str, int]) -> str:
     """{"USD": 12050, "EUR": 500} -> "$120.50 + €5.00" (currencies are never added up)."""
     return " + ".join(money_text(v, c) for c, v in totals.items())
@@ -151,9 +143,9 @@ LOG_CONFIG = {
 
 def render_message(msg: RenderedMessage, channels: tuple[str, ...], *, key: str) -> None:
     """Subject, the HTML email as the customer's mail program shows it, the text version and the SMS."""
-    st.markdown(f"**Subject:** {md_escape(msg.subject)}")
+    st.markdown(f"**Subject:** {plain(msg.subject)}")
     st.caption(f"Template language `{msg.language}` · formatted for `{msg.locale}` · level `{msg.level}` · "
-               f"{len(msg.line_codes)} line(s) · total {md_escape(' + '.join(msg.totals))}")
+               f"{len(msg.line_codes)} line(s) · total {plain(' + '.join(msg.totals))}")
     t_html, t_text, t_sms = st.tabs(["E-mail (HTML)", "E-mail (text)", "SMS"])
     with t_html:
         with st.container(border=True, height=520, key=f"{key}_html_box"):

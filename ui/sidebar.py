@@ -8,7 +8,7 @@ import streamlit as st
 from billing.customers import customer_labels
 from billing.roles import Actor
 from ui import auth, state
-from ui.reminders_view import md_escape
+from ui.text import plain
 
 
 def render(loaded: state.Loaded, actor: Actor) -> None:
@@ -25,7 +25,7 @@ def render_actor(actor: Actor) -> None:
     auth.render_identity(actor)
     error = st.session_state.get(state.STORE_ERROR)
     if error:
-        st.warning(f"The action store cannot be read, so disputes are not shown: {error}",
+        st.warning(f"The action store cannot be read, so disputes are not shown: {plain(error)}",
                    icon=":material/database:")
 
 
@@ -35,9 +35,9 @@ def render_source(loaded: state.Loaded) -> None:
                 "it is kept. Import your own workbook on the Data page.", icon=":material/science:")
         st.page_link("pages/data.py", label="Upload or connect your data", icon=":material/upload_file:")
     elif loaded.error:
-        st.error(f"{loaded.label}: {loaded.error}")
+        st.error(f"{plain(loaded.label)}: {plain(loaded.error)}")
     else:
-        st.caption(f"Data: import **{md_escape(loaded.label)}**")
+        st.caption(f"Data: import **{plain(loaded.label)}**")
 
 
 def _options(frame: pd.DataFrame, column: str) -> list[str]:

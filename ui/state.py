@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -67,8 +66,9 @@ def load_import(store_key: str, import_id: int, _ws: Workspace) -> tuple[Dataset
 
 def error_text(exc: BaseException) -> str:
     """An exception as one line for the user, any password in a URL masked."""
-    first = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: " + re.sub(r"://([^:/@\s]+):[^@\s]+@", r"://\1:***@", first)
+    from connectors.redact import redact
+
+    return redact(f"{type(exc).__name__}: {exc}", one_line=True)
 
 
 @dataclass

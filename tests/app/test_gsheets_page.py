@@ -35,6 +35,7 @@ from tests.connectors.test_gsheets import (  # noqa: F401 - loopback_only is an 
 )
 from ui import gsheets as ui_gsheets
 from ui.fmt import money_text
+from ui.text import plain
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 TIMEOUT = 60
@@ -295,8 +296,8 @@ def test_permission_denied_says_who_to_share_with_and_connect_tries_again(conn, 
     fake.calls.clear()
     connect(at, URL)
     error = texts(at.error)
-    assert f"Permission denied: {EMAIL} may not open the spreadsheet {KEY}" in error
-    assert f"Share the spreadsheet with {EMAIL}" in error
+    assert plain(f"Permission denied: {EMAIL} may not open the spreadsheet {KEY}") in error  # shown as text
+    assert plain(f"Share the spreadsheet with {EMAIL}") in error
     assert any("demo data" in i.value for i in at.sidebar.info), "a failed connect must not replace the data"
     ok(at.run())
     assert fake.count("get") == 1, "a failed read is cached, not retried on every rerun"

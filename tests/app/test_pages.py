@@ -193,7 +193,10 @@ def test_aging_drills_down_to_lines_and_allocations(demo):
     assert any(f"Allocations to line {first['line_code']}" in m.value for m in at.markdown)
 
     at.segmented_control(key="aging_level").set_value("Invoice").run()
-    assert len(ok(at).dataframe(key="aging_invoices").value)
+    by_invoice = ok(at).dataframe(key="aging_invoices").value
+    open_lines = now.aging[now.aging["open"] != 0]
+    assert dict(zip(by_invoice["invoice_no"], by_invoice["lines"])) == \
+        open_lines.groupby("invoice_no").size().to_dict()  # every invoice with open lines, its open-line count
     at.pills(key="aging_buckets").set_value(["over_120"]).run()
     shown = ok(at).dataframe(key="aging_invoices").value
     assert (shown["oldest_days"] > 120).all()
@@ -330,7 +333,7 @@ def test_exports_are_workbooks_with_the_expected_sheets(demo):
     assert ws["A1"].value == "Receivables 2026"
 
 
-def test_a_deep_linked_page_still_runs_under_app_py(monkeypatch):
+def test_a_deep_linked_page_still_runs_under_app_py(monkeypatch, demo):
     """Without the conftest shim AppTest runs page files on their own in Streamlit's legacy pages/ mode
     (as a fresh server does for a deep link); the page draws the app's frame itself, public APIs only."""
     from streamlit.runtime.pages_manager import PagesManager
@@ -340,4 +343,6 @@ def test_a_deep_linked_page_still_runs_under_app_py(monkeypatch):
     monkeypatch.setattr(PagesManager, "__init__", LEGACY_INIT)
     at = ok(start("aging"))
     assert at.title[0].value == "Aging"
-    assert at.date_input(key="f_as_of") and at.multiselect(key="f_currency") is not None
+    assert at.date_input(key="f_as_of").value == state.DEMO_AS_OF.date()  # the sidebar ran and set its default
+    assert at.multiselect(key="f_currency").options == sorted(set(demo[0].invoices["currency"])
+                                                              | set(demo[0].payments["currency"]))

@@ -14,6 +14,10 @@ from billing.aging import LINE_AGING_COLUMNS, bucket_codes, history, line_aging,
 from billing.linecode import make_code
 from billing.model import AllocationResult
 from billing.policy import Policy
+from billing.allocation import allocate
+from tests.billing.reference_aging import bucket_labels, bucket_of, reference_line_aging, reference_rollup
+from tests.billing.test_allocation import oracle, scenarios
+from tests.budget import examples
 from tests.factories import make_invoices, make_payments
 
 AS_OF = pd.Timestamp("2024-06-30")
@@ -387,7 +391,7 @@ def aged_books(draw):
             pd.DataFrame({"line_code": disputed, "status": ["open"] * len(disputed)}))
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(aged_books(), st.sampled_from([["customer_id", "currency"], ["currency"],
                                       ["invoice_no", "customer_id", "currency"]]))
 def test_property_buckets_sum_to_open_and_open_to_the_lines(data, by):
@@ -472,7 +476,7 @@ def test_history_before_any_line_is_empty(fake_allocation):
 
 
 def test_aging_with_the_real_allocation_reconciles_to_invoiced_minus_allocated():
-    allocation = pytest.importorskip("billing.allocation")
+    from billing import allocation
     lines = make_invoices([
         dict(invoice_no="A", customer_id="C", invoice_date="2024-05-01", due_date="2024-05-31", amount=1000),
         dict(invoice_no="A", line_no=2, customer_id="C", invoice_date="2024-05-01", due_date="2024-05-31", amount=500),
@@ -488,7 +492,6 @@ def test_aging_with_the_real_allocation_reconciles_to_invoiced_minus_allocated()
 
 
 def test_history_with_the_real_allocation():
-    pytest.importorskip("billing.allocation")
     # A 1000 due 03-31: P1 03-15 pays 500 of it, P2 05-20 (FIFO) the rest. B 2000 invoiced 05-10 due 06-09.
     lines = make_invoices([
         dict(invoice_no="A", customer_id="C", invoice_date="2024-03-01", due_date="2024-03-31", amount=1000),
@@ -504,3 +507,42 @@ def test_history_with_the_real_allocation():
                    ("2024-04-30", "1-30"): 500,
                    ("2024-05-31", "current"): 2000,  # A paid 05-20; B not yet due
                    ("2024-06-30", "1-30"): 2000}  # B 21 days past due
+
+
+# --------------------------------------------------------------------------- against the oracle
+
+EDGE_SETS = st.lists(st.integers(1, 60), min_size=1, max_size=4, unique=True).map(lambda e: tuple(sorted(e)))
+
+
+def _engine_line_view(aging: pd.DataFrame) -> dict:
+    """code -> (open, days_past_due, bucket, in_dispute amount): what the oracle gives per line."""
+    return {c: (o, d, str(b), o if disp else 0) for c, o, d, b, disp in zip(
+        aging["line_code"], aging["open"].tolist(), aging["days_past_due"].tolist(), aging["bucket"],
+        aging["in_dispute"])}
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(scenarios(), st.sampled_from(["due_date", "invoice_date"]), EDGE_SETS)
+def test_aging_and_rollup_equal_the_oracle(case, basis, edges):
+    """SPEC §5 end to end: the engine's allocation + aging + roll-up against the oracles' plain loops."""
+    lines, payments, as_of, policy, disputes = case
+    policy = policy.model_copy(update={"basis": basis, "bucket_edges": edges})
+    alloc = allocate(lines, payments, as_of, policy, disputes)
+    aging = line_aging(lines, alloc, as_of, policy, disputes)
+    o_alloc = oracle(lines, payments, as_of, policy, disputes)
+    expected = reference_line_aging(lines, o_alloc, as_of, basis=basis, edges=edges, disputes=disputes)
+    assert _engine_line_view(aging) == {
+        e["code"]: (e["open"], e["days_past_due"], e["bucket"], e["in_dispute"]) for e in expected}
+    labels = policy.bucket_labels
+    assert labels == bucket_labels(edges)
+    roll = rollup(aging, ["customer_id", "currency"], alloc.unapplied, policy)
+    got = {(r["customer_id"], r["currency"]): {k: int(r[k]) for k in [*labels, "open", "unapplied", "in_dispute"]}
+           for r in roll.to_dict("records")}
+    assert got == reference_rollup(expected, o_alloc, edges)
+
+
+@pytest.mark.parametrize("days, bucket", [(-5, "current"), (0, "current"), (1, "1-30"), (30, "1-30"), (31, "31-60"),
+                                          (90, "61-90"), (91, "91-120"), (120, "91-120"), (121, "over_120")])
+def test_oracle_bucket_rule_is_the_spec_one(days, bucket):
+    """The oracle's own bucket rule, pinned to SPEC §5's labels, so the comparison above means something."""
+    assert bucket_of(days) == bucket

@@ -1,12 +1,10 @@
 """Payment allocation (SPEC §4): hand-computed cases, the oracle, and the invariants."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing.allocation import allocate, tokens
@@ -14,6 +12,7 @@ from billing.linecode import ALPHABET, canonical, is_valid, make_code
 from billing.policy import Policy
 from tests.billing.reference_allocation import reference_allocate
 from tests.factories import make_invoices, make_payments
+from tests.budget import examples
 
 AS_OF = "2024-03-31"
 
@@ -581,12 +580,19 @@ def scenarios(draw):
 
 
 def _last(v):
-    return None if pd.isna(v) else pd.Timestamp(v)
+    return None if pd.isna(v) else pd.Timestamp(v).date()
+
+
+def oracle(lines, payments, as_of, policy, disputes):
+    """The oracle with the policy's settings passed as plain values (it knows nothing of Policy)."""
+    return reference_allocate(lines, payments, as_of, skip_disputed=policy.fifo_skip_disputed,
+                              default_currency=policy.default_currency, fuzzy_min_score=policy.fuzzy_min_score,
+                              disputes=disputes)
 
 
 def check_against_oracle(lines, payments, as_of, policy, disputes):
     r = allocate(lines, payments, as_of, policy, disputes)
-    o = reference_allocate(lines, payments, as_of, policy, disputes)
+    o = oracle(lines, payments, as_of, policy, disputes)
     assert rows(r) == o["allocations"]
     assert unapplied(r) == o["unapplied"]
     assert list(r.effective_payments["payment_id"]) == [p["id"] for p in o["payments"]]
@@ -632,16 +638,12 @@ def _csv(r):
         "line_allocated"))
 
 
-# Examples per property; ALLOCATION_EXAMPLES_SCALE=10 for a thorough run (about 10 minutes).
-SCALE = float(os.environ.get("ALLOCATION_EXAMPLES_SCALE", "1"))
+def budget(n: int):
+    """Settings for a property with `n` examples under the default profile (scaled by tests/budget.py)."""
+    return settings(max_examples=examples(n), deadline=None)
 
 
-def examples(n: int):
-    return settings(max_examples=max(int(n * SCALE), 1), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@examples(400)
+@budget(400)
 @given(scenarios())
 def test_engine_equals_oracle_and_keeps_invariants(case):
     lines, payments, as_of, policy, disputes = case
@@ -649,7 +651,7 @@ def test_engine_equals_oracle_and_keeps_invariants(case):
     check_invariants(lines, payments, as_of, r)
 
 
-@examples(180)
+@budget(180)
 @given(scenarios(), st.randoms(use_true_random=False))
 def test_result_does_not_depend_on_row_order_and_is_byte_identical(case, rnd):
     lines, payments, as_of, policy, disputes = case
@@ -662,7 +664,7 @@ def test_result_does_not_depend_on_row_order_and_is_byte_identical(case, rnd):
     assert _csv(shuffled) == first
 
 
-@examples(150)
+@budget(150)
 @given(st.integers(1, 40), st.integers(1, 30), st.integers(0, 2 ** 32 - 1))
 def test_many_payments_competing_for_few_lines_match_the_oracle(n_lines, n_pay, seed):
     """Dense many-to-many references (the fixed-point path of the engine) with one customer."""
@@ -699,20 +701,22 @@ def test_as_of_accepts_str_and_timestamp(as_of):
     assert rows(r) == [("P1", code("INV-1"), 10, "fifo")]
 
 
-@examples(30)
+@budget(30)
 @given(scenarios())
 def test_helper_thread_gives_the_same_bytes_as_serial(case):
-    import billing.allocation as engine
-
     lines, payments, as_of, policy, disputes = case
-    saved = engine.PARALLEL, engine.PARALLEL_MIN_ROWS
-    try:
-        engine.PARALLEL, engine.PARALLEL_MIN_ROWS = True, 0
-        threaded = _csv(allocate(lines, payments, as_of, policy, disputes))
-        engine.PARALLEL = False
-        assert _csv(allocate(lines, payments, as_of, policy, disputes)) == threaded
-    finally:
-        engine.PARALLEL, engine.PARALLEL_MIN_ROWS = saved
+    threaded = _csv(allocate(lines, payments, as_of, policy, disputes, threads=True))
+    assert _csv(allocate(lines, payments, as_of, policy, disputes, threads=False)) == threaded
+
+
+def test_profile_receives_cpu_seconds_per_section_and_changes_nothing():
+    lines = make_invoices([inv("INV-1", amount=100), inv("INV-2", amount=50)])
+    payments = make_payments([pay("P1", 120, reference=code("INV-2"))])
+    profile: dict[str, float] = {}
+    profiled = allocate(lines, payments, AS_OF, threads=False, profile=profile)
+    assert _csv(profiled) == _csv(allocate(lines, payments, AS_OF))
+    assert {"lines", "step 1 line", "step 3 fifo", "refs: match keys"} <= set(profile)
+    assert all(seconds >= 0 for seconds in profile.values())
 
 
 def test_a_reference_keeps_its_last_character_when_the_next_reference_is_blank():
@@ -722,3 +726,30 @@ def test_a_reference_keeps_its_last_character_when_the_next_reference_is_blank()
     for blank in (None, ""):
         got = tokens(pd.Series(["pay INV-1-001K", blank], dtype="string"))
         assert got["canonical"].tolist() == ["PAY", "INV1001K"]
+
+
+def test_policy_defaults_are_the_specs():
+    """SPEC §2/§4/§5/§7 defaults, which the oracles take as their own: the engine must start from the same."""
+    p = Policy()
+    assert (p.fifo_skip_disputed, p.default_currency, p.basis, p.bucket_edges, p.kpi_period_days,
+            p.default_terms_days, p.review_days) == (True, "USD", "due_date", (30, 60, 90, 120), 90, 30, 10)
+    assert p.bucket_labels == ["current", "1-30", "31-60", "61-90", "91-120", "over_120"]
+
+
+@budget(40)
+@given(scenarios())
+def test_engine_with_the_default_policy_equals_the_oracle_with_its_own_defaults(case):
+    lines, payments, as_of, _, disputes = case
+    r = allocate(lines, payments, as_of, Policy(), disputes)
+    o = reference_allocate(lines, payments, as_of, disputes=disputes)
+    assert rows(r) == o["allocations"] and unapplied(r) == o["unapplied"] and issues(r) == o["issues"]
+
+
+def test_lines_of_an_invoice_sharing_a_line_no_are_paid_in_line_code_order():
+    """Two lines numbered 1 on one invoice (the user's own codes): the tie goes to the smaller code."""
+    lines = [inv("INV-1", amount=100, line_code="INV-1-Z"), inv("INV-1", amount=100, line_code="INV-1-A"),
+             inv("INV-1", amount=100, line_no=2)]
+    r = run(lines, [pay("P1", 150, invoice_no="INV-1")])
+    assert rows(r) == [("P1", "INV-1-A", 100, "invoice"), ("P1", "INV-1-Z", 50, "invoice")]
+    lines_df, pay_df = make_invoices(lines), make_payments([pay("P1", 150, invoice_no="INV-1")])
+    check_against_oracle(lines_df, pay_df, AS_OF, Policy(), None)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing.dates import DateParse, parse_dates
+from tests.budget import examples
 
 D = pd.Timestamp
 
@@ -286,7 +287,7 @@ FORMATS += ["%Y年%m月%d日", "%Y. %m. %d.", "%A, %d %B %Y", "%Y-%m-%dT%H:%M:%S
 DAYS = st.dates(min_value=dt.date(1901, 1, 1), max_value=dt.date(2200, 12, 31))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(st.lists(DAYS, min_size=1, max_size=30), st.sampled_from(FORMATS))
 def test_formatted_dates_round_trip_with_forced_order(days, fmt):
     order = "mdy" if fmt.startswith("%m") else "dmy"
@@ -295,7 +296,7 @@ def test_formatted_dates_round_trip_with_forced_order(days, fmt):
     assert [d.date() for d in r.dates] == days
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(st.lists(st.dates(min_value=dt.date(1900, 3, 1), max_value=dt.date(2261, 12, 31)), max_size=30))
 def test_excel_serials_round_trip(days):
     serials = [(d - dt.date(1899, 12, 30)).days for d in days]

@@ -390,9 +390,9 @@ def test_template_instructions_describe_every_schema_column():
 
 def test_reconciliation_of_the_demo_finds_every_planted_problem(tables, plants):
     """Through the real pipeline (ingest, allocation, reconciliation) every planted key shows up."""
-    ingest = pytest.importorskip("billing.ingest")
-    allocation = pytest.importorskip("billing.allocation")
-    reconcile = pytest.importorskip("billing.reconcile")
+    from billing import ingest
+    from billing import allocation
+    from billing import reconcile
     from billing.model import RawSheet, RawWorkbook
     from billing.policy import Policy
 
@@ -419,3 +419,24 @@ def test_reconciliation_of_the_demo_finds_every_planted_problem(tables, plants):
     for kind in ("OVERBILLED_QTY", "PRICE_MISMATCH", "LINE_TOTAL_MISMATCH", "BILLED_BEFORE_DELIVERY",
                  "ORPHAN_INVOICE_LINE", "DUPLICATE_LINE", "DUPLICATE_LINE_CODE", "BAD_REFERENCE", "UNBILLED"):
         assert counts[kind] == len(plants[kind]), kind
+
+
+# ----------------------------------------------------------------------------- the demo without a file
+
+def test_demo_dataset_equals_the_demo_workbook_written_and_read_back():
+    import io
+
+    from billing.demo import demo_dataset
+    from connectors.export import write_demo_workbook
+    from connectors.load import load_uploads
+
+    buf = io.BytesIO()
+    write_demo_workbook(buf, n_lines=MIN_LINES)
+    via_file = load_uploads([("demo.xlsx", buf.getvalue())])
+    direct = demo_dataset(n_lines=MIN_LINES)
+    assert list(direct.tables) == list(via_file.tables)
+    for name in via_file.tables:
+        pd.testing.assert_frame_equal(direct.tables[name], via_file.tables[name], obj=name)
+    pd.testing.assert_frame_equal(direct.quarantine, via_file.quarantine)
+    assert (direct.counts, direct.notes, direct.sheet_map, direct.source) == \
+        (via_file.counts, via_file.notes, via_file.sheet_map, via_file.source)

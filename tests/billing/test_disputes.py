@@ -13,6 +13,7 @@ from billing.disputes import (CLOSED_STATES, OPEN_STATES, OUTCOMES, REASONS, STA
                               DisputeError, DisputeState, InvalidTransition, allowed_next,
                               dispute_lines_frame, disputes_frame, sla_flags, transition, validate_new)
 from billing.model import open_dispute_codes
+from tests.budget import examples
 
 T0 = datetime(2024, 6, 1, 9, 30, tzinfo=timezone.utc)
 
@@ -165,7 +166,7 @@ def test_a_change_needs_who_and_cannot_predate_the_opening():
         transition(new(), "in_review", by="bob", at=T0 - pd.Timedelta(days=1))
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(st.lists(st.sampled_from(STATES), max_size=8))
 def test_random_walks_only_follow_the_table_and_closed_states_are_final(steps):
     d = new()
@@ -343,3 +344,37 @@ def test_dispute_values_round_trip_through_json():
     assert Dispute.model_validate(d.as_json()) == d
     with pytest.raises(ValueError):
         Dispute.model_validate({**d.as_json(), "level": 3})
+
+
+def test_disputes_frame_holds_every_value_of_each_dispute():
+    open_one = new(amount=100, codes=("L1", "L2"), description="price list 2024 not applied",
+                   review_days=7).model_copy(update={"id": 1})
+    closed = in_state("resolved").model_copy(update={"id": 2})
+    frame = disputes_frame([open_one, closed])
+    for row, d in zip(frame.to_dict("records"), (open_one, closed)):
+        for column in ("customer_id", "currency", "invoice_no", "amount", "reason", "description", "owner",
+                       "level", "review_days", "opened_at", "opened_by", "review_started_at", "escalated_at",
+                       "closed_at", "outcome", "resolved_amount", "version"):
+            want = getattr(d, column)
+            assert (pd.isna(row[column]) and want is None) or row[column] == want, (column, row[column], want)
+        assert (row["id"], row["status"], row["line_codes"]) == (d.id, str(d.status), ", ".join(d.line_codes))
+    assert frame.loc[0, "description"] == "price list 2024 not applied" and frame.loc[0, "invoice_no"] == "INV-1"
+
+
+def test_dispute_lines_frame_carries_each_lines_customer_and_currency():
+    a = new(amount=100, codes=("L4",)).model_copy(update={"id": 3})
+    b = new(amount=100, codes=("L5",)).model_copy(update={"id": 4})
+    for source in ([a, b], disputes_frame([a, b])):
+        got = dispute_lines_frame(source)[["line_code", "customer_id", "currency"]].astype(object).values.tolist()
+        assert got == [["L4", "C2", "USD"], ["L5", "C1", "EUR"]]
+
+
+def test_refusals_name_exactly_what_is_wrong():
+    lines = lines_frame([{"line_code": "L1", "kind": "invoice"}, {"line_code": "CN1", "kind": "credit_note"},
+                         {"line_code": "CN2", "kind": "credit_note"}])
+    with pytest.raises(DisputeError) as twice:
+        validate_new(lines, amount=1, line_codes=["L1", "L1"], reason="other", owner="a", opened_by="a")
+    assert str(twice.value) == "the same line is listed twice"
+    with pytest.raises(DisputeError) as credit:
+        validate_new(lines, amount=1, line_codes=["L1", "CN2", "CN1"], reason="other", owner="a", opened_by="a")
+    assert str(credit.value) == "credit note lines cannot be disputed: CN2, CN1"

@@ -225,6 +225,34 @@ def test_a_failed_send_is_retried_at_the_same_level():
     assert p.reminders == [] and p.skipped["reason"].tolist() == ["send_failed"]
 
 
+def test_a_failed_email_is_retried_even_when_the_sms_of_the_same_reminder_went_out():
+    # The final level goes out by e-mail and SMS; today the SMS went out and the e-mail failed.
+    aging = aging_of([line("INV-1", "C1", 40)])
+    cust = customers({"customer_id": "C1", "name": "Acme", "email": "ar@acme.test", "phone": "+3630555123",
+                      "language": "en"})
+    had = log((L1, "first", "sent", 30, "C1"), (L1, "second", "sent", 20, "C1"),
+              (L1, "final:sms", "sent", 0, "C1"), (L1, "final", "failed", 0, "C1"))
+    (r,) = plan(aging, cust, reminder_log=had).reminders
+    assert (r.level, r.channels, r.retry) == ("final", ("email",), True)
+    assert r.keys("email") == [(L1, "final")] and r.keys("sms") == []  # the SMS is never sent twice
+    delivered = log((L1, "first", "sent", 30, "C1"), (L1, "second", "sent", 20, "C1"),
+                    (L1, "final:sms", "sent", 0, "C1"), (L1, "final", "sent", 0, "C1"))
+    p = plan(aging, cust, reminder_log=delivered)
+    assert p.reminders == [] and p.skipped["reason"].tolist() == ["final_level_sent"]
+
+
+def test_the_interval_still_holds_back_a_new_level_beside_a_retry():
+    aging = aging_of([line("INV-1", "C1", 40), line("INV-2", "C1", 20)])
+    cust = customers({"customer_id": "C1", "name": "Acme", "email": "ar@acme.test", "phone": "+3630555123",
+                      "language": "en"})
+    had = log((L1, "first", "sent", 30, "C1"), (L1, "second", "sent", 20, "C1"),
+              (L1, "final:sms", "sent", 1, "C1"), (L1, "final", "failed", 1, "C1"))
+    p = plan(aging, cust, reminder_log=had)
+    (r,) = p.reminders
+    assert r.line_codes == [L1] and r.channels == ("email",)
+    assert dict(zip(p.skipped["line_code"], p.skipped["reason"])) == {L2: "reminded_recently"}
+
+
 def test_a_queued_claim_is_never_planned_again_and_counts_as_recent():
     aging = aging_of([line("INV-1", "C1", 40), line("INV-2", "C1", 40)])
     p = plan(aging, reminder_log=log((L1, "first", "queued", 1, "C1")))
@@ -266,3 +294,13 @@ def test_plan_does_not_depend_on_row_order():
     a = plan(aging_of(rows), cust)
     b = plan(aging_of(rows[::-1]), cust)
     assert [(r.customer_id, r.line_codes) for r in a.reminders] == [(r.customer_id, r.line_codes) for r in b.reminders]
+
+
+def test_a_paid_line_with_an_unconfirmed_reminder_is_shown_as_fully_paid_not_dropped():
+    """The reminder's delivery is unknown (SPEC §18) and the line is now paid: the plan says so."""
+    aging = aging_of([line("INV-1", "C1", 5), line("INV-2", "C1", 5)],
+                     [{"payment_id": "P1", "customer_id": "C1", "payment_date": AS_OF - pd.Timedelta(days=1),
+                       "amount": 100_00, "line_code": L1}])
+    p = plan(aging, reminder_log=log((L1, "first", "queued", 1, "C1")))
+    assert dict(zip(p.skipped["line_code"], p.skipped["reason"]))[L1] == "fully_paid"
+    assert L1 not in [c for r in p.reminders for c in r.line_codes]

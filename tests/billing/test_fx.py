@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing.fx import mul_round_half_even, rate_on, to_base
+from tests.budget import examples
 
 AS_OF = pd.Timestamp("2024-06-30")
 
@@ -122,7 +123,7 @@ def test_large_amounts_stay_exact():
     assert mul_round_half_even(a, p, q).tolist() == expected
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(st.lists(st.integers(-10 ** 12, 10 ** 12), min_size=1, max_size=20),
        st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("50000"), places=6, allow_nan=False),
        st.sampled_from([("EUR", "USD"), ("JPY", "USD"), ("USD", "JPY"), ("BHD", "EUR"), ("EUR", "BHD")]))

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from billing.ingest import IngestOptions, SchemaError, build_dataset
 from billing.linecode import is_valid, make_code
@@ -232,3 +235,31 @@ def test_every_accepted_row_keeps_its_origin():
 def test_quarantined_empty_date_cell_shows_blank_not_nat():
     data = build_dataset(workbook([inv("INV-1", 1, "C1", pd.NaT, 1)]))
     assert data.quarantine.loc[0, "value"] == "" and data.quarantine.loc[0, "column"] == "Invoice Date"
+
+
+def test_invoices_come_out_in_canonical_order_whether_or_not_the_sheet_was_sorted():
+    from billing.ingest import _canonical_order
+
+    inv = pd.DataFrame({"invoice_no": pd.Series(["B", "A", "A", "B", "A"], dtype="string"),
+                        "line_no": np.array([1, 2, 1, 1, 1], dtype=np.int64),
+                        "_sheet": pd.Series(["s", "s", "s", "t", "s"], dtype="string"),
+                        "_row": np.array([2, 3, 4, 2, 6], dtype=np.int64), "x": np.arange(5)})
+    want = inv.sort_values(["invoice_no", "line_no", "_sheet", "_row"], kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(_canonical_order(inv), want)
+    pd.testing.assert_frame_equal(_canonical_order(want), want)  # already sorted: kept
+    tie = want.iloc[[0, 0]].reset_index(drop=True)  # equal keys stay in sheet order
+    pd.testing.assert_frame_equal(_canonical_order(tie), tie)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["A", "B", "a", "É", "A-1", ""]), st.integers(1, 3),
+                          st.sampled_from(["s", "t"]), st.integers(2, 5)), min_size=2, max_size=12))
+def test_canonical_order_is_a_stable_sort_by_invoice_line_sheet_row(rows):
+    from billing.ingest import _canonical_order
+
+    inv = pd.DataFrame({"invoice_no": pd.Series([r[0] for r in rows], dtype="string"),
+                        "line_no": np.array([r[1] for r in rows], dtype=np.int64),
+                        "_sheet": pd.Series([r[2] for r in rows], dtype="string"),
+                        "_row": np.array([r[3] for r in rows], dtype=np.int64), "x": np.arange(len(rows))})
+    want = inv.sort_values(["invoice_no", "line_no", "_sheet", "_row"], kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(_canonical_order(inv), want)

@@ -5,8 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.iso7064 import mod_37_36
 
-from billing.linecode import (ALPHABET, canonical, check_char, explain, is_valid, looks_like_code,
-                              make_code, make_codes)
+from billing.linecode import (ALPHABET, append_check, canonical, canonical_series, check_char, explain,
+                              is_valid, looks_like_code, make_code, make_codes)
+from tests.billing import reference_allocation as reference
+from tests.budget import examples
 
 invoice_numbers = st.text(alphabet="ABCXYZ0123456789-/", min_size=1, max_size=14).filter(
     lambda s: any(c.isalnum() for c in s))
@@ -45,7 +47,7 @@ def test_codes_do_not_depend_on_row_order():
     assert forward == backward
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(invoice_numbers, st.integers(1, 9999), st.data())
 def test_every_single_substitution_is_detected(inv, line, data):
     code = make_code(inv, line)
@@ -75,7 +77,7 @@ def test_adjacent_transpositions_are_detected_all_but_the_hybrid_systems_blind_s
     assert missed / total < 0.01
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(invoice_numbers, st.integers(1, 9999))
 def test_undetected_swaps_are_exactly_the_predicted_blind_spot(inv, line):
     body = canonical(make_code(inv, line))
@@ -104,9 +106,91 @@ def test_code_shape_recognises_dash_digits_check(token, shape):
     assert looks_like_code(token) is shape
 
 
-def test_explain_names_the_expected_check_character():
+def test_explain_names_the_check_character_found_and_the_one_expected():
     good = make_code("INV-7", 1)
-    bad = good[:-1] + ("A" if good[-1] != "A" else "B")
-    assert "was expected" in explain(bad) and f"'{good[-1]}'" in explain(bad)
-    assert "valid" in explain(good)
-    assert "names no invoice line" in explain(good, known=set())
+    wrong = "A" if good[-1] != "A" else "B"
+    bad = good[:-1] + wrong
+    assert explain(bad) == (f"'{bad}' is not a valid line code: its check character is '{wrong}' but "
+                            f"'{good[-1]}' was expected. A character was probably mistyped or two were swapped.")
+    assert explain(good) == f"'{good}' is a valid line code."
+    assert explain(good, known=set()) == f"'{good}' has a valid check character but names no invoice line in this data."
+    assert explain(good.lower(), known={canonical(good)}) == f"'{good.lower()}' is a valid line code."
+
+
+def test_the_shortest_code_is_one_character_and_its_check():
+    """A body of one letter or digit is enough (SPEC §3 puts no minimum); a single character is too short."""
+    for body in "07AZ":
+        code = body + check_char(body)
+        assert is_valid(code) and is_valid(f"-{code.lower()}-")
+        assert explain(code) == f"'{code}' is a valid line code."
+    assert not is_valid("7") and not is_valid("")
+    assert explain("7") == "'7' is too short to be a line code."
+
+
+def test_empty_and_missing_columns_get_no_codes():
+    empty = pd.Series([], dtype="string")
+    assert make_codes(empty, pd.Series([], dtype="int64")).tolist() == []
+    assert append_check(empty).tolist() == []
+    got = append_check(pd.Series(["INV-1-001", None, "B-002"], dtype="string"))
+    assert got[0] == make_code("INV-1", 1) and got[2] == "B-002" + check_char("B-002") and pd.isna(got[1])
+    assert str(got.dtype) == "string"
+
+
+def test_column_canonical_forms_normalise_full_width_and_compatibility_characters():
+    texts = ["ＩＮＶ－７－００１", "inv-7/001", "Ⅻ-1", None, "ﬁ-2"]
+    for dtype in ("string[pyarrow]", "string[python]", object):
+        got = canonical_series(pd.Series(texts, dtype=dtype))
+        assert got[:3].tolist() + got[4:].tolist() == [canonical(t) for t in texts if t is not None], dtype
+        assert pd.isna(got[3])
+    assert canonical("ＩＮＶ－７－００１") == "INV7001" and canonical("ﬁ-2") == "FI2"
+
+
+@settings(max_examples=examples(200))
+@given(invoice_numbers, st.integers(1, 99999))
+def test_engine_codes_equal_the_oracles_spec_codes(inv, line):
+    """The engine's codes against the oracle's own ISO 7064 MOD 37,36 (tests/billing/reference_allocation.py)."""
+    assert make_code(inv, line) == reference.line_code(inv, line)
+    assert reference.check_character(inv) == mod_37_36.calc_check_digit(canonical(inv))
+    assert is_valid(make_code(inv, line)) and reference.has_valid_check(make_code(inv, line))
+
+
+# ---------------------------------------------------------------- the byte-matrix paths
+
+codes_text = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcz-/ .:@éß", max_size=24)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(codes_text, st.none()), max_size=30))
+def test_canonical_series_is_canonical_of_each_ascii_value_and_keeps_missing(values):
+    from billing.linecode import canonical_series
+
+    got = canonical_series(pd.Series(values, dtype="string"))
+    for value, canon in zip(values, got):
+        if value is None:
+            assert canon is pd.NA
+        elif value.isascii():
+            assert canon == canonical(value)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet=ALPHABET, max_size=22), max_size=30))
+def test_vectorised_check_chars_equal_check_char_row_by_row(bodies):
+    from billing.linecode import check_chars
+
+    assert check_chars(pd.Series(bodies, dtype="str")).tolist() == [check_char(b) for b in bodies]
+
+
+def test_byte_matrix_pads_shorter_strings_with_zero_bytes():
+    from billing.linecode import byte_matrix
+
+    matrix, lengths = byte_matrix(pd.Series(["AB", "", None, "é"], dtype="string"))
+    assert lengths.tolist() == [2, 0, 0, 2]
+    assert matrix.shape == (2, 4) and matrix[:, 0].tolist() == [65, 66] and matrix[:, 1].tolist() == [0, 0]
+
+
+@given(st.lists(st.one_of(codes_text, st.none()), max_size=30))
+def test_all_distinct_agrees_with_pandas_duplicated(values):
+    from billing.linecode import all_distinct
+
+    s = pd.Series(values, dtype="string")
+    assert all_distinct(s) == (not s.dropna().duplicated().any())

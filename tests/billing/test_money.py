@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing.money import (
@@ -19,6 +19,7 @@ from billing.money import (
     minor_digits_series,
     parse_money,
 )
+from tests.budget import examples
 
 
 def parse(values, currency="USD", decimal=None) -> MoneyParse:
@@ -433,7 +434,7 @@ def styled_amount(draw, decimal: str):
     return minor, cur, text
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None)
 def _styled_column(dec: str):
     return st.tuples(st.just(dec), st.lists(styled_amount(dec), min_size=1, max_size=25))
 
@@ -447,7 +448,7 @@ def test_round_trip_of_styled_amounts(case):
     assert r.minor.tolist() == list(minors)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     st.lists(
         st.tuples(st.integers(-(10**15), 10**15), st.sampled_from(sorted(CURRENCIES))),
@@ -475,7 +476,7 @@ def _expected_from_repr(x: float, d: int):
     return v if abs(v) < 10**18 else None
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     st.lists(
         st.one_of(
@@ -504,7 +505,7 @@ PIECES += ["$", "€", "¥", "USD", "eur", "Ft", "Ft.", "x", "e5"]
 MESSY = st.lists(st.sampled_from(PIECES), min_size=1, max_size=8).map("".join)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     st.lists(MESSY, min_size=1, max_size=40),
     st.sampled_from(["USD", "EUR", "HUF", "JPY"]),
@@ -528,7 +529,7 @@ def test_fast_and_slow_splits_agree_where_fast_applies(cells, cur):
             assert num[i] == s_num[i], t[i]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.lists(MESSY, min_size=1, max_size=40))
 def test_any_text_gives_a_number_or_a_message(cells):
     r = parse_money(pd.Series(cells, dtype=object), "USD")
@@ -545,3 +546,58 @@ def test_space_grouped_comma_decimal_column_is_detected():
     r = parse(["1 234,50", "1\u00a0234,50", "1\u202f234,50", "12,5"], "EUR")
     assert r.decimal == ","
     assert r.minor.tolist() == [123450, 123450, 123450, 1250]
+
+
+# ---------------------------------------------------------------- the Arrow fast path for plain decimals
+
+def _slow(values: pd.Series, currency, decimal=None) -> MoneyParse:
+    """parse_money with the fast path switched off: every text cell through the general grammar."""
+    import billing.money as money
+
+    real = money._plain_decimals
+    money._plain_decimals = lambda values, is_str, digits: (np.zeros(len(values), dtype=bool),
+                                                            np.zeros(len(values), dtype=np.int64), 0)
+    try:
+        return parse_money(values, currency, decimal)
+    finally:
+        money._plain_decimals = real
+
+
+def _same(a: MoneyParse, b: MoneyParse) -> None:
+    pd.testing.assert_series_equal(a.minor, b.minor)
+    pd.testing.assert_series_equal(a.error, b.error)
+    pd.testing.assert_series_equal(a.blank, b.blank)
+    assert a.decimal == b.decimal
+
+
+cells = st.one_of(
+    st.from_regex(r"-?[0-9]{1,16}(\.[0-9]{1,3})?", fullmatch=True),  # plain, and some just outside the fast shape
+    st.sampled_from(["1,234.50", "1.234,50", "12,5", "1.234", "€ 12", "(3.50)", " 7.25 ", "", "  ", "abc",
+                     "-0", "-0.00", "007.50", "1e3", "12.505"]),
+    st.none(),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(cells, max_size=12), st.sampled_from(["USD", "JPY", "BHD"]), st.sampled_from([None, ".", ","]),
+       st.booleans())
+def test_fast_path_gives_what_the_general_grammar_gives(values, currency, decimal, arrow):
+    series = pd.Series(values, dtype="str" if arrow else object)
+    currencies = pd.Series([currency] * len(values), dtype="string")
+    _same(parse_money(series, currencies, decimal), _slow(series, currencies, decimal))
+
+
+def test_plain_decimals_vote_for_the_point_so_an_ambiguous_comma_cell_is_grouping():
+    r = parse_money(pd.Series(["12.50", "1,234", "3"], dtype="str"), "USD")
+    assert r.minor.tolist() == [1250, 123400, 300] and r.error.isna().all() and r.decimal == "."
+
+
+def test_a_comma_column_turns_plain_point_decimals_into_mixed_separator_errors():
+    r = parse_money(pd.Series(["12,50", "7,5", "3,25", "1.50"], dtype="str"), "EUR")
+    assert r.decimal == "," and r.minor.tolist()[:3] == [1250, 750, 325]
+    assert "mixes decimal separators" in r.error.iloc[3]
+
+
+def test_more_decimals_than_the_currency_allows_is_still_an_error_on_the_fast_shape():
+    r = parse_money(pd.Series(["12.5", "100"], dtype="str"), "JPY")
+    assert pd.isna(r.minor.iloc[0]) and "decimal" in r.error.iloc[0] and r.minor.iloc[1] == 100

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing.linecode import append_check, make_code
@@ -19,10 +19,12 @@ from billing.reconcile import (
     EXCEPTION_TYPES,
     billing_blocked,
     billing_due,
+    billing_lists,
     find_exceptions,
     qty_times_price,
 )
 from tests.factories import make_customers, make_invoices, make_orders, make_payments
+from tests.budget import examples
 
 AS_OF = pd.Timestamp("2024-03-31")
 
@@ -516,7 +518,7 @@ _invoice_rows = st.lists(st.tuples(st.sampled_from(["INV-1", "INV-2", "INV-3"]),
                          max_size=6)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(10), deadline=None)
 @given(_order_rows, _invoice_rows, st.randoms(use_true_random=False))
 def test_properties_amounts_non_negative_order_free_and_unbilled_equals_billing_due(orows, irows, rnd):
     orders = make_orders([order(order_id=o, order_line=ln, quantity=q, unit_price=p, delivery_date=d,
@@ -532,13 +534,16 @@ def test_properties_amounts_non_negative_order_free_and_unbilled_equals_billing_
     assert all(ex["severity"] == ex["type"].map(lambda t: EXCEPTION_TYPES[t]["severity"]))
     due = billing_due(orders, invoices, AS_OF)
     assert of(ex, "UNBILLED")["amount"].sum() == due["amount_to_bill"].sum()
+    both = billing_lists(orders, invoices, AS_OF)  # one matching for the two lists
+    pd.testing.assert_frame_equal(both[0], due)
+    pd.testing.assert_frame_equal(both[1], billing_blocked(orders, invoices, AS_OF))
     shuffled = {k: v.sample(frac=1, random_state=rnd.randint(0, 10**6)).reset_index(drop=True)
                 for k, v in tbl.items()}
     pd.testing.assert_frame_equal(ex, find_exceptions(shuffled, make_alloc(), AS_OF))
 
 
 def test_with_the_real_allocation_short_paid_and_unapplied_cash():
-    allocation = pytest.importorskip("billing.allocation")
+    from billing import allocation
     invoices = make_invoices([
         dict(invoice_no="INV-1", customer_id="C1", invoice_date="2024-03-01", amount=6000, line_no=1),
         dict(invoice_no="INV-1", customer_id="C1", invoice_date="2024-03-01", amount=4000, line_no=2),
@@ -603,7 +608,7 @@ def test_fractional_quantities_billed_by_several_lines_add_up_without_float_nois
 
 
 def test_short_paid_does_not_depend_on_the_order_or_presence_of_line_allocated():
-    allocation = pytest.importorskip("billing.allocation")
+    from billing import allocation
     invoices = make_invoices([
         dict(invoice_no="INV-1", customer_id="C1", invoice_date="2024-03-01", amount=6000, line_no=1),
         dict(invoice_no="INV-1", customer_id="C1", invoice_date="2024-03-01", amount=4000, line_no=2),
@@ -620,7 +625,7 @@ def test_short_paid_does_not_depend_on_the_order_or_presence_of_line_allocated()
         pd.testing.assert_frame_equal(ex, find_exceptions(tbl, dataclasses.replace(alloc, line_allocated=la), AS_OF))
 
 
-def test_shortcuts_give_the_same_exceptions_as_the_general_path(monkeypatch):
+def test_shortcuts_give_the_same_exceptions_as_the_general_path():
     """billing.reconcile takes shortcuts (ids in order, number-like ids, whole quantities...); without them
     the result is the same."""
     from billing import reconcile
@@ -644,7 +649,7 @@ def test_shortcuts_give_the_same_exceptions_as_the_general_path(monkeypatch):
     due, blocked = billing_due(orders, invoices, AS_OF), billing_blocked(orders, invoices, AS_OF)
     assert {"OVERBILLED_QTY", "PRICE_MISMATCH", "DUPLICATE_LINE", "ORPHAN_INVOICE_LINE",
             "BILLING_BLOCKED"} <= set(fast["type"])
-    monkeypatch.setattr(reconcile, "_FAST", False)
-    pd.testing.assert_frame_equal(fast, find_exceptions(tbl, make_alloc(), AS_OF))
-    pd.testing.assert_frame_equal(due, billing_due(orders, invoices, AS_OF))
-    pd.testing.assert_frame_equal(blocked, billing_blocked(orders, invoices, AS_OF))
+    with reconcile.general_paths():
+        pd.testing.assert_frame_equal(fast, find_exceptions(tbl, make_alloc(), AS_OF))
+        pd.testing.assert_frame_equal(due, billing_due(orders, invoices, AS_OF))
+        pd.testing.assert_frame_equal(blocked, billing_blocked(orders, invoices, AS_OF))

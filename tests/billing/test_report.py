@@ -1,6 +1,7 @@
 """The SPEC §11 report on a small book whose every figure was worked out by hand."""
 from __future__ import annotations
 
+import openpyxl
 import pandas as pd
 from python_calamine import CalamineWorkbook
 
@@ -113,7 +114,11 @@ def test_xlsx_tables_neutralise_formulas_and_format_money(tmp_path):
     lines = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("lines").to_python()
     header = lines[0]
     cust = [r[header.index("customer_id")] for r in lines[1:]]
-    assert "'=HYPERLINK(\"http://x\")" in cust
+    assert "=HYPERLINK(\"http://x\")" in cust  # the value unchanged (SPEC §12) ...
+    ws = openpyxl.load_workbook(path)["lines"]
+    col = header.index("customer_id") + 1
+    cell = next(ws.cell(r, col) for r in range(2, ws.max_row + 1) if str(ws.cell(r, col).value).startswith("="))
+    assert cell.data_type == "s" and cell.quotePrefix  # ... a quote-prefixed string, never a formula
     amounts = sorted(r[header.index("amount")] for r in lines[1:])
     assert amounts == [100.0, 300.0, 500.0, 1000.0]
 

@@ -16,6 +16,7 @@ from billing.model import RawSheet, RawWorkbook, SkipNote
 from billing.tabular import RawTable, TablesFound, locate_tables
 from connectors.sources import read_source
 from tests import messy
+from tests.budget import examples
 
 D = dt.datetime
 
@@ -61,7 +62,7 @@ def test_title_rows_above_header_are_skipped_and_reported(tmp_path: Path) -> Non
     inv = found.tables["invoices"]
     assert (inv.sheet, inv.header_row) == ("Invoices", 3)
     assert (1, "title", "ACME Ltd — Accounts receivable 2024") in notes_of(found, "Invoices")
-    assert not [n for n in found.notes if n.sheet == "Invoices" and n.row == 2]  # blank above the header
+    assert (2, "blank", "blank row") in notes_of(found, "Invoices")  # every row is accounted for
 
 
 def test_blank_rows_are_dropped_and_reported(tmp_path: Path) -> None:
@@ -276,7 +277,7 @@ def test_header_is_found_below_two_filled_title_cells() -> None:
     found = locate_tables(book(("Invoices", rows), PAYMENTS))
     inv = found.tables["invoices"]
     assert (inv.header_row, inv.rows.tolist()) == (4, [5])
-    assert notes_of(found, "Invoices") == [(1, "title", "ACME Ltd | AR ledger"),
+    assert notes_of(found, "Invoices") == [(1, "title", "ACME Ltd | AR ledger"), (2, "blank", "blank row"),
                                            (3, "title", "Printed 2024-05-01")]
 
 
@@ -308,7 +309,7 @@ def test_row_with_total_text_but_an_invoice_number_is_data() -> None:
     assert inv.rows.tolist() == [2, 3]
 
 
-def test_only_trailing_totals_are_dropped() -> None:
+def test_subtotal_and_trailing_total_rows_are_not_data() -> None:
     rows = [["Invoice No", "Customer", "Invoice Date", "Amount"],
             ["I-1", "C1", D(2024, 3, 1), 10.0],
             ["Subtotal", None, None, 10.0],
@@ -317,10 +318,12 @@ def test_only_trailing_totals_are_dropped() -> None:
             ["Subtotal", None, None, 5.0],
             ["Grand total", "", None, 15.0]]
     found = locate_tables(book(("Invoices", rows), PAYMENTS))
-    # the mid-table subtotal stays: ingest reports it
-    assert found.tables["invoices"].rows.tolist() == [2, 3, 4]
+    # the mid-table subtotal is no data either: it is reported as a subtotal row
+    assert found.tables["invoices"].rows.tolist() == [2, 4]
     assert [(n.row, n.kind) for n in found.notes if n.sheet == "Invoices"] == [
-        (5, "blank"), (6, "total"), (7, "total")]
+        (3, "subtotal"), (5, "blank"), (6, "total"), (7, "total")]
+    assert found.rows["Invoices"] == {"title": 0, "header": 1, "blank": 1, "data": 2, "subtotal": 1,
+                                      "total": 2}
 
 
 def test_repeated_header_rows_are_not_data() -> None:
@@ -332,6 +335,26 @@ def test_repeated_header_rows_are_not_data() -> None:
     assert found.tables["invoices"].rows.tolist() == [2, 4, 5]
     assert [(n.row, n.kind, n.text) for n in found.notes if n.sheet == "Invoices"] == [
         (3, "header", "header row repeated")]
+
+
+def test_a_run_of_blank_rows_is_one_note() -> None:
+    rows = [["Invoice No", "Customer", "Invoice Date", "Amount"], ["I-1", "C1", D(2024, 3, 1), 10.0]]
+    rows += [[None, None, None, None]] * 2_000 + [["I-2", "C1", D(2024, 3, 2), 5.0]] + [[None] * 4] * 3
+    found = locate_tables(book(("Invoices", rows), PAYMENTS))
+    assert [(n.row, n.text) for n in found.notes if n.kind == "blank"] == [
+        (3, "rows 3–2,002 blank"), (2_004, "rows 2,004–2,006 blank")]
+
+
+def test_subtotal_rows_for_each_customer_are_skipped_and_reported() -> None:
+    rows = [["Customer", "Invoice No", "Invoice Date", "Amount"],
+            ["Acme Ltd", "I-1", D(2024, 3, 1), 10.0], ["Acme Ltd", "I-2", D(2024, 3, 2), 5.0],
+            ["Total for Acme Ltd", None, None, 15.0],
+            ["Beta LLC", "I-3", D(2024, 3, 3), 7.0],
+            ["Total for Beta LLC", None, None, 7.0], ["Total", None, None, 22.0]]
+    found = locate_tables(book(("Invoices", rows), PAYMENTS))
+    assert found.tables["invoices"].rows.tolist() == [2, 3, 5]
+    assert [(n.row, n.kind) for n in found.notes if n.sheet == "Invoices"] == [
+        (4, "subtotal"), (6, "total"), (7, "total")]
 
 
 def test_whitespace_only_rows_are_blank() -> None:
@@ -445,16 +468,16 @@ def test_large_sheet_is_located_without_per_cell_work(monkeypatch) -> None:
     assert inv.rows[0] == 4 and inv.rows[-1] == n + 3
     assert inv.columns["amount"].dtype == np.float64
     skipped = [(x.row, x.kind) for x in found.notes if x.kind in ("blank", "total")]
-    assert skipped == [(50_001, "blank"), (n + 4, "total")]
+    assert skipped == [(2, "blank"), (50_001, "blank"), (n + 4, "total")]
     assert calls["n"] < 5_000, calls["n"]
 
 
 _header = ["Invoice No", "Customer", "Invoice Date", "Amount"]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(titles=st.lists(st.sampled_from(["ACME", "Report 2024", "", "Printed by Bob"]), max_size=5),
-       layout=st.lists(st.sampled_from(["row", "blank"]), min_size=1, max_size=12),
+       layout=st.lists(st.sampled_from(["row", "blank", "subtotal"]), min_size=1, max_size=12),
        total=st.booleans())
 def test_data_rows_are_exactly_the_non_blank_rows_below_the_header(titles: list[str], layout: list[str],
                                                                    total: bool) -> None:
@@ -466,12 +489,24 @@ def test_data_rows_are_exactly_the_non_blank_rows_below_the_header(titles: list[
         if kind == "row":
             rows.append([f"I-{i}", "C1", D(2024, 3, 1), float(i)])
             want.append(len(rows))
+        elif kind == "subtotal":
+            rows.append(["Total for C1", None, None, 5.0])
         else:
             rows.append([None, "", " "])
     if total:
         rows.append(["Total", None, None, 1.0])
     found = locate_tables(book(("Invoices", rows), PAYMENTS))
     inv = found.tables["invoices"]
+    # every row of the sheet is exactly one kind, and every row that is no data is in a note
+    assert sum(found.rows["Invoices"].values()) == len(rows)
+    assert found.rows["Invoices"]["data"] == len(want)
+    noted = set()
+    for n in found.notes:
+        if n.sheet == "Invoices" and n.kind in ("title", "blank", "header", "subtotal", "total"):
+            a, _, b = n.text.partition(" blank")[0].removeprefix("rows ").partition("–")
+            span = range(int(a.replace(",", "")), int(b.replace(",", "")) + 1) if b else [n.row]
+            noted.update(span)
+    assert noted | set(want) | {header_row} == set(range(1, len(rows) + 1))
     assert inv.header_row == header_row
     assert inv.rows.tolist() == want
     assert [n.row for n in found.notes if n.sheet == "Invoices" and n.kind == "title"] == \

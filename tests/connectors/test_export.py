@@ -52,30 +52,42 @@ def writer(request):
 # ----------------------------------------------------------------------------- injection
 
 @pytest.mark.parametrize("text", PREFIXED)
-def test_text_starting_with_a_formula_character_is_written_with_an_apostrophe(writer, text):
+def test_text_starting_with_a_formula_character_is_a_quote_prefixed_string_with_its_value_unchanged(writer, text):
     data = writer({"s": pd.DataFrame({"t": [text, "plain"]})})
-    assert values(data)[1:] == [["'" + text], ["plain"]]
+    assert values(data)[1:] == [[text], ["plain"]]
     ws = opx(data).active   # openpyxl leaves CR as its _x000D_ escape; calamine decodes it
-    assert ws["A2"].data_type == "s" and ws["A2"].value.startswith("'")
+    assert ws["A2"].data_type == "s" and ws["A2"].quotePrefix and not ws["A3"].quotePrefix
+
+
+def test_a_phone_number_in_a_dated_or_formatted_column_keeps_its_format_and_gets_the_quote_prefix(writer):
+    data = writer({"s": pd.DataFrame({"phone": ["+36 30 555 1234", "06 30 555 1234"]})},
+                  number_formats={"s": {"phone": "@"}})
+    ws = opx(data).active
+    assert [ws["A2"].value, ws["A3"].value] == ["+36 30 555 1234", "06 30 555 1234"]
+    assert ws["A2"].quotePrefix and ws["A2"].number_format == "@" and not ws["A3"].quotePrefix
 
 
 def test_negative_numbers_stay_numbers_while_text_minus_one_is_neutralised(writer):
     df = pd.DataFrame({"n": [-5, -1.25], "t": ["-1", "-5"], "obj": pd.Series([-5, "-5"], dtype=object)})
     data = writer({"s": df})
-    assert values(data)[1:] == [[-5.0, "'-1", -5.0], [-1.25, "'-5", "'-5"]]
+    assert values(data)[1:] == [[-5.0, "-1", -5.0], [-1.25, "-5", "-5"]]
     ws = opx(data).active
-    assert ws["A2"].data_type == "n" and ws["A2"].value == -5
-    assert ws["C2"].data_type == "n" and ws["C3"].data_type == "s"
+    assert ws["A2"].data_type == "n" and ws["A2"].value == -5 and not ws["A2"].quotePrefix
+    assert ws["B2"].data_type == "s" and ws["B2"].quotePrefix
+    assert ws["C2"].data_type == "n" and ws["C3"].data_type == "s" and ws["C3"].quotePrefix
 
 
 def test_header_cells_are_neutralised_too(writer):
     data = writer({"s": pd.DataFrame({"=cmd": [1], "ok": [2]})})
-    assert values(data)[0] == ["'=cmd", "ok"]
+    assert values(data)[0] == ["=cmd", "ok"]
+    ws = opx(data).active
+    assert ws["A1"].quotePrefix and ws["A1"].font.b and not ws["B1"].quotePrefix
 
 
 def test_strings_are_never_written_as_formulas(writer):
     ws = opx(writer({"s": pd.DataFrame({"t": ["=1+1", "SUM(1)"]})})).active
-    assert all(not str(c.value).startswith("=") for row in ws.iter_rows() for c in row)
+    assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+    assert ws["A2"].value == "=1+1" and ws["A2"].quotePrefix
 
 
 def test_csv_neutralises_text_but_not_numbers():
@@ -184,7 +196,7 @@ def test_odd_dtypes_are_written_as_text_or_numbers(writer):
                        "cx": [1 + 2j, 3 + 0j], "per": pd.Series(pd.period_range("2024-01", periods=2, freq="M")),
                        "u8": np.array([1, 255], dtype=np.uint8)})
     rows = values(writer({"s": df}))[1:]
-    assert rows[0][0] == "a" and rows[1][0] == "'=b"
+    assert rows[0][0] == "a" and rows[1][0] == "=b"
     assert rows[0][1].startswith("1 days") and rows[1][1] == ""
     assert rows[0][2] == "(1+2j)" and rows[0][3] == "2024-01" and rows[1][4] == 255.0
 

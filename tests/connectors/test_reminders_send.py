@@ -57,13 +57,33 @@ def free_port() -> int:
 
 
 class Inbox:
-    """aiosmtpd handler: keeps every message; refuses the addresses in `refuse`; waits `delay` s per message."""
+    """aiosmtpd handler: keeps every message; refuses the addresses in `refuse`; waits `delay` s per message.
+
+    With `barrier` = n, a message's DATA is held until n sessions are in DATA at the same time (or
+    `barrier_timeout` s pass): a sender is sequential, so n sessions in DATA at once are n senders
+    sending at once. `most_in_data` records the most sessions ever in DATA together.
+    """
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
         self.refuse: set[str] = set()
         self.delay = 0.0
         self.lock = threading.Lock()
+        self.barrier = 0
+        self.barrier_timeout = 30.0
+        self.in_data = 0
+        self.most_in_data = 0
+        self._all_there: asyncio.Event | None = None
+
+    async def _wait_for_the_others(self) -> None:
+        if self._all_there is None:
+            self._all_there = asyncio.Event()  # created in the server's event loop
+        if self.in_data >= self.barrier:
+            self._all_there.set()
+        try:
+            await asyncio.wait_for(self._all_there.wait(), timeout=self.barrier_timeout)
+        except asyncio.TimeoutError:
+            pass  # the test's assertion on most_in_data says so
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -72,8 +92,15 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.in_data += 1  # the handlers all run in the server's one event loop: no lock needed
+        self.most_in_data = max(self.most_in_data, self.in_data)
+        try:
+            if self.barrier:
+                await self._wait_for_the_others()
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_data -= 1
         msg = email.message_from_bytes(envelope.content, policy=email_policy.default)
         with self.lock:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
@@ -352,7 +379,8 @@ def test_two_cron_runs_and_a_double_click_at_once_send_each_reminder_once(tmp_pa
            "--secrets", str(secrets), "--actor", "cron"]
     plan = build_plan(data, AS_OF, store)  # the page's plan, previewed before the click
     expected = expected_email_codes(plan)
-    smtp.delay = 0.15  # a slow server keeps every sender busy long enough to overlap
+    smtp.delay = 0.05
+    smtp.barrier = 2  # the first message waits until a second sender is sending too: they overlap for sure
     procs = [subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(2)]
     aid = new_action_id()  # one confirmation dialog, its button clicked twice
@@ -372,6 +400,7 @@ def test_two_cron_runs_and_a_double_click_at_once_send_each_reminder_once(tmp_pa
         t.join(timeout=60)
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, out + err
+    assert smtp.most_in_data >= 2, "the senders never sent at the same time: the race was not tested"
     received = sorted(rcpts[0] for _, rcpts, _ in smtp.messages)
     assert received == sorted(expected)  # every reminder once, none twice
     for address, codes in expected.items():
@@ -476,7 +505,6 @@ def test_preview_renders_without_sending_or_claiming(data, store):
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 / localhost and its key (PEM files)."""
-    pytest.importorskip("cryptography")
     import datetime as dt
     import ipaddress
 

@@ -10,13 +10,14 @@ from typing import Any
 import pandas as pd
 import pytest
 import xlsxwriter
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import connectors.sources as sources
 from billing.model import RawSheet, RawWorkbook
 from connectors.sources import SourceError, decode_text, read_csv_files, read_source, sniff_delimiter
 from tests import messy
+from tests.budget import examples
 
 D = dt.datetime
 
@@ -201,18 +202,30 @@ _cell = st.one_of(
     _text,
     st.from_regex(r"0[0-9]{1,6}", fullmatch=True),  # leading-zero ids as text
     st.integers(min_value=-10**9, max_value=10**9),
-    st.floats(min_value=-1e9, max_value=1e9, allow_nan=False).map(lambda f: round(f, 4)),
+    # below 2**23: larger fractional numbers in a text column lose their digits (the xfail test below)
+    st.floats(min_value=-(2 ** 23 - 1), max_value=2 ** 23 - 1, allow_nan=False).map(lambda f: round(f, 4)),
     st.datetimes(min_value=D(1990, 1, 1), max_value=D(2060, 1, 1)).map(lambda d: d.replace(microsecond=0)),
     st.booleans(),
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def _as_text(value: Any) -> set[str]:
+    """The ways a number, bool or date cell may read as text in a column read as text."""
+    if isinstance(value, bool):
+        return {"true" if value else "false"}
+    if isinstance(value, dt.datetime):
+        full = value.isoformat(sep=" ")
+        return {full, value.date().isoformat()} if value.time() == dt.time() else {full}
+    number = float(value)
+    return {f"{number:.0f}"} if number.is_integer() else {repr(number)}  # -0.0 reads "-0"
+
+
+@settings(max_examples=examples(30), deadline=None)
 @given(titles=st.integers(0, 3), columns=st.lists(st.lists(_cell, min_size=1, max_size=25),
                                                      min_size=1, max_size=4))
-def test_every_workbook_cell_comes_back_with_its_value(tmp_path: Path, titles: int,
+def test_every_workbook_cell_comes_back_with_its_value(tmp_path_factory: pytest.TempPathFactory, titles: int,
                                                        columns: list[list[Any]]) -> None:
-    path = tmp_path / "random.xlsx"
+    path = tmp_path_factory.mktemp("cells") / "random.xlsx"  # a fresh file per example
     wb = xlsxwriter.Workbook(str(path))
     ws = wb.add_worksheet("S")
     date = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
@@ -242,12 +255,26 @@ def test_every_workbook_cell_comes_back_with_its_value(tmp_path: Path, titles: i
             have = cells[titles + 1 + i][j] if titles + 1 + i < len(cells) else None
             if isinstance(want, str) or want is None:
                 assert have == want
-            elif isinstance(have, str):  # a number, bool or date in a column read as text
-                assert isinstance(want, (bool, int, float, dt.datetime)), (want, have)
+            elif isinstance(have, str):  # a number, bool or date in a column read as text: its text
+                assert have in _as_text(want), (want, have)
             elif isinstance(want, bool):
                 assert have == want or have == float(want)
             else:
                 assert have == want, (want, have)
+
+
+@pytest.mark.xfail(strict=True, reason="fastexcel renders a number in a column read as text with 16 significant "
+                                       "digits: 8474337.37 becomes '8474337.369999999' (numbers >= 2**23 with "
+                                       "decimals); found by the value check above, not fixed yet")
+def test_a_big_amount_in_a_text_column_keeps_its_digits(tmp_path: Path) -> None:
+    path = tmp_path / "big.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("S")
+    ws.write_string(0, 0, "Amount")
+    ws.write_string(1, 0, "n/a")
+    ws.write_number(2, 0, 8474337.37)
+    wb.close()
+    assert grid(read_source(path).sheets[0])[2] == ["8474337.37"]
 
 
 # --------------------------------------------------------------------------- ods, xls
@@ -267,7 +294,6 @@ def test_ods_cells_keep_their_types(tmp_path: Path) -> None:
 
 
 def test_xls_cells_keep_their_types(tmp_path: Path) -> None:
-    pytest.importorskip("xlwt")
     wb = read_source(messy.legacy_xls(tmp_path))
     assert [s.name for s in wb.sheets] == ["Invoices", "Payments"]
     assert grid(wb.sheets[0]) == [
@@ -387,7 +413,6 @@ def test_uploaded_bytes_are_recognised_by_content(tmp_path: Path) -> None:
 
 
 def test_uploaded_xls_bytes_are_recognised(tmp_path: Path) -> None:
-    pytest.importorskip("xlwt")
     wb = read_source(messy.legacy_xls(tmp_path).read_bytes(), "legacy.xls")
     assert [s.name for s in wb.sheets] == ["Invoices", "Payments"]
 

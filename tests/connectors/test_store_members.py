@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from billing.roles import Role, RolesError, role_of, rules_from_members, rules_from_secrets
-from tests.connectors.test_store import any_store, db_url, store  # noqa: F401 (fixtures)
+from tests.connectors.test_store import any_store, db_url, store  # noqa: F401  (fixtures)
 
 FIXED = rules_from_secrets({"admin": ["root@example.com"]})
 

@@ -1,0 +1,47 @@
+"""The statement workbook: the PDF's content as values, headings in the customer's language, neutralised text."""
+from __future__ import annotations
+
+import io
+
+import openpyxl
+from python_calamine import CalamineWorkbook
+
+from connectors.statement_pdf import load_statement_texts
+from connectors.statement_xlsx import statement_xlsx
+from tests.connectors.statement_fixtures import COMPANY, EVIL, statements
+
+TEXTS = load_statement_texts()
+
+
+def _sheets(data: bytes) -> dict[str, list[list]]:
+    wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    return {name: wb.get_sheet_by_name(name).to_python() for name in wb.sheet_names}
+
+
+def test_workbook_has_the_statement_sections_with_numbers_not_text():
+    st = statements().of("C-EN")
+    sheets = _sheets(statement_xlsx(st, COMPANY, TEXTS))
+    assert list(sheets) == ["Statement of account", "Summary", "Account activity", "Open items"]
+    summary = dict(zip(sheets["Summary"][0], sheets["Summary"][1]))
+    assert summary["Opening balance"] == 1000.0 and summary["Closing balance"] == 834.56
+    activity = sheets["Account activity"]
+    head = activity[0]
+    balances = [row[head.index("Balance")] for row in activity[1:]]
+    assert balances == [1000.0, 1234.56, 834.56]
+    items = sheets["Open items"]
+    refs = [r[items[0].index("Reference")] for r in items[1:]]
+    assert refs == list(st.open_items["reference"])
+
+
+def test_formula_like_text_is_neutralised():
+    data = statement_xlsx(statements().of("C-EN"), COMPANY, TEXTS)
+    ws = openpyxl.load_workbook(io.BytesIO(data))["Account activity"]
+    cells = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "HYPERLINK" in c.value]
+    assert cells == ["'" + EVIL]
+    assert not any(c.data_type == "f" for row in ws.iter_rows() for c in row)
+
+
+def test_headings_follow_the_customers_language():
+    sheets = _sheets(statement_xlsx(statements().of("C-HU"), COMPANY, TEXTS))
+    assert "Folyószámla-kivonat" in sheets and "Nyitott tételek" in sheets
+    assert sheets["Összesítés"][1][sheets["Összesítés"][0].index("Záró egyenleg")] == 150000.0
