@@ -130,7 +130,7 @@ def test_an_unreadable_store_lets_nobody_in_and_shows_no_secret(monkeypatch):
 def test_a_viewer_sees_the_dashboards_as_themselves_without_a_name_field_or_the_admin_page():
     at = app_as(VIEWER)
     assert titles(at) == ["Overview"] and at.metric
-    assert any(c.value == "Signed in as val@example\\.com · viewer" for c in at.sidebar.caption)
+    assert any(plain(c.value) == "Signed in as val@example.com · viewer" for c in at.sidebar.caption)
     assert ACTOR_KEY not in {t.key for t in at.sidebar.text_input}  # the free "Your name" field is gone
 
 
@@ -161,7 +161,7 @@ def test_an_admin_adds_a_member_who_can_then_sign_in_with_that_role():
 
     carol = app_as("carol@example.com")
     assert titles(carol) == ["Overview"]
-    assert any("carol@example\\.com · finance" in c.value for c in carol.sidebar.caption)
+    assert any("carol@example.com · finance" in plain(c.value) for c in carol.sidebar.caption)
 
 
 # --------------------------------------------------------------------------- refused where the action runs
@@ -260,7 +260,7 @@ def test_a_server_on_every_interface_without_sign_in_draws_dashboards_and_refuse
     listening_on("0.0.0.0")
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     ok(at.run())
-    assert any("listens on 0\\.0\\.0\\.0" in w.value for w in at.warning) and at.metric
+    assert any("listens on 0.0.0.0" in plain(w.value) for w in at.warning) and at.metric
     assert ACTOR_KEY not in {t.key for t in at.sidebar.text_input}
     ok(at.switch_page("pages/data.py").run())
     at.session_state["data_pending_upload"] = [("messy.xlsx", files.messy_xlsx())]

@@ -475,7 +475,7 @@ def _expected_from_repr(x: float, d: int):
     if scaled != scaled.to_integral_value():
         return None
     v = int(scaled)
-    return v if abs(v) < 10**18 else None
+    return v if abs(v) < 10**17 else None  # larger: quarantined (sums must stay exact in int64)
 
 
 @settings(max_examples=examples(40), deadline=None)
@@ -580,7 +580,7 @@ cells = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(cells, max_size=12), st.sampled_from(["USD", "JPY", "BHD"]), st.sampled_from([None, ".", ","]),
        st.booleans())
 def test_fast_path_gives_what_the_general_grammar_gives(values, currency, decimal, arrow):

@@ -51,7 +51,7 @@ def test_a_crashing_upload_is_a_message_and_the_server_keeps_serving(page, crash
 
     open_app(page, crash_server.url, "data", expect_title="Data")  # a new session, as another user's
     upload(page, "fine.xlsx", corpus.invoices_workbook())
-    page.get_by_text(re.compile(r": 20 invoice lines, 0 payments")).wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r": 20 invoice lines, 0 payments")).first.wait_for(timeout=120_000)
     wait_idle(page)
     assert_no_exception(page)
     assert healthy(crash_server.url)

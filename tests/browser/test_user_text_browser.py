@@ -17,6 +17,7 @@ from connectors.export import write_demo_workbook
 from connectors.load import load_uploads
 from connectors.store import Store
 from tests.browser.helpers import assert_no_exception, main_text, open_app, wait_idle
+from tests.workspace_data import import_demo
 from ui import state
 
 pytestmark = pytest.mark.browser
@@ -45,6 +46,7 @@ def beacon():
         server.server_close()
 
 
+
 def plant_dispute(data_dir, evil: str) -> int:
     buf = io.BytesIO()
     write_demo_workbook(buf, seed=state.DEMO_SEED, n_lines=state.DEMO_LINES)
@@ -52,6 +54,7 @@ def plant_dispute(data_dir, evil: str) -> int:
                     with_exceptions=False).aging
     line = aging[aging["open"] > 0].iloc[0]
     with Store(data_dir=data_dir) as store:
+        import_demo(store)  # the team's own data: the demo alone is a sandbox whose disputes live elsewhere
         did = store.open_dispute(action_id="evil-open", actor=evil, lines=aging, amount=1, reason="damaged",
                                  owner=evil, line_codes=[str(line["line_code"])], description=evil)
         store.add_dispute_note(did, "note", evil, action_id="evil-note", actor=evil)
