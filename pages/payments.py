@@ -104,11 +104,13 @@ def render_summary(alloc) -> None:
         ],
         alloc.unapplied.assign(measure="Unapplied"),
     ]
-    long = pd.concat([p[["measure", "currency", "amount"]] for p in parts if len(p)], ignore_index=True)
-    if not len(long):
+    parts = [p for p in parts if len(p)]
+    if not parts:  # an invoices-only import: nothing received, nothing applied
+        st.info("No payments or credit notes in this data yet: every invoice line is open.")
         return
+    long = pd.concat([p[["measure", "currency", "amount"]] for p in parts], ignore_index=True)
     table, config = per_currency_columns(long, ["measure"], "amount")
-    order = [p["measure"].iloc[0] for p in parts if len(p)]
+    order = [p["measure"].iloc[0] for p in parts]
     table = table.set_index("measure").reindex(order).reset_index()
     config["measure"] = st.column_config.Column(" ")
     st.dataframe(table, hide_index=True, column_config=config, key="payments_summary")

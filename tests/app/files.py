@@ -81,3 +81,10 @@ def unmapped_xlsx(amount: int = 100) -> bytes:
             ],
         }
     )
+
+
+def invoices_only_xlsx() -> bytes:
+    """An export with invoice lines and no payments sheet (payments are optional)."""
+    return _book({"Invoices": [["Invoice #", "Customer", "Invoice Date", "Due Date", "Amount", "Currency"],
+                               ["INV-1", "C1", D(2024, 3, 1), D(2024, 3, 31), 120.5, "USD"],
+                               ["INV-2", "C2", D(2024, 3, 5), D(2024, 4, 4), 80, "USD"]]})

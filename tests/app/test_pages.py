@@ -274,6 +274,15 @@ def test_upload_of_a_messy_file_shows_the_quarantined_rows():
         assert not any("Demo data" in m.value for m in at.markdown)
 
 
+def test_an_invoices_only_upload_draws_every_page_with_everything_open():
+    at = upload(start("data"), "invoices.xlsx", files.invoices_only_xlsx())
+    assert any("Stored as import #1: 2 invoice lines" in s.value for s in at.success)
+    for page in PAGES[:-1]:
+        ok(at.switch_page(f"pages/{page}.py").run())
+    at.switch_page("pages/payments.py").run()
+    assert any("every invoice line is open" in i.value for i in ok(at).info)
+
+
 def test_code_can_hand_files_to_the_data_page():
     at = start("data")
     at.session_state["data_pending_upload"] = [("messy.xlsx", files.messy_xlsx())]
