@@ -253,7 +253,19 @@ def _crash_message(job: _Job, exc: BaseException) -> str:
 
 
 def _peak() -> int:
-    """This process's peak resident memory in bytes (Linux reports KiB)."""
+    """This process's peak resident memory in bytes.
+
+    VmHWM is the high-water mark of this process's own address space. ru_maxrss is not: Linux
+    carries the parent's resident size at the fork into it across exec, so a worker started from a
+    big server would report the server's size (ru_maxrss stays the fallback where /proc is missing).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
