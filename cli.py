@@ -285,6 +285,22 @@ def _secrets_path(arg: str | None) -> Path | None:
     return None
 
 
+def _before_sending(args: argparse.Namespace, data, dry_run: str) -> int | None:
+    """The gate of every command that sends: quarantined cells are announced; without --send it is a
+    dry run; with quarantined cells nothing is sent unless --allow-data-errors. Returns the exit code
+    to stop with, or None to go on and send."""
+    if len(data.quarantine):
+        print(f"{len(data.quarantine)} cell(s) quarantined; run `cli.py check` to list them.", file=sys.stderr)
+    if not args.send:
+        print(dry_run)
+        return EXIT_DATA if len(data.quarantine) else EXIT_OK
+    if len(data.quarantine) and not args.allow_data_errors:
+        print("error: not sending: the source has quarantined cells, so some payments may be missing "
+              "(fix them, or add --allow-data-errors)", file=sys.stderr)
+        return EXIT_DATA
+    return None
+
+
 def cmd_remind(args: argparse.Namespace) -> int:
     """Payment reminders: print the plan (dry run), or send with --send (for cron)."""
     import tomllib
@@ -326,16 +342,9 @@ def cmd_remind(args: argparse.Namespace) -> int:
         for msg in preview(plan, renderer, customer_ids=args.preview or []):
             print(f"\n--- {msg.customer_id} ({msg.level}, {msg.language}) ---\nSubject: {msg.subject}\n\n"
                   f"{msg.text}\nSMS: {msg.sms}")
-        if len(data.quarantine):
-            print(f"{len(data.quarantine)} cell(s) quarantined; run `cli.py check` to list them.",
-                  file=sys.stderr)
-        if not args.send:
-            print("Dry run: nothing sent (add --send to send).")
-            return EXIT_DATA if len(data.quarantine) else EXIT_OK
-        if len(data.quarantine) and not args.allow_data_errors:
-            print("error: not sending: the source has quarantined cells, so some payments may be missing "
-                  "(fix them, or add --allow-data-errors)", file=sys.stderr)
-            return EXIT_DATA
+        stop = _before_sending(args, data, "Dry run: nothing sent (add --send to send).")
+        if stop is not None:
+            return stop
         channels = {ch for r in plan.reminders for ch in r.channels}
         if "email" in channels and smtp is None:
             raise UsageError("--send needs an SMTP server: [smtp] in .streamlit/secrets.toml (or --secrets) "
@@ -407,15 +416,9 @@ def cmd_statements(args: argparse.Namespace) -> int:
         except (ValueError, StatementRenderError) as exc:
             raise UsageError(str(exc)) from exc
         print(f"Wrote {len(paths)} statement file(s) as of {as_of:%Y-%m-%d} to {args.out}")
-        if len(data.quarantine):
-            print(f"{len(data.quarantine)} cell(s) quarantined; run `cli.py check` to list them.", file=sys.stderr)
-        if not args.send:
-            print("Dry run: nothing emailed (add --send to email each statement once).")
-            return EXIT_DATA if len(data.quarantine) else EXIT_OK
-        if len(data.quarantine) and not args.allow_data_errors:
-            print("error: not sending: the source has quarantined cells, so some payments may be missing "
-                  "(fix them, or add --allow-data-errors)", file=sys.stderr)
-            return EXIT_DATA
+        stop = _before_sending(args, data, "Dry run: nothing emailed (add --send to email each statement once).")
+        if stop is not None:
+            return stop
 
         def sent(done: int, total: int, r) -> None:
             extra = f": {r.error}" if r.error else ""
