@@ -5,8 +5,9 @@ table/column), 2 usage errors and action-store problems (busy, damaged, empty
 or unreachable store: the message names the store, never the input file).
 
 `import SOURCE` stores SOURCE as the workspace's current import (the data
-every app session shows); `report`, `remind` and `check` without SOURCE work
-on that current import, so cron can run `python cli.py remind --send` alone.
+every app session shows); `report`, `remind`, `statements` and `check` without SOURCE work
+on that current import, so cron can run `python cli.py remind --send` alone (and
+`statements --as-of D --out DIR --send`).
 Everything goes through the application layer (`services/`).
 """
 from __future__ import annotations
@@ -370,15 +371,14 @@ def cmd_remind(args: argparse.Namespace) -> int:
 
 
 def cmd_statements(args: argparse.Namespace) -> int:
-    """Statements of account: one file per customer (PDF, optionally XLSX); --send emails each once."""
-    import getpass
+    """Statements of account: one file per customer (PDF, optionally XLSX); --send emails each once.
+    Without SOURCE: the workspace's current import."""
     import tomllib
 
-    from billing.analysis import analyse
     from connectors.mailer import ConfigError, Mailer, SmtpConfig
     from connectors.reminders import read_secrets_file
     from connectors.statement_pdf import StatementRenderError
-    from connectors.store import Store, new_action_id
+    from connectors.store import new_action_id
     from services import statements as statements_service
 
     as_of = _as_of(args.as_of)
@@ -394,18 +394,8 @@ def cmd_statements(args: argparse.Namespace) -> int:
         raise UsageError("--send needs an SMTP server: [smtp] in .streamlit/secrets.toml (or --secrets) "
                          "or LINEWISE_SMTP_HOST / LINEWISE_SMTP_FROM_ADDRESS ...")
     data = _load(args)
-    with Store.from_secrets(secrets) as store:
-        analysis = analyse(data, as_of, _policy(args), store.open_dispute_lines(), with_exceptions=False,
-                           with_kpis=False)
-        try:
-            stmts = statements_service.build(data, analysis, store, period_start=period_start,
-                                             only_open=args.only_open, customer_ids=args.customer,
-                                             settings=settings)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-        missing = sorted(set(args.customer or []) - set(stmts.customer_ids))
-        for cid in missing:
-            print(f"note: customer {cid} has nothing to state as of {as_of:%Y-%m-%d}", file=sys.stderr)
+    with _workspace(args) as ws:
+        stmts = _build_statements(args, data, ws, as_of, period_start, settings)
 
         def wrote(done: int, total: int, name: str) -> None:
             print(f"[{done}/{total}] {name}", flush=True)
@@ -424,10 +414,28 @@ def cmd_statements(args: argparse.Namespace) -> int:
             extra = f": {r.error}" if r.error else ""
             print(f"[{done}/{total}] {r.status:<7} {r.customer_id} {r.address or ''}{extra}", flush=True)
 
-        report = statements_service.send(stmts, store, Mailer(smtp), settings, action_id=new_action_id(),
-                                         actor=args.actor or f"cli:{getpass.getuser()}", progress=sent)
+        report = statements_service.send(ws, _actor(args), stmts, Mailer(smtp), settings,
+                                         action_id=new_action_id(), progress=sent)
         print(f"Sent {len(report.sent)}, failed {len(report.failed)}, skipped {len(report.skipped)}.")
         return EXIT_OK if report.ok else EXIT_DATA
+
+
+def _build_statements(args: argparse.Namespace, data, ws, as_of: pd.Timestamp, period_start, settings):
+    """Every wanted customer's statement from one engine pass, with the workspace's open disputes."""
+    from billing.analysis import analyse
+    from services import statements as statements_service
+
+    analysis = analyse(data, as_of, _policy(args), ws.store.open_dispute_lines(), with_exceptions=False,
+                       with_kpis=False)
+    try:
+        stmts = statements_service.build(data, analysis, ws.store, period_start=period_start,
+                                         only_open=args.only_open, customer_ids=args.customer,
+                                         settings=settings)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    for cid in sorted(set(args.customer or []) - set(stmts.customer_ids)):
+        print(f"note: customer {cid} has nothing to state as of {as_of:%Y-%m-%d}", file=sys.stderr)
+    return stmts
 
 
 def _reminder_qr(company):
@@ -539,8 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Statements of account as of a date: one PDF (and/or XLSX) per customer in "
                        "--out, in the customer's language, with the company details of [company] in the "
                        "secrets. --send emails each customer's statement once per statement date (dry run "
-                       "by default). Exit 1 on data errors or a failed send.")
-    _source_args(p)
+                       "by default). Exit 1 on data errors or a failed send. Without SOURCE: the workspace's "
+                       "current import.")
+    _source_args(p, optional=True)
     p.add_argument("--as-of", required=True, help="statement date YYYY-MM-DD")
     p.add_argument("--out", required=True, help="folder for the files (created if missing)")
     p.add_argument("--customer", action="append", metavar="ID", help="only this customer (repeatable)")
@@ -552,7 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", help="engine policy TOML (basis, tolerances ...)")
     p.add_argument("--secrets", help="secrets TOML with [company], [smtp], [store], [late_payment]")
     p.add_argument("--texts", help="folder of statement texts ({lang}.toml) overriding the shipped ones")
-    p.add_argument("--actor", help="who sends, for the audit trail (default cli:<user>)")
+    p.add_argument("--actor", help="who sends, for the audit trail (default $LINEWISE_ACTOR, else cli:<user>)")
     p.add_argument("--allow-data-errors", action="store_true",
                    help="send even when the source has quarantined cells")
     p.set_defaults(func=cmd_statements)

@@ -6,7 +6,7 @@
     stmts = build(data, analysis, store, only_open=False)      # all customers, one engine pass
     pdf = render_pdf(stmts.of("C1"), settings)                 # one PDF (the Customer page)
     paths = write_files(stmts, out_dir, settings, progress=cb) # bulk: one file per customer
-    report = send(stmts, store, mailer, settings, action_id=..., actor=...)   # each once
+    report = send(ws, actor, stmts, mailer, settings, action_id=...)  # each once
 
 **Once per (customer, statement date).** `send` claims the pair in the
 store's statement log before it sends (``Store.claim_statement``), then
@@ -30,6 +30,7 @@ import pandas as pd
 
 from billing.company import CompanyDetails
 from billing.interest import InterestPolicy
+from billing.roles import Action
 from billing.messages import format_day, format_money
 from billing.model import OPEN_DISPUTE_STATUSES
 from billing.statement import CustomerStatement, Statements, statements_from
@@ -39,7 +40,9 @@ from connectors.mailer import ConfigError, Mailer, MailError
 from connectors.reminders import SendReport, SendResult
 from connectors.statement_pdf import PDF_MIME, StatementRenderer, StatementRenderError, load_statement_texts
 from connectors.statement_xlsx import XLSX_MIME, statement_xlsx
+from connectors.outbox import PreviewOutbox
 from connectors.store import ActionConflict, Store
+from services.context import Actor, Workspace, authorize
 
 __all__ = ["StatementSettings", "load_settings", "dispute_amounts", "build", "render_pdf", "render_xlsx",
            "file_name", "write_files", "send", "email_text", "ReminderStatements", "PDF_MIME", "XLSX_MIME",
@@ -215,18 +218,29 @@ def _send_one(st: CustomerStatement, store: Store, mailer: Mailer, renderer: Sta
     return result("sent", message_id=message_id, subject=subject)
 
 
-def send(stmts: Statements, store: Store, mailer: Mailer, settings: StatementSettings, *, action_id: str,
-         actor: str, customer_ids: Iterable[str] | None = None,
+def send(ws: Workspace, actor: Actor, stmts: Statements, mailer: Mailer | None, settings: StatementSettings, *,
+         action_id: str, outbox: PreviewOutbox | None = None, customer_ids: Iterable[str] | None = None,
          progress: Callable[[int, int, SendResult], None] | None = None) -> SendReport:
-    """Email each customer's statement (PDF attached) once per statement date; see the module doc."""
+    """Email each customer's statement (PDF attached) once per statement date; see the module doc.
+
+    Sending statements needs the permission to send reminders (one check, audited when refused).
+    In the demo sandbox `mailer` is ignored and every message goes to `outbox` (the preview
+    outbox), as reminders do."""
     if not isinstance(action_id, str) or not action_id.strip():
         raise ValueError("action_id must be a non-empty string (see connectors.store.new_action_id)")
     wanted = None if customer_ids is None else {str(c) for c in customer_ids}
     ids = [c for c in stmts.customer_ids if wanted is None or c in wanted]
+    authorize(ws, actor, Action.REMINDER_SEND, action_id=action_id, detail={"statements": len(ids)})
+    if ws.sandbox:
+        if outbox is None:
+            raise ValueError("the demo sandbox sends to the preview outbox: pass outbox=")
+        mailer = outbox.mailer()
+    if mailer is None:
+        raise ValueError("sending statements needs an e-mail server ([smtp])")
     report = SendReport()
     with StatementRenderer(settings.company, settings.texts) as renderer:
         for n, cid in enumerate(ids, start=1):
-            r = _send_one(stmts.of(cid), store, mailer, renderer, settings, action_id, actor)
+            r = _send_one(stmts.of(cid), ws.store, mailer, renderer, settings, action_id, actor.name)
             report.results.append(r)
             if progress is not None:
                 progress(n, len(ids), r)

@@ -7,8 +7,7 @@ import streamlit as st
 from connectors.mailer import ConfigError
 from connectors.statement_pdf import StatementRenderError
 from services import statements as service
-from billing.roles import Action
-from services.context import NotAllowed, authorize
+from services.context import NotAllowed
 from ui import state
 from ui.store import action_id, current_actor, done, get_store, sandbox
 
@@ -104,22 +103,18 @@ def _confirm(data, analysis, mailer, keep: set[str] | None, cfg: service.Stateme
         _close()
         st.rerun()
     if go:
-        ws = state.workspace()
         aid = action_id("send_statements")
-        try:  # the permission to send reminders covers statements (one check, audited when refused)
-            authorize(ws, current_actor(), Action.REMINDER_SEND, action_id=aid, detail={"statements": len(todo)})
-        except NotAllowed as exc:
-            st.error(str(exc))
-            return
-        if ws.sandbox:  # demo data: everything goes to the preview outbox, nothing leaves the machine
-            mailer = sandbox()[1].mailer()
         bar = st.progress(0.0, text="Sending …")
 
         def progress(n: int, total: int, r) -> None:
             bar.progress(n / total, text=f"{n} of {total} · {r.customer_id} {r.status}")
 
-        report = service.send(stmts, ws.store, mailer, cfg, action_id=aid, actor=current_actor().name,
-                              customer_ids=todo, progress=progress)
+        try:  # demo data: the service sends to the preview outbox, nothing leaves the machine
+            report = service.send(state.workspace(), current_actor(), stmts, mailer, cfg, action_id=aid,
+                                  outbox=sandbox()[1], customer_ids=todo, progress=progress)
+        except NotAllowed as exc:  # refused (and audited) before anything was claimed
+            st.error(str(exc))
+            return
         st.session_state[REPORT] = {"as_of": f"{analysis.as_of:%Y-%m-%d}", "results": report.frame()}
         done("send_statements")
         _close()

@@ -9,11 +9,14 @@ import pytest
 import xlsxwriter
 
 import cli
+from connectors.reminders import read_secrets_file as cli_secrets
 from billing.analysis import analyse
 from connectors.load import load_dataset
 from connectors.mailer import Mailer, SmtpConfig
 from connectors.store import Store, new_action_id
 from services import statements as service
+from services.auth import cli_actor
+from services.context import Workspace
 from tests.connectors.statement_fixtures import need_tool
 from tests.connectors.test_reminders_send import smtp  # noqa: F401  (the aiosmtpd server fixture: messages are (from, rcpts, msg))
 
@@ -62,7 +65,8 @@ def _run(book, store, smtp, as_of=AS_OF, action_id=None):
     stmts = service.build(data, analysis, store, settings=settings)
     mailer = Mailer(SmtpConfig(host="127.0.0.1", port=smtp.port, security="none",
                                from_address="AR <ar@acme.test>", timeout=10))
-    return service.send(stmts, store, mailer, settings, action_id=action_id or new_action_id(), actor="test")
+    return service.send(Workspace(store), cli_actor(name="test"), stmts, mailer, settings,
+                        action_id=action_id or new_action_id())
 
 
 def test_each_statement_is_emailed_once_with_its_pdf(book, store, smtp, tmp_path):
@@ -140,6 +144,25 @@ def test_cli_writes_one_file_per_customer_and_sends_only_with_send(book, tmp_pat
     assert cli.main(args + ["--send"]) == 0  # C-EN was sent already: only the others go
     assert sorted(r for _, rcpts, _ in smtp.messages for r in rcpts) == [
         "en@acme.test", "hu@kovacs.test", "zh@hd.test"]
+
+
+def test_cli_states_the_current_import_when_no_source_is_given(book, tmp_path, smtp, capsys):
+    secrets = _secrets(tmp_path, smtp.port)
+    base = ["statements", "--as-of", AS_OF, "--secrets", str(secrets), "--customer", "C-HU"]
+    assert cli.main(base + ["--out", str(tmp_path / "none")]) == 2
+    assert "no import yet" in capsys.readouterr().err and not (tmp_path / "none").exists()
+    assert cli.main(["import", str(book), "--secrets", str(secrets)]) == 0
+    capsys.readouterr()
+    assert cli.main(base + ["--out", str(tmp_path / "cur"), "--send", "--actor", "cron-statements"]) == 0
+    printed = capsys.readouterr()
+    assert "Current import #1: ar.xlsx" in printed.err
+    assert [p.name for p in (tmp_path / "cur").iterdir()] == ["statement-C-HU-2026-06-30.pdf"]
+    assert "[1/1] sent    C-HU hu@kovacs.test" in printed.out and len(smtp.to("hu@kovacs.test")) == 1
+    with Store.from_secrets(cli_secrets(secrets)) as store:
+        log = store.statement_log(AS_OF)
+        assert log[["customer_id", "status"]].values.tolist() == [["C-HU", "sent"]]
+        claims = store.audit_events(entity="statement")
+        assert set(claims["actor"]) == {"cron-statements"}
 
 
 def test_cli_refuses_send_without_smtp_and_a_bad_iban(book, tmp_path, capsys):

@@ -21,6 +21,7 @@ import pytest
 
 import services.actions
 import services.auth
+import services.statements
 import services.workspace
 from billing.ingest import IngestOptions
 from billing.roles import Action, Actor, Mode, Role
@@ -69,6 +70,8 @@ CALLS = [
                                 "roles_section": None}, Action.MEMBERS),
     (services.auth.remove_member, {"pattern": "x@example.com", "action_id": "a8", "roles_section": None},
      Action.MEMBERS),
+    (services.statements.send, {"stmts": SimpleNamespace(customer_ids=["C1"]), "mailer": NeverCalled(),
+                                "settings": None, "action_id": "a10"}, Action.REMINDER_SEND),
 ]
 IDS = [f"{f.__name__}-{a.value}" for f, _, a in CALLS]
 
@@ -82,7 +85,7 @@ def ws(tmp_path):
 
 def test_every_action_function_is_in_the_table():
     listed = {f for f, _, _ in CALLS}
-    for module in (services.actions, services.workspace, services.auth):
+    for module in (services.actions, services.workspace, services.auth, services.statements):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             params = list(inspect.signature(fn).parameters)
             own = fn.__module__ == module.__name__ and not name.startswith("_")
