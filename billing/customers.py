@@ -48,3 +48,36 @@ def selected_customers(customers: pd.DataFrame, chosen: Iterable[str] = (), segm
     if chosen:
         keep = set(chosen) if keep is None else keep & set(chosen)
     return keep
+
+
+ADDRESS_PARTS = ("address", "address_2", "postcode", "city", "region", "country")
+
+
+def customer_address(customers: pd.DataFrame) -> pd.Series:
+    """The postal address of each customer row as one multi-line string (``<NA>`` when it has none).
+
+    Lines: the street (``address``, which may itself hold several lines), ``address_2``, the town
+    line, ``country``. The town line is "postcode city" ("1051 Budapest", "75002 Paris"); with a
+    region it is "city, region postcode" as North American and Australian addresses are written
+    ("Springfield, IL 62704"). Missing parts leave no blank line.
+    """
+    def part(name: str) -> pd.Series:
+        if name not in customers:
+            return pd.Series("", index=customers.index, dtype="string")
+        return customers[name].astype("string").fillna("").str.strip()
+
+    street, street_2, postcode, city, region, country = (part(n) for n in ADDRESS_PARTS)
+    european = _joined([postcode, city], " ")
+    with_region = _joined([_joined([city, region], ", "), postcode], " ")
+    town = european.where(region == "", with_region)
+    lines = [street.str.replace(r"\s*\n\s*", "\n", regex=True), street_2, town, country]
+    text = _joined(lines, "\n")
+    return text.mask(text == "")
+
+
+def _joined(parts: list[pd.Series], sep: str) -> pd.Series:
+    """Element-wise join of string Series, skipping empty parts (no doubled or dangling separators)."""
+    out = parts[0]
+    for p in parts[1:]:
+        out = (out + sep + p).where((out != "") & (p != ""), out + p)
+    return out

@@ -50,6 +50,9 @@ class Table:
     # Words that may stand next to a synonym without changing what it names: "Invoice Type"
     # is the kind, "Discount Type" is not ("discount" is no neutral word).
     neutral: tuple[str, ...] = field(default=())
+    # Columns that describe rows of the table but never, by themselves, make a sheet this table:
+    # an invoice-line export with "CustomerID" and "Country" is not a customer master.
+    supporting: tuple[str, ...] = field(default=())
 
     @property
     def required_columns(self) -> list[str]:
@@ -112,9 +115,29 @@ CUSTOMERS = Table("customers", (
        "负责人", "销售", "felelős", "üzletkötő"),
     _c("dunning_blocked", "flag", False, "dunning block", "no dunning", "do not remind",
        "催款冻结", "停止催款", "felszólítás tiltva", "fizetési felszólítás tiltás"),
+    # The postal address, in the parts contact exports give it (Zoho "Billing Address/Street2/City/
+    # State/Code/Country", Invoice Ninja "Address 1/2, City, State, Postal Code", Odoo "Street, Street2,
+    # City, ZIP", QuickBooks "Billing Street/City/State/ZIP", Xero "POAddressLine1, POCity ..."); a
+    # single multi-line "Address" cell works too. `billing.customers.customer_address` joins them.
+    _c("address", "text", False, "street", "street address", "address 1", "address line 1", "address1",
+       "street 1", "billing address", "billing street", "billing address line 1", "bill to address",
+       "postal address", "mailing address", "po address line1", "地址", "账单地址", "通讯地址", "cím",
+       "számlázási cím", "utca", "utca házszám", "postacím"),
+    _c("address_2", "text", False, "address 2", "address line 2", "address2", "street 2", "street2",
+       "billing street2", "billing street 2", "billing address 2", "billing address line 2",
+       "po address line2", "地址2", "cím 2"),
+    _c("city", "text", False, "town", "billing city", "po city", "城市", "város", "település", "helység"),
+    _c("postcode", "text", False, "post code", "postal code", "zip", "zip code", "zipcode", "zip postcode",
+       "billing code", "billing zip", "billing postal code", "billing postcode", "po postal code",
+       "邮编", "邮政编码", "irányítószám", "irsz"),
+    _c("region", "text", False, "state", "province", "county", "billing state", "billing region",
+       "po region", "省", "省份", "megye"),
+    _c("country", "text", False, "billing country", "country code", "po country", "国家", "国家地区",
+       "ország"),
 ), synonyms=("customers", "customer", "clients", "accounts", "customer master", "客户",
              "客户表", "客户资料", "vevők", "ügyfelek", "partnerek", "contacts"),
-   neutral=("customer", "client", "contact", "the"))
+   neutral=("customer", "client", "contact", "the"),
+   supporting=("address", "address_2", "city", "postcode", "region", "country"))
 
 ORDERS = Table("orders", (
     _c("order_id", "id", True, "order", "order no", "order #", "order number", "so", "so no",

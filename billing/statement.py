@@ -29,6 +29,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from billing.customers import customer_address
 from billing.model import OPEN_DISPUTE_STATUSES
 
 __all__ = ["ACTIVITY_KINDS", "ACTIVITY_COLUMNS", "OPEN_ITEM_COLUMNS", "TOTAL_COLUMNS", "Statements",
@@ -112,6 +113,11 @@ class CustomerStatement:
     @property
     def currencies(self) -> list[str]:
         return [str(c) for c in self.totals["currency"]]
+
+    @property
+    def address_lines(self) -> list[str]:
+        """The customer's postal address (``billing.customers.customer_address``), one line each."""
+        return [ln.strip() for ln in str(self.header.get("address") or "").splitlines() if ln.strip()]
 
     def total(self, currency: str, column: str) -> int:
         row = self.totals[self.totals["currency"] == currency]
@@ -280,6 +286,7 @@ def _headers(customers: pd.DataFrame | None, ids: Iterable[str]) -> pd.DataFrame
             out[f] = pd.NA
         return out
     first = customers.drop_duplicates("customer_id")
+    first = first.assign(address=customer_address(first))  # the parts of the address, one text
     c = first.set_index(first["customer_id"].astype(str))
     for f in HEADER_FIELDS:
         out[f] = c[f].reindex(ids).to_numpy() if f in c.columns else pd.NA

@@ -174,7 +174,7 @@ def statement_document(st: CustomerStatement, company: CompanyDetails, texts: Ma
     """The statement as plain data for a layout (see the module doc); ``lang`` says the language used."""
     lang, loc, labels = pick_texts(texts, st.header.get("language"), default_language)
     h = st.header
-    customer_lines = [ln.strip() for ln in str(h.get("address") or "").splitlines() if ln.strip()]
+    customer_lines = st.address_lines
     if h.get("payment_terms_days") is not None:
         customer_lines.append(fill(labels["terms"], days=int(h["payment_terms_days"])))
     meta = [[labels["statement_date"], _day(st.as_of, loc)], [labels["customer_id"], st.customer_id]]

@@ -466,8 +466,15 @@ def _missing_required(table: str, matched: dict[str, Any]) -> list[str]:
     return out
 
 
+def _telling(table: str, matched: dict[str, Any]) -> int:
+    """How many matched columns say the sheet is `table` (its supporting columns, such as a
+    customer's country on an invoice-line export, do not)."""
+    return sum(c not in TABLES[table].supporting for c in matched)
+
+
 def _enough(table: str, matched: dict[str, Any]) -> bool:
-    return len(matched) >= 2 or (bool(TABLES[table].required_columns) and not _missing_required(table, matched))
+    return _telling(table, matched) >= 2 or (bool(TABLES[table].required_columns)
+                                             and not _missing_required(table, matched))
 
 
 def _preset(cands: list[_Cand], texts: dict[str, str] | None) -> dict[str, Any]:
@@ -1055,7 +1062,7 @@ def _assign_sheets(sheets: list[_Sheet], mapping: dict, missing: dict[str, str],
             # a partial fit (to say what is missing) only for the required table; an optional
             # table or payments takes a sheet by its headers only when nothing is missing
             partial_ok = TABLES[table].required_table and covered >= 2 and len(hdr.matched) >= 3
-            if (not lacking and len(hdr.matched) >= 2) or partial_ok:
+            if (not lacking and _telling(table, hdr.matched) >= 2) or partial_ok:
                 pairs.append((-(covered / len(req)), -len(hdr.matched), s.raw.hidden, order, table, s))
     for *_, table, s in sorted(pairs, key=lambda p: p[:4]):
         if table in assign or id(s) in taken:

@@ -32,8 +32,9 @@ def _header(st: CustomerStatement, company: CompanyDetails, L: Mapping[str, str]
         rows.append((L["iban"], company.iban_formatted))
     if company.bic:
         rows.append((L["bic"], company.bic))
-    rows += [(L["customer_id"], st.customer_id), ("", str(st.header.get("name") or st.customer_id)),
-             (L["statement_date"], st.as_of.strftime("%Y-%m-%d"))]
+    rows += [(L["customer_id"], st.customer_id), ("", str(st.header.get("name") or st.customer_id))]
+    rows += [("", line) for line in st.address_lines]
+    rows.append((L["statement_date"], st.as_of.strftime("%Y-%m-%d")))
     if not st.only_open:
         rows.append((L["period"], fill(L["period_value"], start=st.period_start.strftime("%Y-%m-%d"),
                                        end=st.as_of.strftime("%Y-%m-%d"))))

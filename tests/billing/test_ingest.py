@@ -263,3 +263,38 @@ def test_canonical_order_is_a_stable_sort_by_invoice_line_sheet_row(rows):
                         "_row": np.array([r[3] for r in rows], dtype=np.int64), "x": np.arange(len(rows))})
     want = inv.sort_values(["invoice_no", "line_no", "_sheet", "_row"], kind="stable").reset_index(drop=True)
     pd.testing.assert_frame_equal(_canonical_order(inv), want)
+
+
+def _customers_of(*customer_sheet: list) -> pd.DataFrame:
+    book = RawWorkbook("t.xlsx", [sheet("Invoices", [INV_HEADER, inv("I-1", 1, "C1", "2024-01-05", "10.00")]),
+                                  sheet("Contacts", list(customer_sheet))])
+    return build_dataset(book, IngestOptions(default_currency="EUR")).tables["customers"]
+
+
+def test_address_parts_are_read_under_the_names_contact_exports_use():
+    zoho = _customers_of(["Customer ID", "Display Name", "Billing Address", "Billing Street2", "Billing City",
+                          "Billing State", "Billing Country", "Billing Code", "Shipping Address"],
+                         ["C1", "Avengers", "890 Fifth Avenue", "Floor 3", "New York", "NY", "USA", "10021",
+                          "Pier 7"])
+    assert zoho.loc[0, ["address", "address_2", "city", "region", "country", "postcode"]].tolist() == [
+        "890 Fifth Avenue", "Floor 3", "New York", "NY", "USA", "10021"]  # never the shipping address
+    odoo = _customers_of(["Customer", "Name", "Street", "Street2", "Zip", "City", "Country"],
+                         ["C1", "Azure", "4557 De Silva St", None, "94538", "Fremont", "United States"])
+    assert odoo.loc[0, ["address", "postcode", "city", "country"]].tolist() == [
+        "4557 De Silva St", "94538", "Fremont", "United States"]
+    hungarian = _customers_of(["Vevőkód", "Név", "Irányítószám", "Város", "Cím", "Ország"],
+                              ["C1", "Kovács Kft.", "1051", "Budapest", "Váci utca 1.", "Magyarország"])
+    assert hungarian.loc[0, ["postcode", "city", "address", "country"]].tolist() == [
+        "1051", "Budapest", "Váci utca 1.", "Magyarország"]
+    chinese = _customers_of(["客户编号", "客户名称", "地址", "邮编"], ["C1", "华东贸易", "上海市世纪大道100号", "200120"])
+    assert chinese.loc[0, ["address", "postcode"]].tolist() == ["上海市世纪大道100号", "200120"]
+
+
+def test_an_invoice_line_sheet_with_a_country_column_is_not_a_customer_master():
+    header = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID",
+              "Country"]
+    day = [["536365", "85123A", "HEART", 6, "2010-12-01", "2.55", "17850", "United Kingdom"]]
+    book = RawWorkbook("retail", [sheet("2010-12-01", [header, *day]), sheet("2010-12-02", [header, *day])])
+    data = build_dataset(book, IngestOptions(default_currency="GBP"))
+    assert len(data.tables["customers"]) == 0 and "customers" not in data.sheet_map
+    assert len(data.tables["invoices"]) == 2  # both days are invoice lines

@@ -42,7 +42,9 @@ def book():
         {"customer_id": "C-EN", "name": "Acme <b>&</b> Co", "language": "en", "email": "en@acme.test",
          "payment_terms_days": 30},
         {"customer_id": "C-ZH", "name": "华东贸易有限公司", "language": "zh", "email": "zh@huadong.test"},
-        {"customer_id": "C-HU", "name": "Kovács és Társa Kft.", "language": "hu", "email": "hu@kovacs.test"},
+        {"customer_id": "C-HU", "name": "Kovács és Társa Kft.", "language": "hu", "email": "hu@kovacs.test",
+         "address": "Váci utca 12.", "address_2": "III. emelet", "postcode": "1052", "city": "Budapest",
+         "country": "Magyarország"},
     ])
     return inv, pay, cust
 

@@ -76,6 +76,13 @@ def test_hungarian_statement_uses_hungarian_formats(renderer, tmp_path):
     assert "150 000,00 Ft" in flat.replace("\u00a0", " ") and "2026. jún. 30." in flat
 
 
+def test_the_customers_postal_address_is_printed_line_by_line_under_its_name(renderer, tmp_path):
+    lines = [ln.strip() for ln in pdf_text(renderer.render(statements().of("C-HU")), tmp_path).splitlines()]
+    block = ["Kovács és Társa Kft.", "Váci utca 12.", "III. emelet", "1052 Budapest", "Magyarország"]
+    start = next(i for i, ln in enumerate(lines) if ln.endswith(block[0]))
+    assert [ln.split("   ")[-1].strip() for ln in lines[start:start + 5]] == block
+
+
 def test_identical_input_gives_identical_bytes(tmp_path):
     st = statements().of("C-EN")
     with StatementRenderer(COMPANY) as a, StatementRenderer(COMPANY) as b:

@@ -46,3 +46,6 @@ def test_headings_follow_the_customers_language():
     sheets = _sheets(statement_xlsx(statements().of("C-HU"), COMPANY, TEXTS))
     assert "Folyószámla-kivonat" in sheets and "Nyitott tételek" in sheets
     assert sheets["Összesítés"][1][sheets["Összesítés"][0].index("Záró egyenleg")] == 150000.0
+    cover = [row[1] for row in sheets["Folyószámla-kivonat"]]
+    name = cover.index("Kovács és Társa Kft.")
+    assert cover[name + 1:name + 5] == ["Váci utca 12.", "III. emelet", "1052 Budapest", "Magyarország"]
