@@ -312,6 +312,7 @@ def cmd_remind(args: argparse.Namespace) -> int:
     from connectors.sms import SmsClient, SmsConfig
     from connectors.store import new_action_id
     from services import actions
+    from services import statements as statements_service
 
     as_of = _as_of(args.as_of) if args.as_of else pd.Timestamp.today().normalize()
     engine_policy = _policy(args)
@@ -337,6 +338,7 @@ def cmd_remind(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     data = _load(args)
     with _workspace(args) as ws:
+        dunning = statements_service.dunning_policy(ws, dunning)  # the levels chosen in the app attach the PDF
         plan = actions.plan_reminders(ws, data, as_of, dunning, engine_policy)
         for line in plan_text(plan):
             print(line)

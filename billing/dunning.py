@@ -178,6 +178,13 @@ class DunningPolicy(BaseModel):
     def active_levels(self) -> tuple[DunningLevel, ...]:
         return tuple(lv for lv in self.levels if lv.enabled)
 
+    def with_pdf_levels(self, names: Iterable[str]) -> DunningPolicy:
+        """This policy with the statement PDF attached at exactly the levels `names` (the choice
+        made in the app, ``services.statements.dunning_policy``); names of no level are ignored."""
+        wanted = set(names)
+        levels = tuple(lv.model_copy(update={"attach_pdf": lv.name in wanted}) for lv in self.levels)
+        return self.model_copy(update={"levels": levels})
+
     def level(self, name: str) -> DunningLevel:
         for lv in self.levels:
             if lv.name == name:

@@ -336,6 +336,16 @@ statement_log = Table(
     CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status_known"),
 )
 
+# added by revision 0008: settings chosen in the app, one JSON value per key (audited)
+workspace_settings = Table(
+    "workspace_settings", metadata,
+    Column("key", String(100), primary_key=True),  # e.g. "dunning.attach_pdf"
+    Column("value_json", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+)
+
 
 # --------------------------------------------------------------------------- engine
 
@@ -1274,6 +1284,41 @@ class Store:
             return None
         return {"mapping": json.loads(row[0]), "updated_at": row[1], "updated_by": row[2]}
     # ---- members and refusals (SPEC §14) ---------------------------------------------
+
+    # ---- workspace settings -----------------------------------------------------------
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        """The stored value of setting `key` (JSON: dict, list, str, number, bool), else `default`."""
+        with self._tx() as conn:
+            raw = conn.execute(select(workspace_settings.c.value_json)
+                               .where(workspace_settings.c.key == key)).scalar_one_or_none()
+        return default if raw is None else json.loads(raw)
+
+    def save_setting(self, key: str, value: Any, *, action_id: str, actor: str) -> str:
+        """Store `value` (JSON-serialisable) under `key`, audited (entity "setting"); replaying
+        `action_id` changes nothing. Returns "create", "update" or "unchanged".
+        The caller checks that `actor` may change settings (``services``)."""
+        if not isinstance(key, str) or not key.strip() or len(key) > 100:
+            raise ValueError("a setting key is a non-empty string of at most 100 characters")
+        text_value = json.dumps(value, sort_keys=True)
+        request = {"key": key, "value": text_value}
+
+        def work(conn: Connection, now: datetime) -> str:
+            old = conn.execute(select(workspace_settings.c.value_json)
+                               .where(workspace_settings.c.key == key)).scalar_one_or_none()
+            if old == text_value:
+                return "unchanged"
+            stamp = {"value_json": text_value, "updated_at": now, "updated_by": actor, "action_id": action_id}
+            if old is None:
+                conn.execute(workspace_settings.insert().values(key=key, **stamp))
+            else:
+                conn.execute(workspace_settings.update().where(workspace_settings.c.key == key).values(**stamp))
+            self._audit(conn, now, actor, action_id, "setting", key, "create" if old is None else "update",
+                        None if old is None else json.loads(old), value)
+            return "create" if old is None else "update"
+
+        result, _ = self._do("save_setting", action_id, actor, request, work)
+        return result
 
     def members(self) -> pd.DataFrame:
         """The workspace's members, by pattern: pattern, role, created_at, created_by, updated_at,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from billing.dunning import SKIP_REASONS, DunningPolicy
+from billing.dunning import SKIP_REASONS
 from billing.roles import Action
 from connectors.mailer import ConfigError
 from connectors.reminders import SendReport, clients_from_secrets, make_renderer, preview
@@ -287,9 +287,9 @@ render_settings(mailer, sms, problem)
 refused = auth.blocked(Action.REMINDER_SEND)  # drawing only: services.actions.send checks again
 can_send = problem is None and (mailer is not None or sms is not None) and refused is None
 
-policy = DunningPolicy()
 analysis = state.full_analysis(loaded)  # every line: the sidebar filters pick customers below
 try:
+    policy = statements_view.dunning_policy()  # the default levels + the workspace's PDF choice
     plan = actions.plan_reminders(state.workspace(), data, as_of, policy, analysis.policy, analysis=analysis)
 except Exception as exc:  # noqa: BLE001 - the store could not be read: say so, show nothing half-known
     st.error(f"The reminder log could not be read ({type(exc).__name__}), so nothing can be planned or "
@@ -410,6 +410,7 @@ with t_log:
                      hide_index=True, key="rem_log", column_config=rv.LOG_CONFIG)
 
 statements_view.render_bulk_send(data, analysis, mailer if problem is None else None, keep)
+statements_view.render_pdf_levels(policy)
 
 confirm = st.session_state.get(CONFIRM)
 if confirm:

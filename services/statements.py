@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Mapping
 import pandas as pd
 
 from billing.company import CompanyDetails
+from billing.dunning import DunningPolicy
 from billing.interest import InterestPolicy
 from billing.roles import Action
 from billing.messages import format_day, format_money
@@ -46,7 +47,7 @@ from services.context import Actor, Workspace, authorize
 
 __all__ = ["StatementSettings", "load_settings", "dispute_amounts", "build", "render_pdf", "render_xlsx",
            "file_name", "write_files", "send", "email_text", "ReminderStatements", "PDF_MIME", "XLSX_MIME",
-           "Progress"]
+           "Progress", "PDF_LEVELS_KEY", "pdf_levels", "dunning_policy", "set_pdf_levels"]
 
 Progress = Callable[[int, int, str], None]  # (done, total, what: a file name or customer id)
 _CHUNK = 25  # statements per worker task: a renderer (fonts) is set up once per task
@@ -279,3 +280,35 @@ class ReminderStatements:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+# --------------------------------------------------------------------------- reminder levels that attach it
+
+PDF_LEVELS_KEY = "dunning.attach_pdf"  # workspace setting: the reminder levels whose e-mails carry the PDF
+
+
+def pdf_levels(ws: Workspace) -> list[str] | None:
+    """The reminder levels chosen in the app to attach the statement PDF, or None (never chosen)."""
+    stored = ws.store.setting(PDF_LEVELS_KEY)
+    return None if stored is None else [str(x) for x in stored]
+
+
+def dunning_policy(ws: Workspace, base: DunningPolicy | None = None) -> DunningPolicy:
+    """`base` (default: the default policy) with the workspace's choice of levels that attach the
+    statement PDF; a workspace that never chose keeps `base`'s own ``attach_pdf`` flags."""
+    base = base or DunningPolicy()
+    chosen = pdf_levels(ws)
+    return base if chosen is None else base.with_pdf_levels(chosen)
+
+
+def set_pdf_levels(ws: Workspace, actor: Actor, levels: Iterable[str], *, action_id: str,
+                   policy: DunningPolicy | None = None) -> str:
+    """Choose the reminder levels whose e-mails attach the statement PDF (an admin's setting,
+    audited). Returns "create", "update" or "unchanged"; a name of no level of `policy` is refused."""
+    chosen = sorted(set(map(str, levels)))
+    authorize(ws, actor, Action.SETTINGS, action_id=action_id, detail={PDF_LEVELS_KEY: chosen})
+    known = [lv.name for lv in (policy or DunningPolicy()).levels]
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        raise ValueError(f"no reminder level {unknown}: the levels are {known}")
+    return ws.store.save_setting(PDF_LEVELS_KEY, chosen, action_id=action_id, actor=actor.name)

@@ -144,3 +144,53 @@ def render_bulk_send(data, analysis, mailer, keep: set[str] | None) -> None:
                     f"{int(counts.get('failed', 0))} failed · {int(counts.get('skipped', 0))} skipped")
         st.dataframe(df[["customer_id", "status", "address", "subject", "error"]], hide_index=True,
                      key="stm_report_all")
+
+
+# --------------------------------------------------------------------------- which reminder levels attach the PDF
+
+PDF_SAVED = "stm_pdf_levels_saved"  # session: what the last save said
+
+
+def dunning_policy():
+    """The reminder policy of the workspace: the default levels, with the PDF choice made below."""
+    return service.dunning_policy(state.workspace())
+
+
+def render_pdf_levels(policy) -> None:
+    """The Reminders page's choice of reminder levels whose e-mails attach the statement PDF (admin)."""
+    from billing.roles import Action
+    from ui import auth
+    from ui.text import plain
+
+    refused = auth.blocked(Action.SETTINGS)  # drawing only: the service checks again
+    levels = policy.active_levels
+    with st.form("stm_pdf_levels_form", border=True):
+        st.markdown("**Attach the statement PDF to reminder e-mails** at these levels:")
+        cols = st.columns(max(len(levels), 1))
+        picked = [lv.name for col, lv in zip(cols, levels)
+                  if col.checkbox(f"{lv.name} ({_when(lv.days)})", value=lv.attach_pdf,
+                                  key=f"stm_pdf_level_{lv.name}", disabled=refused is not None)]
+        saved = st.form_submit_button("Save", key="stm_pdf_levels_save", disabled=refused is not None)
+        if refused:
+            st.caption(plain(refused))
+    if saved:
+        try:
+            change = service.set_pdf_levels(state.workspace(), current_actor(), picked,
+                                            action_id=action_id("save_pdf_levels"), policy=policy)
+        except NotAllowed as exc:
+            auth.refusal(exc)
+            return
+        finally:
+            done("save_pdf_levels")
+        chosen = ", ".join(picked) or "none"
+        st.session_state[PDF_SAVED] = (f"Saved: the statement PDF goes with the {chosen} reminder(s)."
+                                       if change != "unchanged" else "Nothing changed.")
+        st.rerun()
+    if st.session_state.get(PDF_SAVED):
+        st.success(st.session_state.pop(PDF_SAVED), icon=":material/check:")
+
+
+def _when(days: int) -> str:
+    if days == 0:
+        return "on the due date"
+    return f"{abs(days)} day{'s' if abs(days) != 1 else ''} {'after' if days > 0 else 'before'} due"

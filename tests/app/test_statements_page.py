@@ -2,6 +2,8 @@
 SMTP server (aiosmtpd) on 127.0.0.1."""
 from __future__ import annotations
 
+import pytest
+
 from tests.app.test_reminders_page import ok, own_store, smtp, start  # noqa: F401  (fixtures)
 
 
@@ -27,3 +29,52 @@ def test_statements_go_out_once_per_customer_and_date(smtp, own_store):  # noqa:
     assert "to **0 customer(s)**" in _dialog_text(at) and at.button(key="stm_confirm_send").disabled
     ok(at.button(key="stm_confirm_cancel").click().run())
     assert smtp.count() == 2
+
+
+def test_an_admin_chooses_the_levels_that_attach_the_pdf_and_the_reminders_carry_it(smtp, own_store):  # noqa: F811
+    from services.statements import PDF_LEVELS_KEY
+    from tests.app.test_reminders_page import due, one_per_language, rows_of, select_rows
+
+    at = start(smtp)
+    assert at.checkbox(key="stm_pdf_level_first").value is False  # the default policy attaches nothing
+    at.checkbox(key="stm_pdf_level_first").check()  # in the form: sent with the Save click
+    ok(at.button(key="stm_pdf_levels_save").click().run())
+    assert own_store.setting(PDF_LEVELS_KEY) == ["first"]
+    assert any("the first reminder(s)" in s.value for s in at.success)
+    saved = own_store.audit_events(entity="setting")
+    assert saved[["entity_id", "action"]].values.tolist() == [[PDF_LEVELS_KEY, "create"]]
+    assert at.checkbox(key="stm_pdf_level_first").value is True  # drawn from the store after the rerun
+
+    table = due(at)
+    picked = one_per_language(table)[:1]
+    select_rows(at, "rem_due", rows_of(table, picked))
+    ok(at.button(key="rem_send_selected").click().run())
+    ok(at.button(key="rem_confirm_send").click().run())
+    assert smtp.count() == 1
+    (_, msg), = smtp.messages
+    assert [a.get_content_type() for a in msg.iter_attachments()] == ["application/pdf"]
+    assert "statement of account is attached" in msg.get_body(("plain",)).get_content()
+
+
+def test_finance_may_send_but_not_change_which_levels_attach_the_pdf(smtp, own_store):  # noqa: F811
+    from streamlit.testing.v1 import AppTest
+
+    from billing.roles import Actor, Mode, Role
+    from services import statements as service
+    from services.context import NotAllowed, Workspace
+    from tests.app.test_reminders_page import APP, TIMEOUT
+    from tests.app.test_roles_app import AUTH, FINANCE, ROLES
+    from ui import state
+
+    with pytest.raises(NotAllowed, match="admin"):  # the service refuses a forged request, audited
+        service.set_pdf_levels(Workspace(own_store), Actor(FINANCE, Mode.SIGN_IN, Role.FINANCE), ["first"],
+                               action_id="forged")
+    assert own_store.setting(service.PDF_LEVELS_KEY) is None
+    assert own_store.audit_events(entity="permission")["entity_id"].tolist() == ["change_settings"]
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.secrets["auth"], at.secrets["roles"] = AUTH, ROLES
+    at.user = {"is_logged_in": True, "email": FINANCE, "email_verified": True, "name": "bob"}
+    at.session_state["f_as_of"] = state.DEMO_AS_OF.date()
+    ok(at.switch_page("pages/reminders.py").run())
+    assert at.checkbox(key="stm_pdf_level_first").disabled and at.button(key="stm_pdf_levels_save").disabled
+    assert any("admin" in c.value for c in at.caption)

@@ -207,6 +207,25 @@ def test_a_reminder_level_can_attach_the_statement_pdf(book, store, smtp, tmp_pa
     assert "Acme Ltd" in text and "Statement of account" in text
 
 
+def test_cli_remind_attaches_the_pdf_at_the_levels_chosen_in_the_workspace(book, tmp_path, smtp, capsys):
+    secrets = _secrets(tmp_path, smtp.port)
+    with Store.from_secrets(cli_secrets(secrets)) as store:
+        ws = Workspace(store)
+        assert service.set_pdf_levels(ws, cli_actor(name="admin"), ["first"], action_id="choose") == "create"
+        assert service.set_pdf_levels(ws, cli_actor(name="admin"), ["first"], action_id="again") == "unchanged"
+        with pytest.raises(ValueError, match="no reminder level"):
+            service.set_pdf_levels(ws, cli_actor(name="admin"), ["fifth"], action_id="typo")
+        assert service.dunning_policy(ws).level("first").attach_pdf
+        assert not service.dunning_policy(ws).level("final").attach_pdf
+    assert cli.main(["remind", str(book), "--as-of", AS_OF, "--secrets", str(secrets), "--send"]) == 0
+    (msg,) = smtp.to("en@acme.test")
+    assert [a.get_filename() for a in msg.iter_attachments()] == ["statement-C-EN-2026-06-30.pdf", "payment-qr.png"]
+    with Store.from_secrets(cli_secrets(secrets)) as store:  # unticked again: the next level goes without
+        service.set_pdf_levels(Workspace(store), cli_actor(name="admin"), [], action_id="off")
+        assert not service.dunning_policy(Workspace(store)).level("first").attach_pdf
+        assert store.audit_events(entity="setting")["action"].tolist() == ["create", "update"]
+
+
 def test_levels_without_the_option_attach_nothing(book, store, smtp):
     from billing.dunning import DunningPolicy
     from connectors.reminders import build_plan, send_reminders

@@ -72,6 +72,7 @@ CALLS = [
      Action.MEMBERS),
     (services.statements.send, {"stmts": SimpleNamespace(customer_ids=["C1"]), "mailer": NeverCalled(),
                                 "settings": None, "action_id": "a10"}, Action.REMINDER_SEND),
+    (services.statements.set_pdf_levels, {"levels": ["first"], "action_id": "a11"}, Action.SETTINGS),
 ]
 IDS = [f"{f.__name__}-{a.value}" for f, _, a in CALLS]
 
