@@ -307,6 +307,7 @@ def cmd_remind(args: argparse.Namespace) -> int:
     import tomllib
 
     from billing.dunning import DunningPolicy, load_dunning_policy
+    from billing.messages import sms_note
     from connectors.mailer import ConfigError, Mailer, SmtpConfig
     from connectors.reminders import make_renderer, plan_text, preview, read_secrets_file
     from connectors.sms import SmsClient, SmsConfig
@@ -344,7 +345,7 @@ def cmd_remind(args: argparse.Namespace) -> int:
             print(line)
         for msg in preview(plan, renderer, customer_ids=args.preview or []):
             print(f"\n--- {msg.customer_id} ({msg.level}, {msg.language}) ---\nSubject: {msg.subject}\n\n"
-                  f"{msg.text}\nSMS: {msg.sms}")
+                  f"{msg.text}\nSMS ({sms_note(msg.sms)}): {msg.sms}")
         stop = _before_sending(args, data, "Dry run: nothing sent (add --send to send).")
         if stop is not None:
             return stop

@@ -74,6 +74,11 @@ class CompanyDetails(BaseModel):
         return IBAN(self.iban).formatted if self.iban else ""
 
     @property
+    def named(self) -> bool:
+        """The name was given (``[company] name``), not the placeholder default."""
+        return "name" in self.model_fields_set
+
+    @property
     def address_lines(self) -> list[str]:
         return [ln.strip() for ln in self.address.splitlines() if ln.strip()]
 

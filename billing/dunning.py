@@ -127,7 +127,7 @@ class DunningPolicy(BaseModel):
     attach_statement: bool = False
     retry_failed: bool = True
     default_language: str = "en"
-    company_name: str = "Accounts Receivable"
+    company_name: str | None = None  # who signs; None: [company] name, else the language's own words
 
     @field_validator("levels", mode="before")
     @classmethod

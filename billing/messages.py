@@ -20,6 +20,11 @@ Amounts are formatted with Babel for the customer's locale and currency
 (``$1,234.50``, ``1 234,50 Ft``, ``US$1,234.50``), dates likewise (``Jun 30,
 2024``, ``2024. jún. 30.``, ``2024年6月30日``).
 
+The sender's name (``company``) is the one configured (``[company] name`` or the dunning
+policy's ``company_name``); without one, each language signs with its own words from
+``{lang}/sender.txt`` ("Accounts Receivable", "财务部", "Pénzügyi osztály"), so a Chinese or
+Hungarian e-mail never signs in English.
+
 Variables a template can use: ``company``, ``company_lines`` (the company's address, tax id
 and bank account, one string each; empty without ``[company]`` details), ``customer.id``, ``customer.name``,
 ``level``, ``lang``, ``as_of``, ``lines`` (each: ``code``, ``invoice_no``,
@@ -49,12 +54,13 @@ from billing.dunning import Reminder, ReminderLine
 from billing.money import minor_digits
 
 __all__ = ["RenderedMessage", "MessageRenderer", "render_reminder", "resolve_locale", "format_money",
-           "format_day", "TemplateMissing", "REQUIRED_BLOCKS"]
+           "format_day", "TemplateMissing", "REQUIRED_BLOCKS", "SmsCount", "sms_count", "sms_note"]
 
 REQUIRED_BLOCKS = ("subject", "sms")
 _LANG_ALIASES = {"english": "en", "chinese": "zh", "中文": "zh", "汉语": "zh", "hungarian": "hu",
                  "magyar": "hu", "cn": "zh", "zh_cn": "zh_Hans_CN", "zh-cn": "zh_Hans_CN"}
 _SMS_CODES = 3
+DEFAULT_SENDER = "Accounts Receivable"  # only when no language has a sender.txt
 
 
 class TemplateMissing(TemplateError):
@@ -126,7 +132,7 @@ class MessageRenderer:
     """Renders reminders with one set of template texts (compiled once, reused for every customer)."""
 
     def __init__(self, templates: Mapping[str, str], default_language: str = "en",
-                 company: str = "Accounts Receivable", company_lines: tuple[str, ...] = ()):
+                 company: str | None = None, company_lines: tuple[str, ...] = ()):
         self.templates = dict(templates)
         self.default_language = default_language
         self.company = company
@@ -137,6 +143,16 @@ class MessageRenderer:
         self.text_env = ImmutableSandboxedEnvironment(autoescape=False, **common)
         self.html_env.filters["paragraphs"] = _paragraphs_html
         self.text_env.filters["paragraphs"] = _paragraphs_text
+
+    def sender(self, lang: str) -> str:
+        """Who signs: the configured name, else the language's ``sender.txt`` (then English's)."""
+        if self.company:
+            return self.company
+        for candidate in (lang, self.default_language, "en"):
+            name = " ".join(self.templates.get(f"{candidate}/sender.txt", "").split())
+            if name:
+                return name
+        return DEFAULT_SENDER
 
     @property
     def languages(self) -> list[str]:
@@ -171,7 +187,7 @@ class MessageRenderer:
         codes = reminder.line_codes
         more = len(codes) - _SMS_CODES
         short = ", ".join(codes[:_SMS_CODES]) + (f" (+{more})" if more > 0 else "")
-        return {"company": self.company, "company_lines": list(self.company_lines), "customer": {"id": reminder.customer_id, "name": reminder.name},
+        return {"company": self.sender(lang), "company_lines": list(self.company_lines), "customer": {"id": reminder.customer_id, "name": reminder.name},
                 "level": reminder.level, "lang": lang, "locale": str(loc),
                 "as_of": format_day(reminder.as_of, loc) if reminder.as_of else "",
                 "lines": [line(ln) for ln in reminder.lines], "n_lines": len(reminder.lines),
@@ -206,7 +222,62 @@ class MessageRenderer:
                                line_codes=tuple(reminder.line_codes), totals=tuple(ctx["totals"]))
 
 
-def render_reminder(reminder: Reminder, templates: Mapping[str, str], *, company: str = "Accounts Receivable",
+def render_reminder(reminder: Reminder, templates: Mapping[str, str], *, company: str | None = None,
                     default_language: str = "en", attachment: bool = False) -> RenderedMessage:
     """One-off render (for many reminders, build one `MessageRenderer` and reuse it)."""
     return MessageRenderer(templates, default_language, company).render(reminder, attachment=attachment)
+
+
+# --------------------------------------------------------------------------- SMS length
+
+# GSM 03.38: the default alphabet (one septet each) and its extension table (escape + one: two septets).
+_GSM_BASIC = frozenset("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
+                       "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+_GSM_EXTENSION = frozenset("^{}\\[~]|€\f")
+# Units per message: one SMS, or each part of a concatenated one (its header takes the rest).
+_SINGLE = {"GSM-7": 160, "UCS-2": 70}
+_PART = {"GSM-7": 153, "UCS-2": 67}
+
+
+@dataclass(frozen=True)
+class SmsCount:
+    """How an SMS text goes out: `characters` as a person counts them, the `encoding` a phone network
+    needs for it (GSM-7, or UCS-2 as soon as one character is outside the GSM alphabet, e.g. "ő" or
+    Chinese), and the number of `segments` (messages) it is billed as."""
+
+    characters: int
+    encoding: str
+    segments: int
+
+
+def sms_count(text: str) -> SmsCount:
+    """Characters, encoding and segments of an SMS (3GPP TS 23.038 / 23.040).
+
+    GSM-7: up to 160 septets in one message, else parts of 153; an extension character (``€``,
+    ``[``, ...) takes two septets and is never split between parts. UCS-2: up to 70 UTF-16 units in one
+    message, else parts of 67; a character outside the Basic Multilingual Plane (an emoji) takes two
+    units and is never split. Example: 111 characters with one "ő" are UCS-2, 2 segments (67 + 44)."""
+    gsm = all(c in _GSM_BASIC or c in _GSM_EXTENSION for c in text)
+    encoding = "GSM-7" if gsm else "UCS-2"
+    if gsm:
+        units = [2 if c in _GSM_EXTENSION else 1 for c in text]
+    else:
+        units = [2 if ord(c) > 0xFFFF else 1 for c in text]
+    total = sum(units)
+    if total <= _SINGLE[encoding]:
+        return SmsCount(len(text), encoding, 1 if text else 0)
+    segments, used = 1, 0
+    for u in units:  # one message's characters: a few hundred at most
+        if used + u > _PART[encoding]:
+            segments, used = segments + 1, 0
+        used += u
+    return SmsCount(len(text), encoding, segments)
+
+
+def sms_note(text: str) -> str:
+    """"111 characters · 2 SMS" (and why, when a character outside the GSM alphabet halves each SMS)."""
+    n = sms_count(text)
+    note = f"{n.characters} characters · {n.segments} SMS"
+    if n.encoding == "UCS-2":
+        note += " (Unicode: a character outside the GSM alphabet, such as ő or 中, leaves 70 an SMS)"
+    return note + "."

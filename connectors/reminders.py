@@ -131,11 +131,12 @@ def make_renderer(policy: DunningPolicy = DunningPolicy(), templates: Mapping[st
                   templates_dir: str | Path | None = None, company: Any = None) -> MessageRenderer:
     """A renderer over the shipped templates (or `templates` / those in `templates_dir`). With
     `company` (``billing.company.CompanyDetails`` from ``[company]``) its name signs the messages
-    unless the policy names one, and its address and bank account close them."""
+    unless the policy names one, and its address and bank account close them; with neither name
+    each language signs with its own words (``billing.messages``)."""
     texts = dict(templates) if templates is not None else load_templates(templates_dir)
     if company is None:
         return MessageRenderer(texts, policy.default_language, policy.company_name)
-    name = policy.company_name if "company_name" in policy.model_fields_set else company.name
+    name = policy.company_name or (company.name if company.named else None)
     return MessageRenderer(texts, policy.default_language, name, tuple(company.contact_lines))
 
 

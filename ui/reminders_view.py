@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from billing.dunning import SKIP_REASONS, DunningPlan, DunningPolicy, split_key_level
-from billing.messages import RenderedMessage
+from billing.messages import RenderedMessage, sms_note
 from ui.fmt import money_text
 from ui.text import plain
 
@@ -155,7 +155,7 @@ def render_message(msg: RenderedMessage, channels: tuple[str, ...], *, key: str)
         st.code(msg.text, language=None, wrap_lines=True)
     with t_sms:
         st.code(msg.sms, language=None, wrap_lines=True)
-        note = f"{len(msg.sms)} characters."
+        note = sms_note(msg.sms)
         if "sms" not in channels:
             note += (" This level goes out by e-mail only; the SMS text is sent at levels with the "
                      "SMS channel.")

@@ -78,3 +78,17 @@ def test_finance_may_send_but_not_change_which_levels_attach_the_pdf(smtp, own_s
     ok(at.switch_page("pages/reminders.py").run())
     assert at.checkbox(key="stm_pdf_level_first").disabled and at.button(key="stm_pdf_levels_save").disabled
     assert any("admin" in c.value for c in at.caption)
+
+
+def test_the_sms_preview_counts_characters_and_sms_segments(smtp, own_store):  # noqa: F811
+    from billing.messages import sms_count
+    from tests.app.test_reminders_page import due
+
+    at = start(smtp)
+    table = due(at)
+    cid = table.loc[table["language"] == "hu", "customer_id"].iloc[0]
+    ok(at.selectbox(key="rem_preview").set_value(cid).run())
+    sms = at.code[-1].value
+    n = sms_count(sms)
+    assert n.encoding == "UCS-2"  # Hungarian: ő, á ... are outside the GSM alphabet
+    assert any(c.value.startswith(f"{n.characters} characters · {n.segments} SMS (Unicode") for c in at.caption)

@@ -140,3 +140,54 @@ def test_templates_run_in_a_sandbox():
 def test_subject_cannot_carry_header_line_breaks():
     m = render_reminder(reminder("en"), TEMPLATES, company="Evil\r\nBcc: victim@example.com")
     assert "\r" not in m.subject and "\n" not in m.subject
+
+
+# --------------------------------------------------------------------------- who signs, the text layout, SMS length
+
+
+@pytest.mark.parametrize("lang, sender", [("en", "Accounts Receivable"), ("zh", "财务部"), ("hu", "Pénzügyi osztály")])
+def test_without_a_company_name_each_language_signs_and_titles_in_its_own_words(lang, sender):
+    m = MessageRenderer(TEMPLATES).render(reminder(lang))
+    assert sender in m.subject and m.text.rstrip().endswith(sender) and sender in m.html and sender in m.sms
+    if lang != "en":
+        assert "Accounts Receivable" not in m.subject + m.text + m.html + m.sms
+
+
+def test_a_configured_name_signs_in_every_language():
+    from billing.company import CompanyDetails
+    from connectors.reminders import make_renderer
+
+    for lang in ("zh", "hu"):
+        named = make_renderer(company=CompanyDetails(name="ACME Kft.")).render(reminder(lang))
+        assert "ACME Kft." in named.subject and named.text.rstrip().endswith("ACME Kft.")
+        unnamed = make_renderer(company=CompanyDetails(iban="DE89370400440532013000")).render(reminder(lang))
+        assert "Accounts Receivable" not in unnamed.subject + unnamed.text
+    policy_named = make_renderer(DunningPolicy(company_name="AR Team"), company=CompanyDetails(name="ACME Kft."))
+    assert "AR Team" in policy_named.render(reminder("hu")).subject
+
+
+@pytest.mark.parametrize("lang", ["en", "zh", "hu"])
+@pytest.mark.parametrize("level", LEVELS)
+def test_the_plain_text_email_has_a_blank_line_after_the_greeting(lang, level):
+    lines = RENDERER.render(reminder(lang, level)).text.split("\n")
+    assert "Acme Ltd" in lines[0] and lines[1] == "" and lines[2].strip()
+
+
+def test_sms_segments_count_gsm_septets_and_switch_to_ucs2_for_one_character_outside_gsm():
+    from billing.messages import sms_count, sms_note
+
+    assert sms_count("a" * 160) == (sms_count("a" * 160).__class__(160, "GSM-7", 1))
+    assert (sms_count("a" * 161).segments, sms_count("a" * 306).segments, sms_count("a" * 307).segments) == (2, 2, 3)
+    assert sms_count("é" * 160).encoding == "GSM-7"  # é is in the GSM alphabet, ő is not
+    text = "Fizetési emlékeztető" + "x" * 91  # 111 characters, one ő
+    assert (sms_count(text).characters, sms_count(text).encoding, sms_count(text).segments) == (111, "UCS-2", 2)
+    assert (sms_count("ő" * 70).segments, sms_count("ő" * 71).segments, sms_count("ő" * 134).segments,
+            sms_count("ő" * 135).segments) == (1, 2, 2, 3)
+    assert sms_count("€" * 80).segments == 1 and sms_count("€" * 81).segments == 2  # € takes two septets
+    assert sms_count("x" * 152 + "€" + "x" * 6).segments == 1  # 160 septets
+    assert sms_count("x" * 152 + "€" + "x" * 151).segments == 2  # 152 | 2 + 151
+    assert sms_count("x" * 152 + "€" + "x" * 152).segments == 3  # 306 septets, but the pair is never split
+    assert sms_count("付款提醒" * 10).encoding == "UCS-2" and sms_count("😀" * 35).segments == 1
+    assert sms_count("😀" * 36).segments == 2 and sms_count("").segments == 0
+    assert sms_note(text).startswith("111 characters · 2 SMS (Unicode")
+    assert sms_note("Pay INV-1 please") == "16 characters · 1 SMS."
