@@ -15,6 +15,25 @@ def customer_names(customers: pd.DataFrame) -> pd.Series:
     return customers.drop_duplicates("customer_id").set_index("customer_id")["name"]
 
 
+DETAIL_COLUMNS = ("name", "segment", "owner")
+
+
+def with_customer_details(frame: pd.DataFrame, customers: pd.DataFrame,
+                          columns: tuple[str, ...] = DETAIL_COLUMNS) -> pd.DataFrame:
+    """`frame` (with a customer_id column) with the customers table's `columns` right after
+    customer_id; ``<NA>`` for a customer the table lacks or a column it does not have."""
+    first = customers.drop_duplicates("customer_id") if len(customers) else customers
+    details = pd.DataFrame({c: (first[c] if c in first else pd.Series(pd.NA, index=first.index, dtype="string"))
+                            .astype("string") for c in columns})
+    details.index = first["customer_id"].astype("string") if "customer_id" in first else details.index
+    looked_up = details.reindex(frame["customer_id"].astype("string").to_numpy())
+    out = frame.drop(columns=[c for c in columns if c in frame.columns]).reset_index(drop=True)
+    at = list(out.columns).index("customer_id") + 1
+    for i, c in enumerate(columns):
+        out.insert(at + i, c, looked_up[c].array)
+    return out
+
+
 def customer_label(ids: pd.Series, customers: pd.DataFrame) -> pd.Series:
     """The label of each customer id: "id · name", or the id alone when there is no name."""
     ids = ids.astype("string")

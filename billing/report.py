@@ -12,6 +12,7 @@ import pandas as pd
 
 from billing.aging import overdue_flags
 from billing.analysis import Analysis
+from billing.customers import with_customer_details
 from billing.jsontext import Records, plain
 from billing.model import Dataset
 from billing.money import format_minor_series
@@ -205,8 +206,8 @@ def report_tables(data: Dataset, analysis: Analysis, sections: Iterable[str] = S
                                         "quarantined": c.quarantined} for t, c in data.counts.items()])
     if "summary" in sections:
         tables["summary"] = summary_table(analysis)
-    if "customers" in sections:
-        tables["customers"] = customers_table(analysis)
+    if "customers" in sections:  # who the customer is, for a reader of the sheet: name, segment, owner
+        tables["customers"] = with_customer_details(customers_table(analysis), data.customers)
     if "lines" in sections:
         tables["lines"] = analysis.aging.assign(bucket=analysis.aging["bucket"].astype(str))
     if "allocations" in sections:

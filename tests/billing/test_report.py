@@ -141,3 +141,23 @@ def test_a_currency_without_a_rate_is_listed_not_guessed():
     data = build_dataset(book())
     base = build_report(data, analyse(data, AS_OF, Policy(base_currency="USD")), ["summary"])["summary_base"]
     assert base["missing_rates"] == ["EUR"] and base["unapplied"] == "0.00"
+
+
+def test_the_xlsx_customers_sheet_names_each_customer_with_segment_and_owner(tmp_path):
+    from connectors.export import write_workbook
+
+    raw = book()
+    raw.sheets.append(RawSheet("Customers", pd.DataFrame([["Customer ID", "Name", "Segment", "Owner"],
+                                                         ["A", "Acme Ltd", "Enterprise", "Ann"]], dtype=object)))
+    data = build_dataset(raw)  # B is not in the customers table
+    analysis = analyse(data, AS_OF)
+    tables = report_tables(data, analysis, ["customers"])
+    path = tmp_path / "r.xlsx"
+    write_workbook(path, tables, money_columns=report_money_columns(tables, analysis.policy.bucket_labels))
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("customers").to_python()
+    assert rows[0][:5] == ["customer_id", "name", "segment", "owner", "currency"]
+    by_id = {r[0]: r for r in rows[1:]}
+    assert by_id["A"][1:5] == ["Acme Ltd", "Enterprise", "Ann", "USD"]
+    assert by_id["B"][1:5] == ["", "", "", "EUR"]
+    assert by_id["A"][rows[0].index("open")] == 800.0  # money columns still follow their currency
+    assert "name" not in build_report(data, analysis, ["customers"])["customers"][0]  # the JSON shape is SPEC §11's
