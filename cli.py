@@ -6,7 +6,7 @@ or unreachable store: the message names the store, never the input file).
 
 `import SOURCE` stores SOURCE as the workspace's current import (the data
 every app session shows); `report`, `remind`, `statements` and `check` without SOURCE work
-on that current import, so cron can run `python cli.py remind --send` alone (and
+on that current import, so cron can run `.venv/bin/linewise remind --send` alone (and
 `statements --as-of D --out DIR --send`).
 Everything goes through the application layer (`services/`).
 """
@@ -52,8 +52,16 @@ def _load(args: argparse.Namespace):
 
 
 def _check_source(source: str) -> None:
-    if not source.startswith(("http://", "https://")) and not Path(source).exists():
+    if source.startswith(("http://", "https://")):
+        return
+    if not Path(source).exists():
         raise UsageError(f"{source}: no such file or folder")
+    from connectors.store import default_data_dir
+
+    own = default_data_dir().expanduser().resolve()
+    if Path(source).resolve() == own:  # its linewise.db and backups are no CSVs of invoices
+        raise UsageError(f"{source} is the folder where Linewise keeps its own store ({own}); put the CSV "
+                         "files of your invoices and payments in another folder and give that one")
 
 
 class _Opened:

@@ -26,7 +26,7 @@ on the same confirmation sends nothing.
 
 From cron (the same rules, dry run without ``--send``)::
 
-    python cli.py remind /data/ar.xlsx --send [--as-of 2026-06-30] [--dunning-policy dunning.toml]
+    .venv/bin/linewise remind ar.xlsx --send [--as-of 2026-06-30] [--dunning-policy dunning.toml]
 
 Settings: ``[smtp]`` and ``[sms]`` of ``.streamlit/secrets.toml`` (in the
 working directory, else beside cli.py, or ``--secrets FILE``), each field

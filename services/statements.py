@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
@@ -47,10 +48,20 @@ from services.context import Actor, Workspace, authorize
 
 __all__ = ["StatementSettings", "load_settings", "dispute_amounts", "build", "render_pdf", "render_xlsx",
            "file_name", "write_files", "send", "email_text", "ReminderStatements", "PDF_MIME", "XLSX_MIME",
-           "Progress", "PDF_LEVELS_KEY", "pdf_levels", "dunning_policy", "set_pdf_levels"]
+           "Progress", "WriteStats", "PDF_LEVELS_KEY", "pdf_levels", "dunning_policy", "set_pdf_levels"]
 
 Progress = Callable[[int, int, str], None]  # (done, total, what: a file name or customer id)
-_CHUNK = 25  # statements per worker task: a renderer (fonts) is set up once per task
+_CHUNK = 25  # at least this many statements per worker task: a renderer (fonts) is set up once per task
+_TASKS_PER_WORKER = 4  # enough tasks that progress moves and the workers finish together
+
+
+@dataclass
+class WriteStats:
+    """What a `write_files` run cost: `cpu_s`, the CPU seconds (user + system, every thread) of the
+    processes that rendered, their start-up included; `processes`, how many there were."""
+
+    cpu_s: float = 0.0
+    processes: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,7 +130,8 @@ def file_name(customer_id: str, as_of: pd.Timestamp, ext: str) -> str:
 
 
 def _write_chunk(parts: list[CustomerStatement], out_dir: str, formats: tuple[str, ...],
-                 settings: StatementSettings) -> list[str]:
+                 settings: StatementSettings) -> tuple[list[str], int, float]:
+    """Write `parts`' files; returns (paths, this process's id, its CPU seconds so far)."""
     written = []
     with StatementRenderer(settings.company, settings.texts) as renderer:
         for st in parts:
@@ -128,14 +140,15 @@ def _write_chunk(parts: list[CustomerStatement], out_dir: str, formats: tuple[st
                 path = Path(out_dir) / file_name(st.customer_id, st.as_of, ext)
                 path.write_bytes(data)
                 written.append(str(path))
-    return written
+    return written, os.getpid(), time.process_time()
 
 
 def write_files(stmts: Statements, out_dir: str | Path, settings: StatementSettings, *,
                 formats: Iterable[str] = ("pdf",), workers: int | None = None,
-                progress: Progress | None = None) -> list[Path]:
+                progress: Progress | None = None, stats: WriteStats | None = None) -> list[Path]:
     """Write one file per customer and format into `out_dir`; `workers` processes (default: the CPUs,
-    at most 4) share the work. Returns the paths, in customer order."""
+    at most 4) share the work. Returns the paths, in customer order; `stats` (if given) gets the CPU
+    time the rendering took."""
     formats = tuple(dict.fromkeys(f.lower() for f in formats))
     bad = [f for f in formats if f not in ("pdf", "xlsx")]
     if bad:
@@ -143,20 +156,26 @@ def write_files(stmts: Statements, out_dir: str | Path, settings: StatementSetti
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ids = stmts.customer_ids
-    chunks = [[stmts.of(c) for c in ids[i:i + _CHUNK]] for i in range(0, len(ids), _CHUNK)]
+    workers = max(1, min(workers or os.cpu_count() or 1, 4, -(-len(ids) // _CHUNK) or 1))
+    size = max(_CHUNK, -(-len(ids) // (workers * _TASKS_PER_WORKER)))
+    chunks = [[stmts.of(c) for c in ids[i:i + size]] for i in range(0, len(ids), size)]
     total = len(ids) * len(formats)
-    workers = max(1, min(workers or os.cpu_count() or 1, 4, len(chunks) or 1))
     done: list[str] = []
+    cpu_at: dict[int, float] = {}  # process id -> its CPU seconds at its last finished task
 
-    def advance(paths: list[str]) -> None:
+    def advance(result: tuple[list[str], int, float]) -> None:
+        paths, pid, cpu = result
+        cpu_at[pid] = max(cpu, cpu_at.get(pid, 0.0))
         for p in paths:
             done.append(p)
             if progress is not None:
                 progress(len(done), total, Path(p).name)
 
+    start_cpu = time.process_time()
     if workers == 1:
         for chunk in chunks:
             advance(_write_chunk(chunk, str(out), formats, settings))
+        cpu_at = {os.getpid(): time.process_time() - start_cpu}
     else:
         # not "fork": a process that has typeset before holds the typesetter's threads and locks
         method = "forkserver" if "forkserver" in get_all_start_methods() else "spawn"
@@ -164,6 +183,8 @@ def write_files(stmts: Statements, out_dir: str | Path, settings: StatementSetti
             futures = [pool.submit(_write_chunk, chunk, str(out), formats, settings) for chunk in chunks]
             for f in as_completed(futures):
                 advance(f.result())
+    if stats is not None:
+        stats.cpu_s, stats.processes = sum(cpu_at.values()), len(cpu_at)
     order = {file_name(c, stmts.as_of, ext): i for i, c in enumerate(ids) for ext in formats}
     return sorted((Path(p) for p in done), key=lambda p: order.get(p.name, len(order)))
 
