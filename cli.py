@@ -152,13 +152,20 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"{note.text[:1].upper()}{note.text[1:]} (sheet '{note.sheet}')")
     print_counts(data)
     for note in data.notes:
-        where = f"{note.sheet}!row {note.row}" if note.row else f"sheet {note.sheet}"
-        print(f"  note: {where} ({note.kind}): {note.text}")
+        print(f"  note: {_note_place(note)}({note.kind}): {note.text}")
     missing = [t for t in ("payments", "customers", "orders") if t not in data.sheet_map]
     if missing:
         print(f"  note: no {', '.join(missing)} table found (optional; the report treats them as empty)")
     print_quarantine(data, limit=None if args.all else 200)
     return EXIT_DATA if len(data.quarantine) else EXIT_OK
+
+
+def _note_place(note) -> str:
+    """"Invoices!row 3 ", "sheet Invoices " or nothing: a note about the whole file (no payments
+    table at all) has no sheet to name."""
+    if not note.sheet:
+        return ""
+    return f"{note.sheet}!row {note.row} " if note.row else f"sheet {note.sheet} "
 
 
 def cmd_codes(args: argparse.Namespace) -> int:

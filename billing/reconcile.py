@@ -98,6 +98,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from billing.aging import is_credit_note
 from billing.linecode import canonical_arrow, canonical_series
 from billing.model import AllocationResult, empty_table
 from billing.policy import Policy
@@ -604,10 +605,7 @@ class _Lines:
         self.pos = _sheet_order(invoices, self.asof)
         self.n = len(self.pos)
         self.amount = _ints(self.take("amount"))
-        kind = _col(invoices, "kind").astype("string")
-        kind_cn = (kind == "credit_note").fillna(False).to_numpy(dtype=bool)[self.pos]
-        kind_na = kind.isna().to_numpy(dtype=bool)[self.pos]
-        self.cn = kind_cn | (kind_na & (self.amount < 0))
+        self.cn = is_credit_note(invoices)[self.pos]  # the one definition (billing.aging)
 
     def take(self, name: str, dtype: str | None = None) -> pd.Series:
         """Column `name` in line order (RangeIndex). A missing column: KeyError, or with a `dtype`,

@@ -159,13 +159,7 @@ def confirm_dialog(plan, customers: list[str], mailer, sms, renderer, today_warn
         st.warning(today_warning, icon=":material/event:")
     st.caption("Each reminder goes out once: lines already reminded at their level are never sent again, "
                "whoever clicks or however often.")
-    cols = st.columns(2)
-    go = cols[0].button("Send now", key="rem_confirm_send", type="primary", icon=":material/send:",
-                        disabled=not jobs, width="stretch")
-    if cols[1].button("Cancel", key="rem_confirm_cancel", width="stretch"):
-        close_confirm()
-        st.rerun()
-    if go:
+    if common.send_or_cancel("rem_confirm", disabled=not jobs, on_cancel=close_confirm):
         run_send("send", "send_reminders", plan, customers, mailer, sms, renderer)
         close_confirm()
         st.rerun()

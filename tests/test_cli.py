@@ -282,3 +282,14 @@ def test_check_says_which_tool_export_it_recognised(tmp_path, capsys):
     code, out, _ = run(capsys, "check", str(path))
     assert code == 0
     assert "Recognised: FreshBooks invoice export (sheet 'freshbooks_invoices')" in out.splitlines()[1]
+
+
+def test_check_names_a_sheet_only_when_a_note_has_one(tmp_path, capsys):
+    path = tmp_path / "only_invoices.csv"
+    path.write_text("Open items March\nInvoice #,Customer,Date,Amount,Currency\nINV-1,C1,2024-03-01,10.00,USD\n",
+                    encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(path))
+    notes = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("note:")]
+    assert code == 0 and "note: (table): no payments table: nothing is paid, every invoice line is open" in notes
+    assert not [n for n in notes if "sheet  " in n or "sheet (" in n]
+    assert "note: only_invoices!row 1 (title): " in " ".join(notes)  # a note of a sheet names it and the row

@@ -83,3 +83,15 @@ def focus_currency(currencies: list[str], key: str, label: str = "Currency") -> 
         label, currencies, default=default, key=key, required=True, persist_state="session"
     )
     return choice or default
+
+
+def send_or_cancel(prefix: str, *, disabled: bool, on_cancel) -> bool:
+    """The two buttons of a send confirmation dialog ("Send now", "Cancel"; keys `{prefix}_send` and
+    `{prefix}_cancel`): True when Send was clicked; Cancel calls `on_cancel` and closes the dialog."""
+    cols = st.columns(2)
+    go = cols[0].button("Send now", key=f"{prefix}_send", type="primary", icon=":material/send:",
+                        disabled=disabled, width="stretch")
+    if cols[1].button("Cancel", key=f"{prefix}_cancel", width="stretch"):
+        on_cancel()
+        st.rerun()
+    return go

@@ -8,7 +8,7 @@ from connectors.mailer import ConfigError
 from connectors.statement_pdf import StatementRenderError
 from services import statements as service
 from services.context import NotAllowed
-from ui import state
+from ui import common, state
 from ui.store import action_id, current_actor, done, get_store, sandbox
 
 
@@ -96,13 +96,7 @@ def _confirm(data, analysis, mailer, keep: set[str] | None, cfg: service.Stateme
                 f"skipped; {len(done_ids & set(with_mail))} already had this statement.")
     st.caption("Each customer gets the statement of a date once, however often this is clicked or the "
                "cron job (`cli.py statements --send`) runs.")
-    cols = st.columns(2)
-    go = cols[0].button("Send now", key="stm_confirm_send", type="primary", icon=":material/send:",
-                        disabled=not todo, width="stretch")
-    if cols[1].button("Cancel", key="stm_confirm_cancel", width="stretch"):
-        _close()
-        st.rerun()
-    if go:
+    if common.send_or_cancel("stm_confirm", disabled=not todo, on_cancel=_close):
         aid = action_id("send_statements")
         bar = st.progress(0.0, text="Sending …")
 
