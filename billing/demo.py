@@ -119,6 +119,33 @@ _HU_TRADES = ("Építő", "Kereskedelmi", "Logisztikai", "Gépipari", "Fémipari
 _OWNERS = (("Sarah Johnson", "David Miller", "Emily Carter"), ("Li Wei", "Zhang Min"),
            ("Kovács Anna", "Nagy Péter"))
 _SEGMENTS = np.array(["Enterprise", "Mid-market", "SMB", "Distributor", "Public sector"], dtype=object)
+# Postal addresses per language (en, zh, hu), picked by customer number so the random draws stay
+# as they were: street, postcode, city, region, country (the parts contact exports have).
+_STREETS = (np.array(["Main Street", "Oak Avenue", "Lake Road", "Market Street", "Hill Drive"], dtype=object),
+            np.array(["浦东新区世纪大道", "徐汇区漕溪北路", "海淀区中关村大街", "天河区体育西路", "西湖区文三路"], dtype=object),
+            np.array(["Váci utca", "Andrássy út", "Petőfi Sándor utca", "Kossuth Lajos tér", "Fő utca"], dtype=object))
+_TOWNS = ((("62704", "Springfield", "IL"), ("60601", "Chicago", "IL"), ("10001", "New York", "NY")),
+          (("200120", "上海市", ""), ("100080", "北京市", ""), ("510620", "广州市", "")),
+          (("1052", "Budapest", ""), ("6720", "Szeged", ""), ("4024", "Debrecen", "")))
+_COUNTRIES = np.array(["United States", "中国", "Magyarország"], dtype=object)
+
+
+def _addresses(lang: np.ndarray) -> dict[str, np.ndarray]:
+    """Address columns for customers of languages `lang` (0 en, 1 zh, 2 hu), varied by position."""
+    i = np.arange(len(lang))
+    number = (i * 7 % 180 + 1).astype(str).astype(object)
+    street = np.empty(len(lang), dtype=object)
+    postcode, city, region = (np.empty(len(lang), dtype=object) for _ in range(3))
+    for k in range(3):
+        own = lang == k
+        street[own] = _STREETS[k][i[own] % len(_STREETS[k])]
+        street[own] = (street[own] + number[own] + "号") if k == 1 else (
+            number[own] + " " + street[own] if k == 0 else street[own] + " " + number[own] + ".")
+        towns = np.array(_TOWNS[k], dtype=object)[i[own] % len(_TOWNS[k])]
+        postcode[own], city[own], region[own] = towns[:, 0], towns[:, 1], towns[:, 2]
+    region[region == ""] = None
+    return {"address": street, "address_2": np.full(len(lang), None, dtype=object), "city": city,
+            "postcode": postcode, "region": region, "country": _COUNTRIES[lang]}
 _SEG_P = (0.10, 0.30, 0.45, 0.10, 0.05)
 _SEG_VOLUME = np.array([6.0, 2.0, 1.0, 4.0, 1.5])
 _SEG_LIMIT_USD = np.array([250_000, 75_000, 15_000, 150_000, 50_000])
@@ -365,7 +392,7 @@ class _Builder:
             "language": np.array(["en", "zh", "hu"], dtype=object)[lang[:n]],
             "currency": _CCY[ccy[:n]], "payment_terms_days": terms[:n].astype(np.int64),
             "credit_limit": credit_limit.astype(float), "segment": _SEGMENTS[seg[:n]],
-            "owner": owner, "dunning_blocked": dunning,
+            "owner": owner, "dunning_blocked": dunning, **_addresses(lang[:n]),
         })
 
     def _combos(self, sizes: tuple[int, ...], k: int) -> np.ndarray:
@@ -1070,6 +1097,12 @@ _MEANINGS: dict[str, dict[str, tuple[str, str]]] = {
         "segment": ("Your grouping for filters (Enterprise, SMB, ...)", "SMB"),
         "owner": ("Who follows up this account", "Kovács Anna"),
         "dunning_blocked": ("TRUE to never send this customer reminders", "FALSE"),
+        "address": ("Street and number (several lines allowed); printed on statements", "Váci utca 12."),
+        "address_2": ("Second address line (floor, building, PO box)", "III. emelet"),
+        "city": ("Town or city", "Budapest"),
+        "postcode": ("Postcode or ZIP code, kept as text", "1052"),
+        "region": ("State, province or county, where addresses have one", "IL"),
+        "country": ("Country as it should be printed", "Magyarország"),
     },
     "orders": {
         "order_id": ("Sales order number", "0000110317"),
