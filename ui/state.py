@@ -19,7 +19,6 @@ recomputes the analysis; moving one between open states does not.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from dataclasses import dataclass
 
@@ -46,15 +45,14 @@ STORE_ERROR = "store_error"  # session_state: why the store could not be read (s
 NO_DISPUTES = "none"
 
 
-@st.cache_data(show_spinner="Building the demo workbook …", max_entries=4)
+@st.cache_data(show_spinner="Building the demo …", max_entries=4)
 def load_demo(n_lines: int = DEMO_LINES, seed: int = DEMO_SEED) -> Dataset:
-    """The demo, written to an in-memory workbook and read back through the upload path."""
-    from connectors.export import write_demo_workbook
-    from connectors.load import load_uploads
+    """The demo normalised straight from its generated tables (billing.demo.demo_dataset): the same
+    Dataset as its workbook written and read back through the upload path (tests/billing/test_demo.py),
+    without writing and parsing a workbook on a cold start."""
+    from billing.demo import demo_dataset
 
-    buf = io.BytesIO()
-    write_demo_workbook(buf, seed=seed, n_lines=n_lines)
-    return load_uploads([("demo.xlsx", buf.getvalue())])
+    return demo_dataset(seed=seed, n_lines=n_lines, as_of=f"{DEMO_AS_OF:%Y-%m-%d}")
 
 
 @st.cache_data(show_spinner="Opening the workspace's data …", max_entries=4)
@@ -251,11 +249,11 @@ def history_for(source_key: str, dates: tuple[pd.Timestamp, ...], policy_json: s
 @st.cache_data(show_spinner="Matching orders to invoices …", max_entries=16)
 def billing_lists_for(source_key: str, as_of: pd.Timestamp,
                       _data: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(billing due, billing blocked) order lines as of `as_of` (billing.reconcile)."""
-    from billing.reconcile import billing_blocked, billing_due
+    """(billing due, billing blocked) order lines as of `as_of`, from one order↔invoice matching
+    (billing.reconcile.billing_lists)."""
+    from billing.reconcile import billing_lists
 
-    return (billing_due(_data.orders, _data.invoices, as_of),
-            billing_blocked(_data.orders, _data.invoices, as_of))
+    return billing_lists(_data.orders, _data.invoices, as_of)
 
 
 @st.cache_data(max_entries=8)
