@@ -1,7 +1,7 @@
 """Benchmark: the app's cold starts and a full script run of each page through AppTest.
 
     cd /work/main && .venv/bin/python bench/bench_pages.py [--lines 100000] [--repeat 3]
-        [--import-lines 100000] [--rss-lines 1000000] [--skip-pages]
+        [--import-lines 100000] [--rss-lines 1000000] [--parts demo,import,memory] [--skip-pages]
 
 Cold starts, each in a fresh process (Streamlit's caches and the imports start empty), timed
 from the process start to the drawn Overview (AppTest's first run of app.py), min / median of
@@ -161,17 +161,20 @@ def cold_starts(args) -> None:
     print(f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min) on {os.cpu_count()} cores")
     empty = CACHE / "pages_store_empty"
     empty.mkdir(parents=True, exist_ok=True)
-    runs = [_child(empty) for _ in range(args.repeat)]
-    print(f"demo cold start (process start -> Overview drawn): {_line(runs, 'since_start', 'cpu_since_start')}"
-          f"   goal <= 1.5 s\n    of which the first app run: {_line(runs, 'first_run', 'first_run_cpu')}")
-    data_dir, took = _store_with(f"xlsx_{args.import_lines}", _demo_xlsx(args.import_lines))
-    if took is not None:
-        print(f"{args.import_lines:,}-line demo .xlsx uploaded and stored (worker read + ingest + store): {took:.2f} s")
-    runs = [_child(data_dir) for _ in range(args.repeat)]
-    print(f"{args.import_lines:,}-line import, cold start -> Overview drawn: "
-          f"{_line(runs, 'since_start', 'cpu_since_start')}   goal <= 3 s\n"
-          f"    of which the first app run: {_line(runs, 'first_run', 'first_run_cpu')}")
-    if args.rss_lines:
+    if "demo" in args.parts:
+        runs = [_child(empty) for _ in range(args.repeat)]
+        print(f"demo cold start (process start -> Overview drawn): {_line(runs, 'since_start', 'cpu_since_start')}"
+              f"   goal <= 1.5 s\n    of which the first app run: {_line(runs, 'first_run', 'first_run_cpu')}")
+    if "import" in args.parts:
+        data_dir, took = _store_with(f"xlsx_{args.import_lines}", _demo_xlsx(args.import_lines))
+        if took is not None:
+            print(f"{args.import_lines:,}-line demo .xlsx uploaded and stored (worker read + ingest + store): "
+                  f"{took:.2f} s")
+        runs = [_child(data_dir) for _ in range(args.repeat)]
+        print(f"{args.import_lines:,}-line import, cold start -> Overview drawn: "
+              f"{_line(runs, 'since_start', 'cpu_since_start')}   goal <= 3 s\n"
+              f"    of which the first app run: {_line(runs, 'first_run', 'first_run_cpu')}")
+    if "memory" in args.parts and args.rss_lines:
         data_dir, took = _store_with(f"csv_{args.rss_lines}", _report_csvs(args.rss_lines))
         if took is not None:
             print(f"{args.rss_lines:,}-line CSV import stored: {took:.2f} s")
@@ -188,6 +191,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--import-lines", type=int, default=100_000)
     parser.add_argument("--rss-lines", type=int, default=1_000_000, help="0 leaves the memory run out")
+    parser.add_argument("--parts", default="demo,import,memory",
+                        help="which cold starts: demo, import, memory (comma-separated)")
     parser.add_argument("--skip-pages", action="store_true")
     parser.add_argument("--cold-child", type=int, metavar="RERUNS", help=argparse.SUPPRESS)
     args = parser.parse_args()
