@@ -76,7 +76,7 @@ def _sync_copy(module: str) -> Path:
         f'only_mutate = ["billing/{module}.py"]',
         f"pytest_add_cli_args_test_selection = {json.dumps(MODULES[module])}",
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:xdist", "-q"]',
-        'also_copy = ["templates", "migrations"]',
+        'also_copy = ["templates", "migrations", "connectors"]',
         "",
     ])
     pyproject = (REPO / "pyproject.toml").read_text() + config
