@@ -655,3 +655,32 @@ def test_aged_mask_of_no_lines_is_an_empty_boolean_mask():
                            dict(invoice_no="F", customer_id="C1", invoice_date="2024-07-02", amount=100),
                            dict(invoice_no="CN", customer_id="C1", invoice_date="2024-06-01", amount=-50)])
     assert aged_mask(lines, AS_OF).tolist() == [True, False, False]
+
+
+def test_a_line_without_a_kind_is_a_credit_note_only_when_negative():
+    # SPEC §2: kind "credit_note", or no kind and a negative amount; for text and for object columns alike
+    from billing.aging import is_credit_note
+
+    for dtype in ("string", object, "category"):
+        lines = pd.DataFrame({"kind": pd.Series(["invoice", None, None, "credit_note"], dtype=dtype),
+                              "amount": [-5, 5, -5, 5]})
+        assert is_credit_note(lines).tolist() == [False, False, True, True], dtype
+
+
+def test_line_numbers_are_kept_and_default_to_one():
+    lines = make_invoices([dict(invoice_no="A", line_no=2, customer_id="C1", invoice_date="2024-06-01",
+                                amount=100)])
+    assert line_aging(lines, make_alloc(), AS_OF)["line_no"].tolist() == [2]
+    aging = line_aging(lines.drop(columns="line_no"), make_alloc(), AS_OF)
+    assert aging["line_no"].tolist() == [1] and str(aging["line_no"].dtype) == "int64"
+
+
+def test_due_date_derived_is_a_plain_flag_whatever_the_input_holds():
+    lines = make_invoices([dict(invoice_no="A", customer_id="C1", invoice_date="2024-06-01", due_date="2024-06-10",
+                                amount=100),
+                           dict(invoice_no="B", customer_id="C1", invoice_date="2024-06-01", amount=100)])
+    absent = line_aging(lines.drop(columns="due_date_derived"), make_alloc(), AS_OF)
+    assert absent["due_date_derived"].tolist() == [False, False] and absent["due_date_derived"].dtype == bool
+    nullable = lines.assign(due_date_derived=pd.array([None, True], dtype="boolean"))
+    aging = line_aging(nullable, make_alloc(), AS_OF)
+    assert aging["due_date_derived"].tolist() == [False, True] and aging["due_date_derived"].dtype == bool
