@@ -603,3 +603,11 @@ def test_a_comma_column_turns_plain_point_decimals_into_mixed_separator_errors()
 def test_more_decimals_than_the_currency_allows_is_still_an_error_on_the_fast_shape():
     r = parse_money(pd.Series(["12.5", "100"], dtype="str"), "JPY")
     assert pd.isna(r.minor.iloc[0]) and "decimal" in r.error.iloc[0] and r.minor.iloc[1] == 100
+
+
+def test_long_digit_strings_with_leading_zeros_keep_every_cent_beside_17_digit_amounts():
+    # a cell of more than 18 digits (zero-padded, as some bank exports write them) goes the long way;
+    # the 17-significant-digit amount next to it must stay exact (above 2**53, so not through a float)
+    got = parse_money(pd.Series(["123456789012345.67", "0000000000000000000012.50", "99999999999999.99"]), "USD")
+    assert got.minor.tolist() == [12345678901234567, 1250, 9999999999999999]
+    assert got.error.isna().all()
