@@ -611,3 +611,9 @@ def test_long_digit_strings_with_leading_zeros_keep_every_cent_beside_17_digit_a
     got = parse_money(pd.Series(["123456789012345.67", "0000000000000000000012.50", "99999999999999.99"]), "USD")
     assert got.minor.tolist() == [12345678901234567, 1250, 9999999999999999]
     assert got.error.isna().all()
+
+
+def test_a_one_digit_exponent_in_text_scales_the_number():
+    # parse_money's docstring: "1.5e3" is accepted; 1.5e3 USD is 1,500.00
+    got = parse_money(pd.Series(["1.5e3", "2E1", "7e+2", "2.5e-1"]), "USD")
+    assert got.minor.tolist() == [150000, 2000, 70000, 25]
