@@ -617,3 +617,17 @@ def test_a_one_digit_exponent_in_text_scales_the_number():
     # parse_money's docstring: "1.5e3" is accepted; 1.5e3 USD is 1,500.00
     got = parse_money(pd.Series(["1.5e3", "2E1", "7e+2", "2.5e-1"]), "USD")
     assert got.minor.tolist() == [150000, 2000, 70000, 25]
+
+
+def test_a_too_large_amount_without_a_currency_names_the_bound_alone():
+    got = parse_money(pd.Series(["1000000000000000"]), pd.Series([None], dtype=object))
+    assert got.error.tolist() == ["is too large: Linewise keeps totals exact for amounts up to "
+                                  "999999999999999.99; check the cell"]
+
+
+def test_every_result_series_keeps_the_cells_index():
+    values = pd.Series(["1.50", " ", None], index=["a", "b", "c"], dtype=object)
+    r = parse_money(values, "USD")
+    for series in (r.minor, r.error, r.blank):
+        assert list(series.index) == ["a", "b", "c"]
+    assert r.blank.tolist() == [False, True, True]
