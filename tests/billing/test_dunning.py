@@ -398,3 +398,17 @@ def test_a_plan_finds_each_customers_reminder():
     p = plan(aging_of([line("INV-1", "C1", 20), line("INV-2", "C2", 20)]), cust)
     assert p.reminder("C2").line_codes == [L2] and p.reminder("C1").line_codes == [L1]
     assert p.reminder("C9") is None
+
+
+def test_a_line_the_aging_marks_in_dispute_is_not_reminded_without_a_disputes_table():
+    aging = aging_of([line("INV-1", "C1", 20), line("INV-2", "C1", 20)])
+    aging.loc[aging["line_code"] == L1, "in_dispute"] = True
+    p = plan(aging)
+    assert [r.line_codes for r in p.reminders] == [[L2]]
+    assert p.skipped[["line_code", "invoice_no", "reason"]].values.tolist() == [[L1, "INV-1", "in_dispute"]]
+
+
+def test_reminder_lines_carry_their_invoice_and_due_dates():
+    (r,) = plan(aging_of([line("INV-1", "C1", 20)])).reminders
+    (ln,) = r.lines
+    assert (ln.invoice_date, ln.due_date) == ((due_in(20) - pd.Timedelta(days=30)).date(), due_in(20).date())
