@@ -412,3 +412,52 @@ def test_reminder_lines_carry_their_invoice_and_due_dates():
     (r,) = plan(aging_of([line("INV-1", "C1", 20)])).reminders
     (ln,) = r.lines
     assert (ln.invoice_date, ln.due_date) == ((due_in(20) - pd.Timedelta(days=30)).date(), due_in(20).date())
+
+
+def test_the_skip_details_say_what_is_missing_and_which_minimum():
+    cust = customers({"customer_id": "C1", "name": "Acme", "phone": "+3630555123"},
+                     {"customer_id": "C2", "name": "Small", "email": "s@x.test"})
+    aging = aging_of([line("INV-1", "C1", 20), line("INV-2", "C2", 20, 5_00)])
+    p = plan(aging, cust, policy=DunningPolicy(min_amount=Decimal("10")))
+    assert p.skipped[["customer_id", "reason", "detail"]].values.tolist() == [
+        ["C1", "no_contact", "no email for the first reminder"],
+        ["C2", "under_minimum", "USD total due is under the minimum (10)"]]
+
+
+def test_a_customer_without_contact_does_not_stop_the_others():
+    cust = customers({"customer_id": "C1", "name": "No address"},
+                     {"customer_id": "C2", "name": "Acme", "email": "ar@acme.test"})
+    p = plan(aging_of([line("INV-1", "C1", 20), line("INV-2", "C2", 20)]), cust)
+    assert [r.customer_id for r in p.reminders] == ["C2"]
+
+
+def test_a_retry_with_no_channel_left_to_send_is_skipped_not_sent_twice():
+    # final went out by SMS, its e-mail failed, and the customer has no e-mail address any more
+    cust = customers({"customer_id": "C1", "name": "Acme", "phone": "+3630555123", "language": "en"})
+    had = log((L1, "first", "sent", 30, "C1"), (L1, "second", "sent", 20, "C1"),
+              (L1, "final:sms", "sent", 0, "C1"), (L1, "final", "failed", 0, "C1"))
+    p = plan(aging_of([line("INV-1", "C1", 40)]), cust, reminder_log=had)
+    assert p.reminders == []
+    assert p.skipped[["line_code", "level", "reason"]].values.tolist() == [[L1, "final", "no_contact"]]
+
+
+def test_a_currency_under_the_minimum_is_left_out_of_the_statement_too():
+    # L1 USD is reminded; EUR: L2 would be reminded but EUR is under the minimum, L3 (first sent 10 days ago,
+    # second not due before 15 days) would only be listed
+    aging = aging_of([line("INV-1", "C1", 20), line("INV-2", "C1", 20, 1_00, currency="EUR"),
+                      line("INV-3", "C1", 10, 1_00, currency="EUR")])
+    p = plan(aging, reminder_log=log((L3, "first", "sent", 9, "C1")), policy=DunningPolicy(
+        min_amount=Decimal("10"), min_interval_days=1))
+    (r,) = p.reminders
+    assert r.line_codes == [L1] and r.statement == ()
+
+
+def test_the_skipped_table_has_its_columns_and_types():
+    from billing.dunning import SKIP_COLUMNS
+
+    cust = customers({"customer_id": "C1", "name": "Acme", "email": "ar@acme.test", "dunning_blocked": True})
+    skipped = plan(aging_of([line("INV-1", "C1", 20)]), cust).skipped
+    assert list(skipped.columns) == SKIP_COLUMNS
+    assert {c: str(t) for c, t in skipped.dtypes.items()} == {
+        "customer_id": "string", "line_code": "string", "invoice_no": "string", "currency": "string",
+        "open": "int64", "days_past_due": "int64", "level": "string", "reason": "string", "detail": "string"}
