@@ -461,3 +461,12 @@ def test_the_skipped_table_has_its_columns_and_types():
     assert {c: str(t) for c, t in skipped.dtypes.items()} == {
         "customer_id": "string", "line_code": "string", "invoice_no": "string", "currency": "string",
         "open": "int64", "days_past_due": "int64", "level": "string", "reason": "string", "detail": "string"}
+
+
+def test_a_phone_only_customer_gets_the_sms_of_the_highest_level_beside_lower_level_lines():
+    cust = customers({"customer_id": "C1", "name": "Acme", "phone": "+3630555123"})
+    aging = aging_of([line("INV-1", "C1", 40), line("INV-2", "C1", 3)])
+    p = plan(aging, cust, log((L1, "first", "sent", 30, "C1"), (L1, "second", "sent", 10, "C1")))
+    (r,) = p.reminders
+    assert (r.level, r.channels) == ("final", ("sms",))
+    assert r.keys("sms") == [(L1, "final:sms"), (L2, "first:sms")]
