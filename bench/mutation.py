@@ -167,7 +167,8 @@ def run(module: str, jobs: int, sample: int | None = None, seed: int = 0, surviv
               flush=True)
     if survivors:
         verdicts = _results(work, module)
-        chosen = [n for n in chosen if verdicts.get(n) in COUNTED - KILLED]
+        equivalent = equivalents()  # they survive by nature: not worth a rerun
+        chosen = [n for n in chosen if verdicts.get(n) in COUNTED - KILLED and n not in equivalent]
     if chosen:
         subprocess.run(cmd + chosen, cwd=work, env=env, check=False)
     verdicts = _results(work, module)
