@@ -765,3 +765,12 @@ def test_references_find_their_lines_in_a_book_of_many_customers():
                     date="2024-03-01") for i in picked]
     got = rows(run(lines, payments))
     assert sorted(got) == sorted((f"P{i}", code(f"INV-{i}"), 100, "line") for i in picked)
+
+
+def test_lines_without_a_due_date_column_allocate_as_lines_without_due_dates():
+    lines = [inv("INV-2", date="2024-01-05", amount=100), inv("INV-1", date="2024-01-01", amount=100)]
+    invoices = make_invoices(lines)
+    payments = make_payments([pay("P1", 150)])
+    without = allocate(invoices.drop(columns=["due_date"]), payments, AS_OF)
+    no_dates = allocate(invoices.assign(due_date=pd.NaT), payments, AS_OF)
+    assert rows(without) == rows(no_dates) == [("P1", code("INV-1"), 100, "fifo"), ("P1", code("INV-2"), 50, "fifo")]
