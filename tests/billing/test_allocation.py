@@ -774,3 +774,9 @@ def test_lines_without_a_due_date_column_allocate_as_lines_without_due_dates():
     without = allocate(invoices.drop(columns=["due_date"]), payments, AS_OF)
     no_dates = allocate(invoices.assign(due_date=pd.NaT), payments, AS_OF)
     assert rows(without) == rows(no_dates) == [("P1", code("INV-1"), 100, "fifo"), ("P1", code("INV-2"), 50, "fifo")]
+
+
+def test_a_line_invoiced_on_the_as_of_date_takes_part():
+    # SPEC §4: lines and payments dated on or before as_of take part
+    r = run([inv("INV-1", date=AS_OF, amount=100)], [pay("P1", 100, date=AS_OF)])
+    assert rows(r) == [("P1", code("INV-1"), 100, "fifo")] and unapplied(r) == {}
