@@ -40,9 +40,12 @@ Rules as implemented
   (invoice): the matched invoice numbers in list order, then the invoices of
   the step-1 lines, pay their lines in (line_no, line_code) order. Step 3
   (fifo): what is left pays the customer's lines in the payment's currency by
-  (due_date, invoice_date, invoice_no, line_no, line_code); lines in an open
-  dispute are skipped when `policy.fifo_skip_disputed`; a missing due date
-  sorts last. Steps run one after the other over all payments.
+  (due_date, invoice_date, invoice_no, line_no, line_code); when
+  `policy.fifo_skip_disputed`, an open dispute holds its amount (SPEC §7,
+  `billing.model.held_amounts` of the open amounts left by steps 1-2): FIFO
+  pays only the rest of the line (a dispute without an amount, or of the
+  whole open amount, keeps the line out of FIFO); a missing due date sorts
+  last. Steps run one after the other over all payments.
 * `currency_mismatches`: one row per (payment, line) for a line named by a
   line reference, or a line of an invoice named by an invoice reference
   (not one derived from a line reference), that takes part, is > 0 and is in
@@ -90,7 +93,7 @@ from rapidfuzz import fuzz, process
 
 from billing.aging import is_credit_note
 from billing.linecode import CODE_SHAPE, check_chars, canonical
-from billing.model import AllocationResult, open_dispute_codes
+from billing.model import AllocationResult, held_amounts
 from billing.policy import Policy
 
 STEPS = ("line", "invoice", "fifo")
@@ -616,11 +619,10 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
     lap("step 2 invoice")
 
     # step 3: FIFO, queue = (customer, currency), by (due_date, invoice_date, invoice_no, line_no, line_code)
-    fifo = payable & (open_ > 0)
-    codes = open_dispute_codes(disputes) if policy.fifo_skip_disputed else set()
-    if codes and n:
-        fifo &= ~pc.fill_null(pc.is_in(L.code, value_set=pa.array(sorted(codes), type=pa.large_string())),
-                              False).to_numpy(zero_copy_only=False)
+    # an open dispute holds its amount (SPEC §7): FIFO pays only what is left of the line above it
+    held = _held(disputes, L, open_) if policy.fifo_skip_disputed else 0
+    fifo_open = open_ - held
+    fifo = payable & (fifo_open > 0)
     r_p = np.flatnonzero((rem > 0) & (p_cust >= 0))
     wanted = np.zeros(ncust * ncur, dtype=bool)
     wanted[p_cust[r_p] * ncur + p_cur[r_p]] = True     # only queues some payment still draws on
@@ -637,7 +639,7 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
         cand, qkey = cand[o], qkey[o]
         qfirst = _first_of_run(qkey)
         req_q = _dense_lookup(qkey[qfirst], p_cust[r_p] * ncur + p_cur[r_p])
-        rr, rs, ra = _fill(np.cumsum(qfirst) - 1, open_[cand], req_q, r_p, rem)
+        rr, rs, ra = _fill(np.cumsum(qfirst) - 1, fifo_open[cand], req_q, r_p, rem)
         record(2, r_p[rr], cand[rs], ra)
     lap("step 3 fifo")
 
@@ -693,6 +695,13 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
         currency_mismatches=mismatches,
         line_allocated=line_allocated,
     )
+
+
+def _held(disputes: pd.DataFrame | None, L: _Lines, open_: np.ndarray) -> np.ndarray | int:
+    """What open disputes hold of each line's open amount before FIFO (`billing.model.held_amounts`)."""
+    if disputes is None or len(disputes) == 0 or L.n == 0:
+        return 0
+    return held_amounts(disputes, _pd_string(L.code), open_)
 
 
 class _Now:

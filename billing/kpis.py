@@ -40,7 +40,7 @@ Formulas (standard definitions):
   / lines_paid
 - unapplied = total unapplied cash at as_of (``alloc.unapplied``; a positive
   amount here, shown negated as a credit in `billing.aging.rollup`)
-- in_dispute = open amount of lines under an open dispute
+- in_dispute = what open disputes hold of the open amounts (aging's `disputed`, SPEC §7)
 - credit_sales = S
 
 Previous-period figures (for deltas) are the same function called with the
@@ -179,7 +179,8 @@ def compute_kpis(lines: pd.DataFrame, alloc: AllocationResult, aging: pd.DataFra
         to_pay = np.where(paid, lpd_day - _days(aging["invoice_date"]), 0)
         on_time = (paid & (lpd_day <= _days(aging["due_date"]))).astype(np.int64)
     at_asof = _sums(aging["currency"], dflt, total=open_, current=np.where(not_due, open_, 0),
-                    disputed=np.where(in_dispute, open_, 0), n=paid.astype(np.int64), days=to_pay,
+                    disputed=(aging["disputed"].to_numpy(dtype=np.int64) if "disputed" in aging.columns
+                              else np.where(in_dispute, open_, 0)), n=paid.astype(np.int64), days=to_pay,
                     on_time=on_time)
 
     parts = [at_asof, sales, begin, unapplied]

@@ -854,14 +854,17 @@ class Store:
         return dispute_lines_frame(self.disputes())
 
     def open_dispute_lines(self) -> pd.DataFrame:
-        """Lines in open dispute (line_code, status, dispute_id): the ``disputes`` table the engine
-        takes, and what reminders exclude."""
-        q = (select(dispute_lines.c.line_code, disputes.c.status, dispute_lines.c.dispute_id)
+        """Lines in open dispute (line_code, status, dispute_id, amount = the dispute's amount, seq =
+        the line's position in it): the ``disputes`` table the engine takes; a dispute holds its
+        amount over its lines in order (``billing.model.held_amounts``, SPEC §7)."""
+        q = (select(dispute_lines.c.line_code, disputes.c.status, dispute_lines.c.dispute_id, disputes.c.amount,
+                    dispute_lines.c.seq)
              .join(disputes, disputes.c.id == dispute_lines.c.dispute_id)
              .where(dispute_lines.c.is_open).order_by(dispute_lines.c.line_code))
         with self._tx() as conn:
             rows = conn.execute(q).mappings().all()
-        return _frame(rows, {"line_code": "string", "status": "string", "dispute_id": "int64"})
+        return _frame(rows, {"line_code": "string", "status": "string", "dispute_id": "int64", "amount": "int64",
+                             "seq": "int64"})
 
     def dispute_log(self, dispute_id: int) -> pd.DataFrame:
         """The communication log of a dispute, oldest first:

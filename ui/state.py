@@ -156,8 +156,10 @@ def dispute_lines() -> tuple[pd.DataFrame | None, str]:
         return None, "store-unavailable"
     if not len(frame):
         return None, NO_DISPUTES
-    codes = sorted(set(frame["line_code"].dropna().astype(str)))
-    return frame, hashlib.sha256("\n".join(codes).encode()).hexdigest()[:16]
+    # what the engine reads of them: the line, its dispute and the amount that dispute holds
+    keys = sorted(set(frame[[c for c in ("line_code", "dispute_id", "amount", "seq") if c in frame]]
+                      .astype(str).agg("|".join, axis=1)))
+    return frame, hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
 
 
 @st.cache_data(show_spinner="Allocating payments and aging …", max_entries=16)

@@ -114,21 +114,33 @@ def reference_tokens(text: str) -> list[str]:
 OPEN_STATUSES = ("open", "in_review", "escalated")
 
 
-def held_amounts(disputes) -> dict[str, float]:
+def held_amounts(disputes, open_amount: dict[str, int]) -> dict[str, int]:
     """§7 "A dispute holds its amount, not the whole line": line code -> amount held by open disputes.
 
-    A dispute with no `amount` (or no amount column) holds the whole line (infinity here).
+    `open_amount`: line code -> its open amount. A dispute (rows sharing a `dispute_id`; without
+    that column each row is a dispute of its own) with an `amount` holds at most that amount, taken
+    from its lines in order (`seq`, then line code), each up to its open amount; one with no amount
+    (or no amount column) holds its lines' whole open amounts. Never more than a line's open amount.
     """
-    held: dict[str, float] = {}
+    held: dict[str, int] = {}
     if disputes is None:
         return held
-    for row in disputes.to_dict("records"):
+    by_dispute: dict = {}
+    for k, row in enumerate(disputes.to_dict("records")):
         code, status = _text(row.get("line_code")), _text(row.get("status"))
-        if code is None or status not in OPEN_STATUSES:
+        if code is None or status not in OPEN_STATUSES or code not in open_amount:
             continue
-        amount = row.get("amount")
-        amount = float("inf") if _missing(amount) else int(amount)
-        held[code] = held.get(code, 0) + amount
+        key = ("row", k) if _missing(row.get("dispute_id")) else ("id", int(row["dispute_id"]))
+        seq = 0 if _missing(row.get("seq")) else int(row["seq"])
+        by_dispute.setdefault(key, []).append((seq, code, row.get("amount")))
+    for rows in by_dispute.values():
+        rows.sort(key=lambda r: (r[0], r[1]))
+        amount = rows[0][2]
+        left = float("inf") if _missing(amount) else int(amount)
+        for _, code, _ in rows:
+            take = min(max(open_amount[code], 0), left)
+            left -= take
+            held[code] = min(held.get(code, 0) + int(take), max(open_amount[code], 0))
     return held
 
 
@@ -370,8 +382,10 @@ def reference_allocate(lines, payments, as_of, *, skip_disputed: bool = True, de
         for invoice_no in invoices:
             for i in _invoice_lines(all_lines, p["customer"], invoice_no):
                 pay(k, p, 1, i, unlimited)
-    # Step 3 for all: the customer's open lines, oldest due first; an open dispute holds its amount.
-    held = held_amounts(disputes) if skip_disputed else {}
+    # Step 3 for all: the customer's open lines, oldest due first; an open dispute holds its amount
+    # of what steps 1 and 2 left open.
+    held = held_amounts(disputes, {all_lines[i]["code"]: left for i, left in open_amount.items()}) \
+        if skip_disputed else {}
     queue = sorted(open_amount, key=lambda i: _fifo_order(all_lines, i))
     for k, p in enumerate(pays):
         for i in queue:
