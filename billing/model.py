@@ -181,3 +181,10 @@ class AllocationResult:
     reference_issues: pd.DataFrame
     currency_mismatches: pd.DataFrame
     line_allocated: pd.DataFrame
+    # billing.adjustments.RESULT_COLUMNS: every adjustment given, what it applied and its status
+    adjustments: pd.DataFrame = field(default_factory=lambda: _empty_adjustment_result())
+
+
+def _empty_adjustment_result() -> pd.DataFrame:
+    from billing.adjustments import empty_result  # billing.adjustments needs nothing of this module
+    return empty_result()
