@@ -122,7 +122,7 @@ def _empty_kpis() -> pd.DataFrame:
 def compute_kpis(lines: pd.DataFrame, alloc: AllocationResult, aging: pd.DataFrame, as_of,
                  policy: Policy = Policy(), period_days: int | None = None, *,
                  aging_at_start: pd.DataFrame | None = None, payments: pd.DataFrame | None = None,
-                 disputes: pd.DataFrame | None = None) -> pd.DataFrame:
+                 disputes: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None) -> pd.DataFrame:
     """KPIs per currency as of `as_of` over the `period_days` before it (formulas: module doc).
 
     `lines` is the invoices table, `alloc` and `aging` the allocation and
@@ -143,7 +143,7 @@ def compute_kpis(lines: pd.DataFrame, alloc: AllocationResult, aging: pd.DataFra
     if aging_at_start is None:
         from billing.allocation import allocate  # lazy: only needed without aging_at_start
         pay = payments if payments is not None else payments_from(alloc)
-        alloc_start = allocate(lines, pay, start, policy, disputes)
+        alloc_start = allocate(lines, pay, start, policy, disputes, adjustments=adjustments)
         aging_at_start = line_aging(lines, alloc_start, start, policy, disputes)
 
     dflt = policy.default_currency

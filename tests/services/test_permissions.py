@@ -21,6 +21,7 @@ import pytest
 
 import services.actions
 import services.auth
+import services.collections
 import services.workspace
 from billing.ingest import IngestOptions
 from billing.roles import Action, Actor, Mode, Role
@@ -69,6 +70,15 @@ CALLS = [
                                 "roles_section": None}, Action.MEMBERS),
     (services.auth.remove_member, {"pattern": "x@example.com", "action_id": "a8", "roles_section": None},
      Action.MEMBERS),
+    (services.collections.record_adjustment, {"kind": "write_off", "action_id": "c1", "line_code": "L1",
+                                              "amount_minor": 5, "reason": "r"}, Action.ADJUSTMENT),
+    (services.collections.cancel_adjustment, {"adjustment_id": 1, "action_id": "c2"}, Action.ADJUSTMENT),
+    (services.collections.request_credit_note, {"dispute_id": 1, "aging": None, "action_id": "c3"},
+     Action.ADJUSTMENT),
+    (services.collections.record_promise, {"aging": None, "action_id": "c4", "customer_id": "C1",
+                                           "amount_minor": 5, "promised_date": "2024-01-01"}, Action.PROMISE),
+    (services.collections.cancel_promise, {"promise_id": 1, "action_id": "c5"}, Action.PROMISE),
+    (services.collections.set_next_action, {"customer_id": "C1", "action_id": "c6"}, Action.NEXT_ACTION),
 ]
 IDS = [f"{f.__name__}-{a.value}" for f, _, a in CALLS]
 
@@ -82,7 +92,7 @@ def ws(tmp_path):
 
 def test_every_action_function_is_in_the_table():
     listed = {f for f, _, _ in CALLS}
-    for module in (services.actions, services.workspace, services.auth):
+    for module in (services.actions, services.workspace, services.auth, services.collections):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             params = list(inspect.signature(fn).parameters)
             own = fn.__module__ == module.__name__ and not name.startswith("_")
