@@ -38,7 +38,7 @@ import pandas as pd
 
 __all__ = ["KINDS", "STATUSES", "FLAGGED", "ADJUSTMENT_COLUMNS", "RESULT_COLUMNS", "AdjustmentError",
            "validate_new", "empty_adjustments", "empty_result", "settle", "Settled", "sequential_take",
-           "flagged", "fulfilled_requests", "adjustment_payment_id"]
+           "flagged", "fulfilled_requests", "adjustment_payment_id", "gone"]
 
 KINDS: dict[str, str] = {
     "write_off": "Write-off",
@@ -261,5 +261,21 @@ def flagged(result: pd.DataFrame) -> pd.DataFrame:
     """The adjustments that apply nothing because something they name changed (`FLAGGED`), with
     the plain-words reason in ``why``."""
     out = result[result["status"].isin(FLAGGED).fillna(False).to_numpy(bool)].copy()
+    out["why"] = out["status"].map(STATUSES).astype("string")
+    return out.reset_index(drop=True)
+
+
+def gone(adjustments: pd.DataFrame, line_codes: pd.Series, payment_ids: pd.Series) -> pd.DataFrame:
+    """The adjustments whose line (or, for a manual application, payment) is not in an import's
+    tables (`line_codes` of its invoices — credit notes included — and `payment_ids` of its
+    payments), with ``status`` missing_line / missing_payment and ``why``: what ``cli.py check`` and
+    the Data page flag, whatever the as-of date."""
+    adj = _typed(adjustments)
+    no_line = _index_of(line_codes, adj["line_code"]) < 0
+    wants_pay = adj["kind"].eq("apply").fillna(False).to_numpy(dtype=bool)
+    no_pay = wants_pay & (_index_of(pd.concat([payment_ids, line_codes], ignore_index=True),
+                                    adj["payment_id"].fillna("")) < 0)
+    status = np.where(no_line, "missing_line", np.where(no_pay, "missing_payment", ""))
+    out = adj.assign(status=pd.array(status.astype(str), dtype="string"))[no_line | no_pay]
     out["why"] = out["status"].map(STATUSES).astype("string")
     return out.reset_index(drop=True)
