@@ -36,14 +36,15 @@ def test_adjustments_reach_the_report_and_check_flags_the_ones_whose_line_is_gon
     assert run(capsys, "import", str(clean_xlsx(tmp_path)))[0] == 0
     with Store(workspace_db) as store:
         store.record_adjustment("write_off", action_id="w1", actor="ann", line_code=make_code("INV-1", 1),
-                                amount=5000, reason="goodwill", on="2024-03-15")
+                                amount=12000, reason="goodwill", on="2024-03-15")
         store.record_adjustment("write_off", action_id="w2", actor="ann", line_code=make_code("INV-9", 1),
                                 amount=100, reason="typo", on="2024-03-15")
     code, _, _ = run(capsys, "report", "--as-of", "2024-03-31", "--out", str(tmp_path / "r.json"))
     r = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
-    assert code == 0 and r["summary"]["USD"]["open"] == "80.00"  # INV-1's last 40.00 written off
+    # adjustments run before step 1: INV-1's whole 100.00 is written off, so P1's 60.00 goes to INV-2
+    assert code == 0 and r["summary"]["USD"]["open"] == "20.00"
     assert [(a["line_code"], a["applied"], a["status"]) for a in r["adjustments"]] == [
-        (make_code("INV-1", 1), "40.00", "partly_applied"), (make_code("INV-9", 1), "0.00", "missing_line")]
+        (make_code("INV-1", 1), "100.00", "partly_applied"), (make_code("INV-9", 1), "0.00", "missing_line")]
     code, out, _ = run(capsys, "check")
     assert "1 adjustment(s) name what this data no longer has" in out
     assert f"#2 write_off of line {make_code('INV-9', 1)}: its line is not in this import" in out
