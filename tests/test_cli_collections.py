@@ -41,8 +41,8 @@ def test_adjustments_reach_the_report_and_check_flags_the_ones_whose_line_is_gon
                                 amount=100, reason="typo", on="2024-03-15")
     code, _, _ = run(capsys, "report", "--as-of", "2024-03-31", "--out", str(tmp_path / "r.json"))
     r = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
-    # adjustments run before step 1: INV-1's whole 100.00 is written off, so P1's 60.00 goes to INV-2
-    assert code == 0 and r["summary"]["USD"]["open"] == "20.00"
+    # adjustments run before step 1: C1's INV-1 is written off whole, so C1's P1 (60.00) stays unapplied
+    assert code == 0 and r["summary"]["USD"]["open"] == "80.00" and r["summary"]["USD"]["unapplied"] == "60.00"
     assert [(a["line_code"], a["applied"], a["status"]) for a in r["adjustments"]] == [
         (make_code("INV-1", 1), "100.00", "partly_applied"), (make_code("INV-9", 1), "0.00", "missing_line")]
     code, out, _ = run(capsys, "check")
