@@ -21,7 +21,7 @@ from services.context import NotAllowed
 from ui import auth, charts, state
 from ui.charts import CHART_CONFIG
 from ui.disputes import number_format, to_minor
-from ui.fmt import money_text
+from ui.fmt import major, money_text
 from ui.store import action_id, current_actor, done
 from ui.tables import money_table
 from ui.text import plain
@@ -218,7 +218,10 @@ HOLD_MONEY = list(collections.HOLD_MONEY)
 
 
 def worklist_tables(loaded: state.Loaded, analysis, collector: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(worklist, credit hold) as of the analysis, with the names of the customers; `collector`: mine."""
+    """(worklist, credit hold) as of the analysis; `collector`: the "mine" filter. The worklist's
+    ``at_risk_base`` is in major units of its ``base_currency`` (the other money stays minor units)."""
     frame = collections.worklist(state.workspace(), loaded.data, analysis, collector=collector)
+    if "at_risk_base" in frame:  # in the base currency, not the row's: shown in its major units here
+        frame = major(frame, ["at_risk_base"], frame["base_currency"].fillna("USD"))
     hold = state.derived(loaded, analysis, "credit_hold", lambda a: collections.credit_hold(loaded.data, a))
     return frame, hold
