@@ -2,45 +2,20 @@
 the Worklist page, and a promise recorded on the Customer page pausing that customer's reminders."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from billing.analysis import analyse
 from billing.dunning import DunningPolicy
 from connectors.reminders import build_plan
-from connectors.store import Store
 from services.workspace import current_data
 from services.context import Workspace
-from tests.workspace_data import import_demo
+from tests.app.test_reminders_page import ok, own_store  # noqa: F401 (own_store: the demo in a fresh store)
 from ui import state
-from ui import store as ui_store
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 TIMEOUT = 120
-
-
-@pytest.fixture(autouse=True)
-def own_store(tmp_path, monkeypatch):
-    """A fresh SQLite store holding the demo workbook as the workspace's import."""
-    for name in list(os.environ):
-        if name.startswith(("LINEWISE_SMTP_", "LINEWISE_SMS_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LINEWISE_DB_URL", f"sqlite:///{tmp_path / 'store.db'}")
-    ui_store.get_store.clear()
-    state.period_for.clear()
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    import_demo(store)
-    yield store
-    store.close()
-    ui_store.get_store.clear()
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, "\n".join(f"{e.value}\n{''.join(e.stack_trace)}" for e in at.exception)
-    return at
 
 
 def start(page: str) -> AppTest:
