@@ -40,7 +40,7 @@ from billing.worklist import worklist as rank_customers
 from services.context import Actor, Workspace, authorize
 
 __all__ = ["record_adjustment", "cancel_adjustment", "list_adjustments", "engine_adjustments",
-           "flagged_adjustments", "request_credit_note", "record_promise", "cancel_promise", "promises_as_of",
+           "flagged_adjustments", "adjust_for_resolution", "record_promise", "cancel_promise", "promises_as_of",
            "paused_by_promises", "set_next_action", "next_actions", "curves_for", "predictions", "forecast",
            "worklist", "credit_hold"]
 
@@ -70,23 +70,31 @@ def cancel_adjustment(ws: Workspace, actor: Actor, adjustment_id: int, *, action
     ws.store.cancel_adjustment(int(adjustment_id), action_id=action_id, actor=actor.name)
 
 
-def request_credit_note(ws: Workspace, actor: Actor, dispute_id: int, aging: pd.DataFrame, *,
-                        action_id: str, on: Any = None) -> list[int]:
-    """Credit-note requests for a dispute resolved with outcome "credit_note": its resolved amount
-    over its lines in order, each up to its open amount (`aging`: ``line_aging`` rows); ids."""
+RESOLUTION_KINDS = {"credit_note": "credit_note", "write_off": "write_off"}  # dispute outcome -> adjustment
+
+
+def adjust_for_resolution(ws: Workspace, actor: Actor, dispute_id: int, aging: pd.DataFrame, *,
+                          action_id: str, on: Any = None) -> list[int]:
+    """The adjustments a resolved dispute asks for: outcome "credit_note" -> credit-note requests,
+    "write_off" -> write-offs, of its resolved amount over its lines in order, each up to its open
+    amount (`aging`: ``line_aging`` rows; the same fill as a dispute's hold). Other outcomes: none.
+    Returns the adjustment ids (the same ones when `action_id` is replayed)."""
     authorize(ws, actor, Action.ADJUSTMENT, action_id=action_id, detail={"dispute_id": int(dispute_id)})
     d = ws.store.get_dispute(int(dispute_id))
-    if d is None or d.outcome != "credit_note" or not d.resolved_amount:
-        raise ValueError(f"dispute #{dispute_id} was not resolved with a credit note and an amount")
-    # the resolved amount over the dispute's lines in order: the same fill as a dispute's hold
+    if d is None or str(d.status) != "resolved":
+        raise ValueError(f"dispute #{dispute_id} is not resolved")
+    kind = RESOLUTION_KINDS.get(str(d.outcome))
+    if kind is None or not d.resolved_amount:
+        return []
     share = pd.DataFrame({"dispute_id": d.id, "line_code": pd.array(d.line_codes, dtype="string"),
                           "status": "open", "amount": int(d.resolved_amount), "seq": range(len(d.line_codes))})
     takes = held_amounts(share, aging["line_code"], aging["open"].to_numpy(dtype="int64"))
+    reason = f"{'credit note requested' if kind == 'credit_note' else 'written off'} by dispute #{d.id}"
     ids = []
     for k, row in enumerate(np.flatnonzero(takes > 0).tolist()):  # the dispute's few lines
         ids.append(ws.store.record_adjustment(
-            "credit_note", action_id=f"{action_id}:{k}", actor=actor.name, line_code=str(aging["line_code"].iat[row]),
-            amount=int(takes[row]), reason=f"credit note requested by dispute #{d.id}", on=on, dispute_id=d.id))
+            kind, action_id=f"{action_id}:{k}", actor=actor.name, line_code=str(aging["line_code"].iat[row]),
+            amount=int(takes[row]), reason=reason, on=on, dispute_id=d.id))
     return ids
 
 

@@ -50,6 +50,22 @@ def _act(purpose: str, call, success: str) -> None:
     st.rerun()
 
 
+def adjust_for_resolution(d) -> None:
+    """After a dispute is resolved: its credit-note request or write-off as adjustments (once)."""
+    purpose = f"dispute_resolution:{d.id}"
+    try:
+        loaded = state.current()
+        aging = state.full_analysis(loaded).aging
+        ids = collections.adjust_for_resolution(state.workspace(), current_actor(), int(d.id), aging,
+                                                action_id=action_id(purpose), on=state.as_of(loaded.data))
+    except ERRORS as exc:
+        st.session_state[FLASH] = ("error", plain(state.error_text(exc)))
+        return
+    done(purpose)
+    if ids:
+        st.session_state[FLASH] = ("ok", f"Dispute #{d.id}: {len(ids)} adjustment(s) recorded from its outcome.")
+
+
 # --------------------------------------------------------------------------- the Overview's forecast
 
 def render_forecast(loaded: state.Loaded, analysis, currency: str) -> None:
