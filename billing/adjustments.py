@@ -209,7 +209,10 @@ def settle(adjustments: pd.DataFrame | None, as_of: pd.Timestamp, *, line_codes:
     else:
         mismatch = np.zeros(len(adj), dtype=bool)
     status[mismatch] = "mismatch"
-    ok &= ~mismatch & (payable[li] if len(payable) else False)
+    ok &= ~mismatch
+    cannot_pay = ok & ~(payable[li] if len(payable) else np.zeros(len(adj), dtype=bool))
+    status[cannot_pay] = "nothing_open"  # a line that takes no money as of as_of (a credit note, dated later)
+    ok &= ~cannot_pay
 
     amount = np.where(ok, adj["amount"].to_numpy(dtype=np.int64), 0)
     line_room = np.where(ok, np.maximum(open_[li], 0) if len(open_) else 0, 0)

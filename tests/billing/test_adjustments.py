@@ -81,7 +81,8 @@ def test_manual_application_pays_the_chosen_line_before_the_reference_steps():
 
 
 def test_adjustments_are_capped_by_what_is_left_and_flag_what_they_cannot_do():
-    lines = [inv("INV-1", amount=100), inv("INV-2", amount=100, customer="C2")]
+    lines = [inv("INV-1", amount=100), inv("INV-2", amount=100, customer="C2"),
+             inv("INV-3", amount=100, date="2024-04-05")]
     adj = adjustments(
         {"kind": "write_off", "line_code": code("INV-1"), "amount": 80},
         {"kind": "apply", "line_code": code("INV-1"), "payment_id": "P1", "amount": 50},   # only 20 left
@@ -90,13 +91,14 @@ def test_adjustments_are_capped_by_what_is_left_and_flag_what_they_cannot_do():
         {"kind": "write_off", "line_code": code("INV-404"), "amount": 5},                  # line gone
         {"kind": "apply", "line_code": code("INV-1"), "payment_id": "P-GONE", "amount": 5},  # payment gone
         {"kind": "write_off", "line_code": code("INV-1"), "amount": 5, "on": "2024-04-02"},  # after as_of
+        {"kind": "write_off", "line_code": code("INV-3"), "amount": 5},                  # invoiced after as_of
     )
     r = allocate(make_invoices(lines), make_payments([pay("P1", 30)]), AS_OF, adjustments=adj)
     assert status_of(r) == {1: (80, "applied"), 2: (20, "partly_applied"), 3: (0, "nothing_open"),
                             4: (0, "mismatch"), 5: (0, "missing_line"), 6: (0, "missing_payment"),
-                            7: (0, "not_effective")}
+                            7: (0, "not_effective"), 8: (0, "nothing_open")}
     assert unapplied(r) == {"P1": 10}
-    assert sorted(flagged(r.adjustments)["adjustment_id"].tolist()) == [3, 4, 5, 6]
+    assert sorted(flagged(r.adjustments)["adjustment_id"].tolist()) == [3, 4, 5, 6, 8]
 
 
 def test_a_credit_note_request_holds_until_the_credit_note_arrives():
