@@ -157,6 +157,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if missing:
         print(f"  note: no {', '.join(missing)} table found (optional; the report treats them as empty)")
     print_quarantine(data, limit=None if args.all else 200)
+    print_gone_adjustments(args, data)
     return EXIT_DATA if len(data.quarantine) else EXIT_OK
 
 
@@ -181,20 +182,40 @@ def cmd_codes(args: argparse.Namespace) -> int:
     return EXIT_DATA if len(data.quarantine) else EXIT_OK
 
 
-def _open_disputes(args: argparse.Namespace):
-    """Lines in open dispute from the workspace store the app writes to (None when there is no store yet).
+def _engine_records(args: argparse.Namespace):
+    """(lines in open dispute, adjustments) from the workspace store the app writes to ((None, None)
+    when there is no store yet).
 
-    The report then flags them in_dispute and FIFO skips them, exactly as the dashboards do.
+    The report then holds the disputed amounts and applies the adjustments, exactly as the dashboards do.
     """
     from connectors.reminders import read_secrets_file
     from connectors.store import store_url_from
     from services.actions import open_dispute_lines
+    from services.collections import engine_adjustments
 
     url = store_url_from(read_secrets_file(_secrets_path(getattr(args, "secrets", None))))
     if url.startswith("sqlite") and not Path(url.split(":///", 1)[-1]).exists():
-        return None
+        return None, None
     with _workspace(args) as ws:
-        return open_dispute_lines(ws)
+        return open_dispute_lines(ws), engine_adjustments(ws)
+
+
+def print_gone_adjustments(args: argparse.Namespace, data, out=None) -> int:
+    """The workspace's adjustments whose line or payment is not in `data` (SPEC §15: flagged, never
+    dropped); returns how many."""
+    from billing.adjustments import gone
+
+    out = out or sys.stdout
+    _, adjustments = _engine_records(args)
+    if adjustments is None:
+        return 0
+    flagged = gone(adjustments, data.invoices["line_code"], data.payments["payment_id"])
+    if len(flagged):
+        print(f"\n{len(flagged)} adjustment(s) name what this data no longer has (they apply nothing):", file=out)
+        for r in flagged.itertuples(index=False):
+            what = f"payment {r.payment_id} -> line {r.line_code}" if r.kind == "apply" else f"line {r.line_code}"
+            print(f"  #{r.adjustment_id} {r.kind} of {what}: {r.why}", file=out)
+    return len(flagged)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -261,13 +282,59 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     as_of, policy = _as_of(args.as_of), _policy(args)
     data = _load(args)
-    analysis = report_analysis(data, as_of, policy, _open_disputes(args), sections)
+    disputes, adjustments = _engine_records(args)
+    analysis = report_analysis(data, as_of, policy, disputes, sections, adjustments=adjustments)
     out = Path(args.out)
     write_report(data, analysis, sections, out, args.format)
     print(f"Wrote the report as of {as_of:%Y-%m-%d} to {out}")
     if len(data.quarantine):
         print(f"{len(data.quarantine)} cell(s) quarantined; run `cli.py check` to list them.")
     return EXIT_DATA if len(data.quarantine) else EXIT_OK
+
+
+def _collections_analysis(args: argparse.Namespace, ws, data):
+    """The engine as of --as-of (default today) with the workspace's disputes and adjustments."""
+    from billing.analysis import analyse
+    from services.actions import open_dispute_lines
+    from services.collections import engine_adjustments
+
+    as_of = _as_of(args.as_of) if args.as_of else pd.Timestamp.today().normalize()
+    return analyse(data, as_of, _policy(args), open_dispute_lines(ws), with_exceptions=False, with_kpis=False,
+                   adjustments=engine_adjustments(ws))
+
+
+def cmd_worklist(args: argparse.Namespace) -> int:
+    """Customers ranked by amount at risk, with the credit hold list, to XLSX (SPEC §15)."""
+    from services import collections
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise UsageError("--out must end in .xlsx")
+    data = _load(args)
+    with _workspace(args) as ws:
+        analysis = _collections_analysis(args, ws, data)
+        frame = collections.worklist(ws, data, analysis, collector=args.collector)
+        hold = collections.credit_hold(data, analysis)
+    collections.write_worklist(out, frame, hold)
+    who = f" for {args.collector}" if args.collector else ""
+    print(f"Wrote the worklist{who} as of {analysis.as_of:%Y-%m-%d} ({len(frame)} customer row(s)) and the "
+          f"credit hold list ({len(hold)}) to {out}")
+    return EXIT_OK
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    """Expected receipts per week with a band, to JSON (SPEC §15)."""
+    from services import collections
+
+    if not 1 <= args.weeks <= 52:
+        raise UsageError("--weeks must be between 1 and 52")
+    data = _load(args)
+    with _workspace(args) as ws:
+        analysis = _collections_analysis(args, ws, data)
+    frame = collections.forecast(data, analysis, args.weeks)
+    collections.write_forecast(Path(args.out), frame, analysis.as_of, args.weeks)
+    print(f"Wrote the {args.weeks}-week cash forecast as of {analysis.as_of:%Y-%m-%d} to {args.out}")
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -443,8 +510,9 @@ def _build_statements(args: argparse.Namespace, data, ws, as_of: pd.Timestamp, p
     from billing.analysis import analyse
     from services import statements as statements_service
 
+    adjustments = ws.store.adjustments()
     analysis = analyse(data, as_of, _policy(args), ws.store.open_dispute_lines(), with_exceptions=False,
-                       with_kpis=False)
+                       with_kpis=False, adjustments=adjustments if len(adjustments) else None)
     try:
         stmts = statements_service.build(data, analysis, ws.store, period_start=period_start,
                                          only_open=args.only_open, customer_ids=args.customer,
@@ -479,8 +547,9 @@ def _reminder_statements(dunning, data, as_of, engine_policy, store, secrets):
         settings = statements_service.load_settings(secrets)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
+    adjustments = store.adjustments()
     analysis = analyse(data, as_of, engine_policy, store.open_dispute_lines(), with_exceptions=False,
-                       with_kpis=False)
+                       with_kpis=False, adjustments=adjustments if len(adjustments) else None)
     return statements_service.ReminderStatements(data, analysis, store, settings)
 
 
@@ -534,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["json", "xlsx"], default="json")
     p.add_argument("--out", required=True)
     p.add_argument("--sections", help="comma-separated: rows,summary,customers,lines,allocations,"
-                                      "unapplied,exceptions,kpis,quarantine (default all)")
+                                      "unapplied,adjustments,exceptions,kpis,quarantine (default all)")
     p.add_argument("--policy", help="policy TOML file (buckets, basis, tolerances ...)")
     p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
     p.set_defaults(func=cmd_report)
@@ -583,6 +652,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-data-errors", action="store_true",
                    help="send even when the source has quarantined cells")
     p.set_defaults(func=cmd_statements)
+
+    p = sub.add_parser("worklist", help="customers ranked by amount at risk + the credit hold list (XLSX)")
+    _source_args(p, optional=True)
+    p.add_argument("--as-of", help="YYYY-MM-DD (default: today)")
+    p.add_argument("--collector", help="only this collector's customers (the customer's owner by default)")
+    p.add_argument("--out", required=True, help="output .xlsx")
+    p.add_argument("--policy", help="engine policy TOML (basis, tolerances ...)")
+    p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
+    p.set_defaults(func=cmd_worklist)
+
+    p = sub.add_parser("forecast", help="expected receipts per week with a band (JSON)")
+    _source_args(p, optional=True)
+    p.add_argument("--as-of", help="YYYY-MM-DD (default: today)")
+    p.add_argument("--weeks", type=int, default=13, help="weeks ahead (default 13)")
+    p.add_argument("--out", required=True, help="output .json")
+    p.add_argument("--policy", help="engine policy TOML (basis, tolerances ...)")
+    p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
+    p.set_defaults(func=cmd_forecast)
 
     p = sub.add_parser("demo", help="write the demo workbook")
     p.add_argument("--out", required=True)

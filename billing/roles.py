@@ -77,6 +77,7 @@ class Action(StrEnum):
     REMINDER_RESOLVE = "resolve_reminders"       # settle an unconfirmed reminder as sent or failed
     PROMISE = "record_promise"                   # promise to pay (SPEC §15)
     ADJUSTMENT = "make_adjustment"               # write-off, manual application, credit note request
+    NEXT_ACTION = "set_next_action"              # a customer's next action date and collector (SPEC §15)
     WRITEBACK = "write_back"                     # write line codes / statuses into the source sheet
     SETTINGS = "change_settings"                 # company details, policies
     MEMBERS = "change_members"                   # add, remove members, change roles
@@ -95,6 +96,7 @@ PERMISSIONS: Mapping[Action, Role] = MappingProxyType({
     Action.REMINDER_RESOLVE: Role.FINANCE,
     Action.PROMISE: Role.FINANCE,
     Action.ADJUSTMENT: Role.FINANCE,
+    Action.NEXT_ACTION: Role.FINANCE,
     Action.WRITEBACK: Role.FINANCE,
     Action.SETTINGS: Role.ADMIN,
     Action.MEMBERS: Role.ADMIN,
@@ -113,6 +115,7 @@ ACTION_LABELS: Mapping[Action, str] = MappingProxyType({
     Action.REMINDER_RESOLVE: "Settling unconfirmed reminders",
     Action.PROMISE: "Recording a promise to pay",
     Action.ADJUSTMENT: "Making an adjustment",
+    Action.NEXT_ACTION: "Setting a customer's next action",
     Action.WRITEBACK: "Writing codes back into the sheet",
     Action.SETTINGS: "Changing settings",
     Action.MEMBERS: "Changing members and roles",

@@ -185,7 +185,7 @@ def test_kpis_recompute_beginning_ar_by_allocating_as_of_the_period_start(book, 
     lines, alloc, aging, _, disputes = book
     calls = []
 
-    def allocate(lines_, payments, as_of, policy, disputes_=None):
+    def allocate(lines_, payments, as_of, policy, disputes_=None, adjustments=None):
         calls.append((pd.Timestamp(as_of), sorted(payments["payment_id"]), disputes_ is disputes))
         return make_alloc({code("F"): 3000})
 

@@ -600,19 +600,27 @@ def test_open_disputes_from_the_store_skip_fifo_and_flag_aging_until_resolved(an
     assert rows == [[L1, 4_000, "fifo"]]
     aging = line_aging(lines, alloc, AS_OF, policy, disputes=s.open_dispute_lines())
 
+    # the open 6,000 of L1 is disputed: the dispute holds that much (SPEC §7), so FIFO still pays L1's
+    # other 4,000 and nothing more of it
     did = s.open_dispute(action_id=aid(), actor="ann", lines=aging, line_codes=[L1], amount=6_000,
                          reason="damaged", owner="ann")
     disputes = s.open_dispute_lines()
     assert open_dispute_codes(disputes) == {L1}  # what reminders exclude
+    assert disputes[["line_code", "amount", "seq"]].astype(object).values.tolist() == [[L1, 6_000, 0]]
     alloc, rows = fifo_targets(disputes)
-    assert rows == [[L3, 4_000, "fifo"]]  # the disputed older line is skipped
+    assert rows == [[L1, 4_000, "fifo"]]
     aging = line_aging(lines, alloc, AS_OF, policy, disputes=disputes).set_index("line_code")
     assert aging.loc[L1, "in_dispute"] and not aging.loc[L3, "in_dispute"]
-    assert (aging.loc[L1, "open"], aging.loc[L3, "open"]) == (10_000, 2_000)
+    assert (aging.loc[L1, "open"], aging.loc[L1, "disputed"], aging.loc[L3, "open"]) == (6_000, 6_000, 6_000)
+    # a second payment goes past the held part to the next line
+    more = pd.concat([payments, make_payments([{"payment_id": "P2", "customer_id": "C1",
+                                                "payment_date": "2024-06-02", "amount": 3_000}])])
+    rows = allocate(lines, more, AS_OF, policy, disputes=disputes).allocations[["line_code", "amount"]]
+    assert rows.astype(object).values.tolist() == [[L1, 4_000], [L3, 3_000]]
 
-    for to in ("in_review", "escalated"):  # still open: still skipped
+    for to in ("in_review", "escalated"):  # still open: still held
         s.transition_dispute(did, to, action_id=aid(), actor="bob")
-        assert fifo_targets(s.open_dispute_lines())[1] == [[L3, 4_000, "fifo"]]
+        assert fifo_targets(s.open_dispute_lines())[1] == [[L1, 4_000, "fifo"]]
     s.transition_dispute(did, "rejected", action_id=aid(), actor="mia")
     disputes = s.open_dispute_lines()
     assert disputes.empty

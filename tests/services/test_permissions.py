@@ -21,6 +21,7 @@ import pytest
 
 import services.actions
 import services.auth
+import services.collections
 import services.statements
 import services.workspace
 from billing.ingest import IngestOptions
@@ -73,6 +74,15 @@ CALLS = [
     (services.statements.send, {"stmts": SimpleNamespace(customer_ids=["C1"]), "mailer": NeverCalled(),
                                 "settings": None, "action_id": "a10"}, Action.REMINDER_SEND),
     (services.statements.set_pdf_levels, {"levels": ["first"], "action_id": "a11"}, Action.SETTINGS),
+    (services.collections.record_adjustment, {"kind": "write_off", "action_id": "c1", "line_code": "L1",
+                                              "amount_minor": 5, "reason": "r"}, Action.ADJUSTMENT),
+    (services.collections.cancel_adjustment, {"adjustment_id": 1, "action_id": "c2"}, Action.ADJUSTMENT),
+    (services.collections.adjust_for_resolution, {"dispute_id": 1, "aging": None, "action_id": "c3"},
+     Action.ADJUSTMENT),
+    (services.collections.record_promise, {"aging": None, "action_id": "c4", "customer_id": "C1",
+                                           "amount_minor": 5, "promised_date": "2024-01-01"}, Action.PROMISE),
+    (services.collections.cancel_promise, {"promise_id": 1, "action_id": "c5"}, Action.PROMISE),
+    (services.collections.set_next_action, {"customer_id": "C1", "action_id": "c6"}, Action.NEXT_ACTION),
 ]
 IDS = [f"{f.__name__}-{a.value}" for f, _, a in CALLS]
 
@@ -86,7 +96,8 @@ def ws(tmp_path):
 
 def test_every_action_function_is_in_the_table():
     listed = {f for f, _, _ in CALLS}
-    for module in (services.actions, services.workspace, services.auth, services.statements):
+    for module in (services.actions, services.workspace, services.auth, services.statements,
+                   services.collections):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             params = list(inspect.signature(fn).parameters)
             own = fn.__module__ == module.__name__ and not name.startswith("_")
