@@ -54,6 +54,7 @@ LEGAL_FORMS = ("gmbh", "ag", "kg", "ohg", "ug", "ev", "kft", "zrt", "nyrt", "bt"
                "limited", "llc", "inc", "corp", "corporation", "co", "company", "plc", "sa", "sas", "sarl",
                "srl", "spa", "sro", "as", "ab", "oy", "sp", "zoo", "the", "und", "and", "et", "es", "mbh")
 _LEGAL = re.compile(r"\b(?:" + "|".join(LEGAL_FORMS) + r")\b")
+UMLAUTS = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}
 RF_SHAPE = r"^RF\d{2}[0-9A-Z]{1,21}$"
 QRR_SHAPE = r"^\d{27}$"
 JOIN = " | "  # between several line codes / invoice numbers of one payment, as shown
@@ -126,8 +127,12 @@ def normalise_iban(values: pd.Series) -> pd.Series:
 
 
 def normalise_name(values: pd.Series) -> pd.Series:
-    """Names for comparison: NFKC, case-folded, punctuation and legal forms removed."""
+    """Names for comparison: NFKC, case-folded, German umlauts spelt out, other accents dropped,
+    punctuation and legal forms removed."""
     s = values.astype("string").str.normalize("NFKC").str.casefold()
+    for umlaut, spelt in UMLAUTS.items():  # banks spell "Südwind" as "Suedwind" or "Sudwind"
+        s = s.str.replace(umlaut, spelt, regex=False)
+    s = s.str.normalize("NFKD").str.replace(r"[\u0300-\u036f]", "", regex=True)
     s = s.str.replace(r"[^\w\s]", " ", regex=True).str.replace(_LEGAL, " ", regex=True)
     s = s.str.replace(r"\s+", " ", regex=True).str.strip()
     return s.mask(s == "")
