@@ -157,7 +157,7 @@ def test_rf_and_qr_check_digits_agree_with_python_stdnum():
     assert list(qrr_valid(pd.Series(qrr, dtype="string"))) == [esr.is_valid(r) for r in qrr]
 
 
-@settings(max_examples=examples(60), deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.data())
 def test_nothing_is_ever_matched_automatically_to_the_wrong_customer(data):
     n_cust = data.draw(st.integers(2, 8))
