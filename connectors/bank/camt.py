@@ -1,9 +1,10 @@
 """camt.053 / camt.054 (and camt.052) statements, any version, any namespace (SPEC §17).
 
-Safe and bounded: the XML is read by defusedxml's iterparse with DTDs, entities and external
-references forbidden (an XXE or "billion laughs" file is refused with a sentence saying so, never
-expanded), and each `Ntry` is turned into rows and removed from the tree as soon as it ends, so
-a 100,000-entry statement never exists as one tree.
+Safe and bounded: a file whose prolog declares a document type or entities (what XXE and "billion
+laughs" files need) is refused with a sentence before parsing starts; the parse itself is lxml's
+iterparse with entity resolution, DTD loading and network access off (defence in depth), and each
+`Ntry` is turned into rows and removed from the tree as soon as it ends, so a 100,000-entry
+statement never exists as one tree.
 
 Version differences handled: `<Sts>BOOK</Sts>` (.02/.04) and `<Sts><Cd>BOOK</Cd></Sts>` (.08);
 parties as `<Dbtr><Nm>` and `<Dbtr><Pty><Nm>`; opening balance OPBD or PRCD; the amount of a
@@ -14,10 +15,9 @@ from __future__ import annotations
 import io
 import re
 from typing import IO
-from xml.etree.ElementTree import Element, ParseError
 
-import defusedxml
-import defusedxml.ElementTree as SafeET
+from lxml import etree
+from lxml.etree import _Element as Element
 
 from billing.bankstmt import (Statement, StatementError, balance_warnings, balances_frame, entries_frame,
                               signed_minor)
@@ -69,9 +69,6 @@ class _Paths:
                 return found.text.strip()
         return None
 
-    def texts(self, el: Element | None, path: str) -> list[str]:
-        return [] if el is None else [f.text.strip() for f in el.iterfind(self.q(path)) if f.text and f.text.strip()]
-
     def amount(self, el: Element | None, *paths: str) -> tuple[str | None, str | None]:
         for path in paths:
             found = None if el is None else el.find(self.q(path))
@@ -80,33 +77,82 @@ class _Paths:
         return None, None
 
 
-def _date(p: _Paths, el: Element, path: str) -> str | None:
-    value = p.text(el, f"{path}/Dt", f"{path}/DtTm")
+class _Flat:
+    """An element's descendants read in one walk: {path of local names: [texts]} (and the Ccy of
+    amounts), so each field is a dict look-up instead of a tree search. `skip` leaves a child out
+    (an entry's NtryDtls: its transactions are walked one by one)."""
+
+    __slots__ = ("values", "ccy")
+    _names: dict[str, str] = {}  # "{ns}Tag" -> "Tag": a cache of the pure function local name
+
+    def __init__(self, el: Element, skip: str | None = None) -> None:
+        self.values: dict[str, list[str]] = {}
+        self.ccy: dict[str, str | None] = {}
+        self._walk(el, "", skip)
+
+    def _walk(self, el: Element, prefix: str, skip: str | None) -> None:
+        names = self._names
+        for child in el:
+            tag = child.tag
+            name = names.get(tag)
+            if name is None:
+                name = names[tag] = _local(tag)[1]
+            if name == skip:
+                continue
+            if len(child):
+                self._walk(child, f"{prefix}{name}/", None)
+                continue
+            text = child.text
+            if text is not None and (text := text.strip()):
+                path = prefix + name
+                self.values.setdefault(path, []).append(text)
+                if name == "Amt":
+                    self.ccy.setdefault(path, child.get("Ccy"))
+
+    def text(self, *paths: str) -> str | None:
+        for path in paths:
+            got = self.values.get(path)
+            if got:
+                return got[0]
+        return None
+
+    def texts(self, path: str) -> list[str]:
+        return self.values.get(path, [])
+
+    def amount(self, *paths: str) -> tuple[str | None, str | None]:
+        for path in paths:
+            got = self.values.get(path)
+            if got:
+                return got[0], self.ccy.get(path)
+        return None, None
+
+
+def _date(f: _Flat, path: str) -> str | None:
+    value = f.text(f"{path}/Dt", f"{path}/DtTm")
     return value[:10] if value else None
 
 
-def _status(p: _Paths, ntry: Element) -> str:
-    code = p.text(ntry, "Sts/Cd", "Sts") or "BOOK"
+def _status(f: _Flat) -> str:
+    code = f.text("Sts/Cd", "Sts") or "BOOK"
     return STATUS.get(code.upper(), "pending")
 
 
-def _party(p: _Paths, tx: Element, credit: bool) -> tuple[str | None, str | None]:
+def _party(f: _Flat, credit: bool) -> tuple[str | None, str | None]:
     """(name, IBAN or other account id) of the other party: the debtor of a credit, the creditor
     of a debit (the other one when the expected one is absent)."""
     order = ("Dbtr", "Cdtr") if credit else ("Cdtr", "Dbtr")
     for who in order:
-        name = p.text(tx, f"RltdPties/{who}/Nm", f"RltdPties/{who}/Pty/Nm", f"RltdPties/Ultmt{who}/Nm",
+        name = f.text(f"RltdPties/{who}/Nm", f"RltdPties/{who}/Pty/Nm", f"RltdPties/Ultmt{who}/Nm",
                       f"RltdPties/Ultmt{who}/Pty/Nm")
-        acct = p.text(tx, f"RltdPties/{who}Acct/Id/IBAN", f"RltdPties/{who}Acct/Id/Othr/Id")
+        acct = f.text(f"RltdPties/{who}Acct/Id/IBAN", f"RltdPties/{who}Acct/Id/Othr/Id")
         if name or acct:
             return name, acct.replace(" ", "") if acct else None
     return None, None
 
 
-def _bank_code(p: _Paths, el: Element) -> str | None:
-    domain = [p.text(el, "BkTxCd/Domn/Cd"), p.text(el, "BkTxCd/Domn/Fmly/Cd"),
-              p.text(el, "BkTxCd/Domn/Fmly/SubFmlyCd")]
-    return "/".join(d for d in domain if d) or p.text(el, "BkTxCd/Prtry/Cd")
+def _bank_code(f: _Flat) -> str | None:
+    domain = [f.text("BkTxCd/Domn/Cd"), f.text("BkTxCd/Domn/Fmly/Cd"), f.text("BkTxCd/Domn/Fmly/SubFmlyCd")]
+    return "/".join(d for d in domain if d) or f.text("BkTxCd/Prtry/Cd")
 
 
 class _Rows:
@@ -129,37 +175,38 @@ class _Rows:
 
 def _entry_rows(p: _Paths, ntry: Element, number: int, statement: str | None, rows: _Rows) -> None:
     """One row per TxDtls of the entry (one row for an entry without any)."""
-    amount, ccy = p.amount(ntry, "Amt")
-    credit = (p.text(ntry, "CdtDbtInd") or "").upper() == "CRDT"
-    common = dict(statement=statement, booking_date=_date(p, ntry, "BookgDt"),
-                  value_date=_date(p, ntry, "ValDt"), status=_status(p, ntry),
-                  reversal=(p.text(ntry, "RvslInd") or "").lower() == "true")
-    entry_ref = p.text(ntry, "AcctSvcrRef", "NtryRef")
-    entry_text = p.text(ntry, "AddtlNtryInf")
-    txs = list(ntry.iterfind(p.q("NtryDtls/TxDtls")))
-    batch = max(len(txs), int(p.text(ntry, "NtryDtls/Btch/NbOfTxs") or 1))
+    e = _Flat(ntry, skip="NtryDtls")
+    amount, ccy = e.amount("Amt")
+    credit = (e.text("CdtDbtInd") or "").upper() == "CRDT"
+    common = dict(statement=statement, booking_date=_date(e, "BookgDt"), value_date=_date(e, "ValDt"),
+                  status=_status(e), reversal=(e.text("RvslInd") or "").lower() == "true")
+    entry_ref = e.text("AcctSvcrRef", "NtryRef")
+    entry_text = e.text("AddtlNtryInf")
+    txs = [_Flat(tx) for tx in ntry.iterfind(p.q("NtryDtls/TxDtls"))]
+    nb = ntry.find(p.q("NtryDtls/Btch/NbOfTxs"))
+    batch = max(len(txs), int(nb.text) if nb is not None and (nb.text or "").strip().isdigit() else 1)
     if not txs:
         rows.add(**common, entry=str(number), amount=amount, currency=ccy, direction="credit" if credit else "debit",
-                 entry_ref=entry_ref, remittance=entry_text, bank_text=_bank_code(p, ntry), batch_size=batch)
+                 entry_ref=entry_ref, remittance=entry_text, bank_text=_bank_code(e), batch_size=batch)
         return
-    for k, tx in enumerate(txs, start=1):
-        tx_amount, tx_ccy = p.amount(tx, "Amt", "AmtDtls/TxAmt/Amt")
+    for k, t in enumerate(txs, start=1):
+        tx_amount, tx_ccy = t.amount("Amt", "AmtDtls/TxAmt/Amt")
         if tx_amount is None and len(txs) == 1:
             tx_amount, tx_ccy = amount, ccy
-        ind = p.text(tx, "CdtDbtInd")
+        ind = t.text("CdtDbtInd")
         tx_credit = credit if ind is None else ind.upper() == "CRDT"
-        name, iban = _party(p, tx, tx_credit)
-        extra = [t for t in p.texts(tx, "RmtInf/Strd/AddtlRmtInf") if not TECHNICAL.match(t)]
-        text = " ".join(p.texts(tx, "RmtInf/Ustrd") + extra) or \
-            p.text(tx, "AddtlTxInf") or (entry_text if len(txs) == 1 else None)
-        ref = p.text(tx, "Refs/AcctSvcrRef")
+        name, iban = _party(t, tx_credit)
+        extra = [x for x in t.texts("RmtInf/Strd/AddtlRmtInf") if not TECHNICAL.match(x)]
+        text = " ".join(t.texts("RmtInf/Ustrd") + extra) or t.text("AddtlTxInf") or \
+            (entry_text if len(txs) == 1 else None)
+        ref = t.text("Refs/AcctSvcrRef")
         if ref is None and entry_ref is not None:
             ref = entry_ref if len(txs) == 1 else f"{entry_ref}/{k}"
         rows.add(**common, entry=str(number) if len(txs) == 1 else f"{number}.{k}", amount=tx_amount,
                  currency=tx_ccy or ccy, direction="credit" if tx_credit else "debit", entry_ref=ref,
-                 end_to_end_id=p.text(tx, "Refs/EndToEndId"), payer_name=name, payer_iban=iban,
-                 remittance=text, creditor_ref=p.text(tx, "RmtInf/Strd/CdtrRefInf/Ref"),
-                 bank_text=_bank_code(p, tx) or _bank_code(p, ntry), batch_size=batch)
+                 end_to_end_id=t.text("Refs/EndToEndId"), payer_name=name, payer_iban=iban,
+                 remittance=text, creditor_ref=t.text("RmtInf/Strd/CdtrRefInf/Ref"),
+                 bank_text=_bank_code(t) or _bank_code(e), batch_size=batch)
 
 
 def _balances(p: _Paths, container: Element, statement: str | None, account: str | None,
@@ -191,58 +238,96 @@ def _message_kind(ns: str, name: str) -> tuple[str, str]:
                          "(camt.053 or camt.054).")
 
 
+DTD_REFUSED = ("The XML declares a document type or entities (<!DOCTYPE> / <!ENTITY>). Bank statements never "
+               "do, and such files can read files of the server or expand without bound, so Linewise refuses "
+               "to read it.")
+PROLOG_BYTES = 1 << 16
+
+
+def _refuse_dtd(head: bytes) -> None:
+    """Refuse a DTD in the prolog (before the root element); UTF-16 files are looked at decoded."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        head = head.decode("utf-16", errors="ignore").encode()
+    root = re.search(rb"<[A-Za-z_]", head)
+    prolog = head[:root.start()] if root else head
+    if b"<!DOCTYPE" in prolog.upper() or b"<!ENTITY" in prolog.upper():
+        raise StatementError(DTD_REFUSED)
+
+
 def read_camt(data: bytes | IO[bytes], source: str = "statement.xml") -> Statement:
     """Read one camt file (bytes or a binary stream) into a Statement; StatementError when it
     is not a readable statement (unsafe XML, damaged, another message)."""
     stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+    start = stream.tell()
+    _refuse_dtd(stream.read(PROLOG_BYTES))
+    stream.seek(start)
     try:
         return _read(stream, source)
-    except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden):
-        raise StatementError("The XML declares a document type or entities (<!DOCTYPE> / <!ENTITY>). Bank "
-                             "statements never do, and such files can read files of the server or "
-                             "expand without bound, so Linewise refuses to read it.") from None
-    except ParseError as exc:
-        line, col = getattr(exc, "position", (0, 0))
-        ended = "no element found" in str(exc) or "unclosed token" in str(exc)
+    except etree.XMLSyntaxError as exc:
+        msg = str(exc.msg or exc)
+        ended = "Premature end" in msg or "end of data" in msg or _at_end(stream, start, exc.lineno, exc.offset)
+        if "Entity" in msg or "entity" in msg:
+            raise StatementError(DTD_REFUSED) from None
         why = "it ends before the XML is complete (truncated download?)" if ended else "it is not well-formed XML"
-        raise StatementError(f"The file cannot be read: {why} (line {line}, column {col}). "
+        raise StatementError(f"The file cannot be read: {why} (line {exc.lineno}, column {exc.offset}). "
                              "Download the statement from the bank again.") from None
 
 
-def _read(stream: IO[bytes], source: str) -> Statement:
-    events = SafeET.iterparse(stream, events=("start", "end"), forbid_dtd=True)
-    rows, balances = _Rows(), []
-    p: _Paths | None = None
-    kind = container_tag = entry_tag = None
-    container: Element | None = None
-    first_row = number = 0
-    for event, el in events:
-        if p is None:  # the first start: Document (or the message itself)
-            ns, name = _local(el.tag)
-            p = _Paths(ns)
-            continue
-        if kind is None and event == "start":
-            kind, container_name = _message_kind(*_local(el.tag))
-            container_tag, entry_tag = p.q(container_name), p.q("Ntry")
-            continue
-        if event == "start" and el.tag == container_tag:
-            container, first_row = el, len(rows)
-        elif event == "end" and el.tag == entry_tag and container is not None:
-            number += 1
-            _entry_rows(p, el, number, p.text(container, "Id"), rows)
-            container.remove(el)  # bounded memory: the entry is done
-        elif event == "end" and el.tag == container_tag:
-            _finish_container(p, el, rows, first_row, balances)
-            el.clear()
-            container = None
-    if kind is None:
+def _at_end(stream: IO[bytes], start: int, line: int, column: int) -> bool:
+    """Whether a parse error sits at the very end of the file (a truncated download)."""
+    stream.seek(start)
+    lines, last = 1, b""
+    while chunk := stream.read(1 << 20):
+        lines += chunk.count(b"\n")
+        last = (last + chunk).rsplit(b"\n", 1)[-1]
+    return line == lines and column >= len(last.rstrip()) - 1
+
+
+_PARSE = dict(resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False, remove_comments=True,
+              remove_pis=True)
+
+
+def _message(stream: IO[bytes]) -> tuple[str, str, str]:
+    """(namespace, what message, its container of entries) from the first two elements."""
+    start = stream.tell()
+    names = []
+    for _, el in etree.iterparse(stream, events=("start",), **_PARSE):
+        names.append(_local(el.tag))
+        if len(names) == 2:
+            break
+    stream.seek(start)
+    if not names:
         raise StatementError("This XML file holds no message; it is not a bank statement.")
+    ns, first = names[0]
+    message = names[1] if first == "Document" and len(names) > 1 else names[0]
+    kind, container = _message_kind(*message)
+    return ns, kind, container
+
+
+def _read(stream: IO[bytes], source: str) -> Statement:
+    ns, kind, container_name = _message(stream)
+    p = _Paths(ns)
+    container_tag, entry_tag = p.q(container_name), p.q("Ntry")
+    rows, balances = _Rows(), []
+    first_row = number = 0
+    # only the ends of entries and statements come to Python; everything else stays in libxml2
+    for _, el in etree.iterparse(stream, events=("end",), tag=(entry_tag, container_tag), **_PARSE):
+        if el.tag == entry_tag:
+            number += 1
+            _entry_rows(p, el, number, None, rows)  # statement and account: set when the container ends
+            parent = el.getparent()
+            if parent is not None:
+                parent.remove(el)  # bounded memory: the entry is done
+        else:
+            _finish_container(p, el, rows, first_row, balances)
+            first_row = len(rows)
+            el.clear()
     entries = entries_frame(rows.cols, ".", source)
     bal = balances_frame(balances)
     warnings = balance_warnings(entries, bal)
     if entries.empty:
         warnings.append("The statement holds no entries.")
-    return Statement(source=source, format=p.ns.rsplit(":", 1)[-1] if kind in p.ns else kind,
+    return Statement(source=source, format=ns.rsplit(":", 1)[-1] if kind in ns else kind,
                      entries=entries, balances=bal, warnings=warnings)
 
 
