@@ -78,6 +78,8 @@ class Action(StrEnum):
     PROMISE = "record_promise"                   # promise to pay (SPEC §15)
     ADJUSTMENT = "make_adjustment"               # write-off, manual application, credit note request
     WRITEBACK = "write_back"                     # write line codes / statuses into the source sheet
+    BANK_IMPORT = "import_bank_statement"        # bank statements in as payments (SPEC §17)
+    BANK_CONFIRM = "confirm_bank_match"          # confirm / choose / leave a bank payment of the review queue
     SETTINGS = "change_settings"                 # company details, policies
     MEMBERS = "change_members"                   # add, remove members, change roles
     RETENTION = "prune_imports"                  # prune old imports
@@ -96,6 +98,8 @@ PERMISSIONS: Mapping[Action, Role] = MappingProxyType({
     Action.PROMISE: Role.FINANCE,
     Action.ADJUSTMENT: Role.FINANCE,
     Action.WRITEBACK: Role.FINANCE,
+    Action.BANK_IMPORT: Role.FINANCE,
+    Action.BANK_CONFIRM: Role.FINANCE,
     Action.SETTINGS: Role.ADMIN,
     Action.MEMBERS: Role.ADMIN,
     Action.RETENTION: Role.ADMIN,
@@ -114,6 +118,8 @@ ACTION_LABELS: Mapping[Action, str] = MappingProxyType({
     Action.PROMISE: "Recording a promise to pay",
     Action.ADJUSTMENT: "Making an adjustment",
     Action.WRITEBACK: "Writing codes back into the sheet",
+    Action.BANK_IMPORT: "Importing bank statements",
+    Action.BANK_CONFIRM: "Confirming bank payments",
     Action.SETTINGS: "Changing settings",
     Action.MEMBERS: "Changing members and roles",
     Action.RETENTION: "Pruning old imports",
