@@ -57,6 +57,7 @@ _LEGAL = re.compile(r"\b(?:" + "|".join(LEGAL_FORMS) + r")\b")
 UMLAUTS = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}
 RF_SHAPE = r"^RF\d{2}[0-9A-Z]{1,21}$"
 QRR_SHAPE = r"^\d{27}$"
+BANK_SHEET = "bank: "  # `_sheet` of the engine payments made from bank payments (with the file name)
 JOIN = " | "  # between several line codes / invoice numbers of one payment, as shown
 MIN_INVOICE_KEY = 3  # shorter canonical tokens ("12", "A1") are too common in free text to name an invoice
 
@@ -524,5 +525,5 @@ def engine_payments(credits: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFr
         "currency": c["currency"].astype("string"), "method": pd.Series("bank", index=c.index, dtype="string"),
         "reference": c["reference"].astype("string"), "invoice_no": pd.Series(pd.NA, index=c.index, dtype="string"),
         "line_code": pd.Series(pd.NA, index=c.index, dtype="string"),
-        "_sheet": ("bank: " + c["source"].astype("string")).astype("string"),
+        "_sheet": (BANK_SHEET + c["source"].astype("string")).astype("string"),
         "_row": pd.to_numeric(c["entry"].str.extract(r"(\d+)")[0], errors="coerce").fillna(0).astype("int64")})

@@ -1501,6 +1501,14 @@ class Store:
         result, _ = self._do("decide_bank_payment", action_id, actor, request, work)
         return result
 
+    def bank_version(self) -> str:
+        """A short text that changes whenever bank payments or decisions change ("" while there are
+        none): what a cache of the data with its bank payments is keyed by."""
+        with self._tx() as conn:
+            n, last = conn.execute(select(func.count(), func.max(bank_payments.c.imported_at))).one()
+            m, decided = conn.execute(select(func.count(), func.max(bank_decisions.c.decided_at))).one()
+        return "" if not n else f"{n}-{last}-{m}-{decided}"
+
     def bank_decisions(self) -> pd.DataFrame:
         with self._tx() as conn:
             rows = conn.execute(select(*[bank_decisions.c[c] for c in _DECISION_SPEC])

@@ -22,7 +22,7 @@ import pandas as pd
 
 from billing.allocation import allocate
 from billing.bankstmt import Statement, StatementError, split_entries
-from billing.cashapp import STEPS, CashApplication, engine_payments, match_payments, possible_duplicates
+from billing.cashapp import BANK_SHEET, STEPS, CashApplication, engine_payments, match_payments, possible_duplicates
 from billing.model import Dataset
 from billing.policy import Policy
 from billing.roles import Action
@@ -114,12 +114,23 @@ def import_statements(ws: Workspace, actor: Actor, files: Sequence[tuple[str, by
     return BankImport(summaries, app)
 
 
+
+
 def _current(ws: Workspace, data: Dataset | None) -> Dataset | None:
-    if data is not None:
+    """The data to match against: the workbook's own payments only (bank payments already added
+    by `with_bank_payments` must not count as paying what they are matched to)."""
+    if data is None:
+        from services.workspace import current_data
+        cur = current_data(ws)
+        data = cur.data if cur is not None else None
+    if data is None:
+        return None
+    pays = data.tables["payments"]
+    own = ~pays["_sheet"].astype("string").str.startswith(BANK_SHEET).fillna(False).to_numpy(dtype=bool)
+    if own.all():
         return data
-    from services.workspace import current_data
-    cur = current_data(ws)
-    return cur.data if cur is not None else None
+    return Dataset(source=data.source, tables={**data.tables, "payments": pays[own].reset_index(drop=True)},
+                   quarantine=data.quarantine, counts=data.counts, notes=data.notes, sheet_map=data.sheet_map)
 
 
 def open_lines(data: Dataset | None, as_of: pd.Timestamp | None, policy: Policy) -> pd.DataFrame:
@@ -183,8 +194,11 @@ def with_bank_payments(ws: Workspace, data: Dataset, *, as_of: pd.Timestamp | No
     """`data` with the applied bank payments added to its payments table (not the possible
     duplicates of workbook payments, nor a payment id the workbook already has)."""
     policy = policy or Policy()
-    app = cash_application(ws, data, as_of=as_of, policy=policy)
+    data = _current(ws, data)
     credits = ws.store.bank_payments()
+    if credits.empty:
+        return data
+    app = cash_application(ws, data, as_of=as_of, policy=policy)
     dups = duplicates_of_workbook(ws, app, data, policy)
     rows = engine_payments(credits, app.matches)
     known = set(data.tables["payments"]["payment_id"].astype(str)) | set(dups["payment_id"])

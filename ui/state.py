@@ -63,6 +63,14 @@ def load_import(store_key: str, import_id: int, _ws: Workspace) -> tuple[Dataset
     return ws_service.load_import(_ws, import_id), _ws.store.import_record(import_id)
 
 
+@st.cache_data(show_spinner="Matching bank payments …", max_entries=4)
+def load_with_bank(store_key: str, import_id: int, bank_version: str, _ws: Workspace, _data: Dataset) -> Dataset:
+    """The import's data with its applied bank payments, cached per store, import and bank version."""
+    from services.bank import with_bank_payments
+
+    return with_bank_payments(_ws, _data, policy=policy())
+
+
 def error_text(exc: BaseException) -> str:
     """An exception as one line for the user, any password in a URL masked."""
     from connectors.redact import redact
@@ -104,6 +112,10 @@ def current() -> Loaded:
             data, record = load_import(_store_key(team), import_id, team)
         except Exception as exc:  # noqa: BLE001 - a damaged import is a message, not a traceback
             return Loaded(None, key, f"import #{import_id}", False, error=error_text(exc), import_id=import_id)
+        bank_version = team.store.bank_version()
+        if bank_version:  # bank payments matched or confirmed are payments the engine applies (SPEC §17)
+            data = load_with_bank(_store_key(team), import_id, bank_version, team, data)
+            key = f"{key}-bank-{hashlib.sha256(bank_version.encode()).hexdigest()[:8]}"
         loaded = Loaded(data, key, f"#{import_id} {record['source_label']}", False, import_id=import_id,
                         record=record)
     seen = st.session_state.get(SEEN_DATA)

@@ -113,3 +113,10 @@ def test_an_unreadable_file_is_reported_and_stores_nothing(ws):
     r = bank.import_statements(ws, FINANCE, [("order.xml", fx.PAIN001)], action_id="b1", data=book())
     assert r.unreadable and "payment order" in r.files[0].error
     assert ws.store.bank_payments().empty
+
+
+def test_matching_the_data_with_its_bank_payments_added_gives_the_same_decisions(ws):
+    bank.import_statements(ws, FINANCE, [("nov.xml", statement())], action_id="b1", data=book(), as_of=AS_OF)
+    plain = bank.cash_application(ws, book(), as_of=AS_OF).matches
+    again = bank.cash_application(ws, bank.with_bank_payments(ws, book(), as_of=AS_OF), as_of=AS_OF).matches
+    pd.testing.assert_frame_equal(plain, again)
