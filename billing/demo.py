@@ -366,6 +366,7 @@ class _Builder:
             "currency": _CCY[ccy[:n]], "payment_terms_days": terms[:n].astype(np.int64),
             "credit_limit": credit_limit.astype(float), "segment": _SEGMENTS[seg[:n]],
             "owner": owner, "dunning_blocked": dunning,
+            "iban": np.full(n, None, dtype=object),  # the demo's customers pay from unknown accounts
         })
 
     def _combos(self, sizes: tuple[int, ...], k: int) -> np.ndarray:
@@ -1070,6 +1071,8 @@ _MEANINGS: dict[str, dict[str, tuple[str, str]]] = {
         "segment": ("Your grouping for filters (Enterprise, SMB, ...)", "SMB"),
         "owner": ("Who follows up this account", "Kovács Anna"),
         "dunning_blocked": ("TRUE to never send this customer reminders", "FALSE"),
+        "iban": ("Bank account (IBAN) the customer pays from: bank payments from it are matched to the "
+                 "customer", "HU42117730161111101800000000"),
     },
     "orders": {
         "order_id": ("Sales order number", "0000110317"),

@@ -110,10 +110,10 @@ CUSTOMERS = Table("customers", (
     _c("segment", "text", False, "category", "group", "class", "细分", "分类", "szegmens", "csoport"),
     _c("owner", "text", False, "owner name", "account owner", "collector", "sales rep", "salesperson",
        "负责人", "销售", "felelős", "üzletkötő"),
-    _c("iban", "id", False, "customer iban", "bank account iban", "payer iban", "bankszámlaszám",
-       "bankszámla", "银行账号"),
     _c("dunning_blocked", "flag", False, "dunning block", "no dunning", "do not remind",
        "催款冻结", "停止催款", "felszólítás tiltva", "fizetési felszólítás tiltás"),
+    _c("iban", "id", False, "customer iban", "bank account iban", "payer iban", "bankszámlaszám",
+       "bankszámla", "银行账号"),
 ), synonyms=("customers", "customer", "clients", "accounts", "customer master", "客户",
              "客户表", "客户资料", "vevők", "ügyfelek", "partnerek", "contacts"),
    neutral=("customer", "client", "contact", "the"))
