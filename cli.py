@@ -149,6 +149,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if missing:
         print(f"  note: no {', '.join(missing)} table found (optional; the report treats them as empty)")
     print_quarantine(data, limit=None if args.all else 200)
+    print_gone_adjustments(args, data)
     return EXIT_DATA if len(data.quarantine) else EXIT_OK
 
 
@@ -165,20 +166,40 @@ def cmd_codes(args: argparse.Namespace) -> int:
     return EXIT_DATA if len(data.quarantine) else EXIT_OK
 
 
-def _open_disputes(args: argparse.Namespace):
-    """Lines in open dispute from the workspace store the app writes to (None when there is no store yet).
+def _engine_records(args: argparse.Namespace):
+    """(lines in open dispute, adjustments) from the workspace store the app writes to ((None, None)
+    when there is no store yet).
 
-    The report then flags them in_dispute and FIFO skips them, exactly as the dashboards do.
+    The report then holds the disputed amounts and applies the adjustments, exactly as the dashboards do.
     """
     from connectors.reminders import read_secrets_file
     from connectors.store import store_url_from
     from services.actions import open_dispute_lines
+    from services.collections import engine_adjustments
 
     url = store_url_from(read_secrets_file(_secrets_path(getattr(args, "secrets", None))))
     if url.startswith("sqlite") and not Path(url.split(":///", 1)[-1]).exists():
-        return None
+        return None, None
     with _workspace(args) as ws:
-        return open_dispute_lines(ws)
+        return open_dispute_lines(ws), engine_adjustments(ws)
+
+
+def print_gone_adjustments(args: argparse.Namespace, data, out=None) -> int:
+    """The workspace's adjustments whose line or payment is not in `data` (SPEC §15: flagged, never
+    dropped); returns how many."""
+    from billing.adjustments import gone
+
+    out = out or sys.stdout
+    _, adjustments = _engine_records(args)
+    if adjustments is None:
+        return 0
+    flagged = gone(adjustments, data.invoices["line_code"], data.payments["payment_id"])
+    if len(flagged):
+        print(f"\n{len(flagged)} adjustment(s) name what this data no longer has (they apply nothing):", file=out)
+        for r in flagged.itertuples(index=False):
+            what = f"payment {r.payment_id} -> line {r.line_code}" if r.kind == "apply" else f"line {r.line_code}"
+            print(f"  #{r.adjustment_id} {r.kind} of {what}: {r.why}", file=out)
+    return len(flagged)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -307,7 +328,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     as_of, policy = _as_of(args.as_of), _policy(args)
     data = _load(args)
-    analysis = report_analysis(data, as_of, policy, _open_disputes(args), sections)
+    disputes, adjustments = _engine_records(args)
+    analysis = report_analysis(data, as_of, policy, disputes, sections, adjustments=adjustments)
     out = Path(args.out)
     write_report(data, analysis, sections, out, args.format)
     print(f"Wrote the report as of {as_of:%Y-%m-%d} to {out}")
@@ -457,8 +479,9 @@ def cmd_statements(args: argparse.Namespace) -> int:
                          "or LINEWISE_SMTP_HOST / LINEWISE_SMTP_FROM_ADDRESS ...")
     data = _load(args)
     with Store.from_secrets(secrets) as store:
+        adjustments = store.adjustments()
         analysis = analyse(data, as_of, _policy(args), store.open_dispute_lines(), with_exceptions=False,
-                           with_kpis=False)
+                           with_kpis=False, adjustments=adjustments if len(adjustments) else None)
         try:
             stmts = statements_service.build(data, analysis, store, period_start=period_start,
                                              only_open=args.only_open, customer_ids=args.customer,
@@ -515,8 +538,9 @@ def _reminder_statements(dunning, data, as_of, engine_policy, store, secrets):
         settings = statements_service.load_settings(secrets)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
+    adjustments = store.adjustments()
     analysis = analyse(data, as_of, engine_policy, store.open_dispute_lines(), with_exceptions=False,
-                       with_kpis=False)
+                       with_kpis=False, adjustments=adjustments if len(adjustments) else None)
     return statements_service.ReminderStatements(data, analysis, store, settings)
 
 

@@ -25,13 +25,13 @@ try:  # pandas' string dtype is arrow-backed when pyarrow is installed; used for
 except ImportError:  # pragma: no cover
     pa = pc = None
 
-from billing.model import AllocationResult, open_dispute_codes
+from billing.model import AllocationResult, held_amounts, open_dispute_codes
 from billing.policy import Policy
 
 LINE_AGING_COLUMNS = [
     "line_code", "invoice_no", "line_no", "customer_id", "currency", "invoice_date", "due_date",
     "due_date_derived", "amount", "allocated", "open", "days_past_due", "bucket", "in_dispute",
-    "fully_paid", "overdue",
+    "disputed", "fully_paid", "overdue",
 ]
 HISTORY_COLUMNS = ["as_of", "currency", "bucket", "open", "overdue"]
 # Keys that unapplied credit can be attributed to (the columns `AllocationResult.unapplied` has).
@@ -226,7 +226,8 @@ def _empty_aging(policy: Policy) -> pd.DataFrame:
         "amount": pd.Series(dtype="int64"), "allocated": pd.Series(dtype="int64"),
         "open": pd.Series(dtype="int64"), "days_past_due": pd.Series(dtype="int64"),
         "bucket": pd.Series(pd.Categorical([], dtype=bucket_dtype(policy))),
-        "in_dispute": pd.Series(dtype="bool"), "fully_paid": pd.Series(dtype="bool"),
+        "in_dispute": pd.Series(dtype="bool"), "disputed": pd.Series(dtype="int64"),
+        "fully_paid": pd.Series(dtype="bool"),
         "overdue": pd.Series(dtype="bool"),
     })
 
@@ -244,7 +245,8 @@ def line_aging(lines: pd.DataFrame, alloc: AllocationResult, as_of, policy: Poli
     invoice_date with ``policy.basis == "invoice_date"``), bucket (ordered
     categorical of ``policy.bucket_labels``: "current" when days_past_due <= 0,
     then by ``policy.bucket_edges`` with upper edges inclusive, "over_N"
-    beyond), in_dispute (line under an open dispute), fully_paid (open == 0),
+    beyond), in_dispute (line under an open dispute), disputed (int64: what open disputes hold of
+    the open amount, min(disputed amount, open): SPEC §7), fully_paid (open == 0),
     overdue (past the due date as of `as_of`, whatever the basis: ``is_overdue``).
 
     Lines with open == 0 are kept so that totals reconcile; callers filter.
@@ -298,6 +300,7 @@ def line_aging(lines: pd.DataFrame, alloc: AllocationResult, as_of, policy: Poli
     disputed = open_dispute_codes(disputes)
     in_dispute = (line_code.isin(disputed).to_numpy(dtype=bool, na_value=False)
                   if disputed else np.zeros(n, dtype=bool))
+    held = held_amounts(disputes, line_code, open_) if disputed else np.zeros(n, dtype=np.int64)
 
     if "line_no" in lines.columns:
         line_no = lines["line_no"].to_numpy(dtype=np.int64)
@@ -319,6 +322,7 @@ def line_aging(lines: pd.DataFrame, alloc: AllocationResult, as_of, policy: Poli
         "days_past_due": dpd,
         "bucket": bucket,
         "in_dispute": in_dispute,
+        "disputed": held,
         "fully_paid": open_ == 0,
         "overdue": is_overdue(due_day, as_of_day),
     }, copy=False)
@@ -335,8 +339,8 @@ def rollup(aging: pd.DataFrame, by: list[str], unapplied: pd.DataFrame | None = 
     line or unapplied credit. Columns: the `by` keys, one int64 column per
     bucket label, ``open`` (= sum of the bucket columns), ``unapplied`` (<= 0:
     the group's unapplied credit, negated), ``net`` (= open + unapplied),
-    ``in_dispute`` (open amount of lines under open dispute, also counted in
-    their bucket), ``overdue`` (open amount past its due date, ``is_overdue``), ``lines`` (number of lines with open != 0), ``oldest_days``
+    ``in_dispute`` (what open disputes hold of the open amounts, aging's ``disputed``;
+    also counted in their bucket), ``overdue`` (open amount past its due date, ``is_overdue``), ``lines`` (number of lines with open != 0), ``oldest_days``
     (Int64: max days_past_due of those lines, NA for a group with only
     unapplied credit).
 
@@ -371,6 +375,8 @@ def rollup(aging: pd.DataFrame, by: list[str], unapplied: pd.DataFrame | None = 
     if (codes < 0).any():
         raise ValueError("aging has a bucket not among the labels: " + ", ".join(labels))
     disputed = sub(aging["in_dispute"].to_numpy(dtype=bool))
+    held = (sub(aging["disputed"].to_numpy(dtype=np.int64)) if "disputed" in aging.columns
+            else np.where(disputed, open_, 0))
     dpd = sub(aging["days_past_due"].to_numpy(dtype=np.int64))
     late = sub(overdue_flags(aging))
     n = len(open_)
@@ -414,7 +420,7 @@ def rollup(aging: pd.DataFrame, by: list[str], unapplied: pd.DataFrame | None = 
     buckets = buckets.reshape(g, nb)
     open_sum = buckets.sum(axis=1)
     in_dispute = np.zeros(g, dtype=np.int64)
-    np.add.at(in_dispute, gid_lines[disputed], open_[disputed])
+    np.add.at(in_dispute, gid_lines[disputed], held[disputed])
     overdue = np.zeros(g, dtype=np.int64)
     np.add.at(overdue, gid_lines[late], open_[late])
     lines_n = np.bincount(gid_lines, minlength=g).astype(np.int64)

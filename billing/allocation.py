@@ -40,9 +40,12 @@ Rules as implemented
   (invoice): the matched invoice numbers in list order, then the invoices of
   the step-1 lines, pay their lines in (line_no, line_code) order. Step 3
   (fifo): what is left pays the customer's lines in the payment's currency by
-  (due_date, invoice_date, invoice_no, line_no, line_code); lines in an open
-  dispute are skipped when `policy.fifo_skip_disputed`; a missing due date
-  sorts last. Steps run one after the other over all payments.
+  (due_date, invoice_date, invoice_no, line_no, line_code); when
+  `policy.fifo_skip_disputed`, an open dispute holds its amount (SPEC §7,
+  `billing.model.held_amounts` of the open amounts left by steps 1-2): FIFO
+  pays only the rest of the line (a dispute without an amount, or of the
+  whole open amount, keeps the line out of FIFO); a missing due date sorts
+  last. Steps run one after the other over all payments.
 * `currency_mismatches`: one row per (payment, line) for a line named by a
   line reference, or a line of an invoice named by an invoice reference
   (not one derived from a line reference), that takes part, is > 0 and is in
@@ -88,13 +91,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
+from billing.adjustments import adjustment_payment_id, fulfilled_requests, settle
 from billing.aging import is_credit_note
 from billing.linecode import CODE_SHAPE, check_chars, canonical
-from billing.model import AllocationResult, open_dispute_codes
+from billing.model import AllocationResult, held_amounts
 from billing.policy import Policy
 
-STEPS = ("line", "invoice", "fifo")
-SOURCES = ("payment", "credit_note")
+STEPS = ("line", "invoice", "fifo", "adjustment")
+SOURCES = ("payment", "credit_note")  # + an adjustment's kind for write-offs and credit-note requests
 PROBLEMS = ("bad_check", "unknown_code", "unknown_invoice", "ambiguous")
 TOKEN_PATTERN = r"[0-9A-Za-z/\-]+"  # a token: a maximal run of these (after NFKC)
 
@@ -520,8 +524,13 @@ def _line_rank(inv_rank: np.ndarray, line_no: np.ndarray, code: pa.Array) -> tup
 
 def allocate(lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.Timestamp | str,
              policy: Policy = Policy(), disputes: pd.DataFrame | None = None, *,
+             adjustments: pd.DataFrame | None = None,
              threads: bool | None = None, profile: dict[str, float] | None = None) -> AllocationResult:
     """Allocate payments and credit notes to invoice lines as of `as_of` (SPEC §4; rules in the module doc).
+
+    `adjustments` (SPEC §15, `billing.adjustments`): write-offs, manual applications and credit-note
+    requests, applied before step 1 (step "adjustment"); what each did is in the result's
+    `adjustments` frame.
 
     `threads`: run the independent string jobs on a second thread (None: only when lines + payments
     >= PARALLEL_MIN_ROWS); the result is the same either way. `profile`: a dict that receives the CPU
@@ -537,11 +546,12 @@ def allocate(lines: pd.DataFrame, payments: pd.DataFrame, as_of: pd.Timestamp | 
     lap("reference values (tokens, canonical)")
     use_thread = L.n + P.n >= PARALLEL_MIN_ROWS if threads is None else threads
     with _helper(use_thread) as helper:
-        return _allocate(L, P, V, policy, disputes, helper, lap)
+        return _allocate(L, P, V, policy, disputes, helper, lap, adjustments, as_of)
 
 
 def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.DataFrame | None,
-              helper, lap: _Laps) -> AllocationResult:
+              helper, lap: _Laps, adjustments: pd.DataFrame | None = None,
+              as_of: pd.Timestamp | None = None) -> AllocationResult:
     n = L.n
     # ---- integer codes: customers and currencies shared by lines and payments
     (cust, p_cust), cust_dict = _encode(L.customer_id, P.customer_id)
@@ -587,6 +597,17 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
         np.subtract.at(open_, row_line, row_amt)
         np.subtract.at(rem, row_p, row_amt)
 
+    # adjustments (SPEC §15) before step 1: manual applications pay from their payment, write-offs and
+    # credit-note requests close part of the line without money (rows of their own, added at the end)
+    settled = None
+    if adjustments is not None and len(adjustments):
+        settled = _settle(adjustments, as_of, L, cust, cur, p_cust, p_cur, ncur, payable, open_, P, rem)
+        paid = np.flatnonzero((settled.taken > 0) & (settled.payment >= 0))
+        record(3, settled.payment[paid], settled.line[paid], settled.taken[paid])
+        closed = np.flatnonzero((settled.taken > 0) & (settled.payment < 0))
+        np.subtract.at(open_, settled.line[closed], settled.taken[closed])
+    lap("adjustments")
+
     # step 1: each named line is a queue of its own
     r_p, r_line = refs.line_requests
     ok = payable[r_line] & (cur[r_line] == p_cur[r_p])
@@ -616,11 +637,10 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
     lap("step 2 invoice")
 
     # step 3: FIFO, queue = (customer, currency), by (due_date, invoice_date, invoice_no, line_no, line_code)
-    fifo = payable & (open_ > 0)
-    codes = open_dispute_codes(disputes) if policy.fifo_skip_disputed else set()
-    if codes and n:
-        fifo &= ~pc.fill_null(pc.is_in(L.code, value_set=pa.array(sorted(codes), type=pa.large_string())),
-                              False).to_numpy(zero_copy_only=False)
+    # an open dispute holds its amount (SPEC §7): FIFO pays only what is left of the line above it
+    held = _held(disputes, L, open_) if policy.fifo_skip_disputed else 0
+    fifo_open = open_ - held
+    fifo = payable & (fifo_open > 0)
     r_p = np.flatnonzero((rem > 0) & (p_cust >= 0))
     wanted = np.zeros(ncust * ncur, dtype=bool)
     wanted[p_cust[r_p] * ncur + p_cur[r_p]] = True     # only queues some payment still draws on
@@ -637,7 +657,7 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
         cand, qkey = cand[o], qkey[o]
         qfirst = _first_of_run(qkey)
         req_q = _dense_lookup(qkey[qfirst], p_cust[r_p] * ncur + p_cur[r_p])
-        rr, rs, ra = _fill(np.cumsum(qfirst) - 1, open_[cand], req_q, r_p, rem)
+        rr, rs, ra = _fill(np.cumsum(qfirst) - 1, fifo_open[cand], req_q, r_p, rem)
         record(2, r_p[rr], cand[rs], ra)
     lap("step 3 fifo")
 
@@ -661,6 +681,9 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
         "amount": a_amt,
         "step": _pd_string(_take(pa.array(list(STEPS), type=pa.large_string()), a_step)),
     })
+    if settled is not None:
+        allocations = pd.concat([allocations, _adjustment_rows(settled, L)[list(allocations.columns)]],
+                                ignore_index=True)
     up = np.flatnonzero(rem > 0)
     unapplied = pd.DataFrame({
         "payment_id": _pd_string(_take(P.id, up)),
@@ -673,6 +696,9 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
     last = np.full(n, _NAT, dtype=np.int64)
     if len(a_line):
         np.maximum.at(last, a_line, P.date[a_p])
+    if settled is not None:
+        closed = np.flatnonzero((settled.taken > 0) & (settled.payment < 0))
+        np.maximum.at(last, settled.line[closed], _dates(settled.result["on"].iloc[closed]))
     last = np.where(payable & (open_ == 0), last, _NAT)
     lp = by_rank[L.part[by_rank]]
     line_allocated = pd.DataFrame({
@@ -682,10 +708,13 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
     })
     lap("output: allocations, unapplied, line_allocated")
     effective = P.frame()
+    if settled is not None:
+        effective = pd.concat([effective, _adjustment_rows(settled, L)[list(effective.columns)]],
+                              ignore_index=True)
     lap("output: effective_payments")
     issues, mismatches = issues.result(), mismatches.result()
     lap("output: reference_issues, currency_mismatches")
-    return AllocationResult(
+    result = AllocationResult(
         allocations=allocations,
         unapplied=unapplied,
         effective_payments=effective,
@@ -693,6 +722,50 @@ def _allocate(L: _Lines, P: _Payments, V: _Values, policy: Policy, disputes: pd.
         currency_mismatches=mismatches,
         line_allocated=line_allocated,
     )
+    if settled is not None:
+        result.adjustments = settled.result
+    return result
+
+
+def _settle(adjustments: pd.DataFrame, as_of: pd.Timestamp, L: _Lines, cust: np.ndarray, cur: np.ndarray,
+            p_cust: np.ndarray, p_cur: np.ndarray, ncur: int, payable: np.ndarray, open_: np.ndarray,
+            P: _Payments, rem: np.ndarray):
+    """`billing.adjustments.settle` over this allocation's lines and payments."""
+    frame = pd.DataFrame({"line_code": _pd_string(L.code), "customer_id": _pd_string(L.customer_id),
+                          "invoice_no": _pd_string(L.invoice_no), "applies_to": _pd_string(L.applies_to),
+                          "invoice_date": L.date.view("datetime64[ns]")})
+    return settle(adjustments, as_of, line_codes=frame["line_code"],
+                  line_key=np.where(cust >= 0, cust * ncur + cur, -1), payable=payable, open_=open_,
+                  payment_ids=_pd_string(P.id), payment_key=np.where(p_cust >= 0, p_cust * ncur + p_cur, -2),
+                  unapplied=rem, fulfilled=fulfilled_requests(adjustments, frame, L.is_cn & L.dated))
+
+
+def _adjustment_rows(settled, L: _Lines) -> pd.DataFrame:
+    """Write-offs and credit-note requests that closed part of a line, as allocation rows and effective
+    payments of their own (payment_id "write_off #12", dated on their `on` date, source = the kind)."""
+    res = settled.result
+    closed = np.flatnonzero((settled.taken > 0) & (settled.payment < 0))
+    line = settled.line[closed]
+    r = res.iloc[closed]
+    return pd.DataFrame({
+        "payment_id": adjustment_payment_id(r["adjustment_id"], r["kind"]).array,
+        "payment_date": r["on"].to_numpy(dtype="datetime64[ns]"),
+        "customer_id": _pd_string(_take(L.customer_id, line)),
+        "currency": _pd_string(_take(L.currency, line)),
+        "line_code": _pd_string(_take(L.code, line)),
+        "amount": settled.taken[closed],
+        "step": pd.array(["adjustment"] * len(closed), dtype="string"),
+        "source": r["kind"].array,
+        "invoice_no": _pd_string(_take(L.invoice_no, line)),
+        "reference": r["reason"].array,
+    })
+
+
+def _held(disputes: pd.DataFrame | None, L: _Lines, open_: np.ndarray) -> np.ndarray | int:
+    """What open disputes hold of each line's open amount before FIFO (`billing.model.held_amounts`)."""
+    if disputes is None or len(disputes) == 0 or L.n == 0:
+        return 0
+    return held_amounts(disputes, _pd_string(L.code), open_)
 
 
 class _Now:

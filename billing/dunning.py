@@ -35,7 +35,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from billing.model import open_dispute_codes
+from billing.model import held_amounts, open_dispute_codes
 from billing.money import minor_digits
 
 __all__ = [
@@ -49,6 +49,7 @@ CHANNELS = ("email", "sms")
 SKIP_REASONS: dict[str, str] = {
     "dunning_blocked": "customer is blocked from dunning",
     "in_dispute": "line is in open dispute",
+    "promised": "a promise to pay covers it",
     "under_minimum": "total due is under the minimum amount",
     "reminded_recently": "customer was reminded too recently",
     "no_contact": "no contact address for the level's channels",
@@ -468,9 +469,35 @@ def _delivered(had: dict[str, dict[str, str]], level: str) -> tuple[str, ...]:
     return tuple(ch for ch, s in had.get(level, {}).items() if s in ("sent", "queued"))
 
 
+def _held(aging: pd.DataFrame, disputes: pd.DataFrame | None):
+    """Per aging row: what open disputes hold of its open amount (aging's ``disputed``, or the whole
+    open amount of an ``in_dispute`` line when the aging has no amounts; the larger with `disputes`)."""
+    open_ = aging["open"].to_numpy(dtype="int64")
+    if "disputed" in aging.columns:
+        held = aging["disputed"].to_numpy(dtype="int64")
+    elif "in_dispute" in aging.columns:
+        held = open_ * aging["in_dispute"].to_numpy(dtype=bool)
+    else:
+        held = open_ * 0
+    if disputes is not None and len(disputes):
+        held = held.copy()
+        extra = held_amounts(disputes, aging["line_code"], open_)
+        held[extra > held] = extra[extra > held]
+    return held
+
+
+def _pauses(aging: pd.DataFrame, paused: pd.DataFrame | None) -> list:
+    """Per aging row: the date a promise pauses its reminders until (a datetime.date), else None."""
+    if paused is None or len(paused) == 0:
+        return [None] * len(aging)
+    until = pd.to_datetime(paused["until"]).groupby(paused["line_code"].astype(str).to_numpy()).max()
+    got = until.reindex(aging["line_code"].astype(str).to_numpy())
+    return [None if pd.isna(v) else v.date() for v in got]
+
+
 def plan_reminders(aging: pd.DataFrame, customers: pd.DataFrame | None, reminder_log: pd.DataFrame | None,
                    as_of: Any, policy: DunningPolicy = DunningPolicy(),
-                   disputes: pd.DataFrame | None = None) -> DunningPlan:
+                   disputes: pd.DataFrame | None = None, paused: pd.DataFrame | None = None) -> DunningPlan:
     """The reminders due as of `as_of` (see the module doc).
 
     `aging`: ``billing.aging.line_aging`` rows (``Analysis.aging``); days are
@@ -478,7 +505,11 @@ def plan_reminders(aging: pd.DataFrame, customers: pd.DataFrame | None, reminder
     customers table (name, email, phone, language, dunning_blocked; missing
     columns are treated as empty). `reminder_log`: ``Store.reminder_log()``.
     `disputes`: optional line_code/status rows (``Store.open_dispute_lines()``),
-    added to the aging's own ``in_dispute``.
+    added to the aging's own ``in_dispute``. A dispute holds its amount (SPEC §7, the aging's
+    ``disputed``): a line lists only its undisputed open amount, and is skipped ("in_dispute")
+    when nothing undisputed is open. `paused`: lines covered by an open promise to pay
+    (``billing.promises.paused_lines``: line_code, until); they are skipped with the detail
+    "promised until <date>" (SPEC §15).
     """
     as_of = pd.Timestamp(as_of).normalize()
     as_of_day = as_of.date()
@@ -512,6 +543,8 @@ def plan_reminders(aging: pd.DataFrame, customers: pd.DataFrame | None, reminder
                                             "invoice_date", "due_date", "amount", "open")}
         in_dispute = (a["in_dispute"].to_numpy(dtype=bool) if "in_dispute" in a.columns
                       else [False] * len(a))
+        held = _held(a, disputes)
+        pause_until = _pauses(a, paused)
         for i in range(len(a)):
             code = str(cols["line_code"][i])
             cid = str(cols["customer_id"][i])
@@ -535,8 +568,14 @@ def plan_reminders(aging: pd.DataFrame, customers: pd.DataFrame | None, reminder
                 skip(cid, ln, target.name if target else highest, "unconfirmed_claim")
                 continue
             if ln.in_dispute:
+                if open_ - int(held[i]) <= 0:
+                    if target is not None:
+                        skip(cid, ln, target.name, "in_dispute")
+                    continue
+                ln = replace(ln, open=open_ - int(held[i]))  # only the undisputed part is reminded
+            if pause_until[i] is not None:
                 if target is not None:
-                    skip(cid, ln, target.name, "in_dispute")
+                    skip(cid, ln, target.name, "promised", f"promised until {pause_until[i].isoformat()}")
                 continue
             if target is None:
                 if highest is not None and rank.get(highest) == len(levels) - 1 and dpd > 0:

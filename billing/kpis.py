@@ -40,7 +40,7 @@ Formulas (standard definitions):
   / lines_paid
 - unapplied = total unapplied cash at as_of (``alloc.unapplied``; a positive
   amount here, shown negated as a credit in `billing.aging.rollup`)
-- in_dispute = open amount of lines under an open dispute
+- in_dispute = what open disputes hold of the open amounts (aging's `disputed`, SPEC §7)
 - credit_sales = S
 
 Previous-period figures (for deltas) are the same function called with the
@@ -122,7 +122,7 @@ def _empty_kpis() -> pd.DataFrame:
 def compute_kpis(lines: pd.DataFrame, alloc: AllocationResult, aging: pd.DataFrame, as_of,
                  policy: Policy = Policy(), period_days: int | None = None, *,
                  aging_at_start: pd.DataFrame | None = None, payments: pd.DataFrame | None = None,
-                 disputes: pd.DataFrame | None = None) -> pd.DataFrame:
+                 disputes: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None) -> pd.DataFrame:
     """KPIs per currency as of `as_of` over the `period_days` before it (formulas: module doc).
 
     `lines` is the invoices table, `alloc` and `aging` the allocation and
@@ -143,7 +143,7 @@ def compute_kpis(lines: pd.DataFrame, alloc: AllocationResult, aging: pd.DataFra
     if aging_at_start is None:
         from billing.allocation import allocate  # lazy: only needed without aging_at_start
         pay = payments if payments is not None else payments_from(alloc)
-        alloc_start = allocate(lines, pay, start, policy, disputes)
+        alloc_start = allocate(lines, pay, start, policy, disputes, adjustments=adjustments)
         aging_at_start = line_aging(lines, alloc_start, start, policy, disputes)
 
     dflt = policy.default_currency
@@ -179,7 +179,8 @@ def compute_kpis(lines: pd.DataFrame, alloc: AllocationResult, aging: pd.DataFra
         to_pay = np.where(paid, lpd_day - _days(aging["invoice_date"]), 0)
         on_time = (paid & (lpd_day <= _days(aging["due_date"]))).astype(np.int64)
     at_asof = _sums(aging["currency"], dflt, total=open_, current=np.where(not_due, open_, 0),
-                    disputed=np.where(in_dispute, open_, 0), n=paid.astype(np.int64), days=to_pay,
+                    disputed=(aging["disputed"].to_numpy(dtype=np.int64) if "disputed" in aging.columns
+                              else np.where(in_dispute, open_, 0)), n=paid.astype(np.int64), days=to_pay,
                     on_time=on_time)
 
     parts = [at_asof, sales, begin, unapplied]

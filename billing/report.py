@@ -16,7 +16,7 @@ from billing.jsontext import Records, plain
 from billing.model import Dataset
 from billing.money import format_minor_series
 
-SECTIONS = ("rows", "summary", "customers", "lines", "allocations", "unapplied", "exceptions",
+SECTIONS = ("rows", "summary", "customers", "lines", "allocations", "unapplied", "adjustments", "exceptions",
             "kpis", "quarantine")
 
 
@@ -148,6 +148,9 @@ def report_items(data: Dataset, analysis: Analysis, sections: Iterable[str] = SE
     if "unapplied" in sections:
         u = analysis.alloc.unapplied
         yield "unapplied", _columns(_money(u, ["amount"])[["payment_id", "customer_id", "amount"]])
+    if "adjustments" in sections:
+        adj = _dates(_money(adjustments_table(analysis), ["amount", "applied"]), ["on"])
+        yield "adjustments", _columns(adj)
     if "exceptions" in sections:
         yield "exceptions", _exceptions_records(analysis)
     if "kpis" in sections:
@@ -213,6 +216,8 @@ def report_tables(data: Dataset, analysis: Analysis, sections: Iterable[str] = S
         tables["allocations"] = analysis.alloc.allocations
     if "unapplied" in sections:
         tables["unapplied"] = analysis.alloc.unapplied
+    if "adjustments" in sections:
+        tables["adjustments"] = adjustments_table(analysis)
     if "exceptions" in sections:
         tables["exceptions"] = exceptions_table(analysis.exceptions, analysis.policy.default_currency)
     if "kpis" in sections:  # ratios to 0.01, as in the JSON report
@@ -238,9 +243,26 @@ def workbook_tables(data: Dataset, analysis: Analysis, sections: Iterable[str] =
 def report_money_columns(tables: dict[str, pd.DataFrame], labels: list[str]) -> dict[str, dict[str, str]]:
     """For the XLSX writer: which columns of each report table hold minor units (currency column)."""
     money = {"invoiced", "allocated", "open", "overdue", "unapplied", "in_dispute", "net", "amount",
-             "total_open", "credit_sales", *labels}
+             "total_open", "credit_sales", "applied", *labels}
     return {name: {c: "currency" for c in frame.columns if c in money}
             for name, frame in tables.items() if "currency" in frame.columns}
+
+
+ADJUSTMENT_TABLE_COLUMNS = ["adjustment_id", "kind", "line_code", "payment_id", "customer_id", "currency", "amount",
+                            "applied", "on", "reason", "status", "why"]
+
+
+def adjustments_table(analysis: Analysis) -> pd.DataFrame:
+    """Every adjustment of the analysis (SPEC §15): what it asked, what it applied, its status in words;
+    customer and currency of its line (the policy's default currency when the line is gone)."""
+    from billing.adjustments import STATUSES
+
+    adj = analysis.alloc.adjustments
+    lines = analysis.aging[["line_code", "customer_id", "currency"]].drop_duplicates("line_code")
+    out = adj.merge(lines.astype({"line_code": "string"}), on="line_code", how="left")
+    out["currency"] = out["currency"].astype("string").fillna(analysis.policy.default_currency)
+    out["why"] = out["status"].map(STATUSES).astype("string")
+    return out[ADJUSTMENT_TABLE_COLUMNS].reset_index(drop=True)
 
 
 EXCEPTION_TABLE_COLUMNS = ["type", "severity", "description", "customer_id", "currency", "amount", "refs",

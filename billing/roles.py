@@ -77,6 +77,7 @@ class Action(StrEnum):
     REMINDER_RESOLVE = "resolve_reminders"       # settle an unconfirmed reminder as sent or failed
     PROMISE = "record_promise"                   # promise to pay (SPEC §15)
     ADJUSTMENT = "make_adjustment"               # write-off, manual application, credit note request
+    NEXT_ACTION = "set_next_action"              # a customer's next action date and collector (SPEC §15)
     WRITEBACK = "write_back"                     # write line codes / statuses into the source sheet
     BANK_IMPORT = "import_bank_statement"        # bank statements in as payments (SPEC §17)
     BANK_CONFIRM = "confirm_bank_match"          # confirm / choose / leave a bank payment of the review queue
@@ -97,6 +98,7 @@ PERMISSIONS: Mapping[Action, Role] = MappingProxyType({
     Action.REMINDER_RESOLVE: Role.FINANCE,
     Action.PROMISE: Role.FINANCE,
     Action.ADJUSTMENT: Role.FINANCE,
+    Action.NEXT_ACTION: Role.FINANCE,
     Action.WRITEBACK: Role.FINANCE,
     Action.BANK_IMPORT: Role.FINANCE,
     Action.BANK_CONFIRM: Role.FINANCE,
@@ -117,6 +119,7 @@ ACTION_LABELS: Mapping[Action, str] = MappingProxyType({
     Action.REMINDER_RESOLVE: "Settling unconfirmed reminders",
     Action.PROMISE: "Recording a promise to pay",
     Action.ADJUSTMENT: "Making an adjustment",
+    Action.NEXT_ACTION: "Setting a customer's next action",
     Action.WRITEBACK: "Writing codes back into the sheet",
     Action.BANK_IMPORT: "Importing bank statements",
     Action.BANK_CONFIRM: "Confirming bank payments",

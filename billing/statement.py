@@ -29,7 +29,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from billing.model import OPEN_DISPUTE_STATUSES
+from billing.model import held_amounts
 
 __all__ = ["ACTIVITY_KINDS", "ACTIVITY_COLUMNS", "OPEN_ITEM_COLUMNS", "TOTAL_COLUMNS", "Statements",
            "CustomerStatement", "build_statements", "statements_from", "default_period_start", "disputed_amounts"]
@@ -62,34 +62,7 @@ def disputed_amounts(items: pd.DataFrame, disputes: pd.DataFrame | None) -> np.n
     filled over its lines in order (``seq``, else line code); one without an
     amount holds the lines' whole open amounts.
     """
-    out = np.zeros(len(items), dtype=np.int64)
-    if disputes is None or len(disputes) == 0 or len(items) == 0:
-        return out
-    d = disputes[disputes["status"].astype("string").isin(OPEN_DISPUTE_STATUSES).fillna(False)]
-    if len(d) == 0:
-        return out
-    open_by_code = pd.Series(items["open"].to_numpy(dtype=np.int64), index=items["reference"].astype(str))
-    open_by_code = open_by_code[~open_by_code.index.duplicated()]
-    d = d.assign(line_code=d["line_code"].astype(str))
-    d = d[d["line_code"].isin(open_by_code.index)]
-    if len(d) == 0:
-        return out
-    line_open = np.maximum(open_by_code.reindex(d["line_code"]).to_numpy(dtype=np.int64), 0)
-    held = line_open
-    if "amount" in d.columns and "dispute_id" in d.columns:
-        order = ["dispute_id", "seq", "line_code"] if "seq" in d.columns else ["dispute_id", "line_code"]
-        d = d.assign(_open=line_open).sort_values(order, kind="stable")
-        line_open = d["_open"].to_numpy(dtype=np.int64)
-        before = d.groupby("dispute_id", sort=False)["_open"].cumsum().to_numpy(dtype=np.int64) - line_open
-        amount = pd.array(d["amount"], dtype="Int64")  # minor units; NA = the whole open amounts
-        limited = ~amount.isna()
-        cap = amount.fillna(0).to_numpy(dtype=np.int64)
-        room = np.where(limited, np.maximum(cap - before, 0), line_open)
-        held = np.minimum(line_open, room)
-    per_code = pd.Series(held, index=d["line_code"].to_numpy()).groupby(level=0).sum()
-    total_open = open_by_code.reindex(items["reference"].astype(str)).to_numpy(dtype=np.int64)
-    got = per_code.reindex(items["reference"].astype(str)).fillna(0).to_numpy(dtype=np.int64)
-    return np.minimum(got, np.maximum(total_open, 0))
+    return held_amounts(disputes, items["reference"], items["open"].to_numpy(dtype=np.int64))
 
 
 # --------------------------------------------------------------------------- the result

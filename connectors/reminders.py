@@ -116,15 +116,19 @@ class SendReport:
 # --------------------------------------------------------------------------- plan & preview
 
 def build_plan(data: Any, as_of: Any, store: Store, policy: DunningPolicy = DunningPolicy(),
-               engine_policy: Policy = Policy(), analysis: Any = None) -> DunningPlan:
+               engine_policy: Policy = Policy(), analysis: Any = None, paused: Any = None) -> DunningPlan:
     """The reminders due as of `as_of` for the Dataset `data`, given the store's reminder log and open
-    disputes. Pass the page's `analysis` (``billing.analysis.analyse``) to reuse its aging."""
+    disputes. Pass the page's `analysis` (``billing.analysis.analyse``) to reuse its aging; `paused`:
+    the lines open promises pause (``billing.promises.paused_lines``)."""
     disputes = store.open_dispute_lines()
     if analysis is None:
         from billing.analysis import analyse
 
-        analysis = analyse(data, as_of, engine_policy, disputes, with_exceptions=False, with_kpis=False)
-    return plan_reminders(analysis.aging, data.customers, store.reminder_log(), as_of, policy, disputes)
+        adjustments = store.adjustments()
+        analysis = analyse(data, as_of, engine_policy, disputes, with_exceptions=False, with_kpis=False,
+                           adjustments=adjustments if len(adjustments) else None)
+    return plan_reminders(analysis.aging, data.customers, store.reminder_log(), as_of, policy, disputes,
+                          paused=paused)
 
 
 def make_renderer(policy: DunningPolicy = DunningPolicy(), templates: Mapping[str, str] | None = None,

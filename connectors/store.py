@@ -40,6 +40,8 @@ from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, DateTime, 
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
+from billing.adjustments import AdjustmentError
+from billing.adjustments import validate_new as validate_new_adjustment
 from billing.disputes import (LOG_CHANNELS, STATES, Dispute, DisputeError, dispute_lines_frame,
                               disputes_frame, transition, utc, validate_new)
 from billing.roles import (MemberRule, RolesError, normalise_pattern, parse_role, rules_from_members,
@@ -335,6 +337,71 @@ statement_log = Table(
     UniqueConstraint("customer_id", "statement_date"),
     CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status_known"),
 )
+
+# added by revision 0006: collections (SPEC §15) — adjustments, promises to pay, next actions
+adjustments = Table(
+    "adjustments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),  # billing.adjustments.KINDS
+    Column("line_code", String(200), nullable=False),
+    Column("payment_id", String(200)),
+    Column("amount", BigInteger, nullable=False),
+    Column("on_date", String(10), nullable=False),  # YYYY-MM-DD: takes part as of this date
+    Column("reason", Text),
+    Column("dispute_id", Integer, ForeignKey("disputes.id")),  # a credit note requested by its resolution
+    Column("status", String(10), nullable=False),  # active | cancelled
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("cancelled_at", UTCDateTime),
+    Column("cancelled_by", String(200)),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("kind IN ('write_off', 'apply', 'credit_note')", name="kind_known"),
+    CheckConstraint("status IN ('active', 'cancelled')", name="status_known"),
+)
+Index("ix_adjustments_line_code", adjustments.c.line_code)
+
+promises = Table(
+    "promises", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("promised_date", String(10), nullable=False),
+    Column("grace_days", Integer, nullable=False),
+    Column("line_codes_json", Text, nullable=False),  # [] = the customer's lines in that currency
+    Column("note", Text),
+    Column("status", String(10), nullable=False),  # active | cancelled (kept/broken are computed)
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("cancelled_at", UTCDateTime),
+    Column("cancelled_by", String(200)),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("grace_days >= 0", name="grace_not_negative"),
+    CheckConstraint("status IN ('active', 'cancelled')", name="status_known"),
+)
+Index("ix_promises_customer_id", promises.c.customer_id)
+
+next_actions = Table(
+    "next_actions", metadata,
+    Column("customer_id", String(200), primary_key=True),
+    Column("next_action_date", String(10)),
+    Column("collector", String(200)),  # NULL: the customer's owner
+    Column("note", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+)
+_ADJUSTMENT_SPEC = {"adjustment_id": "int64", "kind": "string", "line_code": "string", "payment_id": "string",
+                    "amount": "int64", "on": "string", "reason": "string", "dispute_id": "Int64",
+                    "status": "string", "created_at": "ts", "created_by": "string", "cancelled_at": "ts",
+                    "cancelled_by": "string"}
+_PROMISE_SPEC = {"promise_id": "int64", "customer_id": "string", "currency": "string", "amount": "int64",
+                 "promised_date": "string", "grace_days": "int64", "note": "string", "status": "string",
+                 "created_at": "ts", "created_by": "string", "cancelled_at": "ts", "cancelled_by": "string"}
+_NEXT_ACTION_SPEC = {"customer_id": "string", "next_action_date": "string", "collector": "string",
+                     "note": "string", "updated_at": "ts", "updated_by": "string"}
 
 # added by revision 0007: bank payments (credits of imported statements), the clerk's decisions on
 # them, and the IBAN -> customer pairs learned from confirmed payments (SPEC §17)
@@ -913,14 +980,17 @@ class Store:
         return dispute_lines_frame(self.disputes())
 
     def open_dispute_lines(self) -> pd.DataFrame:
-        """Lines in open dispute (line_code, status, dispute_id): the ``disputes`` table the engine
-        takes, and what reminders exclude."""
-        q = (select(dispute_lines.c.line_code, disputes.c.status, dispute_lines.c.dispute_id)
+        """Lines in open dispute (line_code, status, dispute_id, amount = the dispute's amount, seq =
+        the line's position in it): the ``disputes`` table the engine takes; a dispute holds its
+        amount over its lines in order (``billing.model.held_amounts``, SPEC §7)."""
+        q = (select(dispute_lines.c.line_code, disputes.c.status, dispute_lines.c.dispute_id, disputes.c.amount,
+                    dispute_lines.c.seq)
              .join(disputes, disputes.c.id == dispute_lines.c.dispute_id)
              .where(dispute_lines.c.is_open).order_by(dispute_lines.c.line_code))
         with self._tx() as conn:
             rows = conn.execute(q).mappings().all()
-        return _frame(rows, {"line_code": "string", "status": "string", "dispute_id": "int64"})
+        return _frame(rows, {"line_code": "string", "status": "string", "dispute_id": "int64", "amount": "int64",
+                             "seq": "int64"})
 
     def dispute_log(self, dispute_id: int) -> pd.DataFrame:
         """The communication log of a dispute, oldest first:
@@ -1396,6 +1466,135 @@ class Store:
             return None
 
         self._do("remove_member", action_id, actor, {"pattern": pattern}, work)
+
+    # ---- collections (SPEC §15): adjustments, promises, next actions ------------------------
+
+    def record_adjustment(self, kind: str, *, action_id: str, actor: str, line_code: str, amount: int,
+                          payment_id: str | None = None, reason: str | None = None, on: Any = None,
+                          dispute_id: int | None = None) -> int:
+        """Store an adjustment (``billing.adjustments.validate_new`` checks it; AdjustmentError);
+        returns its id. Keyed by line code and payment id, so it applies to every later import."""
+        fields = validate_new_adjustment(kind, line_code=line_code, amount=amount, payment_id=payment_id,
+                                         reason=reason, on=on)
+        request = {**fields, "dispute_id": dispute_id}
+
+        def work(conn: Connection, now: datetime) -> dict[str, Any]:
+            if dispute_id is not None and conn.execute(
+                    select(disputes.c.id).where(disputes.c.id == int(dispute_id))).first() is None:
+                raise AdjustmentError(f"there is no dispute #{dispute_id}")
+            row = {"kind": fields["kind"], "line_code": fields["line_code"], "payment_id": fields["payment_id"],
+                   "amount": fields["amount"], "on_date": fields["on"], "reason": fields["reason"],
+                   "dispute_id": dispute_id, "status": "active", "created_at": now, "created_by": actor,
+                   "action_id": action_id}
+            new_id = int(conn.execute(adjustments.insert().values(**row)).inserted_primary_key[0])
+            self._audit(conn, now, actor, action_id, "adjustment", new_id, "create", None,
+                        {k: v for k, v in row.items() if k not in ("created_at", "action_id")})
+            return {"adjustment_id": new_id}
+
+        result, _ = self._do("record_adjustment", action_id, actor, request, work)
+        return int(result["adjustment_id"])
+
+    def cancel_adjustment(self, adjustment_id: int, *, action_id: str, actor: str) -> None:
+        """Cancel an active adjustment (kept, audited; the engine no longer applies it)."""
+        self._cancel(adjustments, "adjustment", adjustment_id, action_id=action_id, actor=actor)
+
+    def _cancel(self, table: Table, entity: str, record_id: int, *, action_id: str, actor: str) -> None:
+        def work(conn: Connection, now: datetime) -> None:
+            row = conn.execute(select(table.c.status).where(table.c.id == int(record_id))).first()
+            if row is None:
+                raise StoreError(f"there is no {entity} #{record_id}")
+            if row[0] == "cancelled":
+                return None
+            conn.execute(table.update().where(table.c.id == int(record_id))
+                         .values(status="cancelled", cancelled_at=now, cancelled_by=actor))
+            self._audit(conn, now, actor, action_id, entity, record_id, "cancel", {"status": row[0]},
+                        {"status": "cancelled"})
+            return None
+
+        self._do(f"cancel_{entity}", action_id, actor, {"id": int(record_id)}, work)
+
+    def adjustments(self, include_cancelled: bool = False) -> pd.DataFrame:
+        """Adjustments by id: adjustment_id, kind, line_code, payment_id, amount, on (YYYY-MM-DD),
+        reason, dispute_id, status, created_at, created_by, cancelled_at, cancelled_by."""
+        q = select(adjustments.c.id.label("adjustment_id"), adjustments.c.kind, adjustments.c.line_code,
+                   adjustments.c.payment_id, adjustments.c.amount, adjustments.c.on_date.label("on"),
+                   adjustments.c.reason, adjustments.c.dispute_id, adjustments.c.status,
+                   adjustments.c.created_at, adjustments.c.created_by, adjustments.c.cancelled_at,
+                   adjustments.c.cancelled_by).order_by(adjustments.c.id)
+        if not include_cancelled:
+            q = q.where(adjustments.c.status == "active")
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, _ADJUSTMENT_SPEC)
+
+    def record_promise(self, *, action_id: str, actor: str, customer_id: str, currency: str, amount: int,
+                       promised_date: str, grace_days: int, line_codes: Sequence[str] = (),
+                       note: str | None = None) -> int:
+        """Store a promise to pay (fields checked by ``billing.promises.validate_promise``); its id."""
+        request = {"customer_id": str(customer_id), "currency": str(currency), "amount": int(amount),
+                   "promised_date": str(promised_date), "grace_days": int(grace_days),
+                   "line_codes": sorted(map(str, line_codes)), "note": note}
+        if request["amount"] <= 0 or request["grace_days"] < 0:
+            raise ValueError("a promise needs a positive amount and grace days >= 0")
+
+        def work(conn: Connection, now: datetime) -> dict[str, Any]:
+            row = {"customer_id": request["customer_id"], "currency": request["currency"],
+                   "amount": request["amount"], "promised_date": request["promised_date"],
+                   "grace_days": request["grace_days"], "line_codes_json": json.dumps(request["line_codes"]),
+                   "note": note, "status": "active", "created_at": now, "created_by": actor, "action_id": action_id}
+            new_id = int(conn.execute(promises.insert().values(**row)).inserted_primary_key[0])
+            self._audit(conn, now, actor, action_id, "promise", new_id, "create", None, request)
+            return {"promise_id": new_id}
+
+        result, _ = self._do("record_promise", action_id, actor, request, work)
+        return int(result["promise_id"])
+
+    def cancel_promise(self, promise_id: int, *, action_id: str, actor: str) -> None:
+        """Cancel a promise (kept, audited; it pauses nothing any more)."""
+        self._cancel(promises, "promise", promise_id, action_id=action_id, actor=actor)
+
+    def promises(self, customer_id: str | None = None) -> pd.DataFrame:
+        """Promises by id (``_PROMISE_SPEC`` columns + line_codes, a list per row)."""
+        q = select(promises).order_by(promises.c.id)
+        if customer_id is not None:
+            q = q.where(promises.c.customer_id == str(customer_id))
+        with self._tx() as conn:
+            rows = [dict(r) for r in conn.execute(q).mappings().all()]
+        for r in rows:
+            r["promise_id"] = r.pop("id")
+        out = _frame(rows, _PROMISE_SPEC)
+        out["line_codes"] = pd.Series([json.loads(r["line_codes_json"]) for r in rows], dtype="object")
+        return out
+
+    def set_next_action(self, customer_id: str, *, action_id: str, actor: str, next_action_date: str | None,
+                        collector: str | None, note: str | None = None) -> None:
+        """Set (replace) a customer's next action date and collector (None: the customer's owner)."""
+        cid = str(customer_id).strip()
+        if not cid:
+            raise ValueError("a next action belongs to a customer")
+        request = {"customer_id": cid, "next_action_date": next_action_date,
+                   "collector": (collector or "").strip() or None, "note": (note or "").strip() or None}
+
+        def work(conn: Connection, now: datetime) -> None:
+            old = conn.execute(select(next_actions).where(next_actions.c.customer_id == cid)).mappings().first()
+            values = {**request, "updated_at": now, "updated_by": actor, "action_id": action_id}
+            if old is None:
+                conn.execute(next_actions.insert().values(**values))
+            else:
+                conn.execute(next_actions.update().where(next_actions.c.customer_id == cid).values(**values))
+            before = None if old is None else {k: old[k] for k in ("next_action_date", "collector", "note")}
+            self._audit(conn, now, actor, action_id, "next_action", cid, "set", before,
+                        {k: request[k] for k in ("next_action_date", "collector", "note")})
+            return None
+
+        self._do("set_next_action", action_id, actor, request, work)
+
+    def next_actions(self) -> pd.DataFrame:
+        """Every customer's next action: customer_id, next_action_date, collector, note, updated_at/_by."""
+        q = select(*[next_actions.c[c] for c in _NEXT_ACTION_SPEC]).order_by(next_actions.c.customer_id)
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return _frame(rows, _NEXT_ACTION_SPEC)
 
     def record_refusal(self, *, actor: str, action: str, reason: str, attempted_action_id: str | None = None,
                        detail: Mapping[str, Any] | None = None) -> None:

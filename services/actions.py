@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from billing.analysis import analyse
 from billing.disputes import Dispute
 from billing.dunning import DunningPlan, DunningPolicy
 from billing.policy import Policy
@@ -76,8 +77,15 @@ def orphaned_lines(ws: Workspace, line_codes: Iterable[str]) -> pd.DataFrame:
 
 def plan_reminders(ws: Workspace, data, as_of: pd.Timestamp, policy: DunningPolicy = DunningPolicy(),
                    engine_policy: Policy = Policy(), analysis=None) -> DunningPlan:
-    """The reminders due as of `as_of` given the workspace's reminder log and open disputes."""
-    return build_plan(data, as_of, ws.store, policy, engine_policy, analysis=analysis)
+    """The reminders due as of `as_of` given the workspace's reminder log, open disputes, adjustments and
+    promises to pay (an open promise pauses what it covers: SPEC §15)."""
+    from services.collections import engine_adjustments, paused_by_promises
+
+    if analysis is None:
+        analysis = analyse(data, as_of, engine_policy, ws.store.open_dispute_lines(), with_exceptions=False,
+                           with_kpis=False, adjustments=engine_adjustments(ws))
+    return build_plan(data, as_of, ws.store, policy, engine_policy, analysis=analysis,
+                      paused=paused_by_promises(ws, analysis))
 
 
 def send(ws: Workspace, actor: Actor, plan: DunningPlan, mailer, sms, *, action_id: str,

@@ -63,16 +63,19 @@ def period_start(as_of: pd.Timestamp, policy: Policy) -> pd.Timestamp:
 
 
 def analyse_period(data: Dataset, as_of: pd.Timestamp | str, policy: Policy = Policy(),
-                   disputes: pd.DataFrame | None = None, *, with_exceptions: bool = True) -> Period:
+                   disputes: pd.DataFrame | None = None, *, with_exceptions: bool = True,
+                   adjustments: pd.DataFrame | None = None) -> Period:
     """The engine on `data` as of `as_of`, its KPIs' beginning AR computed once and shared with the
-    previous period's view (reconciliation exceptions only as of `as_of`)."""
+    previous period's view (reconciliation exceptions only as of `as_of`). `adjustments`: the
+    workspace's (SPEC §15), each taking part from its own date."""
     as_of = pd.Timestamp(as_of).normalize()
     start = period_start(as_of, policy)
     earlier = analyse(data, period_start(start, policy), policy, disputes, with_exceptions=False,
-                      with_kpis=False)
-    previous = analyse(data, start, policy, disputes, with_exceptions=False, aging_at_start=earlier.aging)
+                      with_kpis=False, adjustments=adjustments)
+    previous = analyse(data, start, policy, disputes, with_exceptions=False, aging_at_start=earlier.aging,
+                       adjustments=adjustments)
     current = analyse(data, as_of, policy, disputes, with_exceptions=with_exceptions,
-                      aging_at_start=previous.aging)
+                      aging_at_start=previous.aging, adjustments=adjustments)
     return Period(current, previous, earlier.aging)
 
 

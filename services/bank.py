@@ -27,6 +27,7 @@ from billing.model import Dataset
 from billing.policy import Policy
 from billing.roles import Action
 from connectors.bank import read_statement
+from services import collections
 from services.context import Actor, Workspace, authorize
 
 
@@ -133,15 +134,16 @@ def _current(ws: Workspace, data: Dataset | None) -> Dataset | None:
                    quarantine=data.quarantine, counts=data.counts, notes=data.notes, sheet_map=data.sheet_map)
 
 
-def open_lines(data: Dataset | None, as_of: pd.Timestamp | None, policy: Policy) -> pd.DataFrame:
-    """The invoice lines with what is still open on them after the workbook's own payments
-    (line_code, invoice_no, customer_id, currency, open)."""
+def open_lines(data: Dataset | None, as_of: pd.Timestamp | None, policy: Policy,
+               adjustments: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The invoice lines with what is still open on them after the workbook's own payments and
+    the workspace's adjustments (line_code, invoice_no, customer_id, currency, open)."""
     cols = ["line_code", "invoice_no", "customer_id", "currency", "open"]
     if data is None:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "open" else "string") for c in cols})
     inv = data.tables["invoices"]
     as_of = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.today().normalize()
-    alloc = allocate(inv, data.tables["payments"], as_of, policy)
+    alloc = allocate(inv, data.tables["payments"], as_of, policy, adjustments=adjustments)
     lines = inv[inv["amount"] > 0][["line_code", "invoice_no", "customer_id", "currency", "amount"]]
     lines = lines.merge(alloc.line_allocated[["line_code", "allocated"]], on="line_code", how="left")
     lines["open"] = (lines["amount"] - lines["allocated"].fillna(0)).astype("int64")
@@ -157,7 +159,8 @@ def cash_application(ws: Workspace, data: Dataset | None = None, *, as_of: pd.Ti
     data = _current(ws, data)
     payments = ws.store.bank_payments()
     customers = data.tables["customers"] if data is not None else None
-    app = match_payments(payments, open_lines(data, as_of, policy), customers, ws.store.bank_ibans(), policy)
+    lines = open_lines(data, as_of, policy, collections.engine_adjustments(ws))
+    app = match_payments(payments, lines, customers, ws.store.bank_ibans(), policy)
     return CashApplication(_with_decisions(app.matches, ws.store.bank_decisions()), app.suggestions)
 
 
@@ -232,9 +235,32 @@ def confirm(ws: Workspace, actor: Actor, payment_id: str, *, customer_id: str, r
     space-separated, in order; none = oldest first). Its IBAN is learned for next time."""
     authorize(ws, actor, Action.BANK_CONFIRM, action_id=action_id, detail={"payment_id": payment_id})
     iban = _payer_iban(ws, payment_id) if learn_iban else None
-    return ws.store.decide_bank_payment(payment_id, "confirmed", customer_id=customer_id, reference=reference,
-                                        write_off=write_off, write_off_line=write_off_line, learn_iban=iban,
-                                        action_id=action_id, actor=actor.name)
+    result = ws.store.decide_bank_payment(payment_id, "confirmed", customer_id=customer_id, reference=reference,
+                                          write_off=write_off, write_off_line=write_off_line, learn_iban=iban,
+                                          action_id=action_id, actor=actor.name)
+    if write_off:
+        if not write_off_line:
+            raise ValueError("a write-off needs the line it writes off")
+        result["adjustment_id"] = collections.record_adjustment(
+            ws, actor, "write_off", action_id=f"{action_id}:write_off", line_code=write_off_line,
+            amount_minor=int(write_off), on=_booking_date(ws, payment_id),
+            reason=f"bank charges: bank payment {payment_id} was short by this amount")
+    return result
+
+
+def confirm_proposal(ws: Workspace, actor: Actor, payment_id: str, *, action_id: str,
+                     data: Dataset | None = None, policy: Policy | None = None) -> dict:
+    """Confirm what the matching proposed for a payment: its customer and references, and the
+    write-off of a small shortfall (bank charges) it proposed, which only now becomes an adjustment."""
+    authorize(ws, actor, Action.BANK_CONFIRM, action_id=action_id, detail={"payment_id": payment_id})
+    m = cash_application(ws, data, policy=policy).matches.set_index("payment_id")
+    if payment_id not in m.index or pd.isna(m.loc[payment_id, "customer_id"]):
+        raise ValueError(f"bank payment {payment_id} has no proposal to confirm; choose the customer")
+    row = m.loc[payment_id]
+    return confirm(ws, actor, payment_id, customer_id=str(row["customer_id"]),
+                   reference=None if pd.isna(row["reference"]) else str(row["reference"]),
+                   write_off=int(row["write_off"]), write_off_line=None if pd.isna(row["write_off_line"])
+                   else str(row["write_off_line"]), action_id=action_id)
 
 
 def leave_unapplied(ws: Workspace, actor: Actor, payment_id: str, *, note: str | None = None,
@@ -243,6 +269,13 @@ def leave_unapplied(ws: Workspace, actor: Actor, payment_id: str, *, note: str |
     authorize(ws, actor, Action.BANK_CONFIRM, action_id=action_id, detail={"payment_id": payment_id})
     return ws.store.decide_bank_payment(payment_id, "left", customer_id=None, reference=None, note=note,
                                         action_id=action_id, actor=actor.name)
+
+
+def _booking_date(ws: Workspace, payment_id: str) -> pd.Timestamp | None:
+    """The day the bank booked the payment: a write-off of its shortfall takes effect then."""
+    p = ws.store.bank_payments()
+    row = p[p["payment_id"] == payment_id]
+    return None if row.empty else row["booking_date"].iloc[0]
 
 
 def _payer_iban(ws: Workspace, payment_id: str) -> str | None:

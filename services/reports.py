@@ -14,10 +14,11 @@ __all__ = ["parse_sections", "report_analysis", "write_report", "write_codes", "
 
 
 def report_analysis(data: Dataset, as_of: pd.Timestamp, policy: Policy, disputes: pd.DataFrame | None,
-                    sections: list[str]) -> Analysis:
-    """The engine for a report: reconciliation and KPIs only when their sections are asked for."""
+                    sections: list[str], adjustments: pd.DataFrame | None = None) -> Analysis:
+    """The engine for a report: reconciliation and KPIs only when their sections are asked for;
+    the workspace's `adjustments` applied (SPEC §15)."""
     return analyse(data, as_of, policy, disputes, with_exceptions="exceptions" in sections,
-                   with_kpis="kpis" in sections)
+                   with_kpis="kpis" in sections, adjustments=adjustments)
 
 
 def write_report(data: Dataset, analysis: Analysis, sections: list[str], out: Path, fmt: str) -> None:

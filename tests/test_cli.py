@@ -206,7 +206,7 @@ def test_report_takes_open_disputes_from_the_action_store(tmp_path, capsys, monk
     out_path = tmp_path / "r.json"
     run(capsys, "report", str(src), "--as-of", "2024-03-31", "--out", str(out_path))
     usd = json.loads(out_path.read_text(encoding="utf-8"))["summary"]["USD"]
-    assert usd["in_dispute"] == "40.00"  # the disputed line's open amount
+    assert usd["in_dispute"] == "10.00"  # SPEC §7: the dispute holds its 10.00 of the line's 40.00 open
 
 
 # --------------------------------------------------------------------------- the workspace

@@ -168,23 +168,48 @@ def dispute_lines() -> tuple[pd.DataFrame | None, str]:
         return None, "store-unavailable"
     if not len(frame):
         return None, NO_DISPUTES
-    codes = sorted(set(frame["line_code"].dropna().astype(str)))
-    return frame, hashlib.sha256("\n".join(codes).encode()).hexdigest()[:16]
+    # what the engine reads of them: the line, its dispute and the amount that dispute holds
+    keys = sorted(set(frame[[c for c in ("line_code", "dispute_id", "amount", "seq") if c in frame]]
+                      .astype(str).agg("|".join, axis=1)))
+    return frame, hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+
+
+def adjustment_rows() -> tuple[pd.DataFrame | None, str]:
+    """The workspace's active adjustments (SPEC §15) and their version for cache keys."""
+    from services.collections import engine_adjustments
+
+    try:
+        frame = engine_adjustments(workspace())
+    except Exception as exc:  # noqa: BLE001 - the dashboards must draw without the store
+        st.session_state[STORE_ERROR] = error_text(exc)
+        return None, "store-unavailable"
+    if frame is None:
+        return None, "no-adjustments"
+    keys = frame["adjustment_id"].astype(str).str.cat(sep=",")
+    return frame, hashlib.sha256(keys.encode()).hexdigest()[:16]
+
+
+def engine_records() -> tuple[pd.DataFrame | None, pd.DataFrame | None, str]:
+    """(open dispute lines, adjustments, one version of both): what the engine reads of the store."""
+    disputes, d_version = dispute_lines()
+    adjustments, a_version = adjustment_rows()
+    return disputes, adjustments, f"{d_version}+{a_version}"
 
 
 @st.cache_data(show_spinner="Allocating payments and aging …", max_entries=16)
 def period_for(data_key: str, as_of: pd.Timestamp, policy_json: str, disputes_version: str,
-               _data: Dataset, _disputes: pd.DataFrame | None) -> Period:
+               _data: Dataset, _disputes: pd.DataFrame | None, _adjustments: pd.DataFrame | None = None) -> Period:
     """services.analysis.analyse_period on the whole dataset; `data_key` stands for `_data` and
-    `disputes_version` for `_disputes` (neither is hashed)."""
-    return analyse_period(_data, as_of, Policy.model_validate_json(policy_json), _disputes)
+    `disputes_version` for `_disputes` and `_adjustments` (none is hashed)."""
+    return analyse_period(_data, as_of, Policy.model_validate_json(policy_json), _disputes,
+                          adjustments=_adjustments)
 
 
 def period(loaded: Loaded, when: pd.Timestamp | None = None) -> Period:
     """The cached period (unfiltered) as of `when` (default: the sidebar's as-of)."""
     when = as_of(loaded.data) if when is None else pd.Timestamp(when).normalize()
-    disputes, version = dispute_lines()
-    out = period_for(loaded.key, when, policy().model_dump_json(), version, loaded.data, disputes)
+    disputes, adjustments, version = engine_records()
+    out = period_for(loaded.key, when, policy().model_dump_json(), version, loaded.data, disputes, adjustments)
     out.current.disputes_version = version  # (a copy per call) for `derived`'s cache key
     return out
 
@@ -241,7 +266,7 @@ def derived(loaded: Loaded, analysis: Analysis, name: str, build) -> pd.DataFram
     cost a join."""
     version = getattr(analysis, "disputes_version", None)
     if version is None:
-        version = dispute_lines()[1]
+        version = engine_records()[2]
     return _derived(name, loaded.key, analysis.as_of, analysis.policy.model_dump_json(), filters(), build,
                     analysis, version)
 

@@ -1,7 +1,7 @@
 """Bank statements and cash application: bank payments, the clerk's decisions, learned IBANs.
 
 Revision ID: 0007
-Revises: 0005 (0006 once the collections branch is merged; the lead re-chains)
+Revises: 0006
 Create Date: 2026-12-04
 """
 from typing import Sequence, Union
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: Union[str, Sequence[str], None] = "0005"
+down_revision: Union[str, Sequence[str], None] = "0006"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -50,9 +50,11 @@ def reference_line_aging(lines, allocation: dict, as_of, *, basis: str = "due_da
     """
     as_of = _day(as_of)
     allocated = {code: amount for code, (amount, _) in allocation["line_allocated"].items()}
-    held = held_amounts(disputes)
+    read = _read_lines(lines, as_of, default_currency)
+    held = held_amounts(disputes, {line["code"]: line["amount"] - allocated.get(line["code"], 0)
+                                   for line in read if line["takes_part"]})
     out = []
-    for line in _read_lines(lines, as_of, default_currency):
+    for line in read:
         if not line["takes_part"]:
             continue
         due = line["due_date"] or line["invoice_date"] + dt.timedelta(days=terms_days)
@@ -62,7 +64,7 @@ def reference_line_aging(lines, allocation: dict, as_of, *, basis: str = "due_da
         out.append({"code": line["code"], "customer": line["customer"], "currency": line["currency"],
                     "invoice_no": line["invoice_no"], "invoice_date": line["invoice_date"], "due_date": due,
                     "open": open_amount, "days_past_due": days, "bucket": bucket_of(days, edges),
-                    "in_dispute": min(held[line["code"]], open_amount) if line["code"] in held else 0})
+                    "in_dispute": held.get(line["code"], 0)})
     return out
 
 

@@ -114,21 +114,33 @@ def reference_tokens(text: str) -> list[str]:
 OPEN_STATUSES = ("open", "in_review", "escalated")
 
 
-def held_amounts(disputes) -> dict[str, float]:
+def held_amounts(disputes, open_amount: dict[str, int]) -> dict[str, int]:
     """§7 "A dispute holds its amount, not the whole line": line code -> amount held by open disputes.
 
-    A dispute with no `amount` (or no amount column) holds the whole line (infinity here).
+    `open_amount`: line code -> its open amount. A dispute (rows sharing a `dispute_id`; without
+    that column each row is a dispute of its own) with an `amount` holds at most that amount, taken
+    from its lines in order (`seq`, then line code), each up to its open amount; one with no amount
+    (or no amount column) holds its lines' whole open amounts. Never more than a line's open amount.
     """
-    held: dict[str, float] = {}
+    held: dict[str, int] = {}
     if disputes is None:
         return held
-    for row in disputes.to_dict("records"):
+    by_dispute: dict = {}
+    for k, row in enumerate(disputes.to_dict("records")):
         code, status = _text(row.get("line_code")), _text(row.get("status"))
-        if code is None or status not in OPEN_STATUSES:
+        if code is None or status not in OPEN_STATUSES or code not in open_amount:
             continue
-        amount = row.get("amount")
-        amount = float("inf") if _missing(amount) else int(amount)
-        held[code] = held.get(code, 0) + amount
+        key = ("row", k) if _missing(row.get("dispute_id")) else ("id", int(row["dispute_id"]))
+        seq = 0 if _missing(row.get("seq")) else int(row["seq"])
+        by_dispute.setdefault(key, []).append((seq, code, row.get("amount")))
+    for rows in by_dispute.values():
+        rows.sort(key=lambda r: (r[0], r[1]))
+        amount = rows[0][2]
+        left = float("inf") if _missing(amount) else int(amount)
+        for _, code, _ in rows:
+            take = min(max(open_amount[code], 0), left)
+            left -= take
+            held[code] = min(held.get(code, 0) + int(take), max(open_amount[code], 0))
     return held
 
 
@@ -328,12 +340,63 @@ def _fifo_order(lines, i):
             line["code"])
 
 
+def _fulfilled(adj, line, lines, as_of):
+    """§15 convention: a credit-note request is fulfilled once a credit note of the customer applying
+    to the line's invoice, dated on or after the request (and by as_of), is in the data."""
+    return adj["kind"] == "credit_note" and any(
+        other["credit"] and other["dated"] and other["customer"] == line["customer"]
+        and other["applies_to"] == line["invoice_no"] and other["invoice_date"] >= adj["on"] for other in lines)
+
+
+def _adjust(adjustments, as_of, all_lines, pays, open_amount, remaining, paid, closed):
+    """§15 adjustments before step 1, one at a time in (date, id) order. A manual application pays its
+    line from its payment (same customer and currency), a write-off or credit-note request closes part
+    of the line without money; each takes at most what is left of the line (and of the payment)."""
+    if adjustments is None:
+        return
+    rows = sorted(adjustments.to_dict("records"), key=lambda r: (_day(r["on"]), int(r["adjustment_id"])))
+    code_of = {}
+    for i, line in enumerate(all_lines):
+        code_of.setdefault(line["code"], i)
+    pay_of = {}
+    for k, p in enumerate(pays):
+        pay_of.setdefault(p["id"], k)
+    for row in rows:
+        adj = {"id": int(row["adjustment_id"]), "kind": row["kind"], "code": _text(row["line_code"]),
+               "payment": _text(row.get("payment_id")), "amount": int(row["amount"]), "on": _day(row["on"])}
+        i = code_of.get(adj["code"])
+        if i is None or adj["on"] > as_of or i not in open_amount:
+            continue
+        line = all_lines[i]
+        if adj["kind"] == "apply":
+            k = pay_of.get(adj["payment"])
+            if k is None:
+                continue
+            p = pays[k]
+            if (p["customer"], p["currency"]) != (line["customer"], line["currency"]):
+                continue
+            take = min(adj["amount"], open_amount[i], remaining[p["id"]])
+            if take > 0:
+                remaining[p["id"]] -= take
+                open_amount[i] -= take
+                paid.append((k, -1, len(paid), p["id"], i, take))
+        elif not _fulfilled(adj, line, all_lines, as_of):
+            take = min(adj["amount"], open_amount[i])
+            if take > 0:
+                open_amount[i] -= take
+                closed.append((f"{adj['kind']} #{adj['id']}", adj["on"], i, take, adj["kind"]))
+
+
 def reference_allocate(lines, payments, as_of, *, skip_disputed: bool = True, default_currency: str = "USD",
-                       fuzzy_min_score: float = 85.0, disputes=None) -> dict:
+                       fuzzy_min_score: float = 85.0, disputes=None, adjustments=None) -> dict:
     """SPEC §4 over pandas frames of invoice lines and payments (the shapes of tests/factories.py).
 
     Defaults are SPEC's: lines under an open dispute are skipped by FIFO ("by default"), a missing
     currency is USD (§2). `fuzzy_min_score` is the suggestion threshold (convention: 85).
+    `adjustments` (§15): rows of adjustment_id, kind, line_code, payment_id, amount, on; applied
+    before step 1. Convention for the output: a manual application's rows come first among its
+    payment's rows; write-offs and credit-note requests are payments of their own ("write_off #12",
+    dated on their date) listed after all others, in (date, id) order.
     """
     as_of = _day(as_of)
     all_lines = _read_lines(lines, as_of, default_currency)
@@ -356,6 +419,8 @@ def reference_allocate(lines, payments, as_of, *, skip_disputed: bool = True, de
             open_amount[i] -= take
             paid.append((k, step, len(paid), p["id"], i, take))
 
+    closed = []  # (payment id, date, line index, amount, kind) of write-offs and credit-note requests
+    _adjust(adjustments, as_of, all_lines, pays, open_amount, remaining, paid, closed)
     unlimited = float("inf")
     # Step 1 for all payments: the lines named, up to their open amount.
     for k, p in enumerate(pays):
@@ -370,25 +435,36 @@ def reference_allocate(lines, payments, as_of, *, skip_disputed: bool = True, de
         for invoice_no in invoices:
             for i in _invoice_lines(all_lines, p["customer"], invoice_no):
                 pay(k, p, 1, i, unlimited)
-    # Step 3 for all: the customer's open lines, oldest due first; an open dispute holds its amount.
-    held = held_amounts(disputes) if skip_disputed else {}
+    # Step 3 for all: the customer's open lines, oldest due first; an open dispute holds its amount
+    # of what steps 1 and 2 left open.
+    held = held_amounts(disputes, {all_lines[i]["code"]: left for i, left in open_amount.items()}) \
+        if skip_disputed else {}
     queue = sorted(open_amount, key=lambda i: _fifo_order(all_lines, i))
     for k, p in enumerate(pays):
         for i in queue:
             hold = held.get(all_lines[i]["code"], 0)
             pay(k, p, 2, i, max(open_amount[i] - hold, 0))
 
-    return {"allocations": _allocation_rows(paid, all_lines),
+    allocation_rows = _allocation_rows(paid, all_lines)
+    for pid, on, i, take, kind in closed:
+        line = all_lines[i]
+        pays.append({"id": pid, "date": on, "customer": line["customer"], "currency": line["currency"],
+                     "amount": take, "source": kind, "invoice_no": line["invoice_no"], "line_code": line["code"],
+                     "reference": None})
+        paid.append((len(pays) - 1, -1, len(paid), pid, i, take))
+        allocation_rows.append((pid, line["code"], take, "adjustment"))
+    return {"allocations": allocation_rows,
             "unapplied": {pid: left for pid, left in remaining.items() if left > 0},
             "line_allocated": _line_allocated(all_lines, open_amount, paid, pays),
             "issues": issues, "mismatches": mismatches, "payments": pays}
 
 
-STEPS = ("line", "invoice", "fifo")
+STEPS = {-1: "adjustment", 0: "line", 1: "invoice", 2: "fifo"}
 
 
 def _allocation_rows(paid, lines):
-    """Output order (convention): payment order, then step, then the order the step paid lines in."""
+    """Output order (convention): payment order, then step (adjustments first), then the order the
+    step paid lines in."""
     ordered = sorted(paid, key=lambda r: (r[0], r[1], r[2]))
     return [(pid, lines[i]["code"], amount, STEPS[step]) for _, step, _, pid, i, amount in ordered]
 

@@ -516,9 +516,9 @@ EDGE_SETS = st.lists(st.integers(1, 60), min_size=1, max_size=4, unique=True).ma
 
 def _engine_line_view(aging: pd.DataFrame) -> dict:
     """code -> (open, days_past_due, bucket, in_dispute amount): what the oracle gives per line."""
-    return {c: (o, d, str(b), o if disp else 0) for c, o, d, b, disp in zip(
+    return {c: (o, d, str(b), held) for c, o, d, b, held in zip(
         aging["line_code"], aging["open"].tolist(), aging["days_past_due"].tolist(), aging["bucket"],
-        aging["in_dispute"])}
+        aging["disputed"].tolist())}
 
 
 @settings(max_examples=examples(150), deadline=None)

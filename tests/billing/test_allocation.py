@@ -568,15 +568,32 @@ def scenarios(draw):
         payments.append(row)
 
     statuses = ["open", "in_review", "escalated", "resolved", "rejected", "withdrawn"]
-    disputed = draw(st.lists(st.sampled_from(all_codes), unique=True, max_size=3)) if all_codes else []
-    disputes = pd.DataFrame({
-        "line_code": pd.array(disputed, dtype="string"),
-        "status": pd.array(draw(st.lists(st.sampled_from(statuses), min_size=len(disputed), max_size=len(disputed))),
-                           dtype="string"),
-    })
+    disputes = draw_disputes(draw, all_codes, statuses)
     as_of = base + pd.Timedelta(days=draw(st.sampled_from([40, 40, 40, 5, 10, 20, 30])))
     policy = Policy(fifo_skip_disputed=draw(st.booleans()), fuzzy_min_score=draw(st.sampled_from([60.0, 85.0, 100.0])))
     return make_invoices(lines), make_payments(payments), as_of, policy, disputes
+
+
+def draw_disputes(draw, all_codes: list[str], statuses: list[str]) -> pd.DataFrame:
+    """Disputes of 1-2 lines each (a line in one dispute at most), with an amount (SPEC §7: it holds
+    that much, filled over its lines in order) or none (the whole lines), in any state."""
+    disputed = draw(st.lists(st.sampled_from(all_codes), unique=True, max_size=4)) if all_codes else []
+    rows, k = [], 0
+    while k < len(disputed):
+        size = draw(st.integers(1, 2))
+        amount = draw(st.one_of(st.none(), st.sampled_from([1, 100, 10 ** 6]), st.integers(1, 3000)))
+        status = draw(st.sampled_from(statuses))
+        for seq, line_code in enumerate(disputed[k:k + size]):
+            rows.append({"dispute_id": len(rows) + 1 if seq == 0 else rows[-1]["dispute_id"],
+                         "line_code": line_code, "status": status, "amount": amount, "seq": seq})
+        k += size
+    return pd.DataFrame({
+        "dispute_id": pd.array([r["dispute_id"] for r in rows], dtype="Int64"),
+        "line_code": pd.array([r["line_code"] for r in rows], dtype="string"),
+        "status": pd.array([r["status"] for r in rows], dtype="string"),
+        "amount": pd.array([r["amount"] for r in rows], dtype="Int64"),
+        "seq": pd.array([r["seq"] for r in rows], dtype="Int64"),
+    })
 
 
 def _last(v):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from billing.aging import line_aging
 from billing.allocation import allocate
 from billing.cashapp import rf_reference
 from billing.linecode import make_code
@@ -120,3 +121,23 @@ def test_matching_the_data_with_its_bank_payments_added_gives_the_same_decisions
     plain = bank.cash_application(ws, book(), as_of=AS_OF).matches
     again = bank.cash_application(ws, bank.with_bank_payments(ws, book(), as_of=AS_OF), as_of=AS_OF).matches
     pd.testing.assert_frame_equal(plain, again)
+
+
+def test_a_proposed_bank_charges_write_off_becomes_an_adjustment_only_when_confirmed(ws):
+    from services import collections
+    short = fx.camt053("001.04", fx.ntry("99.00", acct_ref="S1", txs=fx.tx(None, ustrd="INV-1", name="Acme")),
+                       opening="0", closing="99.00")
+    bank.import_statements(ws, FINANCE, [("short.xml", short)], action_id="b1", data=book(), as_of=AS_OF)
+    m = bank.cash_application(ws, book(), as_of=AS_OF).matches.set_index("payment_id")
+    assert (m.loc["S1", "status"], m.loc["S1", "write_off"]) == ("matched", 100)
+    assert collections.list_adjustments(ws).empty  # proposed, not applied
+    with pytest.raises(NotAllowed):
+        bank.confirm_proposal(ws, VIEWER, "S1", action_id="v1", data=book())
+    bank.confirm_proposal(ws, FINANCE, "S1", action_id="w1", data=book())
+    adj = collections.list_adjustments(ws)
+    assert adj[["kind", "line_code", "amount"]].values.tolist() == [["write_off", make_code("INV-1", 1), 100]]
+    data = bank.with_bank_payments(ws, book(), as_of=AS_OF)
+    alloc = allocate(data.tables["invoices"], data.tables["payments"], AS_OF, Policy(),
+                     adjustments=collections.engine_adjustments(ws))
+    aging = line_aging(data.tables["invoices"], alloc, AS_OF, Policy()).set_index("line_code")
+    assert aging.loc[make_code("INV-1", 1), "open"] == 0  # 99.00 paid + 1.00 written off: settled

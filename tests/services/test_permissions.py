@@ -22,6 +22,7 @@ import pytest
 import services.actions
 import services.auth
 import services.bank
+import services.collections
 import services.workspace
 from billing.ingest import IngestOptions
 from billing.roles import Action, Actor, Mode, Role
@@ -68,11 +69,21 @@ CALLS = [
     (services.workspace.prune, {"keep": 1}, Action.RETENTION),
     (services.bank.import_statements, {"files": [("s.xml", b"<x/>")], "action_id": "b1"}, Action.BANK_IMPORT),
     (services.bank.confirm, {"payment_id": "P1", "customer_id": "C1", "action_id": "b2"}, Action.BANK_CONFIRM),
+    (services.bank.confirm_proposal, {"payment_id": "P1", "action_id": "b4"}, Action.BANK_CONFIRM),
     (services.bank.leave_unapplied, {"payment_id": "P1", "action_id": "b3"}, Action.BANK_CONFIRM),
     (services.auth.set_member, {"pattern": "x@example.com", "role": "admin", "action_id": "a7",
                                 "roles_section": None}, Action.MEMBERS),
     (services.auth.remove_member, {"pattern": "x@example.com", "action_id": "a8", "roles_section": None},
      Action.MEMBERS),
+    (services.collections.record_adjustment, {"kind": "write_off", "action_id": "c1", "line_code": "L1",
+                                              "amount_minor": 5, "reason": "r"}, Action.ADJUSTMENT),
+    (services.collections.cancel_adjustment, {"adjustment_id": 1, "action_id": "c2"}, Action.ADJUSTMENT),
+    (services.collections.request_credit_note, {"dispute_id": 1, "aging": None, "action_id": "c3"},
+     Action.ADJUSTMENT),
+    (services.collections.record_promise, {"aging": None, "action_id": "c4", "customer_id": "C1",
+                                           "amount_minor": 5, "promised_date": "2024-01-01"}, Action.PROMISE),
+    (services.collections.cancel_promise, {"promise_id": 1, "action_id": "c5"}, Action.PROMISE),
+    (services.collections.set_next_action, {"customer_id": "C1", "action_id": "c6"}, Action.NEXT_ACTION),
 ]
 IDS = [f"{f.__name__}-{a.value}" for f, _, a in CALLS]
 
@@ -86,7 +97,7 @@ def ws(tmp_path):
 
 def test_every_action_function_is_in_the_table():
     listed = {f for f, _, _ in CALLS}
-    for module in (services.actions, services.workspace, services.auth, services.bank):
+    for module in (services.actions, services.workspace, services.auth, services.collections, services.bank):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             params = list(inspect.signature(fn).parameters)
             own = fn.__module__ == module.__name__ and not name.startswith("_")
