@@ -122,6 +122,26 @@ def qrr_valid(refs: pd.Series) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- helpers
 
+def _isin(values: pd.Series, among: pd.Series | pd.Index) -> np.ndarray:
+    """`values.isin(among)` for text, in Arrow's hash kernel (pandas' goes through Python lists)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    arr = pa.array(values.astype("string").to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    pool = pa.array(pd.Series(among).astype("string").dropna().to_numpy(dtype=object), type=pa.large_string())
+    return np.asarray(pc.fill_null(pc.is_in(arr, value_set=pool), False), dtype=bool)
+
+
+def _joined(keys: pd.Series, values: pd.Series, sep: str) -> pd.Series:
+    """`values` joined with `sep` per key, in their order: one string per distinct key. Keys with
+    one value (most) are taken as they are; only keys with several go through str.join."""
+    keys = keys.reset_index(drop=True)
+    values = values.astype("string").reset_index(drop=True)
+    single = keys.map(keys.value_counts()).to_numpy() == 1
+    alone = pd.Series(values[single].to_numpy(), index=keys[single].to_numpy())
+    several = values[~single].groupby(keys[~single].to_numpy(), sort=False).agg(sep.join)
+    return pd.concat([alone, several]).astype("string")
+
+
 def normalise_iban(values: pd.Series) -> pd.Series:
     s = values.astype("string").str.upper().str.replace(r"[^0-9A-Z]", "", regex=True)
     return s.mask(s == "")
@@ -215,7 +235,7 @@ def _hits(c: pd.DataFrame, targets: pd.DataFrame, structured: pd.DataFrame) -> p
 def _bad_codes(c: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
     """Tokens with the shape of a line code that name no line and fail their check character."""
     shaped = c[(c["origin"] == "text") & c["token"].str.match(CODE_SHAPE.pattern).fillna(False).astype(bool)]
-    shaped = shaped[~shaped["key"].isin(targets.loc[targets["kind"] == "line", "key"])]
+    shaped = shaped[~_isin(shaped["key"], targets.loc[targets["kind"] == "line", "key"])]
     if shaped.empty:
         return shaped.assign(problem=pd.Series(dtype="string"))
     ok = check_chars(shaped["key"].str.slice(0, -1)) == shaped["key"].str.slice(-1).to_numpy()
@@ -232,15 +252,15 @@ def _decide_references(hits: pd.DataFrame, step: str) -> pd.DataFrame:
     h = h.drop_duplicates(["row", "kind", "customer_id", "line_code", "invoice_no"])
     g = h.groupby("row", sort=False)
     ref_name = h["line_code"].fillna(h["invoice_no"])
-    h = h.assign(_ref=ref_name, _ev=h["via"] + " '" + h["token"] + "' → " + h["kind"] + " " + ref_name
-                 + " of customer " + h["customer_id"])
+    evidence = h["via"] + " '" + h["token"] + "' → " + h["kind"] + " " + ref_name + " of customer " + h["customer_id"]
+    lines, invs, keys = h[h["kind"] == "line"], h[h["kind"] == "invoice"], h.drop_duplicates(["row", "key"])
     out = pd.DataFrame({
         "customer_id": g["customer_id"].first(), "n_customers": g["customer_id"].nunique(),
-        "line_codes": h[h["kind"] == "line"].groupby("row")["line_code"].agg(JOIN.join),
-        "invoice_nos": h[h["kind"] == "invoice"].groupby("row")["invoice_no"].agg(JOIN.join),
+        "line_codes": _joined(lines["row"], lines["line_code"], JOIN),
+        "invoice_nos": _joined(invs["row"], invs["invoice_no"], JOIN),
         # what §4 reads: canonical forms, separated by spaces, in the order written
-        "reference": h.drop_duplicates(["row", "key"]).groupby("row")["key"].agg(" ".join),
-        "evidence": h.groupby("row")["_ev"].agg("; ".join)})
+        "reference": _joined(keys["row"], keys["key"], " "),
+        "evidence": _joined(h["row"], evidence, "; ")})
     return out.rename_axis("row").reset_index()
 
 
@@ -368,7 +388,7 @@ def _apply_iban(out: pd.DataFrame, iban: pd.Series, owners: pd.DataFrame, decide
     if owners.empty:
         return now
     first = owners.drop_duplicates("iban").set_index("iban")
-    known = iban.isin(first.index).to_numpy() & ~decided
+    known = _isin(iban, first.index) & ~decided
     rows = np.flatnonzero(known)
     hit = first.loc[iban.iloc[rows].to_numpy()]
     single = hit["n_customers"].to_numpy() == 1
@@ -391,7 +411,7 @@ def _apply_names(out: pd.DataFrame, p: pd.DataFrame, customers: pd.DataFrame, de
         return now
     best = scores[scores["rank"] == 1].set_index("norm")
     second = scores[scores["rank"] == 2].set_index("norm")["score"]
-    rows = np.flatnonzero(norm.isin(best.index).to_numpy())
+    rows = np.flatnonzero(_isin(norm, best.index))
     b = best.loc[norm.iloc[rows].to_numpy()]
     s2 = second.reindex(norm.iloc[rows].to_numpy()).fillna(0).to_numpy()
     score = b["score"].to_numpy()
@@ -414,7 +434,7 @@ def _explain_problems(out: pd.DataFrame, problems: pd.DataFrame) -> None:
     by IBAN or name (the mistyped reference may name another customer's line), waits for review."""
     if problems.empty:
         return
-    per_row = problems.groupby("row")["problem"].agg("; ".join)
+    per_row = _joined(problems["row"], problems["problem"], "; ").sort_index()
     rows = per_row.index.to_numpy()
     ev = out.loc[rows, "evidence"]
     out.loc[rows, "evidence"] = np.where(ev.isna(), per_row.to_numpy(), ev.astype(str) + "; " + per_row.to_numpy())
@@ -461,7 +481,11 @@ def _referenced_lines(m: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
         line_code=lambda f: f["line_codes"].str.split(JOIN, regex=False)).explode("line_code")
     by_inv = frame[["row", "customer_id", "invoice_nos"]].dropna().assign(
         invoice_no=lambda f: f["invoice_nos"].str.split(JOIN, regex=False)).explode("invoice_no")
-    l_ = lines[["line_code", "invoice_no", "customer_id", "open"]].astype({"customer_id": "string"})
+    named = _isin(lines["line_code"], by_line["line_code"]) | _isin(lines["invoice_no"], by_inv["invoice_no"])
+    l_ = lines.loc[named, ["line_code", "invoice_no", "customer_id", "open"]].astype(
+        {"customer_id": "string", "line_code": "string", "invoice_no": "string"})
+    by_line = by_line.astype({"line_code": "string"})
+    by_inv = by_inv.astype({"invoice_no": "string"})
     a = by_line.merge(l_, on=["customer_id", "line_code"])[["row", "line_code", "open"]]
     b = by_inv.merge(l_, on=["customer_id", "invoice_no"])[["row", "line_code", "open"]]
     both = pd.concat([a, b], ignore_index=True).drop_duplicates(["row", "line_code"])

@@ -52,6 +52,26 @@ def render_summary() -> None:
                 st.warning(plain(w), icon=":material/warning:")
 
 
+def render_write_offs(app, loaded: state.Loaded) -> None:
+    """Shortfalls the matching proposes to write off (bank charges): applied only when confirmed."""
+    proposed = app.matches[(app.matches["status"] == "matched") & (app.matches["write_off"] > 0)]
+    if proposed.empty or auth.blocked(Action.BANK_CONFIRM):
+        return
+    st.subheader(f"Proposed write-offs ({len(proposed)})")
+    money_table(proposed.merge(state.team().store.bank_payments()[["payment_id", "currency", "amount"]],
+                               on="payment_id")[["payment_id", "customer_id", "write_off_line", "write_off",
+                                                 "currency", "amount", "note"]],
+                ["write_off", "amount"], key="bank_write_offs")
+    ids = st.multiselect("Write-offs to confirm", proposed["payment_id"].tolist(), key="bank_write_off_pick")
+    if ids and st.button(f"Confirm {len(ids)} write-off(s)", key="bank_write_off_go", type="primary"):
+        for pid in ids:
+            purpose = f"bank_write_off_{pid}"
+            bank.confirm_proposal(state.team(), auth.current(), pid, action_id=action_id(purpose), data=loaded.data,
+                                  policy=state.policy())
+            done(purpose)
+        st.rerun()
+
+
 def render_matched(app) -> None:
     stored = state.team().store.bank_payments()
     m = app.matches[app.matches["status"] != "review"].merge(stored, on="payment_id")
@@ -122,4 +142,5 @@ render_summary()
 application = bank.cash_application(state.team(), loaded.data, as_of=state.as_of(loaded.data),
                                      policy=state.policy())
 render_queue(loaded)
+render_write_offs(application, loaded)
 render_matched(application)
