@@ -338,6 +338,51 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_DATA if len(data.quarantine) else EXIT_OK
 
 
+def _collections_analysis(args: argparse.Namespace, ws, data):
+    """The engine as of --as-of (default today) with the workspace's disputes and adjustments."""
+    from billing.analysis import analyse
+    from services.actions import open_dispute_lines
+    from services.collections import engine_adjustments
+
+    as_of = _as_of(args.as_of) if args.as_of else pd.Timestamp.today().normalize()
+    return analyse(data, as_of, _policy(args), open_dispute_lines(ws), with_exceptions=False, with_kpis=False,
+                   adjustments=engine_adjustments(ws))
+
+
+def cmd_worklist(args: argparse.Namespace) -> int:
+    """Customers ranked by amount at risk, with the credit hold list, to XLSX (SPEC §15)."""
+    from services import collections
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise UsageError("--out must end in .xlsx")
+    data = _load(args)
+    with _workspace(args) as ws:
+        analysis = _collections_analysis(args, ws, data)
+        frame = collections.worklist(ws, data, analysis, collector=args.collector)
+        hold = collections.credit_hold(data, analysis)
+    collections.write_worklist(out, frame, hold)
+    who = f" for {args.collector}" if args.collector else ""
+    print(f"Wrote the worklist{who} as of {analysis.as_of:%Y-%m-%d} ({len(frame)} customer row(s)) and the "
+          f"credit hold list ({len(hold)}) to {out}")
+    return EXIT_OK
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    """Expected receipts per week with a band, to JSON (SPEC §15)."""
+    from services import collections
+
+    if not 1 <= args.weeks <= 52:
+        raise UsageError("--weeks must be between 1 and 52")
+    data = _load(args)
+    with _workspace(args) as ws:
+        analysis = _collections_analysis(args, ws, data)
+    frame = collections.forecast(data, analysis, args.weeks)
+    collections.write_forecast(Path(args.out), frame, analysis.as_of, args.weeks)
+    print(f"Wrote the {args.weeks}-week cash forecast as of {analysis.as_of:%Y-%m-%d} to {args.out}")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from services.reports import write_demo
 
@@ -594,7 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["json", "xlsx"], default="json")
     p.add_argument("--out", required=True)
     p.add_argument("--sections", help="comma-separated: rows,summary,customers,lines,allocations,"
-                                      "unapplied,exceptions,kpis,quarantine (default all)")
+                                      "unapplied,adjustments,exceptions,kpis,quarantine (default all)")
     p.add_argument("--policy", help="policy TOML file (buckets, basis, tolerances ...)")
     p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
     p.set_defaults(func=cmd_report)
@@ -642,6 +687,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-data-errors", action="store_true",
                    help="send even when the source has quarantined cells")
     p.set_defaults(func=cmd_statements)
+
+    p = sub.add_parser("worklist", help="customers ranked by amount at risk + the credit hold list (XLSX)")
+    _source_args(p, optional=True)
+    p.add_argument("--as-of", help="YYYY-MM-DD (default: today)")
+    p.add_argument("--collector", help="only this collector's customers (the customer's owner by default)")
+    p.add_argument("--out", required=True, help="output .xlsx")
+    p.add_argument("--policy", help="engine policy TOML (basis, tolerances ...)")
+    p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
+    p.set_defaults(func=cmd_worklist)
+
+    p = sub.add_parser("forecast", help="expected receipts per week with a band (JSON)")
+    _source_args(p, optional=True)
+    p.add_argument("--as-of", help="YYYY-MM-DD (default: today)")
+    p.add_argument("--weeks", type=int, default=13, help="weeks ahead (default 13)")
+    p.add_argument("--out", required=True, help="output .json")
+    p.add_argument("--policy", help="engine policy TOML (basis, tolerances ...)")
+    p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
+    p.set_defaults(func=cmd_forecast)
 
     p = sub.add_parser("bank", help="bank statements: import them as payments, list the review queue")
     bank_sub = p.add_subparsers(dest="bank_command", required=True)

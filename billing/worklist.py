@@ -32,12 +32,11 @@ CREDIT_HOLD_COLUMNS = ["customer_id", "name", "currency", "open", "credit_limit"
 def _customer_info(customers: pd.DataFrame | None) -> pd.DataFrame:
     cols = {"customer_id": "string", "name": "string", "owner": "string", "credit_limit": "Int64",
             "currency": "string"}
-    if customers is None or not len(customers):
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in cols.items()})
-    c = customers.drop_duplicates("customer_id")
-    out = pd.DataFrame({k: (c[k].astype(t) if k in c else pd.Series([pd.NA] * len(c), dtype=t))
+    c = customers.drop_duplicates("customer_id") if customers is not None else pd.DataFrame()
+    out = pd.DataFrame({k: (c[k].astype(t).to_numpy() if k in c else pd.array([pd.NA] * len(c), dtype=t))
                         for k, t in cols.items()})
-    return out.rename(columns={"currency": "limit_currency"}).reset_index(drop=True)
+    return out.rename(columns={"currency": "limit_currency"}).astype({k: t for k, t in cols.items()
+                                                                      if k != "currency"})
 
 
 def _limits(totals: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
@@ -111,7 +110,8 @@ def worklist(aging: pd.DataFrame, predictions: pd.DataFrame, as_of: Any, *,
         out = to_base(out, ["at_risk"], fx_rates, as_of, base_currency)
         out["_rank_key"] = out["at_risk_base"].fillna(-1)
         order = ["_rank_key", *order]
-        columns.insert(columns.index("at_risk") + 1, "at_risk_base")
+        at = columns.index("at_risk") + 1
+        columns[at:at] = ["at_risk_base", "base_currency"]
     out = out.sort_values(order, ascending=[False] * (len(order) - 2) + [True, True], kind="stable")
     out = out.reset_index(drop=True)
     out["rank"] = np.arange(1, len(out) + 1)

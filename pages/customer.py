@@ -10,7 +10,7 @@ import streamlit as st
 
 from billing.aging import is_credit_note, month_ends
 from ui.charts import CHART_CONFIG
-from ui import charts, common, state, statements_view
+from ui import charts, collections_view, common, state, statements_view
 from ui import disputes as disputes_ui
 from ui.fmt import money_text
 from ui.tables import money_table
@@ -186,6 +186,7 @@ st.subheader("Statement of account")
 render_statement(tables, buckets)
 statements_view.render_downloads(cid, loaded.data, analysis)
 render_history(loaded, cid, analysis.as_of, buckets)
+collections_view.customer_section(cid, loaded, analysis)
 disputes_ui.customer_section(cid, analysis)
 
 from ui.reminders_view import render_customer_reminders  # noqa: E402

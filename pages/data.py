@@ -33,7 +33,7 @@ from billing.roles import Action
 from services import workspace
 from services.context import NotAllowed
 from services.workspace import STORED, UNCHANGED, UNREADABLE, ImportResult
-from ui import auth, common, exports, gsheets, mapping, state
+from ui import auth, collections_view, common, exports, gsheets, mapping, state
 from ui.store import action_id, current_actor, done
 from ui.tables import plain_table
 from ui.text import plain
@@ -706,6 +706,8 @@ st.divider()
 render_gsheet(options)
 st.divider()
 render_history(loaded)
+if loaded.data is not None and not loaded.is_demo:
+    collections_view.render_flagged_adjustments(loaded.data)
 st.divider()
 render_template()
 render_exports(loaded)

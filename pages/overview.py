@@ -2,7 +2,7 @@
 
 KPI cards with deltas against the previous period end (as-of − the KPI
 period), the aging mix of every currency, the AR trend at month ends, the
-customers most overdue, cash expected by week from due dates, and the
+customers most overdue, cash expected by week (the payment prediction's forecast with its band), and the
 reconciliation exceptions by type (each a link into Reconciliation).
 Figures are per currency: pick the currency once, at the top.
 """
@@ -14,13 +14,12 @@ from billing.aging import month_ends
 from billing.reconcile import EXCEPTION_TYPES
 from services import actions
 from ui.charts import CHART_CONFIG
-from ui import charts, common, state
+from ui import charts, collections_view, common, state
 from ui.fmt import days_text, money_text, pct_text
 from ui.tables import money_table
 from ui.text import plain
 
 TREND_MONTHS = 12
-CASH_WEEKS = 12
 TOP_CUSTOMERS = 10
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 DISPUTES_PAGE = "pages/disputes.py"
@@ -117,41 +116,6 @@ def render_trend(loaded: state.Loaded, as_of: pd.Timestamp, currency: str, bucke
     st.plotly_chart(charts.ar_trend(history, currency, buckets), config=CHART_CONFIG,
                     key="overview_trend_chart")
     st.caption("Open amount at each month end, rebuilt from the same data as of that date.")
-
-
-def expected_by_week(aging: pd.DataFrame, as_of: pd.Timestamp, currency: str) -> pd.DataFrame:
-    """Open, undisputed amounts by the week (Monday) they fall due; past due first, the rest last."""
-    lines = aging[(aging["currency"] == currency) & (aging["open"] > 0) & ~aging["in_dispute"]]
-    if not len(lines):
-        return pd.DataFrame(columns=["week", "status", "amount"])
-    due = pd.to_datetime(lines["due_date"])
-    week = (due - pd.to_timedelta(due.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
-    horizon = as_of + pd.Timedelta(weeks=CASH_WEEKS)
-    overdue = (due < as_of).to_numpy()
-    week = week.where(~overdue, "Overdue").where(due <= horizon, "Later")
-    frame = pd.DataFrame(
-        {
-            "week": week.to_numpy(),
-            "status": ["Overdue" if o else "Due" for o in overdue],
-            "amount": lines["open"].to_numpy(),
-        }
-    )
-    out = frame.groupby(["week", "status"], as_index=False)["amount"].sum()
-    rank = out["week"].map(lambda w: (0, "") if w == "Overdue" else (2, "") if w == "Later" else (1, w))
-    return out.iloc[sorted(range(len(out)), key=lambda i: rank.iloc[i])].reset_index(drop=True)
-
-
-def render_expected_cash(aging: pd.DataFrame, as_of: pd.Timestamp, currency: str) -> None:
-    st.subheader("Cash expected by week")
-    weeks = expected_by_week(aging, as_of, currency)
-    if not len(weeks):
-        st.caption(f"Nothing open in {plain(currency)}.")
-        return
-    st.plotly_chart(charts.expected_cash(weeks, currency), config=CHART_CONFIG, key="overview_cash_chart")
-    st.caption(
-        f"Open {currency} amounts by due date, lines in dispute left out; "
-        f"'Overdue' is already past due, 'Later' is beyond {CASH_WEEKS} weeks."
-    )
 
 
 def render_top_overdue(analysis, data, currency: str, buckets: list[str]) -> None:
@@ -261,6 +225,6 @@ left, right = st.columns(2)
 with left:
     render_trend(loaded, as_of, currency, buckets)
 with right:
-    render_expected_cash(analysis.aging, as_of, currency)
+    collections_view.render_forecast(loaded, analysis, currency)
 
 render_top_overdue(analysis, loaded.data, currency, buckets)

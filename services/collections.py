@@ -29,14 +29,20 @@ import numpy as np
 import pandas as pd
 
 from billing.adjustments import flagged
+from billing.dunning import DunningPolicy
 from billing.model import AllocationResult, held_amounts
+from billing.prediction import Curves, cash_forecast, customer_curves, observations, predict_lines
 from billing.promises import DEFAULT_GRACE_DAYS, paused_lines, promise_status, validate_promise
 from billing.roles import Action
+from billing.worklist import credit_hold as hold_list
+from billing.worklist import levels_reached
+from billing.worklist import worklist as rank_customers
 from services.context import Actor, Workspace, authorize
 
 __all__ = ["record_adjustment", "cancel_adjustment", "list_adjustments", "engine_adjustments",
-           "flagged_adjustments", "request_credit_note", "record_promise", "cancel_promise", "promises_as_of",
-           "paused_by_promises", "set_next_action", "next_actions"]
+           "flagged_adjustments", "adjust_for_resolution", "record_promise", "cancel_promise", "promises_as_of",
+           "paused_by_promises", "set_next_action", "next_actions", "curves_for", "predictions", "forecast",
+           "worklist", "credit_hold"]
 
 
 # ---- adjustments ------------------------------------------------------------------------------
@@ -64,23 +70,31 @@ def cancel_adjustment(ws: Workspace, actor: Actor, adjustment_id: int, *, action
     ws.store.cancel_adjustment(int(adjustment_id), action_id=action_id, actor=actor.name)
 
 
-def request_credit_note(ws: Workspace, actor: Actor, dispute_id: int, aging: pd.DataFrame, *,
-                        action_id: str, on: Any = None) -> list[int]:
-    """Credit-note requests for a dispute resolved with outcome "credit_note": its resolved amount
-    over its lines in order, each up to its open amount (`aging`: ``line_aging`` rows); ids."""
+RESOLUTION_KINDS = {"credit_note": "credit_note", "write_off": "write_off"}  # dispute outcome -> adjustment
+
+
+def adjust_for_resolution(ws: Workspace, actor: Actor, dispute_id: int, aging: pd.DataFrame, *,
+                          action_id: str, on: Any = None) -> list[int]:
+    """The adjustments a resolved dispute asks for: outcome "credit_note" -> credit-note requests,
+    "write_off" -> write-offs, of its resolved amount over its lines in order, each up to its open
+    amount (`aging`: ``line_aging`` rows; the same fill as a dispute's hold). Other outcomes: none.
+    Returns the adjustment ids (the same ones when `action_id` is replayed)."""
     authorize(ws, actor, Action.ADJUSTMENT, action_id=action_id, detail={"dispute_id": int(dispute_id)})
     d = ws.store.get_dispute(int(dispute_id))
-    if d is None or d.outcome != "credit_note" or not d.resolved_amount:
-        raise ValueError(f"dispute #{dispute_id} was not resolved with a credit note and an amount")
-    # the resolved amount over the dispute's lines in order: the same fill as a dispute's hold
+    if d is None or str(d.status) != "resolved":
+        raise ValueError(f"dispute #{dispute_id} is not resolved")
+    kind = RESOLUTION_KINDS.get(str(d.outcome))
+    if kind is None or not d.resolved_amount:
+        return []
     share = pd.DataFrame({"dispute_id": d.id, "line_code": pd.array(d.line_codes, dtype="string"),
                           "status": "open", "amount": int(d.resolved_amount), "seq": range(len(d.line_codes))})
     takes = held_amounts(share, aging["line_code"], aging["open"].to_numpy(dtype="int64"))
+    reason = f"{'credit note requested' if kind == 'credit_note' else 'written off'} by dispute #{d.id}"
     ids = []
     for k, row in enumerate(np.flatnonzero(takes > 0).tolist()):  # the dispute's few lines
         ids.append(ws.store.record_adjustment(
-            "credit_note", action_id=f"{action_id}:{k}", actor=actor.name, line_code=str(aging["line_code"].iat[row]),
-            amount=int(takes[row]), reason=f"credit note requested by dispute #{d.id}", on=on, dispute_id=d.id))
+            kind, action_id=f"{action_id}:{k}", actor=actor.name, line_code=str(aging["line_code"].iat[row]),
+            amount=int(takes[row]), reason=reason, on=on, dispute_id=d.id))
     return ids
 
 
@@ -152,3 +166,85 @@ def next_actions(ws: Workspace, customers: pd.DataFrame | None = None) -> pd.Dat
     out = owners.merge(stored, on="customer_id", how="outer")
     out["collector"] = out["collector"].fillna(out["owner"])
     return out.drop(columns="owner")[["customer_id", "next_action_date", "collector", "note"]]
+
+
+# ---- prediction, forecast, worklist, credit hold ------------------------------------------------
+
+def curves_for(data: Any, analysis: Any) -> Curves:
+    """Each customer's days-to-pay curve as of the analysis date (``billing.prediction``)."""
+    obs = observations(analysis.aging, analysis.alloc.line_allocated, analysis.as_of)
+    return customer_curves(obs, data.customers)
+
+
+def predictions(data: Any, analysis: Any) -> pd.DataFrame:
+    """Per open line: p_30, p_60, p_90 and the expected payment date (``predict_lines``)."""
+    return predict_lines(analysis.aging, curves_for(data, analysis), analysis.as_of)
+
+
+def forecast(data: Any, analysis: Any, weeks: int = 13) -> pd.DataFrame:
+    """Expected receipts per currency and week with a band (``cash_forecast``; float minor units)."""
+    return cash_forecast(analysis.aging, curves_for(data, analysis), analysis.as_of, weeks)
+
+
+def worklist(ws: Workspace, data: Any, analysis: Any, *, collector: str | None = None,
+             dunning: DunningPolicy = DunningPolicy()) -> pd.DataFrame:
+    """The ranked worklist as of the analysis date (``billing.worklist.worklist``) with the workspace's
+    promises, next actions and reminder levels; `collector` keeps only that collector's customers
+    (the "mine" filter). With an fx_rates table rows are ranked in the base currency."""
+    order = [lv.name for lv in dunning.levels]
+    frame = rank_customers(analysis.aging, predictions(data, analysis), analysis.as_of, customers=data.customers,
+                           promises=promises_as_of(ws, analysis), next_actions=next_actions(ws, data.customers),
+                           levels=levels_reached(ws.store.reminder_log(), order), fx_rates=data.fx_rates,
+                           # rates are quoted in the base currency, else in the default currency
+                           base_currency=analysis.policy.base_currency or analysis.policy.default_currency)
+    if collector:
+        frame = frame[(frame["collector"].astype("string").str.casefold() == collector.strip().casefold())
+                      .fillna(False).to_numpy(bool)].reset_index(drop=True)
+    return frame
+
+
+def credit_hold(data: Any, analysis: Any) -> pd.DataFrame:
+    """Customers over their credit limit or over 90 days past due (``billing.worklist.credit_hold``)."""
+    return hold_list(analysis.aging, data.customers)
+
+
+# ---- files ---------------------------------------------------------------------------------------
+
+WORKLIST_MONEY = ("open", "overdue", "at_risk", "in_dispute", "credit_limit")
+HOLD_MONEY = ("open", "credit_limit", "over_limit_by", "over_90_days")
+
+
+def write_worklist(dest: Any, worklist_frame: pd.DataFrame, hold: pd.DataFrame) -> None:
+    """The worklist and the credit hold list as one XLSX (two sheets; money in major units)."""
+    from connectors.export import write_workbook
+
+    sheets = {"worklist": worklist_frame, "credit hold": hold}
+    money = {"worklist": {c: "currency" for c in WORKLIST_MONEY if c in worklist_frame},
+             "credit hold": {c: "currency" for c in HOLD_MONEY}}
+    if "at_risk_base" in worklist_frame:
+        money["worklist"]["at_risk_base"] = "base_currency"
+    write_workbook(dest, sheets, money_columns=money)
+
+
+def forecast_items(frame: pd.DataFrame, as_of: pd.Timestamp, weeks: int) -> list[tuple[str, Any]]:
+    """The forecast as JSON-ready (key, value) pairs: amounts rounded to whole minor units and written
+    as exact decimal strings in major units, like the report (SPEC §11)."""
+    from billing.money import format_minor_series
+
+    rows = []
+    if len(frame):
+        out = frame.assign(week_start=frame["week_start"].dt.strftime("%Y-%m-%d"),
+                           week_end=frame["week_end"].dt.strftime("%Y-%m-%d"))
+        for col in ("expected", "low", "high"):
+            out[col] = format_minor_series(pd.Series(np.round(frame[col].to_numpy()).astype(np.int64)),
+                                           frame["currency"].reset_index(drop=True)).to_numpy()
+        rows = out.astype(object).where(out.notna(), None).to_dict(orient="records")
+    return [("as_of", as_of.strftime("%Y-%m-%d")), ("weeks", int(weeks)),
+            ("method", "Kaplan-Meier of days past due per customer, shrunk to segment and all customers; "
+                       "band = expected +/- 1.645 sd"), ("forecast", rows)]
+
+
+def write_forecast(dest: Any, frame: pd.DataFrame, as_of: pd.Timestamp, weeks: int) -> None:
+    from connectors.export import write_report_json
+
+    write_report_json(dest, forecast_items(frame, as_of, weeks))

@@ -98,25 +98,26 @@ def ar_trend(history: pd.DataFrame, currency: str, buckets: list[str]) -> go.Fig
     return _layout(fig)
 
 
-def expected_cash(weeks: pd.DataFrame, currency: str) -> go.Figure:
-    """Bars of open amounts by the week they fall due (`weeks`: week label, status, amount minor)."""
-    fig = go.Figure()
+def cash_forecast(weeks: pd.DataFrame, currency: str) -> go.Figure:
+    """Bars of expected receipts per week with the forecast band as error bars
+    (`weeks`: ``billing.prediction.cash_forecast`` rows of one currency, float minor units)."""
     scale = _scale(currency)
-    colours = {"Overdue": "#e64a19", "Due": "#1976d2", "In dispute": "#9e9e9e"}
-    for status, part in weeks.groupby("status", sort=False):
-        y = part["amount"].to_numpy(dtype="float64") / scale
-        fig.add_bar(
-            x=part["week"],
-            y=y,
-            name=str(status),
-            marker_color=colours.get(str(status)),
-            customdata=y,
-            hovertemplate="%{x}: " + _money_hover(currency) + "<extra></extra>",
-        )
+    y = weeks["expected"].to_numpy(dtype="float64") / scale
+    fig = go.Figure()
+    fig.add_bar(
+        x=weeks["week_start"].dt.strftime("%Y-%m-%d"),
+        y=y,
+        name="Expected",
+        marker_color="#1976d2",
+        customdata=y,
+        error_y=dict(type="data", symmetric=False,
+                     array=(weeks["high"].to_numpy(dtype="float64") / scale) - y,
+                     arrayminus=y - weeks["low"].to_numpy(dtype="float64") / scale),
+        hovertemplate="week of %{x}: " + _money_hover(currency) + "<extra></extra>",
+    )
     fig.update_layout(
-        barmode="stack",
         yaxis=dict(title=f"Expected ({currency})", tickformat=",.0f"),
-        xaxis=dict(title="Week (by due date)", type="category"),
+        xaxis=dict(title="Week starting", type="category"),
     )
     return _layout(fig)
 

@@ -376,6 +376,10 @@ def _confirm_dialog(d: Dispute, to: str) -> None:
         return
     note = (st.session_state.get("dispute_confirm_note") or "").strip()
     if move(d, to, note=note or None, **kwargs):
+        if to == "resolved":  # a credit note or write-off outcome becomes adjustments (SPEC §15)
+            from ui.collections_view import adjust_for_resolution
+
+            adjust_for_resolution(d)
         _cancel_confirm()
         st.rerun()
     kind, text = st.session_state.pop(MESSAGE, ("error", "failed"))

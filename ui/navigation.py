@@ -14,6 +14,7 @@ def pages(admin: bool = False) -> dict[str, list]:
             st.Page("pages/customer.py", title="Customer", icon=":material/person:"),
         ],
         "Work": [
+            st.Page("pages/worklist.py", title="Worklist", icon=":material/checklist:"),
             st.Page("pages/reconciliation.py", title="Reconciliation", icon=":material/rule:"),
             st.Page("pages/payments.py", title="Payments & allocations", icon=":material/payments:"),
             st.Page("pages/disputes.py", title="Disputes", icon=":material/gavel:"),

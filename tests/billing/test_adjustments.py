@@ -12,8 +12,7 @@ from billing.aging import line_aging, rollup
 from billing.allocation import allocate
 from billing.dunning import plan_reminders
 from billing.policy import Policy
-from tests.billing.reference_allocation import reference_allocate
-from tests.billing.test_allocation import _csv, code, inv, issues, pay, rows, scenarios, unapplied
+from tests.billing.test_allocation import _csv, _last, code, inv, issues, oracle, pay, rows, scenarios, unapplied
 from tests.budget import examples
 from tests.factories import make_customers, make_invoices, make_payments
 
@@ -174,16 +173,6 @@ def adjusted_scenarios(draw):
                       "amount": draw(st.one_of(st.sampled_from([1, 100, 10 ** 6]), st.integers(1, 4000))),
                       "on": pd.Timestamp("2024-01-01") + pd.Timedelta(days=draw(st.integers(0, 45)))})
     return lines, payments, as_of, policy, disputes, adjustments(*rows_) if rows_ else adjustments()
-
-
-def oracle(lines, payments, as_of, policy, disputes, adj):
-    return reference_allocate(lines, payments, as_of, skip_disputed=policy.fifo_skip_disputed,
-                              default_currency=policy.default_currency, fuzzy_min_score=policy.fuzzy_min_score,
-                              disputes=disputes, adjustments=adj)
-
-
-def _last(v):
-    return None if pd.isna(v) else pd.Timestamp(v).date()
 
 
 @settings(max_examples=examples(250), deadline=None)

@@ -600,11 +600,11 @@ def _last(v):
     return None if pd.isna(v) else pd.Timestamp(v).date()
 
 
-def oracle(lines, payments, as_of, policy, disputes):
+def oracle(lines, payments, as_of, policy, disputes, adjustments=None):
     """The oracle with the policy's settings passed as plain values (it knows nothing of Policy)."""
     return reference_allocate(lines, payments, as_of, skip_disputed=policy.fifo_skip_disputed,
                               default_currency=policy.default_currency, fuzzy_min_score=policy.fuzzy_min_score,
-                              disputes=disputes)
+                              disputes=disputes, adjustments=adjustments)
 
 
 def check_against_oracle(lines, payments, as_of, policy, disputes):

@@ -147,3 +147,23 @@ def test_next_action_defaults_the_collector_to_the_owner(ws, ann):
                                 note="call after lunch")
     frame = collections.next_actions(ws, data.customers)
     assert frame[["customer_id", "next_action_date", "collector"]].values.tolist() == [["C1", "2024-04-02", "bob"]]
+
+
+def test_a_dispute_resolved_with_a_credit_note_becomes_credit_note_requests(ws, ann):
+    data = dataset([line("INV-1", 800), line("INV-2", 500)], [])
+    a = run(ws, data)
+    did = ws.store.open_dispute(action_id="d1", actor="ann", lines=a.aging, amount=1000, reason="price",
+                                owner="ann", line_codes=[code("INV-1"), code("INV-2")], at="2024-02-01")
+    for step, to in enumerate(("in_review", "escalated")):
+        ws.store.transition_dispute(did, to, action_id=f"t{step}", actor="ann", at="2024-02-02")
+    ws.store.transition_dispute(did, "resolved", action_id="t9", actor="ann", outcome="credit_note",
+                                resolved_amount=900, at="2024-02-03")
+    ids = collections.adjust_for_resolution(ws, ann, did, a.aging, action_id="r1", on="2024-02-03")
+    assert collections.adjust_for_resolution(ws, ann, did, a.aging, action_id="r1", on="2024-02-03") == ids
+    adj = collections.list_adjustments(ws)
+    # 900 over the lines in order: 800 of INV-1, 100 of INV-2
+    assert adj[["kind", "line_code", "amount", "dispute_id"]].values.tolist() == [
+        ["credit_note", code("INV-1"), 800, did], ["credit_note", code("INV-2"), 100, did]]
+    after = run(ws, data)
+    assert dict(zip(after.aging["line_code"], after.aging["open"].tolist())) == {code("INV-1"): 0,
+                                                                                 code("INV-2"): 400}

@@ -78,7 +78,7 @@ CALLS = [
     (services.collections.record_adjustment, {"kind": "write_off", "action_id": "c1", "line_code": "L1",
                                               "amount_minor": 5, "reason": "r"}, Action.ADJUSTMENT),
     (services.collections.cancel_adjustment, {"adjustment_id": 1, "action_id": "c2"}, Action.ADJUSTMENT),
-    (services.collections.request_credit_note, {"dispute_id": 1, "aging": None, "action_id": "c3"},
+    (services.collections.adjust_for_resolution, {"dispute_id": 1, "aging": None, "action_id": "c3"},
      Action.ADJUSTMENT),
     (services.collections.record_promise, {"aging": None, "action_id": "c4", "customer_id": "C1",
                                            "amount_minor": 5, "promised_date": "2024-01-01"}, Action.PROMISE),
