@@ -3,8 +3,9 @@
     .venv/bin/python bench/mutation.py                 # every module in MODULES
     .venv/bin/python bench/mutation.py aging money     # some of them
     .venv/bin/python bench/mutation.py --report        # only print the scores of the last runs
-    .venv/bin/python bench/mutation.py allocation --sample 150   # a random sample of its mutants (seed 0)
+    .venv/bin/python bench/mutation.py allocation --sample 150   # a random sample of its mutants (--seed, 0)
     .venv/bin/python bench/mutation.py linecode --survivors      # retest the survivors after adding tests
+    .venv/bin/python bench/mutation.py aging --sample 150 --survivors   # ... of that sample
 
 Each module runs in its own copy of the working tree (bench/.cache/mutation/<module>,
 git-ignored, kept between runs so a rerun only tests what changed), with a
@@ -12,13 +13,16 @@ git-ignored, kept between runs so a rerun only tests what changed), with a
 test files that exercise it (mutmut then runs, per mutant, just the tests that
 reach the mutated function). Hypothesis runs the `mutation` profile (a tenth of
 the examples). Runs at `nice -n 19` with one worker unless MUTATION_JOBS says
-otherwise: the machine is shared. Prints, per module, killed / total and the
-score, and writes them to bench/.cache/mutation/scores.txt.
+otherwise: the machine is shared. Prints, per module, mutants, tested, killed,
+equivalent (listed with the reason in bench/mutation_equivalent.txt, left out of
+the score), the score, for a sample its 95 % Wilson interval, and the survivors'
+names; appends them to bench/.cache/mutation/scores.txt.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import shutil
@@ -29,14 +33,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "bench" / ".cache" / "mutation"
+EQUIVALENT_FILE = REPO / "bench" / "mutation_equivalent.txt"
 
 # module -> the fast test files that exercise it (no browser, no servers, no PostgreSQL)
+# (every domain test file that imports the module; mutmut then runs, per mutant, only the tests of these
+# files that call the mutated function, so a wider list costs only the one stats run)
 MODULES = {
-    "allocation": ["tests/billing/test_allocation.py"],
-    "aging": ["tests/billing/test_aging.py", "tests/billing/test_kpis.py"],
-    "linecode": ["tests/billing/test_linecode.py", "tests/billing/test_allocation.py"],
-    "money": ["tests/billing/test_money.py"],
-    "dunning": ["tests/billing/test_dunning.py"],
+    "allocation": ["tests/billing/test_allocation.py", "tests/billing/test_aging.py", "tests/billing/test_kpis.py",
+                   "tests/billing/test_dunning.py", "tests/billing/test_reconcile.py",
+                   "tests/billing/test_statement.py"],
+    "aging": ["tests/billing/test_aging.py", "tests/billing/test_kpis.py", "tests/billing/test_dunning.py",
+              "tests/billing/test_statement.py"],
+    "linecode": ["tests/billing/test_linecode.py", "tests/billing/test_allocation.py", "tests/billing/test_ingest.py",
+                 "tests/billing/test_reconcile.py"],
+    "money": ["tests/billing/test_money.py", "tests/billing/test_layouts.py", "tests/billing/test_ingest.py"],
+    "dunning": ["tests/billing/test_dunning.py", "tests/billing/test_messages.py"],
     "disputes": ["tests/billing/test_disputes.py"],
 }
 # mutmut's verdicts: a mutant no test reaches ("no tests") counts as a survivor; "not checked" is not counted
@@ -65,7 +76,7 @@ def _sync_copy(module: str) -> Path:
         f'only_mutate = ["billing/{module}.py"]',
         f"pytest_add_cli_args_test_selection = {json.dumps(MODULES[module])}",
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:xdist", "-q"]',
-        'also_copy = ["templates", "migrations"]',
+        'also_copy = ["templates", "migrations", "connectors"]',
         "",
     ])
     pyproject = (REPO / "pyproject.toml").read_text() + config
@@ -85,40 +96,84 @@ def _results(work: Path, module: str) -> dict[str, str]:
     return verdicts
 
 
-def score_line(module: str, verdicts: dict[str, str]) -> str:
-    counted = [v for v in verdicts.values() if v in COUNTED]
-    killed = sum(v in KILLED for v in counted)
-    other = len(verdicts) - len(counted)
-    pct = 100.0 * killed / len(counted) if counted else 0.0
-    return (f"billing/{module}.py: {killed}/{len(counted)} killed = {pct:.1f}%"
-            + (f" ({other} not run / no test reaches them)" if other else ""))
+def equivalents() -> dict[str, str]:
+    """mutant name -> why it is equivalent (does what the original does), from EQUIVALENT_FILE.
+
+    One mutant a line, `name  # reason`; such a mutant is left out of the score. Names hold while the
+    function is unchanged (mutmut numbers the mutants of a function in order).
+    """
+    found = {}
+    for line in EQUIVALENT_FILE.read_text().splitlines() if EQUIVALENT_FILE.exists() else []:
+        name, _, reason = line.partition("#")
+        if name.strip():
+            found[name.strip()] = reason.strip()
+    return found
 
 
-def run(module: str, jobs: int, sample: int | None = None, survivors: bool = False) -> str:
-    """Run mutmut on `module`: all its mutants, the first `sample` of a seeded shuffle of them (a larger
-    sample extends a smaller one, whose verdicts mutmut keeps), or (`survivors`) only the ones that
-    survived the last run, against the current tests."""
+def wilson_interval(killed: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval (fractions 0..1) of a proportion `killed`/`n` (a random sample's score)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = killed / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def score_line(module: str, verdicts: dict[str, str], total: int | None = None) -> str:
+    """killed / tested, equivalents left out, the score and (for a sample of `total`) its 95 % interval;
+    then the surviving mutants' names (`mutmut show NAME` in the module's copy shows the change)."""
+    equivalent = equivalents()
+    counted = {n: v for n, v in verdicts.items() if v in COUNTED}
+    equal = sorted(n for n in counted if n in equivalent and counted[n] not in KILLED)
+    judged = [v for n, v in counted.items() if n not in equal]
+    killed = sum(v in KILLED for v in judged)
+    pct = 100.0 * killed / len(judged) if judged else 0.0
+    line = (f"billing/{module}.py: {len(verdicts)} mutants, {len(counted)} tested, {killed} killed, "
+            f"{len(equal)} equivalent, score {killed}/{len(judged)} = {pct:.1f}%")
+    if total is not None and total > len(verdicts):
+        low, high = wilson_interval(killed, len(judged))
+        line += f", 95% interval {100 * low:.1f}-{100 * high:.1f}% [random sample of {len(verdicts)} of {total}]"
+    untested = len(verdicts) - len(counted)
+    if untested:
+        line += f" ({untested} not run yet)"
+    survivors = sorted(n for n, v in counted.items() if v not in KILLED and n not in equal)
+    return line + "".join(f"\n  survived: {n} ({counted[n]})" for n in survivors)
+
+
+def _sample(names: list[str], size: int, seed: int) -> list[str]:
+    """A uniformly random sample (without replacement) of `size` mutant names; a larger size with the
+    same seed extends a smaller one."""
+    order = sorted(names)
+    random.Random(seed).shuffle(order)
+    return sorted(order[:size])
+
+
+def run(module: str, jobs: int, sample: int | None = None, seed: int = 0, survivors: bool = False) -> str:
+    """Run mutmut on `module`: all its mutants, a seeded random `sample` of them, or (`survivors`) only the
+    ones of that selection that survived the last run, against the current tests."""
     work = _sync_copy(module)
     env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation", "PYTHONHASHSEED": "0"}
     env.pop("CI", None)
     cmd = ["nice", "-n", "19", sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)]
-    names: list[str] = []
+    if survivors:  # map the new tests to the functions they reach too
+        (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    subprocess.run(cmd + ["no-such-mutant"], cwd=work, env=env, check=False,
+                   stdout=subprocess.DEVNULL)  # generate the mutants and the test map
+    everything = sorted(_results(work, module))
+    chosen = _sample(everything, sample, seed) if sample is not None else everything
+    if sample is not None:
+        print(f"billing/{module}.py: random sample of {len(chosen)} of {len(everything)} mutants, seed {seed}",
+              flush=True)
     if survivors:
-        names = sorted(n for n, v in _results(work, module).items() if v in COUNTED - KILLED)
-        if not names:
-            return score_line(module, _results(work, module))
-        (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # map the new tests to functions too
-    elif sample is not None:
-        subprocess.run(cmd + ["no-such-mutant"], cwd=work, env=env, check=False)  # generate mutants + test map
-        everything = sorted(_results(work, module))
-        random.Random(0).shuffle(everything)
-        names = sorted(everything[:sample])
-    subprocess.run(cmd + names, cwd=work, env=env, check=False)
+        verdicts = _results(work, module)
+        equivalent = equivalents()  # they survive by nature: not worth a rerun
+        chosen = [n for n in chosen if verdicts.get(n) in COUNTED - KILLED and n not in equivalent]
+    if chosen:
+        subprocess.run(cmd + chosen, cwd=work, env=env, check=False)
     verdicts = _results(work, module)
-    if sample is not None and not survivors:
-        verdicts = {name: verdicts[name] for name in names if name in verdicts}
-        return score_line(module, verdicts) + f" [random sample of {len(names)}]"
-    return score_line(module, verdicts)
+    picked = _sample(everything, sample, seed) if sample is not None else everything
+    return score_line(module, {n: verdicts[n] for n in picked if n in verdicts}, total=len(everything))
 
 
 def main() -> int:
@@ -126,6 +181,7 @@ def main() -> int:
     parser.add_argument("modules", nargs="*", metavar="module", help=f"some of {', '.join(MODULES)} (default all)")
     parser.add_argument("--report", action="store_true", help="print the scores of the last runs only")
     parser.add_argument("--sample", type=int, help="test a seeded random sample of this many mutants per module")
+    parser.add_argument("--seed", type=int, default=0, help="the sample's random seed (default 0)")
     parser.add_argument("--survivors", action="store_true", help="retest only the last run's survivors")
     args = parser.parse_args()
     unknown = sorted(set(args.modules) - set(MODULES))
@@ -135,15 +191,17 @@ def main() -> int:
     lines = []
     for module in args.modules or list(MODULES):
         if args.report:
-            line = score_line(module, _results(CACHE / module, module))
+            everything = _results(CACHE / module, module)
+            picked = _sample(list(everything), args.sample, args.seed) if args.sample else list(everything)
+            line = score_line(module, {n: everything[n] for n in picked}, total=len(everything))
         else:
-            line = run(module, jobs, args.sample, args.survivors)
+            line = run(module, jobs, args.sample, args.seed, args.survivors)
         print(line, flush=True)
         lines.append(line)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / "scores.txt", "a") as f:
-        f.write(f"# {stamp}: bench/mutation.py {' '.join(args.modules)}\n" + "\n".join(lines) + "\n")
+        f.write(f"# {stamp}: bench/mutation.py {' '.join(sys.argv[1:])}\n" + "\n".join(lines) + "\n")
     return 0
 
 

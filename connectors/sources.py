@@ -26,6 +26,10 @@ What can still change a cell (all rare, all visible in the value):
 - a number, date or bool in a column read as text (text-like first rows, or a
   column whose first values appear after the peeked rows) arrives as
   fastexcel's text for it: `18`, `12.5`, `2024-03-05 00:00:00`, `true`;
+  where that text would not be the number Excel shows (fastexcel writes 9
+  decimals of the binary value: 8474337.37 as "8474337.369999999"), the sheet is
+  read cell by cell instead and the number kept; still lost are the fraction of
+  numbers of 10**15 or more and numbers below 5e-10 (read as "0") in such a column;
 - text that looks like a number ("00017") in a column read as numbers because
   its first PEEK_ROWS rows held only real numbers arrives as a float (17.0);
 - a bool in a number column arrives as 1.0/0.0, a number in a bool column as
@@ -355,6 +359,8 @@ def _fast_sheet(reader: Any, idx: int, name: str, peek: "_Peek") -> RawSheet | N
             r, c = err.position
             fixes.setdefault(c, []).append((r, _cell_from_detail(err.detail)))
 
+    if any(_has_lossy_number_text(batch.column(j), pa) for j in range(batch.num_columns)):
+        return None  # a number fastexcel rendered as text lost digits: the cell-by-cell reader keeps it
     n = batch.num_rows
     typed: dict[int, tuple[pd.Series, np.ndarray]] = {}
     first_abs_col = cols_info[0].absolute_index
@@ -422,6 +428,28 @@ def _column(arr: Any, fixes: list[tuple[int, Any]] | None, pa: Any,
         vals[:] = [v for _, v in fixes]
         out[rows] = vals
     return out
+
+
+# fastexcel renders a number cell in a column read as text from its binary value, to 9 decimals:
+# 8474337.37 -> "8474337.369999999", 0.1234567891234 -> "0.123456789", 1e15 + 0.4 -> "1000000000000000.40625",
+# 1.8e308 -> "inf". Such text (9 decimals, or 16+ significant digits with a decimal point, or inf) is not
+# what Excel shows; a text cell of that shape is rare, and reading its sheet cell by cell costs only time.
+_NINE_DECIMALS = r"^-?\d+\.\d{9}$"
+_LONG_DECIMAL = r"^-?[0.]*[1-9](\.?\d){15}"  # 16 or more significant digits...
+_HAS_POINT = r"^-?\d*\.\d+$"  # ... in a decimal number with a point
+_INFINITE = r"^-?inf$"
+
+
+def _has_lossy_number_text(arr: Any, pa: Any) -> bool:
+    """Whether a column fastexcel read as text holds a number rendering that lost or invented digits."""
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or arr.null_count == len(arr):
+        return False
+    nine = pc.match_substring_regex(arr, _NINE_DECIMALS)
+    long = pc.and_(pc.match_substring_regex(arr, _HAS_POINT), pc.match_substring_regex(arr, _LONG_DECIMAL))
+    lossy = pc.or_(pc.or_(nine, long), pc.match_substring_regex(arr, _INFINITE))
+    return bool(pc.any(lossy).as_py())
 
 
 def _agrees(peek: "_Peek", columns: dict[int, Any], n: int) -> bool:

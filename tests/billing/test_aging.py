@@ -546,3 +546,141 @@ def test_aging_and_rollup_equal_the_oracle(case, basis, edges):
 def test_oracle_bucket_rule_is_the_spec_one(days, bucket):
     """The oracle's own bucket rule, pinned to SPEC §5's labels, so the comparison above means something."""
     assert bucket_of(days) == bucket
+
+
+# --------------------------------------------------------------------------- edges (from the mutation run)
+
+def test_a_line_due_on_the_as_of_date_is_not_yet_overdue():
+    # SPEC §5: overdue = past the due date; on the due date itself the line is still on time
+    lines = make_invoices([dict(invoice_no="D0", customer_id="C1", invoice_date="2024-06-01",
+                                due_date="2024-06-30", amount=100),
+                           dict(invoice_no="D1", customer_id="C1", invoice_date="2024-06-01",
+                                due_date="2024-06-29", amount=100)])
+    aging = line_aging(lines, make_alloc(), AS_OF)
+    assert aging["overdue"].tolist() == [False, True]
+    assert aging["days_past_due"].tolist() == [0, 1] and aging["bucket"].astype(str).tolist() == ["current", "1-30"]
+    assert rollup(aging, ["currency"])["overdue"].tolist() == [100]
+
+
+def test_without_an_allocation_every_line_is_open():
+    lines = make_invoices([dict(invoice_no="A", customer_id="C1", invoice_date="2024-06-01", amount=700)])
+    aging = line_aging(lines, None, AS_OF)
+    assert (aging["allocated"].tolist(), aging["open"].tolist()) == ([0], [700])
+
+
+_AGING_TYPES = {"line_code": "string", "invoice_no": "string", "line_no": "int64", "customer_id": "string",
+                "currency": "string", "invoice_date": "datetime64[ns]", "due_date": "datetime64[ns]",
+                "due_date_derived": "bool", "amount": "int64", "allocated": "int64", "open": "int64",
+                "days_past_due": "int64", "bucket": "category", "in_dispute": "bool", "fully_paid": "bool",
+                "overdue": "bool"}
+
+
+def test_an_aging_with_no_lines_has_the_columns_and_types_of_a_full_one(book):
+    lines, alloc, disputes = book
+    full = line_aging(lines, alloc, AS_OF, Policy(), disputes)
+    none_yet = line_aging(lines, alloc, "2023-01-01", Policy(), disputes)  # nothing invoiced yet
+    empty = line_aging(lines.iloc[:0], alloc, AS_OF)
+    for aging in (full, none_yet, empty):
+        assert {c: str(t) for c, t in aging.dtypes.items()} == _AGING_TYPES
+    assert len(none_yet) == len(empty) == 0
+
+
+def test_a_group_key_that_is_missing_is_its_own_group():
+    # nothing is lost: a line without an invoice number still counts, in a group of its own (open descending)
+    lines = make_invoices([dict(invoice_no="A", customer_id="C1", invoice_date="2024-06-01", amount=100),
+                           dict(invoice_no="B", customer_id="C1", invoice_date="2024-06-01", amount=300)])
+    aging = line_aging(lines, make_alloc(), AS_OF)
+    aging["invoice_no"] = pd.array(["A", None], dtype="string")
+    out = rollup(aging, ["invoice_no"])
+    assert out["invoice_no"].isna().tolist() == [True, False] and out["invoice_no"].iloc[1] == "A"
+    assert out["open"].tolist() == [300, 100]
+
+
+def test_rollup_of_many_distinct_groups_equals_a_plain_group_by():
+    # 120 lines with distinct customer, invoice and line code: 120**3 key combinations, the sort-based path
+    n = 120
+    lines = make_invoices([dict(invoice_no=f"I{i:03d}", customer_id=f"C{i % 120:03d}",
+                                invoice_date="2024-05-01", amount=1000 + i) for i in range(n)])
+    aging = line_aging(lines, make_alloc({code("I005"): 1005}), AS_OF)
+    by = ["customer_id", "invoice_no", "line_code"]
+    out = rollup(aging, by)
+    want = aging[aging["open"] != 0].groupby(by)["open"].sum()
+    got = out.set_index(by)["open"]
+    assert len(out) == n - 1 and got.sort_index().to_dict() == want.sort_index().to_dict()
+    assert out["open"].is_monotonic_decreasing
+
+
+def test_rollup_of_nothing_open_keeps_the_key_types():
+    lines = make_invoices([dict(invoice_no="A", customer_id="C1", invoice_date="2024-06-01", amount=100)])
+    aging = line_aging(lines, make_alloc({code("A"): 100}), AS_OF)
+    out = rollup(aging, ["customer_id", "currency"])
+    assert len(out) == 0 and str(out["customer_id"].dtype) == "string" and str(out["currency"].dtype) == "string"
+
+
+def test_an_unknown_bucket_is_refused_naming_the_labels(book):
+    lines, alloc, disputes = book
+    aging = line_aging(lines, alloc, AS_OF, Policy(), disputes)
+    aging["bucket"] = aging["bucket"].astype(str).replace("1-30", "soon")
+    with pytest.raises(ValueError, match="^aging has a bucket not among the labels: current, 1-30, 31-60, 61-90, "
+                                         "91-120, over_120$"):
+        rollup(aging, ["currency"])
+
+
+def test_history_rows_are_numbered_from_zero(book):
+    lines, _, _ = book
+    payments = make_payments([dict(payment_id="P1", customer_id="C1", payment_date="2024-04-02", amount=4000,
+                                   reference=code("INV-1", 1))])
+    out = history(lines, payments, month_ends("2024-03-01", "2024-05-31"))
+    # March: USD only (the EUR invoice is dated April 1); April and May: USD and EUR, every bucket
+    assert len(out) == (1 + 2 + 2) * len(LABELS)
+    assert list(out.index) == list(range(len(out)))
+
+
+def test_line_values_give_a_code_missing_from_the_listed_ones_the_fill():
+    from billing.aging import line_values
+
+    la = pd.DataFrame({"line_code": pd.array(["A", "B"], dtype="string"), "allocated": np.array([5, 7])})
+    codes = pd.Series(pd.array(["A", None], dtype="string"))
+    assert line_values(la, "allocated", codes, fill=0).tolist() == [5, 0]
+    assert line_values(la, "allocated", pd.Series(pd.array(["B", "A"], dtype="string")), fill=0).tolist() == [7, 5]
+
+
+def test_aged_mask_of_no_lines_is_an_empty_boolean_mask():
+    from billing.aging import aged_mask
+
+    lines = make_invoices([])
+    mask = aged_mask(lines, AS_OF)
+    assert mask.dtype == bool and mask.shape == (0,)
+    lines = make_invoices([dict(invoice_no="A", customer_id="C1", invoice_date="2024-06-01", amount=100),
+                           dict(invoice_no="F", customer_id="C1", invoice_date="2024-07-02", amount=100),
+                           dict(invoice_no="CN", customer_id="C1", invoice_date="2024-06-01", amount=-50)])
+    assert aged_mask(lines, AS_OF).tolist() == [True, False, False]
+
+
+def test_a_line_without_a_kind_is_a_credit_note_only_when_negative():
+    # SPEC §2: kind "credit_note", or no kind and a negative amount; for text and for object columns alike
+    from billing.aging import is_credit_note
+
+    for dtype in ("string", object, "category"):
+        lines = pd.DataFrame({"kind": pd.Series(["invoice", None, None, "credit_note"], dtype=dtype),
+                              "amount": [-5, 5, -5, 5]})
+        assert is_credit_note(lines).tolist() == [False, False, True, True], dtype
+
+
+def test_line_numbers_are_kept_and_default_to_one():
+    lines = make_invoices([dict(invoice_no="A", line_no=2, customer_id="C1", invoice_date="2024-06-01",
+                                amount=100)])
+    assert line_aging(lines, make_alloc(), AS_OF)["line_no"].tolist() == [2]
+    aging = line_aging(lines.drop(columns="line_no"), make_alloc(), AS_OF)
+    assert aging["line_no"].tolist() == [1] and str(aging["line_no"].dtype) == "int64"
+
+
+def test_due_date_derived_is_a_plain_flag_whatever_the_input_holds():
+    lines = make_invoices([dict(invoice_no="A", customer_id="C1", invoice_date="2024-06-01", due_date="2024-06-10",
+                                amount=100),
+                           dict(invoice_no="B", customer_id="C1", invoice_date="2024-06-01", amount=100)])
+    absent = line_aging(lines.drop(columns="due_date_derived"), make_alloc(), AS_OF)
+    assert absent["due_date_derived"].tolist() == [False, False] and absent["due_date_derived"].dtype == bool
+    nullable = lines.assign(due_date_derived=pd.array([None, True], dtype="boolean"))
+    aging = line_aging(nullable, make_alloc(), AS_OF)
+    assert aging["due_date_derived"].tolist() == [False, True] and aging["due_date_derived"].dtype == bool

@@ -770,3 +770,30 @@ def test_lines_of_an_invoice_sharing_a_line_no_are_paid_in_line_code_order():
     assert rows(r) == [("P1", "INV-1-A", 100, "invoice"), ("P1", "INV-1-Z", 50, "invoice")]
     lines_df, pay_df = make_invoices(lines), make_payments([pay("P1", 150, invoice_no="INV-1")])
     check_against_oracle(lines_df, pay_df, AS_OF, Policy(), None)
+
+
+def test_references_find_their_lines_in_a_book_of_many_customers():
+    # 3,000 customers: (customer, code tail) keys of the line-code prefilter pass 2**53; a reference written
+    # in lower case inside other text must still find its line
+    n = 3_000
+    lines = [inv(f"INV-{i}", customer=f"C{i:04d}", amount=100) for i in range(n)]
+    picked = [0, 1, 2_569, 2_570, 2_999]
+    payments = [pay(f"P{i}", 100, customer=f"C{i:04d}", reference="paid " + code(f"INV-{i}").lower(),
+                    date="2024-03-01") for i in picked]
+    got = rows(run(lines, payments))
+    assert sorted(got) == sorted((f"P{i}", code(f"INV-{i}"), 100, "line") for i in picked)
+
+
+def test_lines_without_a_due_date_column_allocate_as_lines_without_due_dates():
+    lines = [inv("INV-2", date="2024-01-05", amount=100), inv("INV-1", date="2024-01-01", amount=100)]
+    invoices = make_invoices(lines)
+    payments = make_payments([pay("P1", 150)])
+    without = allocate(invoices.drop(columns=["due_date"]), payments, AS_OF)
+    no_dates = allocate(invoices.assign(due_date=pd.NaT), payments, AS_OF)
+    assert rows(without) == rows(no_dates) == [("P1", code("INV-1"), 100, "fifo"), ("P1", code("INV-2"), 50, "fifo")]
+
+
+def test_a_line_invoiced_on_the_as_of_date_takes_part():
+    # SPEC §4: lines and payments dated on or before as_of take part
+    r = run([inv("INV-1", date=AS_OF, amount=100)], [pay("P1", 100, date=AS_OF)])
+    assert rows(r) == [("P1", code("INV-1"), 100, "fifo")] and unapplied(r) == {}

@@ -378,3 +378,81 @@ def test_refusals_name_exactly_what_is_wrong():
     with pytest.raises(DisputeError) as credit:
         validate_new(lines, amount=1, line_codes=["L1", "CN2", "CN1"], reason="other", owner="a", opened_by="a")
     assert str(credit.value) == "credit note lines cannot be disputed: CN2, CN1"
+
+
+def test_who_opens_must_be_named_not_blank():
+    with pytest.raises(DisputeError, match="^who opens the dispute must be known$"):
+        new(opened_by="   ")
+    with pytest.raises(DisputeError, match="^who opens the dispute must be known$"):
+        new(opened_by="")
+
+
+def test_review_days_refusals_name_the_setting():
+    with pytest.raises(DisputeError, match="^review_days must be a positive number of days$"):
+        new(review_days=-3)
+    with pytest.raises(DisputeError, match=r"^review_days .*got 2\.5$"):  # not whole: names the setting, the value
+        new(review_days=2.5)
+
+
+def test_a_whole_invoice_dispute_needs_the_invoice_column_and_skips_lines_without_an_invoice():
+    with pytest.raises(DisputeError, match="^lines need an invoice_no column to dispute a whole invoice$"):
+        validate_new(LINES.drop(columns="invoice_no"), amount=1, invoice_no="INV-1", reason="price", owner="a",
+                     opened_by="a")
+    lines = lines_frame([{"line_code": "A", "invoice_no": "I1"}, {"line_code": "B", "invoice_no": None}])
+    d = validate_new(lines, amount=100, invoice_no="I1", reason="price", owner="a", opened_by="a")
+    assert d.line_codes == ("A",)
+
+
+def test_lines_already_disputed_are_all_named():
+    first = new(amount=100, codes=("L1", "L2")).model_copy(update={"id": 1})
+    with pytest.raises(DisputeError, match="^already in an open dispute: L1, L2$"):
+        validate_new(LINES, amount=100, line_codes=["L2", "L1"], reason="price", owner="a", opened_by="a",
+                     disputes=dispute_lines_frame([first]))
+
+
+def test_an_overpaid_line_does_not_lower_what_the_other_lines_leave_open():
+    # SPEC §7: the amount is at most the open amount of the lines; a line paid beyond its amount
+    # (open -500) has nothing open and takes nothing from the 1,000 open on the other line
+    lines = lines_frame([{"line_code": "A", "open": 1_000}, {"line_code": "B", "open": -500}])
+    d = validate_new(lines, amount=1_000, line_codes=["A", "B"], reason="price", owner="a", opened_by="a")
+    assert d.amount == 1_000
+    with pytest.raises(DisputeError, match=r"more than the open amount of the lines \(1000\)"):
+        validate_new(lines, amount=1_001, line_codes=["A", "B"], reason="price", owner="a", opened_by="a")
+
+
+def test_resolving_with_a_wrong_outcome_names_the_outcome_given():
+    d = in_state("escalated")
+    with pytest.raises(DisputeError, match=r"one of credit_note, corrected_invoice, write_off \(got 'rejected'\)$"):
+        transition(d, "resolved", at=d.opened_at + pd.Timedelta(days=9), by="bob", outcome="rejected",
+                   resolved_amount=d.amount)
+    with pytest.raises(DisputeError, match="one of credit_note, corrected_invoice, write_off$"):
+        transition(d, "resolved", at=d.opened_at + pd.Timedelta(days=9), by="bob", resolved_amount=d.amount)
+
+
+def test_as_json_is_plain_json_with_iso_times():
+    import json
+
+    d = in_state("resolved")
+    data = json.loads(json.dumps(d.as_json()))
+    assert data["opened_at"] == d.opened_at.isoformat().replace("+00:00", "Z")
+    assert data["status"] == "resolved" and data["line_codes"] == list(d.line_codes)
+
+
+def test_dispute_tables_have_the_column_types_the_engine_and_store_expect():
+    # nullable ints for ids that are unknown before saving, pandas strings, UTC times
+    want = {"id": "Int64", "customer_id": "string", "currency": "string", "invoice_no": "string",
+            "line_codes": "string", "n_lines": "int64", "amount": "int64", "reason": "string",
+            "description": "string", "owner": "string", "level": "int64", "status": "string",
+            "review_days": "Int64", "opened_at": "datetime64[ns, UTC]", "opened_by": "string",
+            "review_started_at": "datetime64[ns, UTC]", "escalated_at": "datetime64[ns, UTC]",
+            "closed_at": "datetime64[ns, UTC]", "outcome": "string", "resolved_amount": "Int64", "version": "int64"}
+    lines_want = {"dispute_id": "Int64", "line_code": "string", "status": "string", "customer_id": "string",
+                  "currency": "string"}
+    for ds in ([], [new(amount=100, codes=("L1", "L2")), in_state("resolved").model_copy(update={"id": 7})]):
+        frame = disputes_frame(ds)
+        assert {c: str(t) for c, t in frame.dtypes.items()} == want
+        for source in (ds, frame):
+            assert {c: str(t) for c, t in dispute_lines_frame(source).dtypes.items()} == lines_want
+        flags = sla_flags(frame, "2024-07-01")
+        assert {c: str(flags[c].dtype) for c in ("age_days", "days_in_review", "escalation_due")} == {
+            "age_days": "int64", "days_in_review": "Int64", "escalation_due": "bool"}

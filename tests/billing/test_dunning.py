@@ -304,3 +304,169 @@ def test_a_paid_line_with_an_unconfirmed_reminder_is_shown_as_fully_paid_not_dro
     p = plan(aging, reminder_log=log((L1, "first", "queued", 1, "C1")))
     assert dict(zip(p.skipped["line_code"], p.skipped["reason"]))[L1] == "fully_paid"
     assert L1 not in [c for r in p.reminders for c in r.line_codes]
+
+
+# --------------------------------------------------------------------------- frames and flags (from the mutation run)
+
+def test_due_frame_columns_types_and_values():
+    from billing.dunning import REMINDER_COLUMNS
+
+    cust = customers({"customer_id": "C1", "name": "Acme", "email": "ar@acme.test", "phone": "+3630555123",
+                      "language": "hu"})
+    aging = aging_of([line("INV-1", "C1", 40)])
+    df = plan(aging, cust, log((L1, "first", "sent", 30, "C1"), (L1, "second", "sent", 10, "C1"))).due_frame()
+    assert list(df.columns) == REMINDER_COLUMNS
+    assert df.iloc[0].to_dict() == {
+        "customer_id": "C1", "name": "Acme", "language": "hu", "level": "final", "channels": "email, sms",
+        "email": "ar@acme.test", "phone": "+3630555123", "line_code": L1, "invoice_no": "INV-1", "currency": "USD",
+        "open": 100_00, "due_date": due_in(40), "days_past_due": 40, "line_level": "final", "retry": False}
+    assert {c: str(t) for c, t in df.dtypes.items() if c in ("open", "days_past_due", "due_date", "retry")} == {
+        "open": "int64", "due_date": "datetime64[ns]", "days_past_due": "int64", "retry": "bool"}
+
+
+def test_skipped_customers_sum_each_customers_lines_per_reason_and_currency():
+    cust = customers({"customer_id": "C1", "name": "Acme", "email": "ar@acme.test", "dunning_blocked": True},
+                     {"customer_id": "C2", "name": "Nobody"})
+    aging = aging_of([line("INV-1", "C1", 20, 30_00), line("INV-2", "C1", 25, 12_00),
+                      line("INV-3", "C1", 20, 5_00, currency="EUR"), line("INV-4", "C2", 20, 7_00)])
+    got = plan(aging, cust).skipped_customers()
+    assert list(got.columns) == ["customer_id", "reason", "currency", "n_lines", "open", "detail"]
+    rows = got[["customer_id", "reason", "currency", "n_lines", "open"]].astype(object).values.tolist()
+    assert rows == [["C1", "dunning_blocked", "EUR", 1, 5_00], ["C1", "dunning_blocked", "USD", 2, 42_00],
+                    ["C2", "no_contact", "USD", 1, 7_00]]
+    assert got["detail"].notna().all()
+    empty = plan(aging_of([line("INV-1", "C1", 20)])).skipped_customers()
+    assert len(empty) == 0 and {c: str(t) for c, t in empty.dtypes.items()} == {
+        "customer_id": "string", "reason": "string", "currency": "string", "n_lines": "int64", "open": "int64",
+        "detail": "string"}
+
+
+def test_summary_counts_reminders_per_level_and_channel():
+    cust = customers(*[{"customer_id": c, "name": c, "email": f"{c}@x.test"} for c in ("C1", "C2", "C3")])
+    aging = aging_of([line("INV-1", "C1", 20), line("INV-2", "C2", 20), line("INV-3", "C3", 20)])
+    summary = plan(aging, cust, log((L3, "first", "sent", 30, "C3"))).summary()
+    assert summary["per_level"] == {"first": 2, "second": 1}
+    assert summary["per_channel"] == {"email": 3} and summary["reminders"] == 3 and summary["lines"] == 3
+
+
+@pytest.mark.parametrize("flag, blocked", [("yes", True), ("Y", True), ("1", True), ("true", True), ("x", True),
+                                           ("igen", True), ("是", True), (" YES ", True), (True, True), (1, True),
+                                           ("no", False), ("0", False), ("", False), (None, False), (0, False)])
+def test_a_dunning_block_flag_is_read_in_the_ways_people_write_yes(flag, blocked):
+    cust = customers({"customer_id": "C1", "name": "Acme", "email": "ar@acme.test"})
+    cust["dunning_blocked"] = pd.Series([flag], dtype=object)
+    p = plan(aging_of([line("INV-1", "C1", 20)]), cust)
+    assert (p.reminders == [] and p.skipped["reason"].tolist() == ["dunning_blocked"]) is blocked
+
+
+def test_the_first_row_of_a_customer_wins():
+    cust = customers({"customer_id": "C1", "name": "Acme", "email": "first@acme.test"},
+                     {"customer_id": "C1", "name": "Acme again", "email": "second@acme.test"})
+    (r,) = plan(aging_of([line("INV-1", "C1", 20)]), cust).reminders
+    assert (r.name, r.email) == ("Acme", "first@acme.test")
+
+
+def test_a_reminder_log_with_only_the_key_columns_is_read():
+    minimal = log((L1, "first", "sent", 30, "C1"))[["line_code", "level", "status", "sent_at", "customer_id"]]
+    (r,) = plan(aging_of([line("INV-1", "C1", 40)]), reminder_log=minimal).reminders
+    assert r.level == "second"
+
+
+def test_an_unconfirmed_claim_shows_when_it_was_claimed():
+    had = log((L1, "first", "queued", 30, "C1"))
+    had["created_at"] = had["claimed_at"] - pd.Timedelta(days=3)
+    p = plan(aging_of([line("INV-1", "C1", 40)]), reminder_log=had)
+    assert p.unconfirmed["claimed_at"].tolist() == [NOW - pd.Timedelta(days=30)]
+    had["claimed_at"] = None  # never claimed: the row's creation time
+    p = plan(aging_of([line("INV-1", "C1", 40)]), reminder_log=had)
+    assert p.unconfirmed["claimed_at"].tolist() == [NOW - pd.Timedelta(days=33)]
+
+
+def test_only_takes_the_highest_level_of_the_claimed_lines_and_keeps_it_when_none_were():
+    # the later line was never reminded (first), the other one already had first and second (final)
+    aging = aging_of([line("INV-1", "C1", 40), line("INV-2", "C1", 35)])
+    p = plan(aging, reminder_log=log((L2, "first", "sent", 30, "C1"), (L2, "second", "sent", 10, "C1")))
+    r = p.reminders[0]
+    assert [(ln.line_code, ln.level) for ln in r.lines] == [(L1, "first"), (L2, "final")]
+    assert r.only([L1, L2]).level == "final" and r.only([L1]).level == "first"
+    nothing = r.only([])
+    assert nothing.level == "final" and nothing.lines == () and len(nothing.statement) == 2
+
+
+def test_a_plan_finds_each_customers_reminder():
+    cust = customers(*[{"customer_id": c, "name": c, "email": f"{c}@x.test"} for c in ("C1", "C2")])
+    p = plan(aging_of([line("INV-1", "C1", 20), line("INV-2", "C2", 20)]), cust)
+    assert p.reminder("C2").line_codes == [L2] and p.reminder("C1").line_codes == [L1]
+    assert p.reminder("C9") is None
+
+
+def test_a_line_the_aging_marks_in_dispute_is_not_reminded_without_a_disputes_table():
+    aging = aging_of([line("INV-1", "C1", 20), line("INV-2", "C1", 20)])
+    aging.loc[aging["line_code"] == L1, "in_dispute"] = True
+    p = plan(aging)
+    assert [r.line_codes for r in p.reminders] == [[L2]]
+    assert p.skipped[["line_code", "invoice_no", "reason"]].values.tolist() == [[L1, "INV-1", "in_dispute"]]
+
+
+def test_reminder_lines_carry_their_invoice_and_due_dates():
+    (r,) = plan(aging_of([line("INV-1", "C1", 20)])).reminders
+    (ln,) = r.lines
+    assert (ln.invoice_date, ln.due_date) == ((due_in(20) - pd.Timedelta(days=30)).date(), due_in(20).date())
+
+
+def test_the_skip_details_say_what_is_missing_and_which_minimum():
+    cust = customers({"customer_id": "C1", "name": "Acme", "phone": "+3630555123"},
+                     {"customer_id": "C2", "name": "Small", "email": "s@x.test"})
+    aging = aging_of([line("INV-1", "C1", 20), line("INV-2", "C2", 20, 5_00)])
+    p = plan(aging, cust, policy=DunningPolicy(min_amount=Decimal("10")))
+    assert p.skipped[["customer_id", "reason", "detail"]].values.tolist() == [
+        ["C1", "no_contact", "no email for the first reminder"],
+        ["C2", "under_minimum", "USD total due is under the minimum (10)"]]
+
+
+def test_a_customer_without_contact_does_not_stop_the_others():
+    cust = customers({"customer_id": "C1", "name": "No address"},
+                     {"customer_id": "C2", "name": "Acme", "email": "ar@acme.test"})
+    p = plan(aging_of([line("INV-1", "C1", 20), line("INV-2", "C2", 20)]), cust)
+    assert [r.customer_id for r in p.reminders] == ["C2"]
+
+
+def test_a_retry_with_no_channel_left_to_send_is_skipped_not_sent_twice():
+    # final went out by SMS, its e-mail failed, and the customer has no e-mail address any more
+    cust = customers({"customer_id": "C1", "name": "Acme", "phone": "+3630555123", "language": "en"})
+    had = log((L1, "first", "sent", 30, "C1"), (L1, "second", "sent", 20, "C1"),
+              (L1, "final:sms", "sent", 0, "C1"), (L1, "final", "failed", 0, "C1"))
+    p = plan(aging_of([line("INV-1", "C1", 40)]), cust, reminder_log=had)
+    assert p.reminders == []
+    assert p.skipped[["line_code", "level", "reason"]].values.tolist() == [[L1, "final", "no_contact"]]
+
+
+def test_a_currency_under_the_minimum_is_left_out_of_the_statement_too():
+    # L1 USD is reminded; EUR: L2 would be reminded but EUR is under the minimum, L3 (first sent 10 days ago,
+    # second not due before 15 days) would only be listed
+    aging = aging_of([line("INV-1", "C1", 20), line("INV-2", "C1", 20, 1_00, currency="EUR"),
+                      line("INV-3", "C1", 10, 1_00, currency="EUR")])
+    p = plan(aging, reminder_log=log((L3, "first", "sent", 9, "C1")), policy=DunningPolicy(
+        min_amount=Decimal("10"), min_interval_days=1))
+    (r,) = p.reminders
+    assert r.line_codes == [L1] and r.statement == ()
+
+
+def test_the_skipped_table_has_its_columns_and_types():
+    from billing.dunning import SKIP_COLUMNS
+
+    cust = customers({"customer_id": "C1", "name": "Acme", "email": "ar@acme.test", "dunning_blocked": True})
+    skipped = plan(aging_of([line("INV-1", "C1", 20)]), cust).skipped
+    assert list(skipped.columns) == SKIP_COLUMNS
+    assert {c: str(t) for c, t in skipped.dtypes.items()} == {
+        "customer_id": "string", "line_code": "string", "invoice_no": "string", "currency": "string",
+        "open": "int64", "days_past_due": "int64", "level": "string", "reason": "string", "detail": "string"}
+
+
+def test_a_phone_only_customer_gets_the_sms_of_the_highest_level_beside_lower_level_lines():
+    cust = customers({"customer_id": "C1", "name": "Acme", "phone": "+3630555123"})
+    aging = aging_of([line("INV-1", "C1", 40), line("INV-2", "C1", 3)])
+    p = plan(aging, cust, log((L1, "first", "sent", 30, "C1"), (L1, "second", "sent", 10, "C1")))
+    (r,) = p.reminders
+    assert (r.level, r.channels) == ("final", ("sms",))
+    assert r.keys("sms") == [(L1, "final:sms"), (L2, "first:sms")]

@@ -194,3 +194,55 @@ def test_all_distinct_agrees_with_pandas_duplicated(values):
 
     s = pd.Series(values, dtype="string")
     assert all_distinct(s) == (not s.dropna().duplicated().any())
+
+
+def test_byte_matrix_of_no_strings_is_empty():
+    from billing.linecode import byte_matrix
+
+    matrix, lengths = byte_matrix(pd.Series([], dtype="string"))
+    assert matrix.shape == (0, 0)
+    assert lengths.tolist() == []
+
+
+def test_byte_matrix_gives_a_missing_value_of_an_object_column_length_zero():
+    # pandas reads a blank cell of a text column as NaN in an object column
+    from billing.linecode import byte_matrix
+
+    matrix, lengths = byte_matrix(pd.Series(["AB", float("nan"), None], dtype=object))
+    assert lengths.tolist() == [2, 0, 0]
+    assert matrix[:, 1].tolist() == [0, 0] and matrix[:, 2].tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("chunks", [[["inv-1-001", "x/2"]], [["inv-1-001"], ["x/2", None]], [[], ["x/2"]]])
+def test_canonical_of_a_chunked_arrow_column_covers_every_chunk(chunks):
+    import pyarrow as pa
+
+    from billing.linecode import canonical_arrow
+
+    values = [v for chunk in chunks for v in chunk]
+    got = canonical_arrow(pa.chunked_array(chunks, type=pa.string())).to_pylist()
+    assert got == [None if v is None else canonical(v) for v in values]
+
+
+def test_check_chars_takes_a_plain_list_of_bodies():
+    from billing.linecode import check_chars
+
+    bodies = ["INV20240042001", "A1"]
+    assert check_chars(bodies).tolist() == [check_char(b) for b in bodies]
+
+
+# any text, ASCII or not: check_chars is meant for canonical bodies, but whatever it is given, one row's
+# answer must not depend on what the other rows hold (a non-ASCII row sends the column another way)
+_any_body = st.text(alphabet=st.sampled_from(list(ALPHABET + "az-/ ÉéőÖ中")), max_size=12)
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(st.lists(_any_body, min_size=1, max_size=12), st.lists(st.text(alphabet=ALPHABET, max_size=10),
+                                                            min_size=1, max_size=6))
+def test_check_chars_of_a_row_does_not_depend_on_the_other_rows(others, bodies):
+    from billing.linecode import check_chars
+
+    column = check_chars(pd.Series(bodies + others, dtype="string")).tolist()
+    alone = [check_chars(pd.Series([b], dtype="string")).tolist()[0] for b in bodies + others]
+    assert column == alone
+    assert column[:len(bodies)] == [check_char(b) for b in bodies]  # canonical bodies: SPEC §3's check char

@@ -603,3 +603,31 @@ def test_a_comma_column_turns_plain_point_decimals_into_mixed_separator_errors()
 def test_more_decimals_than_the_currency_allows_is_still_an_error_on_the_fast_shape():
     r = parse_money(pd.Series(["12.5", "100"], dtype="str"), "JPY")
     assert pd.isna(r.minor.iloc[0]) and "decimal" in r.error.iloc[0] and r.minor.iloc[1] == 100
+
+
+def test_long_digit_strings_with_leading_zeros_keep_every_cent_beside_17_digit_amounts():
+    # a cell of more than 18 digits (zero-padded, as some bank exports write them) goes the long way;
+    # the 17-significant-digit amount next to it must stay exact (above 2**53, so not through a float)
+    got = parse_money(pd.Series(["123456789012345.67", "0000000000000000000012.50", "99999999999999.99"]), "USD")
+    assert got.minor.tolist() == [12345678901234567, 1250, 9999999999999999]
+    assert got.error.isna().all()
+
+
+def test_a_one_digit_exponent_in_text_scales_the_number():
+    # parse_money's docstring: "1.5e3" is accepted; 1.5e3 USD is 1,500.00
+    got = parse_money(pd.Series(["1.5e3", "2E1", "7e+2", "2.5e-1"]), "USD")
+    assert got.minor.tolist() == [150000, 2000, 70000, 25]
+
+
+def test_a_too_large_amount_without_a_currency_names_the_bound_alone():
+    got = parse_money(pd.Series(["1000000000000000"]), pd.Series([None], dtype=object))
+    assert got.error.tolist() == ["is too large: Linewise keeps totals exact for amounts up to "
+                                  "999999999999999.99; check the cell"]
+
+
+def test_every_result_series_keeps_the_cells_index():
+    values = pd.Series(["1.50", " ", None], index=["a", "b", "c"], dtype=object)
+    r = parse_money(values, "USD")
+    for series in (r.minor, r.error, r.blank):
+        assert list(series.index) == ["a", "b", "c"]
+    assert r.blank.tolist() == [False, True, True]

@@ -28,7 +28,8 @@ from tests.connectors.test_reminders_send import free_port, sms_provider  # noqa
 ])
 def test_the_known_leaks_are_masked(text, secret):
     out = redact(text)
-    assert secret not in out and "***" in out or "a character" in out
+    assert secret not in out
+    assert "***" in out or "a character" in out  # masked, or (the codec error) the character dropped
 
 
 def test_known_secret_values_are_masked_in_any_form():
