@@ -272,6 +272,68 @@ def cmd_imports(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _bank_files(paths: list[str]) -> list[tuple[str, bytes]]:
+    files = []
+    for name in paths:
+        path = Path(name)
+        if not path.is_file():
+            raise UsageError(f"{name}: no such file")
+        files.append((path.name, path.read_bytes()))
+    return files
+
+
+def cmd_bank_import(args: argparse.Namespace) -> int:
+    """Bank statements in (camt.053/054, MT940, bank CSV, OFX): per file what was read and matched.
+    Exit 0 when every payment was matched, 1 when some wait for review, 2 when a file is unreadable."""
+    from connectors.store import new_action_id
+    from services import bank
+    from services.context import NotAllowed
+
+    files = _bank_files(args.files)
+    with _workspace(args) as ws:
+        try:
+            result = bank.import_statements(ws, _actor(args), files, action_id=new_action_id(),
+                                            as_of=_as_of(args.as_of) if args.as_of else None, policy=_policy(args))
+        except NotAllowed as exc:
+            raise UsageError(str(exc)) from exc
+    for f in result.files:
+        _print_bank_file(f)
+    if result.unreadable:
+        return EXIT_USAGE
+    return EXIT_DATA if result.waiting else EXIT_OK
+
+
+def _print_bank_file(f) -> None:
+    if f.error:
+        print(f"{f.name}: unreadable: {f.error}", file=sys.stderr)
+        return
+    steps = ", ".join(f"{n} by {step}" for step, n in f.matched.items()) or "none"
+    print(f"{f.name} ({f.format})\n"
+          f"  credits {f.credits} ({f.added} new, {f.already} imported before)\n"
+          f"  matched automatically {sum(f.matched.values())}: {steps}\n"
+          f"  decided by a clerk earlier {f.decided}\n"
+          f"  waiting for review {f.waiting}\n"
+          f"  debits skipped {f.debits}; pending (not booked) {f.pending}; reversed {f.reversed}\n"
+          f"  possible duplicates of workbook payments {f.possible_duplicates}")
+    for w in f.warnings:
+        print(f"  warning: {w}")
+
+
+def cmd_bank_queue(args: argparse.Namespace) -> int:
+    """The review queue with suggestions, to .xlsx or .csv (amounts in major units)."""
+    from connectors.export import write_table
+    from services import bank
+
+    with _workspace(args) as ws:
+        queue = bank.review_queue(ws, policy=_policy(args))
+    out = Path(args.out)
+    if out.suffix.lower() not in (".xlsx", ".csv"):
+        raise UsageError("--out must end in .xlsx or .csv")
+    write_table(out, "review queue", queue, money_columns={"amount": "currency"})
+    print(f"{len(queue)} bank payment(s) waiting for review written to {out}")
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from billing.report import SectionError
     from services.reports import parse_sections, report_analysis, write_report
@@ -670,6 +732,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", help="engine policy TOML (basis, tolerances ...)")
     p.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
     p.set_defaults(func=cmd_forecast)
+
+    p = sub.add_parser("bank", help="bank statements: import them as payments, list the review queue")
+    bank_sub = p.add_subparsers(dest="bank_command", required=True)
+    b = bank_sub.add_parser("import", help="read camt.053/054, MT940, bank CSV or OFX files and match their payments")
+    b.add_argument("files", nargs="+", metavar="FILE")
+    b.add_argument("--as-of", help="match against what is open on this date (YYYY-MM-DD; default today)")
+    b.add_argument("--currency", default="USD", help="currency of rows without one")
+    b.add_argument("--policy", help="policy TOML (bank_name_min_score, bank_charges_pct, ...)")
+    b.add_argument("--actor", help="who imports (default $LINEWISE_ACTOR, else cli:<user>)")
+    b.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
+    b.set_defaults(func=cmd_bank_import)
+    b = bank_sub.add_parser("queue", help="write the bank payments waiting for review, with suggestions")
+    b.add_argument("--out", required=True, help="queue.xlsx or queue.csv")
+    b.add_argument("--currency", default="USD", help="currency of rows without one")
+    b.add_argument("--policy", help="policy TOML")
+    b.add_argument("--secrets", help="secrets TOML ([store] url); default .streamlit/secrets.toml")
+    b.set_defaults(func=cmd_bank_queue)
 
     p = sub.add_parser("demo", help="write the demo workbook")
     p.add_argument("--out", required=True)

@@ -393,6 +393,7 @@ class _Builder:
             "currency": _CCY[ccy[:n]], "payment_terms_days": terms[:n].astype(np.int64),
             "credit_limit": credit_limit.astype(float), "segment": _SEGMENTS[seg[:n]],
             "owner": owner, "dunning_blocked": dunning, **_addresses(lang[:n]),
+            "iban": np.full(n, None, dtype=object),  # the demo's customers pay from unknown accounts
         })
 
     def _combos(self, sizes: tuple[int, ...], k: int) -> np.ndarray:
@@ -1103,6 +1104,8 @@ _MEANINGS: dict[str, dict[str, tuple[str, str]]] = {
         "postcode": ("Postcode or ZIP code, kept as text", "1052"),
         "region": ("State, province or county, where addresses have one", "IL"),
         "country": ("Country as it should be printed", "Magyarország"),
+        "iban": ("Bank account (IBAN) the customer pays from: bank payments from it are matched to the "
+                 "customer", "HU42117730161111101800000000"),
     },
     "orders": {
         "order_id": ("Sales order number", "0000110317"),

@@ -169,6 +169,28 @@ _SAP_TYPE = ("Document Type", "Document type", "Doc. Type", "Type")
 _SAGE_TYPE = ("Type",)
 
 LAYOUTS: tuple[Layout, ...] = (
+    # Bank CSV exports (table "bank", read by connectors/bank/csv.py)
+    Layout("Sparkasse CSV-CAMT export", "bank",
+           (("Auftragskonto",), ("Buchungstag",), ("Verwendungszweck",), ("Kundenreferenz (End-to-End)",),
+            ("Beguenstigter/Zahlungspflichtiger", "Begünstigter/Zahlungspflichtiger"), ("Betrag",)),
+           {"account": ("Auftragskonto",), "booking_date": ("Buchungstag",), "value_date": ("Valutadatum",),
+            "bank_text": ("Buchungstext",), "remittance": ("Verwendungszweck",),
+            "end_to_end_id": ("Kundenreferenz (End-to-End)",),
+            "payer_name": ("Beguenstigter/Zahlungspflichtiger", "Begünstigter/Zahlungspflichtiger"),
+            "payer_iban": ("Kontonummer/IBAN",), "amount": ("Betrag",), "currency": ("Waehrung", "Währung"),
+            "status": ("Info",), "entry_ref": None, "direction": None},
+           convention="signed amounts (money out negative), dates dd.mm.yy, 'Info' says "
+                      "'Umsatz gebucht' (booked) or 'Umsatz vorgemerkt' (pending)"),
+    Layout("Erste Bank Hungary account history", "bank",
+           (("Tranzakció dátuma",), ("Partner neve",), ("Tranzakció összege",), ("Bevétel/Kiadás",)),
+           {"booking_date": ("Tranzakció dátuma",), "value_date": ("Értéknap",),
+            "payer_name": ("Partner neve",), "payer_iban": ("Partner számlaszáma",),
+            "account": ("Számlaszám",), "bank_text": ("Tranzakció típusa",),
+            "amount": ("Tranzakció összege",), "currency": ("Tranzakció devizaneme",),
+            "direction": ("Bevétel/Kiadás",), "remittance": ("Közlemény",),
+            "entry_ref": ("Megbízás azonosító",), "status": None},
+           convention="signed amounts, dates 2019.04.19., 'Bevétel/Kiadás' says inflow or outflow; "
+                      "'Egyenleg'/'Devizanem' are the running balance, not used"),
     Layout("Zoho Books invoice export", "invoices",
            (("Invoice ID",), ("Invoice Number",), ("Item Total",), ("SubTotal",), ("Balance",)),
            {"invoice_no": ("Invoice Number",), "customer_id": ("Customer ID",),

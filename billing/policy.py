@@ -30,6 +30,20 @@ class Policy(BaseModel):
     base_currency: str | None = None
     review_days: int = Field(10, gt=0)
     fuzzy_min_score: float = Field(85.0, ge=0, le=100)
+    # Cash application of bank payments (SPEC §17, billing.cashapp). A payer name matches a
+    # customer automatically when rapidfuzz's token_sort_ratio of the normalised names is at least
+    # bank_name_min_score and beats the next customer by bank_name_margin; from
+    # bank_suggest_min_score on a customer is only suggested in the review queue.
+    bank_name_min_score: float = Field(92.0, ge=0, le=100)
+    bank_name_margin: float = Field(5.0, ge=0, le=100)
+    bank_suggest_min_score: float = Field(60.0, ge=0, le=100)
+    # A payment short of what it references by at most this share of the amount due, or at most
+    # this many major units, is proposed as a write-off (bank charges); applied only when confirmed.
+    bank_charges_pct: float = Field(1.0, ge=0, le=100)
+    bank_charges_max: float = Field(5.0, ge=0)
+    # A bank payment of a customer's amount dated within this many days of a workbook payment of
+    # the same customer and amount is flagged as a possible duplicate.
+    bank_duplicate_days: int = Field(3, ge=0)
 
     @field_validator("bucket_edges")
     @classmethod

@@ -79,6 +79,8 @@ class Action(StrEnum):
     ADJUSTMENT = "make_adjustment"               # write-off, manual application, credit note request
     NEXT_ACTION = "set_next_action"              # a customer's next action date and collector (SPEC §15)
     WRITEBACK = "write_back"                     # write line codes / statuses into the source sheet
+    BANK_IMPORT = "import_bank_statement"        # bank statements in as payments (SPEC §17)
+    BANK_CONFIRM = "confirm_bank_match"          # confirm / choose / leave a bank payment of the review queue
     SETTINGS = "change_settings"                 # company details, policies
     MEMBERS = "change_members"                   # add, remove members, change roles
     RETENTION = "prune_imports"                  # prune old imports
@@ -98,6 +100,8 @@ PERMISSIONS: Mapping[Action, Role] = MappingProxyType({
     Action.ADJUSTMENT: Role.FINANCE,
     Action.NEXT_ACTION: Role.FINANCE,
     Action.WRITEBACK: Role.FINANCE,
+    Action.BANK_IMPORT: Role.FINANCE,
+    Action.BANK_CONFIRM: Role.FINANCE,
     Action.SETTINGS: Role.ADMIN,
     Action.MEMBERS: Role.ADMIN,
     Action.RETENTION: Role.ADMIN,
@@ -117,6 +121,8 @@ ACTION_LABELS: Mapping[Action, str] = MappingProxyType({
     Action.ADJUSTMENT: "Making an adjustment",
     Action.NEXT_ACTION: "Setting a customer's next action",
     Action.WRITEBACK: "Writing codes back into the sheet",
+    Action.BANK_IMPORT: "Importing bank statements",
+    Action.BANK_CONFIRM: "Confirming bank payments",
     Action.SETTINGS: "Changing settings",
     Action.MEMBERS: "Changing members and roles",
     Action.RETENTION: "Pruning old imports",

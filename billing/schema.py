@@ -134,6 +134,8 @@ CUSTOMERS = Table("customers", (
        "po region", "省", "省份", "megye"),
     _c("country", "text", False, "billing country", "country code", "po country", "国家", "国家地区",
        "ország"),
+    _c("iban", "id", False, "customer iban", "bank account iban", "payer iban", "bankszámlaszám",
+       "bankszámla", "银行账号"),
 ), synonyms=("customers", "customer", "clients", "accounts", "customer master", "客户",
              "客户表", "客户资料", "vevők", "ügyfelek", "partnerek", "contacts"),
    neutral=("customer", "client", "contact", "the"),
@@ -231,6 +233,48 @@ FX_RATES = Table("fx_rates", (
 
 TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, ORDERS, INVOICES, PAYMENTS, FX_RATES)}
 TABLE_ORDER = list(TABLES)
+
+# A bank account's transactions as a bank exports them to CSV (SPEC §17). Not a workbook table:
+# billing.tabular finds its header row and columns with the same matching as the tables above
+# (`table_of`), connectors/bank/csv.py turns the rows into bank entries. German (Sparkasse,
+# Volksbank: ASCII spellings too), Hungarian (Erste, OTP, K&H) and English bank headers.
+BANK = Table("bank", (
+    _c("booking_date", "date", True, "booking date", "date", "transaction date", "posting date",
+       "buchungstag", "buchungsdatum", "datum", "tranzakció dátuma", "könyvelés dátuma",
+       "könyvelési dátum", "dátum", "记账日期", "交易日期"),
+    _c("value_date", "date", False, "value date", "valuta", "valutadatum", "wertstellung",
+       "értéknap", "起息日"),
+    _c("amount", "money", True, "amount", "betrag", "umsatz", "tranzakció összege", "összeg",
+       "金额", "交易金额"),
+    _c("currency", "text", False, *CURRENCY_SYN, "waehrung", "währung", "tranzakció devizaneme"),
+    _c("direction", "text", False, "debit credit", "credit debit", "soll haben", "bevétel kiadás",
+       "jóváírás terhelés", "借贷"),
+    _c("payer_name", "text", False, "payer", "payee", "counterparty", "name", "beguenstigter zahlungspflichtiger",
+       "begünstigter zahlungspflichtiger", "auftraggeber empfaenger", "auftraggeber empfänger",
+       "name zahlungsbeteiligter", "partner neve", "partner", "ellenoldali név", "对方户名"),
+    _c("payer_iban", "id", False, "iban", "counterparty iban", "payer iban", "kontonummer iban",
+       "iban zahlungsbeteiligter", "kontonummer", "partner számlaszáma", "ellenoldali számlaszám",
+       "对方账号"),
+    _c("remittance", "text", False, "remittance", "reference", "purpose", "description", "details",
+       "verwendungszweck", "közlemény", "megjegyzés", "摘要", "附言"),
+    _c("end_to_end_id", "id", False, "end to end", "end to end id", "end to end reference",
+       "kundenreferenz end to end", "kundenreferenz"),
+    _c("entry_ref", "id", False, "transaction id", "bank reference", "entry reference",
+       "megbízás azonosító", "tranzakció azonosító", "交易流水号"),
+    _c("account", "id", False, "account", "own account", "auftragskonto", "számlaszám", "本方账号"),
+    _c("status", "text", False, "status", "info", "state"),
+    _c("bank_text", "text", False, "booking text", "transaction type", "buchungstext",
+       "tranzakció típusa", "交易类型"),
+), synonyms=("bank", "transactions", "umsaetze", "umsätze", "tranzakciók"),
+   neutral=("transaction", "the", "tranzakció"))
+
+# Tables that are matched like the ones above but are not part of a workbook import.
+EXTRA_TABLES: dict[str, Table] = {BANK.name: BANK}
+
+
+def table_of(name: str) -> Table:
+    """The canonical table called `name`: a workbook table or one of EXTRA_TABLES."""
+    return TABLES[name] if name in TABLES else EXTRA_TABLES[name]
 
 # Required columns a sheet may lack because they can be derived: (table, column) -> the columns
 # they are derived from (billing.ingest does it). An invoice line's amount is quantity ×

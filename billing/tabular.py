@@ -59,7 +59,7 @@ from pandas.api.types import infer_dtype
 from billing.cells import is_blank_cell
 from billing.layouts import Layout, absolute_cells, negate_cells, recognise, resolve_columns
 from billing.model import RawSheet, RawWorkbook, SkipNote
-from billing.schema import (TABLES, TOTAL_MARKERS, Column, Synonym, Table, column_synonyms, header_key,
+from billing.schema import (TABLES, table_of, TOTAL_MARKERS, Column, Synonym, Table, column_synonyms, header_key,
                             header_tokens, is_cjk, table_keys, DERIVED_FROM)
 
 HEAD_ROWS = 30        # non-blank rows searched for the header
@@ -148,13 +148,13 @@ def _index(table: str) -> _SynIndex:
     by_key: dict[str, list[Synonym]] = {}
     by_word: dict[str, list[Synonym]] = {}
     cjk = []
-    for syn in column_synonyms(TABLES[table]):
+    for syn in column_synonyms(table_of(table)):
         by_key.setdefault(syn.key, []).append(syn)
         for w in set(syn.words):
             by_word.setdefault(w, []).append(syn)
         if is_cjk(syn.key) and len(syn.key) >= 2:
             cjk.append(syn)
-    neutral = frozenset(w for n in TABLES[table].neutral for w in header_tokens(n))
+    neutral = frozenset(w for n in table_of(table).neutral for w in header_tokens(n))
     return _SynIndex({k: tuple(v) for k, v in by_key.items()},
                      {k: tuple(v) for k, v in by_word.items()}, tuple(cjk), neutral)
 
@@ -239,7 +239,7 @@ def _match(table: str, cands: list[_Cand], preset: dict[str, Any] | None = None,
     assigned: dict[str, Any] = dict(preset or {})
     used = set(assigned.values())
     blocked = set(skip or ()) | set(assigned)
-    t = TABLES[table]
+    t = table_of(table)
     free = [c for c in cands if c.col not in used]
     scores = [c.scores(table) for c in free]
     fields = [c.name for c in t.columns if c.name not in blocked and any(c.name in s for s in scores)]
@@ -456,7 +456,7 @@ def _may_be_lower_header(table: str, upper: _Header, row: dict[Any, Any]) -> boo
 def _missing_required(table: str, matched: dict[str, Any]) -> list[str]:
     """Required columns neither matched nor derivable from matched ones (schema.DERIVED_FROM)."""
     out = []
-    for r in TABLES[table].required_columns:
+    for r in table_of(table).required_columns:
         if r in matched:
             continue
         needs = DERIVED_FROM.get((table, r))
@@ -469,11 +469,11 @@ def _missing_required(table: str, matched: dict[str, Any]) -> list[str]:
 def _telling(table: str, matched: dict[str, Any]) -> int:
     """How many matched columns say the sheet is `table` (its supporting columns, such as a
     customer's country on an invoice-line export, do not)."""
-    return sum(c not in TABLES[table].supporting for c in matched)
+    return sum(c not in table_of(table).supporting for c in matched)
 
 
 def _enough(table: str, matched: dict[str, Any]) -> bool:
-    return _telling(table, matched) >= 2 or (bool(TABLES[table].required_columns)
+    return _telling(table, matched) >= 2 or (bool(table_of(table).required_columns)
                                              and not _missing_required(table, matched))
 
 
@@ -1220,3 +1220,28 @@ def _read_assigned(s: _Sheet, table: str, mapping: dict, layout: Layout | None, 
 
 def sheet_row(s: _Sheet, hdr: _Header) -> int:
     return s.row_number(s.head[hdr.index][0])
+
+
+@dataclass(frozen=True)
+class ColumnsFound:
+    """Where a table's header row is and which column holds each canonical column."""
+
+    header_row: int                   # spreadsheet row number of the (lower) header row
+    columns: dict[str, Any]           # canonical -> column label of the sheet
+    headers: dict[str, str]           # canonical -> the header text as the sheet has it
+    ambiguous: dict[str, list[str]]   # canonical -> header texts that fit equally (first used)
+
+
+def find_columns(sheet: RawSheet, table: str, mapping: dict[str, str] | None = None) -> ColumnsFound | None:
+    """The header row of one sheet for `table` (also a `schema.EXTRA_TABLES` one, e.g. "bank"),
+    found and matched exactly as `locate_tables` does for a workbook's tables; `mapping`
+    ({canonical: header text}, a layout's or the user's) is applied first. None when no row
+    fits."""
+    s = _Sheet(sheet)
+    hdr = _find_header(s, table, mapping)
+    if hdr is None:
+        return None
+    text = {c.col: c.text for c in hdr.cands}
+    return ColumnsFound(header_row=sheet_row(s, hdr), columns=dict(hdr.matched),
+                        headers={k: text.get(v, str(v)) for k, v in hdr.matched.items()},
+                        ambiguous={k: [text.get(c, str(c)) for c in v] for k, v in hdr.match.ambiguous.items()})

@@ -413,6 +413,58 @@ _PROMISE_SPEC = {"promise_id": "int64", "customer_id": "string", "currency": "st
 _NEXT_ACTION_SPEC = {"customer_id": "string", "next_action_date": "string", "collector": "string",
                      "note": "string", "updated_at": "ts", "updated_by": "string"}
 
+# added by revision 0007: bank payments (credits of imported statements), the clerk's decisions on
+# them, and the IBAN -> customer pairs learned from confirmed payments (SPEC §17)
+bank_payments = Table(
+    "bank_payments", metadata,
+    Column("payment_id", String(200), primary_key=True),
+    Column("source", String(400), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("statement", String(200)),
+    Column("account", String(100)),
+    Column("entry", String(40)),
+    Column("booking_date", String(10), nullable=False),  # YYYY-MM-DD
+    Column("value_date", String(10)),
+    Column("amount", BigInteger, nullable=False),  # minor units, > 0
+    Column("currency", String(3), nullable=False),
+    Column("payer_name", String(400)),
+    Column("payer_iban", String(100)),
+    Column("remittance", Text),
+    Column("creditor_ref", String(100)),
+    Column("end_to_end_id", String(200)),
+    Column("imported_at", UTCDateTime, nullable=False),
+    Column("imported_by", String(200), nullable=False),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+)
+bank_decisions = Table(
+    "bank_decisions", metadata,
+    Column("payment_id", String(200), ForeignKey("bank_payments.payment_id"), primary_key=True),
+    Column("status", String(10), nullable=False),  # confirmed | left (unapplied on purpose)
+    Column("customer_id", String(200)),
+    Column("reference", Text),  # what §4 reads: line codes / invoice numbers, canonical, in order
+    Column("write_off", BigInteger, nullable=False, server_default=text("0")),
+    Column("write_off_line", String(200)),
+    Column("note", Text),
+    Column("decided_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(200), nullable=False),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+    CheckConstraint("status IN ('confirmed', 'left')", name="status_known"),
+    CheckConstraint("write_off >= 0", name="write_off_not_negative"),
+)
+bank_ibans = Table(
+    "bank_ibans", metadata,
+    Column("iban", String(100), primary_key=True),
+    Column("customer_id", String(200), primary_key=True),
+    Column("learned_from", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("action_id", String(64), ForeignKey("actions.action_id"), nullable=False),
+)
+BANK_PAYMENT_COLUMNS = ("payment_id", "source", "file_sha256", "statement", "account", "entry", "booking_date",
+                        "value_date", "amount", "currency", "payer_name", "payer_iban", "remittance",
+                        "creditor_ref", "end_to_end_id")
+
 
 # --------------------------------------------------------------------------- engine
 
@@ -589,6 +641,13 @@ _MEMBER_SPEC = {"pattern": "string", "role": "string", "created_at": "ts", "crea
 _STATEMENT_SPEC = {"id": "int64", "customer_id": "string", "statement_date": "string", "channel": "string",
                    "address": "string", "status": "string", "attempts": "int64", "error": "string",
                    "created_at": "ts", "claimed_at": "ts", "sent_at": "ts", "action_id": "string"}
+_BANK_SPEC = {c: ("int64" if c == "amount" else "string") for c in BANK_PAYMENT_COLUMNS} | {
+    "imported_at": "ts", "imported_by": "string"}
+_DECISION_SPEC = {"payment_id": "string", "status": "string", "customer_id": "string", "reference": "string",
+                  "write_off": "int64", "write_off_line": "string", "note": "string", "decided_at": "ts",
+                  "decided_by": "string"}
+_IBAN_SPEC = {"iban": "string", "customer_id": "string", "learned_from": "string", "created_at": "ts",
+              "created_by": "string"}
 _DISPUTE_FIELDS = [c.name for c in disputes.columns if c.name not in ("updated_at",)]
 
 
@@ -1600,3 +1659,109 @@ class Store:
             return None
 
         self._do("refusal", refusal_id, actor, request, work)
+
+    # ---- bank payments (SPEC §17) --------------------------------------------------------
+
+    def save_bank_payments(self, payments: pd.DataFrame, *, action_id: str, actor: str) -> dict[str, int]:
+        """Store bank credits (columns BANK_PAYMENT_COLUMNS; booking_date/value_date as dates or
+        YYYY-MM-DD) that are not stored yet, in one transaction: {"added": n, "already": m}. A payment
+        id already stored (the same or an overlapping statement imported again) adds nothing."""
+        frame = payments.loc[:, list(BANK_PAYMENT_COLUMNS)].copy()
+        for c in ("booking_date", "value_date"):
+            frame[c] = pd.to_datetime(frame[c]).dt.strftime("%Y-%m-%d")
+        records = [{k: (None if pd.isna(v) else (int(v) if k == "amount" else str(v))) for k, v in r.items()}
+                   for r in frame.to_dict("records")]
+        ids = [r["payment_id"] for r in records]
+        request = {"ids": hashlib.sha256("\n".join(ids).encode()).hexdigest(), "n": len(ids)}
+
+        def work(conn: Connection, now: datetime) -> dict[str, int]:
+            have: set[str] = set()
+            for i in range(0, len(ids), 500):  # bounded IN lists
+                have |= set(conn.execute(select(bank_payments.c.payment_id)
+                                         .where(bank_payments.c.payment_id.in_(ids[i:i + 500]))).scalars())
+            new = [dict(r, imported_at=now, imported_by=actor, action_id=action_id) for r in records
+                   if r["payment_id"] not in have]
+            if new:
+                conn.execute(bank_payments.insert(), new)
+            sources = sorted({r["source"] for r in records})
+            self._audit(conn, now, actor, action_id, "bank_import", ",".join(sources)[:200], "import", None,
+                        {"added": len(new), "already": len(have)})
+            return {"added": len(new), "already": len(have)}
+
+        result, _ = self._do("save_bank_payments", action_id, actor, request, work)
+        return result
+
+    def bank_payments(self) -> pd.DataFrame:
+        """Every stored bank payment, in booking order; booking_date/value_date as datetime64."""
+        q = select(*[bank_payments.c[c] for c in _BANK_SPEC]).order_by(bank_payments.c.booking_date,
+                                                                      bank_payments.c.payment_id)
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        frame = _frame(rows, _BANK_SPEC)
+        for c in ("booking_date", "value_date"):
+            frame[c] = pd.to_datetime(frame[c], format="%Y-%m-%d")
+        return frame
+
+    def decide_bank_payment(self, payment_id: str, status: str, *, customer_id: str | None, reference: str | None,
+                            write_off: int = 0, write_off_line: str | None = None, note: str | None = None,
+                            learn_iban: str | None = None, action_id: str, actor: str) -> dict[str, Any]:
+        """Record the clerk's decision on one bank payment: "confirmed" (to `customer_id`, paying
+        `reference`; a `write_off` of the shortfall on `write_off_line`) or "left" unapplied. A later
+        decision replaces the earlier (audited). `learn_iban` files the payer's IBAN under the customer."""
+        if status not in ("confirmed", "left"):
+            raise ValueError("status must be 'confirmed' or 'left'")
+        if status == "confirmed" and not customer_id:
+            raise ValueError("a confirmed bank payment needs its customer")
+        if int(write_off) < 0:
+            raise ValueError("a write-off is a positive amount of minor units")
+        values = {"status": status, "customer_id": customer_id, "reference": reference, "write_off": int(write_off),
+                  "write_off_line": write_off_line, "note": note}
+        request = {"payment_id": payment_id, **values, "learn_iban": learn_iban}
+
+        def work(conn: Connection, now: datetime) -> dict[str, Any]:
+            if conn.execute(select(bank_payments.c.payment_id).where(bank_payments.c.payment_id == payment_id)
+                            ).first() is None:
+                raise ValueError(f"no bank payment {payment_id} in the workspace")
+            key = bank_decisions.c.payment_id == payment_id
+            before = conn.execute(select(bank_decisions).where(key)).mappings().first()
+            row = dict(values, decided_at=now, decided_by=actor, action_id=action_id)
+            if before is None:
+                conn.execute(bank_decisions.insert().values(payment_id=payment_id, **row))
+            else:
+                conn.execute(bank_decisions.update().where(key).values(**row))
+            learned = False
+            if learn_iban and status == "confirmed":
+                exists = conn.execute(select(bank_ibans.c.iban).where(and_(
+                    bank_ibans.c.iban == learn_iban, bank_ibans.c.customer_id == customer_id))).first()
+                if exists is None:
+                    conn.execute(bank_ibans.insert().values(iban=learn_iban, customer_id=customer_id,
+                                                            learned_from=payment_id, created_at=now,
+                                                            created_by=actor, action_id=action_id))
+                    learned = True
+            self._audit(conn, now, actor, action_id, "bank_payment", payment_id, status,
+                        None if before is None else {k: before[k] for k in values}, values)
+            return {"payment_id": payment_id, "status": status, "learned_iban": learned}
+
+        result, _ = self._do("decide_bank_payment", action_id, actor, request, work)
+        return result
+
+    def bank_version(self) -> str:
+        """A short text that changes whenever bank payments or decisions change ("" while there are
+        none): what a cache of the data with its bank payments is keyed by."""
+        with self._tx() as conn:
+            n, last = conn.execute(select(func.count(), func.max(bank_payments.c.imported_at))).one()
+            m, decided = conn.execute(select(func.count(), func.max(bank_decisions.c.decided_at))).one()
+        return "" if not n else f"{n}-{last}-{m}-{decided}"
+
+    def bank_decisions(self) -> pd.DataFrame:
+        with self._tx() as conn:
+            rows = conn.execute(select(*[bank_decisions.c[c] for c in _DECISION_SPEC])
+                                .order_by(bank_decisions.c.payment_id)).mappings().all()
+        return _frame(rows, _DECISION_SPEC)
+
+    def bank_ibans(self) -> pd.DataFrame:
+        """IBAN -> customer pairs learned from confirmed bank payments."""
+        with self._tx() as conn:
+            rows = conn.execute(select(*[bank_ibans.c[c] for c in _IBAN_SPEC])
+                                .order_by(bank_ibans.c.iban, bank_ibans.c.customer_id)).mappings().all()
+        return _frame(rows, _IBAN_SPEC)

@@ -19,6 +19,7 @@ def pages(admin: bool = False) -> dict[str, list]:
             st.Page("pages/payments.py", title="Payments & allocations", icon=":material/payments:"),
             st.Page("pages/disputes.py", title="Disputes", icon=":material/gavel:"),
             st.Page("pages/reminders.py", title="Reminders", icon=":material/notifications:"),
+            st.Page("pages/bank.py", title="Bank", icon=":material/account_balance:"),
         ],
         "Data": [
             st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),

@@ -86,6 +86,15 @@ def shared_view(value):
     return value
 
 
+@st.cache_resource(show_spinner="Matching bank payments …", max_entries=4)
+def load_with_bank(store_key: str, import_id: int, bank_version: str, _ws: Workspace, _data: Dataset) -> Dataset:
+    """The import's data with its applied bank payments, cached per store, import and bank version
+    (one copy per process, like `load_import`; callers take `shared_view` of it)."""
+    from services.bank import with_bank_payments
+
+    return with_bank_payments(_ws, _data, policy=policy())
+
+
 def error_text(exc: BaseException) -> str:
     """An exception as one line for the user, any password in a URL masked."""
     from connectors.redact import redact
@@ -127,6 +136,10 @@ def current() -> Loaded:
             data, record = shared_view(load_import(_store_key(team), import_id, team))
         except Exception as exc:  # noqa: BLE001 - a damaged import is a message, not a traceback
             return Loaded(None, key, f"import #{import_id}", False, error=error_text(exc), import_id=import_id)
+        bank_version = team.store.bank_version()
+        if bank_version:  # bank payments matched or confirmed are payments the engine applies (SPEC §17)
+            data = shared_view(load_with_bank(_store_key(team), import_id, bank_version, team, data))
+            key = f"{key}-bank-{hashlib.sha256(bank_version.encode()).hexdigest()[:8]}"
         loaded = Loaded(data, key, f"#{import_id} {record['source_label']}", False, import_id=import_id,
                         record=record)
     seen = st.session_state.get(SEEN_DATA)

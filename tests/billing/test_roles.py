@@ -13,7 +13,8 @@ SECRETS = {"admin": ["Ana@Example.com"], "finance": ["@finance.example.com"], "v
 
 FINANCE_ACTIONS = {Action.IMPORT, Action.MAPPING, Action.DISPUTE_CREATE, Action.DISPUTE_TRANSITION,
                    Action.DISPUTE_NOTE, Action.REMINDER_SEND, Action.REMINDER_RETRY, Action.REMINDER_RESOLVE,
-                   Action.PROMISE, Action.ADJUSTMENT, Action.NEXT_ACTION, Action.WRITEBACK}
+                   Action.PROMISE, Action.ADJUSTMENT, Action.NEXT_ACTION, Action.WRITEBACK,
+                   Action.BANK_IMPORT, Action.BANK_CONFIRM}
 ADMIN_ACTIONS = {Action.SETTINGS, Action.MEMBERS, Action.RETENTION}
 
 

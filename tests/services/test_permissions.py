@@ -21,6 +21,7 @@ import pytest
 
 import services.actions
 import services.auth
+import services.bank
 import services.collections
 import services.statements
 import services.workspace
@@ -67,6 +68,10 @@ CALLS = [
     (services.workspace.import_sheet, {"raw": None, "options": IngestOptions(), "label": "s"}, Action.IMPORT),
     (services.workspace.remember_mapping, {"layout": "k", "mapping": {"invoices": {}}}, Action.MAPPING),
     (services.workspace.prune, {"keep": 1}, Action.RETENTION),
+    (services.bank.import_statements, {"files": [("s.xml", b"<x/>")], "action_id": "b1"}, Action.BANK_IMPORT),
+    (services.bank.confirm, {"payment_id": "P1", "customer_id": "C1", "action_id": "b2"}, Action.BANK_CONFIRM),
+    (services.bank.confirm_proposal, {"payment_id": "P1", "action_id": "b4"}, Action.BANK_CONFIRM),
+    (services.bank.leave_unapplied, {"payment_id": "P1", "action_id": "b3"}, Action.BANK_CONFIRM),
     (services.auth.set_member, {"pattern": "x@example.com", "role": "admin", "action_id": "a7",
                                 "roles_section": None}, Action.MEMBERS),
     (services.auth.remove_member, {"pattern": "x@example.com", "action_id": "a8", "roles_section": None},
@@ -97,7 +102,7 @@ def ws(tmp_path):
 def test_every_action_function_is_in_the_table():
     listed = {f for f, _, _ in CALLS}
     for module in (services.actions, services.workspace, services.auth, services.statements,
-                   services.collections):
+                   services.collections, services.bank):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             params = list(inspect.signature(fn).parameters)
             own = fn.__module__ == module.__name__ and not name.startswith("_")
