@@ -258,7 +258,8 @@ def test_open_dispute_from_reconciliation_and_customer_pages(demo):
     # Customer: the chosen open lines, their open amounts summed
     at.switch_page("pages/customer.py").run()
     cid = str(now.aging.loc[now.aging["open"] > 0, "customer_id"].iloc[0])
-    at.selectbox(key="customer_pick").set_value(cid).run()
+    at.session_state["customer_pick"] = cid
+    at.run()
     picker = ok(at).multiselect(key="customer_dispute_lines")
     codes = [o.split(" · ")[0] for o in picker.options[:2]]  # (options are the labels shown)
     picker.set_value(codes).run()

@@ -310,7 +310,8 @@ def test_send_selected_once_then_again_and_replayed_and_the_customer_page(smtp, 
 
     # the Customer page lists what was sent to that customer
     at.switch_page("pages/customer.py").run()
-    ok(at.selectbox(key="customer_pick").set_value(picked[1]).run())
+    at.session_state["customer_pick"] = picked[1]
+    ok(at.run())
     assert any(s.value == "Reminders sent" for s in at.subheader)
     sent = frame(at, ["claimed_at", "sent_at", "level", "channel", "status", "lines", "line_codes",
                       "attempts", "error"])
