@@ -60,7 +60,8 @@ def code_labels(frame: pd.DataFrame) -> pd.DataFrame:
         if col == "bucket":
             names = {u: labels.bucket_label(u, basis(), t) for u in uniques}
         else:
-            names = {u: labels.label(CODE_COLUMNS[col], u, t) for u in uniques}
+            table = CODE_COLUMNS[col]  # a value that is not one of its codes stays as it is
+            names = {u: t(table[u]) if u in table else u for u in uniques}
         out = frame.copy() if out is None else out
         out[col] = values.map(names).astype("string")
     return frame if out is None else out

@@ -210,7 +210,7 @@ def test_exception_button_opens_reconciliation_on_that_type():
     ok(at)
     assert at.title[0].value == "Reconciliation"
     assert at.multiselect(key="recon_types").value == ["UNBILLED"]
-    assert [e.label.split(" · ")[0] for e in at.expander] == ["UNBILLED"]
+    assert [e.label.split(" · ")[0] for e in at.expander] == [EXCEPTION_LABELS["UNBILLED"]]
 
 
 def test_top_overdue_customer_opens_the_statement():
