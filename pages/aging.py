@@ -13,7 +13,7 @@ from billing.aging import rollup
 from ui import common, state
 from ui.disputes import open_dispute_button
 from ui.fmt import money_text
-from ui.i18n import t
+from ui.i18n import option_names, t
 from ui.tables import money_table
 from ui.text import plain
 
@@ -43,7 +43,7 @@ def render_controls(buckets: list[str], basis: str) -> tuple[str, list[str]]:
     with st.container(horizontal=True, vertical_alignment="bottom"):
         level = st.segmented_control(
             t("Aging per"), LEVELS, key="aging_level", required=True, persist_state="session",
-            format_func=lambda level: t(LEVEL_NAMES[level]),
+            format_func=option_names(LEVELS, lambda level: t(LEVEL_NAMES[level])),
         )
         chosen = st.pills(
             t("Buckets"),
@@ -51,7 +51,7 @@ def render_controls(buckets: list[str], basis: str) -> tuple[str, list[str]]:
             selection_mode="multi",
             key="aging_buckets",
             persist_state="session",
-            format_func=lambda b: labels.bucket_label(b, basis, t),
+            format_func=option_names(buckets, lambda b: labels.bucket_label(b, basis, t)),
             help=t("Show only lines in these buckets.") + " " + labels.basis_note(basis, t),
         )
     return level or LEVELS[0], [b for b in buckets if b in (chosen or [])]

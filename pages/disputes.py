@@ -20,7 +20,7 @@ from ui import auth, common, state
 from ui import disputes as ui
 from ui import i18n
 from ui.fmt import money_text
-from ui.i18n import t
+from ui.i18n import option_names, t
 from ui.tables import money_table, plain_table
 from ui.text import plain
 
@@ -67,11 +67,11 @@ def render_filters(frame: pd.DataFrame) -> pd.DataFrame:
     st.session_state.setdefault("disputes_status", list(OPEN_STATES))
     with st.container(horizontal=True, vertical_alignment="bottom"):
         statuses = st.pills(t("State"), list(STATES), selection_mode="multi", key="disputes_status",
-                            format_func=ui.state_label, persist_state="session",
+                            format_func=option_names(STATES, ui.state_label), persist_state="session",
                             help=t("Leave empty for every state."))
         owners = st.multiselect(t("Owner"), sorted(frame["owner"].dropna().unique()), key="disputes_owner",
                                 placeholder=t("All owners"), persist_state="session")
-        reasons = st.multiselect(t("Reason"), list(REASONS), key="disputes_reason", format_func=ui.reason_label,
+        reasons = st.multiselect(t("Reason"), list(REASONS), key="disputes_reason", format_func=option_names(REASONS, ui.reason_label),
                                  placeholder=t("All reasons"), persist_state="session")
         late = st.toggle(t("Only past the review SLA"), key="disputes_late", persist_state="session")
     mask = pd.Series(True, index=frame.index)
@@ -205,7 +205,7 @@ def render_log(store, d) -> None:
     with st.form("dispute_note_form", clear_on_submit=True, border=False):
         with st.container(horizontal=True, vertical_alignment="bottom"):
             st.selectbox(t("Channel"), list(LOG_CHANNELS), key="dispute_note_channel",
-                         format_func=lambda c: labels.label(labels.LOG_CHANNELS, c, t), width=180)
+                         format_func=option_names(LOG_CHANNELS, lambda c: labels.label(labels.LOG_CHANNELS, c, t)), width=180)
             st.text_input(t("Entry"), key="dispute_note_text",
                           placeholder=t("Called the buyer; proof of delivery requested …"))
             refused = auth.blocked(Action.DISPUTE_NOTE)  # drawing only: the service checks again

@@ -12,7 +12,7 @@ from billing import labels
 from billing.reconcile import EXCEPTION_TYPES
 from ui import common, exports, state
 from ui.disputes import open_dispute_button
-from ui.i18n import t
+from ui.i18n import option_names, t
 from ui.tables import code_labels, money_table, per_currency_columns
 from ui.text import plain
 
@@ -38,7 +38,7 @@ def render_filters(exceptions: pd.DataFrame) -> tuple[list[str], list[str]]:
             TYPES,
             key="recon_types",
             placeholder=t("All types"),
-            format_func=lambda kind: f"{labels.label(labels.EXCEPTION_TYPES, kind, t)} ({int(counts.get(kind, 0))})",
+            format_func=option_names(TYPES, lambda kind: f"{labels.label(labels.EXCEPTION_TYPES, kind, t)} ({int(counts.get(kind, 0))})"),
             persist_state="session",
         )
         severities = st.pills(
@@ -47,7 +47,7 @@ def render_filters(exceptions: pd.DataFrame) -> tuple[list[str], list[str]]:
             selection_mode="multi",
             key="recon_severity",
             persist_state="session",
-            format_func=lambda s: labels.label(labels.SEVERITIES, s, t),
+            format_func=option_names(SEVERITIES, lambda s: labels.label(labels.SEVERITIES, s, t)),
             help=t("Leave empty for all severities."),
         )
     return types or TYPES, severities or SEVERITIES

@@ -190,15 +190,15 @@ def render_report(plan, retry_ids: list[str], can_send: bool, mailer, sms, rende
             failed = df[df["status"] == "failed"]
             if len(failed):
                 st.dataframe(failed[["customer_id", "channel", "level", "address", "error"]], hide_index=True,
-                             key="rem_report_failed", column_config=rv.LOG_CONFIG)
+                             key="rem_report_failed", column_config=rv.log_config())
             skipped = df[df["status"] == "skipped"]
             if len(skipped):
                 with st.expander(f"Skipped while sending ({len(skipped)})"):
                     st.dataframe(skipped[["customer_id", "channel", "level", "error"]], hide_index=True,
-                                 key="rem_report_skipped", column_config=rv.LOG_CONFIG)
+                                 key="rem_report_skipped", column_config=rv.log_config())
             with st.expander(f"Every result ({len(df)})"):
                 st.dataframe(df[["customer_id", "channel", "level", "status", "address", "subject", "error"]],
-                             hide_index=True, key="rem_report_all", column_config=rv.LOG_CONFIG)
+                             hide_index=True, key="rem_report_all", column_config=rv.log_config())
         if retry_ids:
             st.markdown(f":material/replay: **{len(retry_ids)} reminder(s) failed before** and can be sent "
                         "again (the log below has the errors).")
@@ -234,7 +234,7 @@ def render_unconfirmed(unc: pd.DataFrame) -> None:
                        "a send may still be running.")
         shown = unc.reset_index(drop=True)
         event = st.dataframe(shown, hide_index=True, key="rem_unconfirmed", on_select="rerun",
-                             selection_mode="multi-row", column_config=rv.LOG_CONFIG)
+                             selection_mode="multi-row", column_config=rv.log_config())
         rows = [i for i in event.selection.rows if i < len(shown)] if event is not None else []
         picked = shown.iloc[rows]
         cols = st.columns(3)
@@ -330,7 +330,7 @@ with t_due:
         chosen: list[str] = []
     else:
         event = st.dataframe(due, hide_index=True, key="rem_due", on_select="rerun",
-                             selection_mode="multi-row", column_config=rv.DUE_CONFIG)
+                             selection_mode="multi-row", column_config=rv.due_config())
         rows = [i for i in event.selection.rows if i < len(due)] if event is not None else []
         chosen = due["customer_id"].iloc[rows].tolist()
         st.caption("Select rows to send to some customers only, or to preview one.")
@@ -415,7 +415,7 @@ with t_log:
         view = msgs.assign(name=msgs["customer_id"].map(lambda c: names.get(c, "")).astype("string"))
         st.dataframe(view[["claimed_at", "sent_at", "customer_id", "name", "level", "channel", "status",
                            "lines", "line_codes", "attempts", "error"]],
-                     hide_index=True, key="rem_log", column_config=rv.LOG_CONFIG)
+                     hide_index=True, key="rem_log", column_config=rv.log_config())
 
 statements_view.render_bulk_send(data, analysis, mailer if problem is None else None, keep)
 

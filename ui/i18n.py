@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,7 +34,7 @@ from billing.messages import format_money
 from connectors.catalogue import read_catalogue
 
 __all__ = ["LANGUAGES", "LANGUAGE_KEY", "Untranslated", "language", "t", "locale", "money", "day",
-           "moment", "moments", "time_zone", "render_switch"]
+           "moment", "moments", "time_zone", "option_names", "render_switch"]
 
 LANGUAGES: dict[str, str] = {"en": "English", "zh": "中文", "hu": "Magyar"}
 LOCALES: dict[str, str] = {"en": "en_US", "zh": "zh_Hans_CN", "hu": "hu_HU"}
@@ -127,6 +128,16 @@ def moments(values: pd.Series) -> pd.Series:
     uniques = pd.Series(values.dropna().unique())
     shown = dict(zip(uniques.tolist(), [moment(v) for v in uniques]))
     return values.map(lambda v: shown.get(v, "—")).astype("string")
+
+
+def option_names(options, label) -> Callable[[object], str]:
+    """A widget's format_func: each option's `label(option)`, worked out now, in this run's language.
+
+    Streamlit may call a format_func outside the script run (AppTest reads widget values from the
+    test's thread), where the session's language is not at hand: a table made in the run is.
+    """
+    names = {option: label(option) for option in options}
+    return lambda option: names.get(option, str(option))
 
 
 def render_switch() -> None:

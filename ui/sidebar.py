@@ -9,10 +9,11 @@ from billing.customers import customer_labels
 from billing.roles import Actor
 from ui import auth, state
 from ui import i18n
-from ui.i18n import render_switch, t
+from ui.i18n import option_names, render_switch, t
 from ui.text import plain
 
 
+BASES = ["due_date", "invoice_date"]
 # st.date_input's typed format per language (its own calendar follows the browser).
 DATE_FORMATS = {"en": "YYYY-MM-DD", "zh": "YYYY/MM/DD", "hu": "YYYY.MM.DD"}
 
@@ -60,8 +61,8 @@ def render_filters(loaded: state.Loaded) -> None:
     st.date_input(t("As of"), key="f_as_of", format=DATE_FORMATS.get(i18n.language(), "YYYY-MM-DD"),
                   help=t("Aging, allocation and KPIs are computed as of this date "
                          "(payments after it are ignored)."))
-    st.radio(t("Age by"), ["due_date", "invoice_date"], key="f_basis", horizontal=True,
-             format_func=lambda b: t("due date") if b == "due_date" else t("invoice date"),
+    st.radio(t("Age by"), BASES, key="f_basis", horizontal=True,
+             format_func=option_names(BASES, lambda b: t("due date") if b == "due_date" else t("invoice date")),
              help=t("Due date: buckets are days past the due date. Invoice date: buckets are the "
                     "invoices' ages. Overdue always means past the due date."))
     currencies = sorted(set(data.invoices["currency"].dropna()) | set(data.payments["currency"].dropna()))
