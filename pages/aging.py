@@ -66,7 +66,7 @@ def render_totals(lines: pd.DataFrame) -> None:
 
 def bucket_columns(frame: pd.DataFrame, buckets: list[str], all_buckets: bool) -> list[str]:
     extra = ["unapplied", "net"] if all_buckets else []
-    return [*buckets, "open", *extra, "in_dispute"]
+    return ["open", *extra, *buckets, "in_dispute"]  # the totals first: in view without scrolling
 
 
 def render_allocations(analysis, line: pd.Series) -> None:

@@ -117,7 +117,7 @@ def render_profile(row: pd.Series | None) -> None:
 def render_balances(aging_row: pd.DataFrame, buckets: list[str]) -> None:
     for _, r in aging_row.iterrows():
         cur = str(r["currency"])
-        cols = st.columns(4)
+        cols = [*st.columns(2), *st.columns(2)]  # four in a row cut long amounts ("HUF 1,486,…")
         cols[0].metric(t("Open ({currency})", currency=plain(cur)), money_text(int(r["open"]), cur), border=True)
         cols[1].metric(t("Overdue ({currency})", currency=plain(cur)), money_text(int(r["overdue"]), cur),
                        border=True, help=t("Open amount past its due date."))

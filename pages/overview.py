@@ -172,11 +172,13 @@ def render_top_overdue(analysis, data, currency: str, buckets: list[str]) -> Non
     rows = rows[rows["overdue"] > 0].sort_values(["overdue", "customer_id"], ascending=[False, True])
     rows = rows.head(TOP_CUSTOMERS)
     rows.insert(1, "name", rows["customer_id"].map(state.customer_names(data)).astype("string").fillna(""))
+    # Overdue right after the id, the name after the amounts: on a phone the amounts stay in view.
     chosen = money_table(
-        rows[["customer_id", "name", "currency", "overdue", "open", "oldest_days"]],
+        rows[["customer_id", "overdue", "open", "name", "oldest_days", "currency"]],
         ["overdue", "open"],
         key="overview_top_overdue",
         select=True,
+        column_config={"name": st.column_config.Column(t("Name"), pinned=False)},
         empty=t("No {currency} customer is overdue.", currency=plain(currency)),
     )
     st.caption(t("Overdue: open amount past its due date. Select a customer to open their statement."))

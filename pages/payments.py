@@ -184,7 +184,7 @@ def render_unapplied(alloc, data) -> None:
     st.subheader(t("Unapplied cash"))
     un = alloc.unapplied.assign(name=alloc.unapplied["customer_id"].map(state.customer_names(data)))
     money_table(
-        un[["payment_id", "customer_id", "name", "currency", "amount", "payment_date"]],
+        un[["payment_id", "customer_id", "currency", "amount", "payment_date", "name"]],
         ["amount"],
         key="payments_unapplied",
         empty=t("All cash is applied."),
@@ -205,8 +205,6 @@ render_lookup(loaded, analysis)
 st.subheader(t("Received and applied"))
 render_summary(analysis.alloc)
 render_payments(loaded, analysis)
-left, right = st.columns(2)
-with left:
-    render_unapplied(analysis.alloc, loaded.data)
-with right:
-    render_reference_issues(analysis.alloc)
+# one below the other, full width: side by side, half-width tables cut their amounts off
+render_unapplied(analysis.alloc, loaded.data)
+render_reference_issues(analysis.alloc)

@@ -64,4 +64,6 @@ def pct_text(value: float) -> str:
 
 def days_text(value: float) -> str:
     """41.26 -> "41.3 days"; NaN -> "—"."""
-    return "—" if value is None or pd.isna(value) else f"{value:.1f} days"
+    from ui.i18n import t
+
+    return "—" if value is None or pd.isna(value) else t("{n} days", n=f"{value:.1f}")

@@ -61,6 +61,9 @@ def render_filters(loaded: state.Loaded) -> None:
     st.date_input(t("As of"), key="f_as_of", format=DATE_FORMATS.get(i18n.language(), "YYYY-MM-DD"),
                   help=t("Aging, allocation and KPIs are computed as of this date "
                          "(payments after it are ignored)."))
+    # Its value kept in the session state: the widget is drawn anew when the language changes its
+    # labels, and would otherwise show no choice at all.
+    st.session_state.setdefault("f_basis", BASES[0])
     st.radio(t("Age by"), BASES, key="f_basis", horizontal=True,
              format_func=option_names(BASES, lambda b: t("due date") if b == "due_date" else t("invoice date")),
              help=t("Due date: buckets are days past the due date. Invoice date: buckets are the "
