@@ -144,4 +144,17 @@ def render_switch() -> None:
     """The sidebar's language switch (its label in all three languages, so anyone finds it)."""
     if st.session_state.get(LANGUAGE_KEY) not in LANGUAGES:
         st.session_state[LANGUAGE_KEY] = language()
-    st.selectbox("Language · 语言 · Nyelv", list(LANGUAGES), key=LANGUAGE_KEY, format_func=LANGUAGES.get)
+    st.selectbox("Language · 语言 · Nyelv", list(LANGUAGES), key=LANGUAGE_KEY, format_func=LANGUAGES.get,
+                 on_change=_keep_choices)
+
+
+# Widgets whose option labels are translated: a new language draws them anew, and a choice made
+# in the old one must carry over (Streamlit matches a kept value by its label).
+TRANSLATED_CHOICES = ("f_basis", "aging_level", "aging_buckets", "recon_types", "recon_severity",
+                      "disputes_status", "disputes_reason", "dispute_note_channel")
+
+
+def _keep_choices() -> None:
+    for key in TRANSLATED_CHOICES:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
