@@ -231,7 +231,7 @@ def test_upload_shows_the_validation_report_and_replaces_the_demo(page, fresh_ap
     assert by_table["payments"] == ["1", "1", "0"], counts
 
     assert page.get_by_text("Quarantined cells (2)").is_visible()
-    quarantined = grid_with_header(page, "Table", "Sheet", "Row", "Column", "Value", "Message")
+    quarantined = grid_with_header(page, "Table", "Sheet", "Row", "Column", "Value", "What happened")
     rows = {tuple(r[1:6]) for r in quarantined[1:]}
     assert rows == {
         ("Invoices", "6", "Invoice Date", "31/02/2026", "is not a real date"),
