@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from babel.numbers import get_currency_name
 
 from billing.dates import parse_dates
@@ -69,6 +71,9 @@ class _Table:
         for column, series in self.raw.columns.items():
             if series.dtype.kind in "biufcmM":
                 continue
+            arrow = _arrow_text_cells(series)
+            if arrow is not None and (pc.max(pc.binary_length(arrow)).as_py() or 0) <= MAX_CELL_CHARS:
+                continue  # no cell has more bytes, so none has more characters
             try:
                 lengths = series.str.len()
             except AttributeError:  # numbers mixed in: measure the text cells only
@@ -120,6 +125,7 @@ ERROR_CELLS = frozenset(
     ["#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#FIELD!",
      "#BLOCKED!", "#GETTING_DATA", "#ERROR", "#ERROR!", "#UNKNOWN!", "#CONNECT!", "#BUSY!", "#PYTHON!"]
     + [f"Err:{n}" for n in range(500, 600)])
+_ERROR_FIRST = sorted({cell[0] for cell in ERROR_CELLS})  # "#", "E": what an error cell starts with
 
 
 def _quarantine_error_cells(t: _Table) -> None:
@@ -128,10 +134,20 @@ def _quarantine_error_cells(t: _Table) -> None:
     for name, col in t.raw.columns.items():
         if col.dtype != object and not pd.api.types.is_string_dtype(col.dtype):
             continue
+        arrow = _arrow_text_cells(col)
+        if arrow is not None and not any(pc.any(pc.starts_with(arrow, first)).as_py() for first in _ERROR_FIRST):
+            continue  # a first-character test per cell rules the column out faster than the lookup
         hit = col.isin(ERROR_CELLS).to_numpy(dtype=bool)
         if hit.any():
             t.fail(name, hit, "is a formula error in the spreadsheet; fix the formula (or type the "
                               "value) and load the file again")
+
+
+def _arrow_text_cells(values: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """The Arrow data of a pyarrow-backed text column (zero-copy), else None."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return pa.array(values)
+    return None
 
 
 def _show(value: object) -> str:
@@ -270,7 +286,9 @@ def _currency(t: _Table, default: pd.Series) -> pd.Series:
     if not t.has("currency"):
         return default.astype("string")
     own = _text(t, TABLES[t.raw.name].column("currency")).str.upper()
-    own = own.replace(CURRENCY_ALIASES)
+    alias = own.isin(list(CURRENCY_ALIASES)).to_numpy(dtype=bool)
+    if alias.any():  # a hash lookup per cell; replace() over the whole column costs far more
+        own = own.mask(alias, own[alias].map(CURRENCY_ALIASES))
     known = own.dropna().unique()
     invalid = {c for c in known if not _is_currency(c)}
     if invalid:
@@ -602,7 +620,7 @@ def _sorted_by(keys: list) -> bool:
 
 def _unique_ids(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """Repeated ids (by sheet row) get `/k`: both rows are kept and reported, never merged."""
-    if not frame[column].duplicated().any():
+    if all_distinct(frame[column]):
         return frame  # no repeated ids (missing ids never count as repeats)
     order = frame.sort_values(["_sheet", "_row"])
     k = order.groupby(order[column].to_numpy()).cumcount()

@@ -969,7 +969,7 @@ def _csv_sheet(data: bytes, sheet_name: str, display: str) -> RawSheet:
     bad_lines = getattr(text, "bad_lines", ())
     if text.startswith("\ufeff"):
         text = text[1:]
-    if not text.strip():
+    if not text or text.isspace():  # (not a stripped copy of a 100 MB text)
         return RawSheet(name=sheet_name, cells=pd.DataFrame(), first_row=1)
     delim = sniff_delimiter(text, Path(display).suffix.lower())
     # A field may be as long as the text (connectors.guard bounds the line length of
@@ -1020,12 +1020,15 @@ def _arrow_csv(data: bytes, delim: str, width: int) -> pd.DataFrame | None:
     except ImportError:  # pragma: no cover - pyarrow is a dependency
         return None
     names = [str(j) for j in range(width)]
+    # A line break can only be inside a value between quotes; without any quote Arrow may cut
+    # the text into blocks at line breaks and parse them in parallel.
+    quoted = b'"' in data
     try:
         table = pacsv.read_csv(
             pa.py_buffer(data),
             read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
             parse_options=pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True,
-                                             escape_char=False, newlines_in_values=True,
+                                             escape_char=False, newlines_in_values=quoted,
                                              ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  null_values=[], strings_can_be_null=False,

@@ -18,8 +18,8 @@ recomputes the analysis; moving one between open states does not.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import io
 import os
 from dataclasses import dataclass
 
@@ -46,21 +46,44 @@ STORE_ERROR = "store_error"  # session_state: why the store could not be read (s
 NO_DISPUTES = "none"
 
 
-@st.cache_data(show_spinner="Building the demo workbook …", max_entries=4)
+@st.cache_data(show_spinner="Building the demo …", max_entries=4)
 def load_demo(n_lines: int = DEMO_LINES, seed: int = DEMO_SEED) -> Dataset:
-    """The demo, written to an in-memory workbook and read back through the upload path."""
-    from connectors.export import write_demo_workbook
-    from connectors.load import load_uploads
+    """The demo normalised straight from its generated tables (billing.demo.demo_dataset): the same
+    Dataset as its workbook written and read back through the upload path (tests/billing/test_demo.py),
+    without writing and parsing a workbook on a cold start."""
+    from billing.demo import demo_dataset
 
-    buf = io.BytesIO()
-    write_demo_workbook(buf, seed=seed, n_lines=n_lines)
-    return load_uploads([("demo.xlsx", buf.getvalue())])
+    return demo_dataset(seed=seed, n_lines=n_lines, as_of=f"{DEMO_AS_OF:%Y-%m-%d}")
 
 
-@st.cache_data(show_spinner="Opening the workspace's data …", max_entries=4)
+@st.cache_resource(show_spinner="Opening the workspace's data …", max_entries=4)
 def load_import(store_key: str, import_id: int, _ws: Workspace) -> tuple[Dataset, dict]:
-    """An import's Dataset (from its stored tables) and record, cached per store and import id."""
+    """An import's Dataset (from its stored tables) and record, cached per store and import id.
+
+    One copy per process, shared by every session (st.cache_data would unpickle a fresh copy on
+    every hit: 280 MB and 1.6 s per rerun for a 1M-line import); callers take `shared_view` of it.
+    """
     return ws_service.load_import(_ws, import_id), _ws.store.import_record(import_id)
+
+
+def shared_view(value):
+    """A view of a result shared through st.cache_resource that its caller may treat as its own.
+
+    DataFrames and Series become new objects over the same data (pandas copy-on-write: a change
+    made to a view copies first and never reaches the shared value), dataclasses, dicts and lists
+    new containers of views; anything else (scalars, tuples, pydantic models) is returned as is.
+    Costs microseconds per frame, whatever its size.
+    """
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        return value.copy(deep=False)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: shared_view(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    if isinstance(value, dict):
+        return {k: shared_view(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shared_view(v) for v in value]
+    return value
 
 
 def error_text(exc: BaseException) -> str:
@@ -101,7 +124,7 @@ def current() -> Loaded:
     else:
         key = f"import-{_store_key(team)}-{import_id}"
         try:
-            data, record = load_import(_store_key(team), import_id, team)
+            data, record = shared_view(load_import(_store_key(team), import_id, team))
         except Exception as exc:  # noqa: BLE001 - a damaged import is a message, not a traceback
             return Loaded(None, key, f"import #{import_id}", False, error=error_text(exc), import_id=import_id)
         loaded = Loaded(data, key, f"#{import_id} {record['source_label']}", False, import_id=import_id,
@@ -160,11 +183,12 @@ def dispute_lines() -> tuple[pd.DataFrame | None, str]:
     return frame, hashlib.sha256("\n".join(codes).encode()).hexdigest()[:16]
 
 
-@st.cache_data(show_spinner="Allocating payments and aging …", max_entries=16)
+@st.cache_resource(show_spinner="Allocating payments and aging …", max_entries=16)
 def period_for(data_key: str, as_of: pd.Timestamp, policy_json: str, disputes_version: str,
                _data: Dataset, _disputes: pd.DataFrame | None) -> Period:
     """services.analysis.analyse_period on the whole dataset; `data_key` stands for `_data` and
-    `disputes_version` for `_disputes` (neither is hashed)."""
+    `disputes_version` for `_disputes` (neither is hashed). Shared by every session (one copy:
+    st.cache_data would unpickle 700 MB per rerun on 1M lines); callers take `shared_view` of it."""
     return analyse_period(_data, as_of, Policy.model_validate_json(policy_json), _disputes)
 
 
@@ -172,8 +196,8 @@ def period(loaded: Loaded, when: pd.Timestamp | None = None) -> Period:
     """The cached period (unfiltered) as of `when` (default: the sidebar's as-of)."""
     when = as_of(loaded.data) if when is None else pd.Timestamp(when).normalize()
     disputes, version = dispute_lines()
-    out = period_for(loaded.key, when, policy().model_dump_json(), version, loaded.data, disputes)
-    out.current.disputes_version = version  # (a copy per call) for `derived`'s cache key
+    out = shared_view(period_for(loaded.key, when, policy().model_dump_json(), version, loaded.data, disputes))
+    out.current.disputes_version = version  # (on this call's view) for `derived`'s cache key
     return out
 
 
@@ -251,11 +275,11 @@ def history_for(source_key: str, dates: tuple[pd.Timestamp, ...], policy_json: s
 @st.cache_data(show_spinner="Matching orders to invoices …", max_entries=16)
 def billing_lists_for(source_key: str, as_of: pd.Timestamp,
                       _data: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(billing due, billing blocked) order lines as of `as_of` (billing.reconcile)."""
-    from billing.reconcile import billing_blocked, billing_due
+    """(billing due, billing blocked) order lines as of `as_of`, from one order↔invoice matching
+    (billing.reconcile.billing_lists)."""
+    from billing.reconcile import billing_lists
 
-    return (billing_due(_data.orders, _data.invoices, as_of),
-            billing_blocked(_data.orders, _data.invoices, as_of))
+    return billing_lists(_data.orders, _data.invoices, as_of)
 
 
 @st.cache_data(max_entries=8)

@@ -263,3 +263,23 @@ def test_canonical_order_is_a_stable_sort_by_invoice_line_sheet_row(rows):
                         "_row": np.array([r[3] for r in rows], dtype=np.int64), "x": np.arange(len(rows))})
     want = inv.sort_values(["invoice_no", "line_no", "_sheet", "_row"], kind="stable").reset_index(drop=True)
     pd.testing.assert_frame_equal(_canonical_order(inv), want)
+
+
+def test_csv_text_read_by_arrow_is_checked_like_workbook_cells():
+    """Formula errors exported into a CSV (whatever the column) and currency symbols, on the
+    Arrow-backed text columns the CSV reader gives."""
+    from connectors.sources import read_csv_files
+
+    text = ("invoice_no,line_no,customer_id,invoice_date,amount,currency,description\n"
+            "I-1,1,C1,2024-01-05,10.00,€,ok\n"
+            "I-2,1,C1,2024-01-05,#N/A,USD,fine\n"
+            "I-3,1,C1,2024-01-05,5.00,RMB,Err:502\n"
+            "I-4,1,C1,2024-01-05,7.00,RMB,plain\n")
+    raw = read_csv_files([("invoices.csv", text.encode())])
+    assert all(getattr(dt, "storage", None) == "pyarrow" for dt in raw.sheets[0].cells.dtypes)
+    data = build_dataset(raw)
+    q = data.quarantine
+    assert q[["row", "column", "value"]].values.tolist() == [[3, "amount", "#N/A"], [4, "description", "Err:502"]]
+    assert q["message"].str.contains("formula error").all()
+    assert data.invoices.set_index("invoice_no")["currency"].to_dict() == {"I-1": "EUR", "I-4": "CNY"}
+    assert data.counts["invoices"].read == 4 and data.counts["invoices"].accepted == 2
