@@ -1,6 +1,6 @@
 """Extract the app's messages and merge them into each language's catalogue.
 
-    .venv/bin/python locales/messages.py          # (or `make messages`)
+    .venv/bin/python locales/messages.py
 
 Finds every literal ``t("...")`` (ui.i18n) and ``N_("...")`` (billing.labels) in app.py, pages/,
 ui/ and billing/labels.py, writes ``locales/linewise.pot``, and updates

@@ -7,7 +7,7 @@ message id, translated through ``locales/<lang>/LC_MESSAGES/linewise.po`` (read 
 codes (buckets, exception types, states, ...) come from `billing.labels`, translated with ``t``:
 ``labels.label(labels.STEPS, step, t)``.
 
-After adding a text, run ``make messages`` (extracts ``t(...)`` and ``N_(...)`` literals into
+After adding a text, run ``.venv/bin/python locales/messages.py`` (extracts ``t(...)`` and ``N_(...)`` literals into
 ``locales/linewise.pot`` and merges them into each language) and translate the new entries;
 tests/app/test_i18n.py fails while a message has no zh or hu translation, and renders every page
 in every language with ``LINEWISE_I18N_STRICT=1``, where a missing translation raises.
