@@ -138,6 +138,18 @@ def test_overview_key_numbers_equal_the_engine(demo):
     assert not any("_" in label.split(" · ")[0] for label in shown.values())  # words, not codes
 
 
+def test_overview_names_every_other_currency_beside_the_cards(demo):
+    _, now, _ = demo
+    at = ok(start())
+    text = " ".join(c.value for c in at.caption)
+    others = now.kpis[now.kpis["currency"] != "USD"]
+    assert len(others) >= 2
+    for _, row in others.iterrows():  # the USD cards never hide the cash held in another currency
+        cur = str(row["currency"])
+        assert f"**{cur}**" in text
+        assert money_text(int(row["unapplied"]), cur) in text and money_text(int(row["total_open"]), cur) in text
+
+
 def test_filters_change_the_numbers(demo):
     _, now, _ = demo
     at = ok(start())
