@@ -3,7 +3,7 @@
 States and the only transitions allowed (``TRANSITIONS``)::
 
     open ──► in_review ──► escalated ──► resolved | rejected
-      │          │
+      │          │   └───────────────────► resolved | rejected
       └──────────┴──► withdrawn
 
 Level 1 (finance) owns a dispute until it is escalated; escalation moves it
@@ -28,6 +28,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from billing.aging import is_credit_note
+from billing.labels import DISPUTE_OUTCOMES, DISPUTE_REASONS
+from billing.labels import LOG_CHANNELS as _LOG_CHANNELS
 from billing.model import OPEN_DISPUTE_STATUSES, open_dispute_codes
 
 __all__ = [
@@ -54,38 +56,18 @@ CLOSED_STATES: tuple[str, ...] = ("resolved", "rejected", "withdrawn")
 # state -> the states it may move to (SPEC §7, exactly; anything else is refused).
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "open": ("in_review", "withdrawn"),
-    "in_review": ("escalated", "withdrawn"),
+    "in_review": ("resolved", "rejected", "escalated", "withdrawn"),
     "escalated": ("resolved", "rejected"),
     "resolved": (),
     "rejected": (),
     "withdrawn": (),
 }
 
-# code -> label shown to the user
-REASONS: dict[str, str] = {
-    "price": "Price",
-    "quantity": "Quantity",
-    "damaged": "Damaged goods",
-    "not_delivered": "Not delivered",
-    "duplicate_billing": "Duplicate billing",
-    "other": "Other",
-}
-OUTCOMES: dict[str, str] = {
-    "credit_note": "Credit note",
-    "corrected_invoice": "Corrected invoice",
-    "write_off": "Write-off",
-    "rejected": "Rejected",
-}
+# code -> label shown to the user: the one label table of each concept is billing.labels
+REASONS: dict[str, str] = DISPUTE_REASONS
+OUTCOMES: dict[str, str] = DISPUTE_OUTCOMES
 # Channels of the communication log.
-LOG_CHANNELS: dict[str, str] = {
-    "note": "Internal note",
-    "email": "Email",
-    "phone": "Phone",
-    "meeting": "Meeting",
-    "letter": "Letter",
-    "portal": "Customer portal",
-    "sms": "SMS",
-}
+LOG_CHANNELS: dict[str, str] = _LOG_CHANNELS
 LEVELS: dict[int, str] = {1: "finance", 2: "management"}
 DEFAULT_REVIEW_DAYS = 10
 

@@ -35,6 +35,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from billing.labels import SKIP_REASONS as _SKIP_REASONS
 from billing.model import held_amounts, open_dispute_codes
 from billing.money import minor_digits
 
@@ -45,19 +46,8 @@ __all__ = [
 
 CHANNELS = ("email", "sms")
 
-# reason code -> plain words (the page and the CLI show these)
-SKIP_REASONS: dict[str, str] = {
-    "dunning_blocked": "customer is blocked from dunning",
-    "in_dispute": "line is in open dispute",
-    "promised": "a promise to pay covers it",
-    "under_minimum": "total due is under the minimum amount",
-    "reminded_recently": "customer was reminded too recently",
-    "no_contact": "no contact address for the level's channels",
-    "fully_paid": "fully paid since its last reminder",
-    "unconfirmed_claim": "an earlier send was claimed but never confirmed: resolve it by hand",
-    "final_level_sent": "every level has been sent; escalate outside dunning",
-    "send_failed": "an earlier attempt failed and retrying failed sends is off (policy retry_failed)",
-}
+# reason code -> plain words (the page and the CLI show these): billing.labels holds the table
+SKIP_REASONS: dict[str, str] = _SKIP_REASONS
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,14}$")
 

@@ -98,10 +98,18 @@ def resolve_locale(language: str | None, default: str = "en") -> Locale:
     return Locale.parse("en")
 
 
+# CLDR's currency spacing, which Babel does not apply: a code or letters next to a digit get a
+# no-break space between them ("HUF202,500.00" -> "HUF 202,500.00"); "$1", "US$1", "1 Ft" unchanged.
+_LETTERS_THEN_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)")
+_DIGIT_THEN_LETTERS = re.compile(r"(?<=\d)(?=[^\W\d_])")
+
+
 def format_money(minor: int, currency: str, locale: Locale | str) -> str:
-    """Minor units as the locale writes money: 123450 USD -> "$1,234.50" (en), "1 234,50 USD" (hu)."""
+    """Minor units as the locale writes money: 123450 USD -> "$1,234.50" (en), "1 234,50 USD" (hu),
+    20250000 HUF -> "HUF 202,500.00" (en), "202 500,00 Ft" (hu). The app's money formatter too."""
     amount = Decimal(int(minor)).scaleb(-minor_digits(currency))
-    return format_currency(amount, currency, locale=locale)
+    text = format_currency(amount, currency, locale=locale)
+    return _DIGIT_THEN_LETTERS.sub("\u00a0", _LETTERS_THEN_DIGIT.sub("\u00a0", text))
 
 
 def format_day(value: date | None, locale: Locale | str) -> str:

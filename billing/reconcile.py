@@ -309,8 +309,15 @@ def _format_many(amounts: np.ndarray, currencies: np.ndarray) -> list[str]:
     milliseconds per call in pandas overhead, and the exception rows are few.
     """
     fmt = _money_formatter()
-    return [fmt(x, c) for x, c in zip(np.asarray(amounts, dtype="int64").tolist(),
-                                      [str(c) for c in currencies])]
+    return [_grouped(fmt(x, c)) for x, c in zip(np.asarray(amounts, dtype="int64").tolist(),
+                                                [str(c) for c in currencies])]
+
+
+def _grouped(text: str) -> str:
+    """ "-100000.00" -> "-100,000.00": a message's amount is read by a person (thousands grouped)."""
+    sign = "-" if text.startswith("-") else ""
+    whole, dot, frac = text.lstrip("-").partition(".")
+    return f"{sign}{int(whole):,}{dot}{frac}"
 
 
 def _minor_digits_local(currency: str) -> int:

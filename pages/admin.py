@@ -12,6 +12,7 @@ from services.auth import members_table, remove_member, set_member
 from services.context import NotAllowed
 from ui import auth
 from ui.common import ensure_app_navigation
+from ui.i18n import t
 from ui.text import plain
 from ui.store import action_id, done, team_workspace
 from ui.tables import plain_table
@@ -20,7 +21,7 @@ ADD, REMOVE, FLASH = "member_set", "member_remove", "admin_flash"
 PATTERN, ROLE, WHO = "admin_pattern", "admin_role", "admin_remove_pattern"
 
 ensure_app_navigation()
-st.title("Members")
+st.title(t("Members"))
 if not auth.can(Action.MEMBERS):  # the navigation offers it to admins only; this is the page's own check
     st.error("Only admins can see and change the members of this workspace.", icon=":material/block:")
     st.stop()

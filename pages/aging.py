@@ -8,14 +8,17 @@ The as-of date and the basis (due date or invoice date) are in the sidebar.
 import pandas as pd
 import streamlit as st
 
+from billing import labels
 from billing.aging import rollup
 from ui import common, state
 from ui.disputes import open_dispute_button
 from ui.fmt import money_text
+from ui.i18n import option_names, t
 from ui.tables import money_table
 from ui.text import plain
 
 LEVELS = ["Customer", "Invoice", "Line"]
+LEVEL_NAMES = {"Customer": labels.N_("Customer"), "Invoice": labels.N_("Invoice"), "Line": labels.N_("Line")}
 LINE_COLUMNS = [
     "line_code",
     "invoice_no",
@@ -34,20 +37,22 @@ LINE_COLUMNS = [
 ALLOCATION_COLUMNS = ["payment_id", "payment_date", "source", "reference", "currency", "amount", "step"]
 
 
-def render_controls(buckets: list[str]) -> tuple[str, list[str]]:
+def render_controls(buckets: list[str], basis: str) -> tuple[str, list[str]]:
     st.session_state.setdefault("aging_level", LEVELS[0])
     st.session_state.setdefault("aging_buckets", list(buckets))
     with st.container(horizontal=True, vertical_alignment="bottom"):
         level = st.segmented_control(
-            "Aging per", LEVELS, key="aging_level", required=True, persist_state="session"
+            t("Aging per"), LEVELS, key="aging_level", required=True, persist_state="session",
+            format_func=option_names(LEVELS, lambda level: t(LEVEL_NAMES[level])),
         )
         chosen = st.pills(
-            "Buckets",
+            t("Buckets"),
             buckets,
             selection_mode="multi",
             key="aging_buckets",
             persist_state="session",
-            help="Show only lines in these buckets.",
+            format_func=option_names(buckets, lambda b: labels.bucket_label(b, basis, t)),
+            help=t("Show only lines in these buckets.") + " " + labels.basis_note(basis, t),
         )
     return level or LEVELS[0], [b for b in buckets if b in (chosen or [])]
 
@@ -55,20 +60,18 @@ def render_controls(buckets: list[str]) -> tuple[str, list[str]]:
 def render_totals(lines: pd.DataFrame) -> None:
     totals = lines.groupby("currency", observed=True)["open"].sum()
     if len(totals):
-        st.caption(
-            "Open in the chosen buckets: "
-            + " · ".join(money_text(int(v), str(c)) + f" ({c})" for c, v in totals.items())
-        )
+        st.caption(t("Open in the chosen buckets: {amounts}",
+                     amounts=" · ".join(money_text(int(v), str(c)) for c, v in totals.items())))
 
 
 def bucket_columns(frame: pd.DataFrame, buckets: list[str], all_buckets: bool) -> list[str]:
     extra = ["unapplied", "net"] if all_buckets else []
-    return [*buckets, "open", *extra, "in_dispute"]
+    return ["open", *extra, *buckets, "in_dispute"]  # the totals first: in view without scrolling
 
 
 def render_allocations(analysis, line: pd.Series) -> None:
     code = str(line["line_code"])
-    st.markdown(f"**Allocations to line {plain(code)}**")
+    st.markdown("**" + t("Allocations to line {code}", code=plain(code)) + "**")
     alloc = analysis.alloc.allocations
     rows = alloc[alloc["line_code"] == code]
     eff = analysis.alloc.effective_payments
@@ -79,17 +82,17 @@ def render_allocations(analysis, line: pd.Series) -> None:
         rows[[c for c in ALLOCATION_COLUMNS if c in rows]],
         ["amount"],
         key="aging_allocations",
-        empty="Nothing has been allocated to this line yet.",
+        empty=t("Nothing has been allocated to this line yet."),
     )
+    cur = line["currency"]
     st.caption(
-        f"Line amount {money_text(int(line['amount']), line['currency'])}, "
-        f"allocated {money_text(int(line['allocated']), line['currency'])}, "
-        f"open {money_text(int(line['open']), line['currency'])}."
-        + (" In open dispute: skipped by FIFO allocation and by reminders." if bool(line["in_dispute"])
-           else "")
+        t("Line amount {amount}, paid {paid}, open {open}.", amount=money_text(int(line["amount"]), cur),
+          paid=money_text(int(line["allocated"]), cur), open=money_text(int(line["open"]), cur))
+        + (" " + t("In open dispute: skipped by oldest-first allocation and by reminders.")
+           if bool(line["in_dispute"]) else "")
     )
     open_dispute_button(analysis, [code], key="aging_dispute_line",
-                        label=f"Open dispute on line {plain(code)}")
+                        label=t("Open dispute on line {code}", code=plain(code)))
 
 
 def render_lines(analysis, lines: pd.DataFrame, title: str, key: str = "aging_lines") -> None:
@@ -100,10 +103,10 @@ def render_lines(analysis, lines: pd.DataFrame, title: str, key: str = "aging_li
         ["amount", "allocated", "open"],
         key=key,
         select=True,
-        empty="No open lines in the chosen buckets.",
+        empty=t("No open lines in the chosen buckets."),
     )
     if chosen is None:
-        st.caption("Select a line to see its allocations.")
+        st.caption(t("Select a line to see its allocations."))
     else:
         render_allocations(analysis, chosen)
 
@@ -124,21 +127,22 @@ def render_by_customer(analysis, lines: pd.DataFrame, buckets: list[str], all_bu
         money,
         key="aging_customers",
         select=True,
-        empty="No customer has open lines in these buckets.",
+        empty=t("No customer has open lines in these buckets."),
     )
     if chosen is None:
-        st.caption("Select a customer to see their lines.")
+        st.caption(t("Select a customer to see their lines."))
         return
     mine = lines[(lines["customer_id"] == chosen["customer_id"]) & (lines["currency"] == chosen["currency"])]
     name = chosen["name"] if isinstance(chosen["name"], str) else ""
     st.button(
-        f"Open the statement of {chosen['customer_id']}",
+        t("Open the statement of {customer}", customer=plain(chosen["customer_id"])),
         key="aging_open_statement",
         icon=":material/person:",
         on_click=open_statement,
         args=(str(chosen["customer_id"]),),
     )
-    render_lines(analysis, mine, f"Lines of {chosen['customer_id']} {name} ({chosen['currency']})")
+    render_lines(analysis, mine, t("Lines of {customer} ({currency})", customer=f"{chosen['customer_id']} {name}".strip(),
+                                   currency=chosen["currency"]))
 
 
 def render_by_invoice(analysis, lines: pd.DataFrame, buckets: list[str]) -> None:
@@ -164,29 +168,32 @@ def render_by_invoice(analysis, lines: pd.DataFrame, buckets: list[str]) -> None
         money,
         key="aging_invoices",
         select=True,
-        empty="No invoice has open lines in these buckets.",
+        empty=t("No invoice has open lines in these buckets."),
     )
     if chosen is None:
-        st.caption("Select an invoice to see its lines.")
+        st.caption(t("Select an invoice to see its lines."))
         return
     aging = analysis.aging
     codes = aging.loc[(aging["invoice_no"] == chosen["invoice_no"]).to_numpy(dtype=bool), "line_code"]
     open_dispute_button(analysis, codes.astype(str).tolist(), key="aging_dispute_invoice",
-                        label=f"Open dispute on invoice {plain(chosen['invoice_no'])}",
-                        help="Disputes the invoice's open lines that are not in dispute yet.")
+                        label=t("Open dispute on invoice {invoice}", invoice=plain(chosen["invoice_no"])),
+                        help=t("Disputes the invoice's open lines that are not in dispute yet."))
     render_lines(
         analysis,
         lines[lines["invoice_no"] == chosen["invoice_no"]],
-        f"Lines of invoice {chosen['invoice_no']}",
+        t("Lines of invoice {invoice}", invoice=chosen["invoice_no"]),
     )
 
 
-loaded = common.page_start("Aging", "As of {as_of}; open amounts by how long they are past due.")
+BASIS_CAPTIONS = {"due_date": labels.N_("As of {as_of}; open amounts by how long they are past their due date."),
+                  "invoice_date": labels.N_("As of {as_of}; open amounts by the age of their invoice "
+                                            "(overdue still means past the due date).")}
+loaded = common.page_start(t("Aging"), t(BASIS_CAPTIONS[state.policy().basis]))
 analysis = state.view(loaded)
 all_labels = analysis.policy.bucket_labels
-level, buckets = render_controls(all_labels)
+level, buckets = render_controls(all_labels, analysis.policy.basis)
 if not buckets:
-    st.info("Choose at least one bucket.")
+    st.info(t("Choose at least one bucket."))
     st.stop()
 aging = analysis.aging
 open_lines = aging[(aging["open"] != 0) & aging["bucket"].isin(buckets).to_numpy()]
@@ -199,4 +206,4 @@ if level == "Customer":
 elif level == "Invoice":
     render_by_invoice(analysis, open_lines, buckets)
 else:
-    render_lines(analysis, open_lines, "Open lines")
+    render_lines(analysis, open_lines, t("Open lines"))

@@ -13,6 +13,7 @@ from ui.charts import CHART_CONFIG
 from ui import charts, collections_view, common, state, statements_view
 from ui import disputes as disputes_ui
 from ui.fmt import money_text
+from ui.i18n import t
 from ui.tables import money_table
 from ui.text import plain
 from ui.views import payments_table
@@ -51,55 +52,79 @@ def customer_options(data, analysis) -> list[str]:
     return sorted(ids if keep is None else ids & keep)
 
 
-def pick_customer(options: list[str], names: pd.Series) -> str | None:
+PICK = "customer_pick"  # session_state: the customer opened from a list (here, Overview or Aging)
+LIST_COLUMNS = ["customer_id", "name", "currency", "open", "overdue", "oldest_days"]
+
+
+def pick_customer(options: list[str], names: pd.Series, analysis) -> str | None:
+    """The customer to show: the one chosen in the sidebar, else the one opened from a list
+    (?customer=, Overview, Aging, the list below); None after drawing the list to choose from."""
+    chosen = [c for c in state.filters().customers if c in options]
+    if len(chosen) == 1:
+        st.session_state.pop(PICK, None)
+        st.caption(t("Chosen in the sidebar."))
+        return chosen[0]
     wanted = st.query_params.get("customer")
     if wanted in options:
-        st.session_state["customer_pick"] = wanted
-    if st.session_state.get("customer_pick") not in options:
-        st.session_state.pop("customer_pick", None)
-    return st.selectbox(
-        "Customer",
-        options,
-        key="customer_pick",
-        placeholder="Choose a customer",
-        index=None,
-        format_func=lambda c: f"{c} · {names.get(c, '')}" if c in names else c,
-        persist_state="session",
-    )
+        st.session_state[PICK] = wanted
+    if st.session_state.get(PICK) in options:
+        st.button(t("All customers"), key="customer_back", icon=":material/arrow_back:",
+                  on_click=lambda: st.session_state.pop(PICK, None))
+        return st.session_state[PICK]
+    st.session_state.pop(PICK, None)
+    render_customer_list(options, names, analysis)
+    return None
+
+
+def render_customer_list(options: list[str], names: pd.Series, analysis) -> None:
+    """Customers with something open (those of the sidebar filters), most overdue first; the table
+    sorts on any column, and selecting a row opens that customer's statement."""
+    rows = analysis.by_customer[analysis.by_customer["customer_id"].isin(options).to_numpy(dtype=bool)]
+    rows = rows.assign(name=rows["customer_id"].map(names).astype("string").fillna(""))
+    rows = rows.sort_values(["overdue", "open", "customer_id"], ascending=[False, False, True])[LIST_COLUMNS]
+    st.caption(t("Choose a customer: select a row (click a header to sort)."))
+    picked = money_table(rows, ["open", "overdue"], key="customer_list", select=True,
+                         empty=t("No customer has anything open."))
+    if picked is not None:
+        st.session_state[PICK] = str(picked["customer_id"])
+        st.rerun()
 
 
 def render_profile(row: pd.Series | None) -> None:
     if row is None:
-        st.caption("Not in the customers table.")
+        st.caption(t("Not in the customers table."))
         return
     facts = []
     for column, title in (
-        ("email", "E-mail"),
-        ("phone", "Phone"),
-        ("segment", "Segment"),
-        ("owner", "Owner"),
-        ("language", "Language"),
-        ("payment_terms_days", "Terms (days)"),
+        ("email", t("E-mail")),
+        ("phone", t("Phone")),
+        ("segment", t("Segment")),
+        ("owner", t("Owner")),
+        ("language", t("Language")),
+        ("payment_terms_days", t("Terms (days)")),
     ):
         value = row.get(column)
         if value is not None and not pd.isna(value):
-            facts.append(f"**{title}:** {value}")
+            facts.append(f"**{title}:** {plain(value)}")
     limit, cur = row.get("credit_limit"), row.get("currency")
     if limit is not None and not pd.isna(limit) and isinstance(cur, str):
-        facts.append(f"**Credit limit:** {money_text(int(limit), cur)}")
+        facts.append(f"**{t('Credit limit')}:** {money_text(int(limit), cur)}")
     if bool(row.get("dunning_blocked", False)):
-        facts.append(":orange-badge[Reminders blocked]")
-    st.markdown(" · ".join(facts) or "No contact details.")
+        facts.append(f":orange-badge[{t('Reminders blocked')}]")
+    st.markdown(" · ".join(facts) or t("No contact details."))
 
 
 def render_balances(aging_row: pd.DataFrame, buckets: list[str]) -> None:
     for _, r in aging_row.iterrows():
         cur = str(r["currency"])
-        cols = st.columns(4)
-        cols[0].metric(f"Open ({plain(cur)})", money_text(int(r["open"]), cur), border=True)
-        cols[1].metric(f"Overdue ({plain(cur)})", money_text(int(r["overdue"]), cur), border=True)
-        cols[2].metric(f"Unapplied ({plain(cur)})", money_text(int(-r["unapplied"]), cur), border=True)
-        cols[3].metric(f"In dispute ({plain(cur)})", money_text(int(r["in_dispute"]), cur), border=True)
+        cols = [*st.columns(2), *st.columns(2)]  # four in a row cut long amounts ("HUF 1,486,…")
+        cols[0].metric(t("Open ({currency})", currency=plain(cur)), money_text(int(r["open"]), cur), border=True)
+        cols[1].metric(t("Overdue ({currency})", currency=plain(cur)), money_text(int(r["overdue"]), cur),
+                       border=True, help=t("Open amount past its due date."))
+        cols[2].metric(t("Unapplied ({currency})", currency=plain(cur)), money_text(int(-r["unapplied"]), cur),
+                       border=True)
+        cols[3].metric(t("In dispute ({currency})", currency=plain(cur)), money_text(int(r["in_dispute"]), cur),
+                       border=True)
 
 
 def statement(cid: str, analysis, data, payments: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -118,10 +143,10 @@ def statement(cid: str, analysis, data, payments: pd.DataFrame) -> dict[str, pd.
 def render_statement(tables: dict[str, pd.DataFrame], buckets: list[str]) -> None:
     t_open, t_pay, t_credit, t_aging = st.tabs(
         [
-            f"Open lines ({len(tables['open_lines'])})",
-            f"Payments ({len(tables['payments'])})",
-            f"Credit notes ({len(tables['credit_notes'])})",
-            "Aging",
+            t("Open lines ({n})", n=len(tables["open_lines"])),
+            t("Payments ({n})", n=len(tables["payments"])),
+            t("Credit notes ({n})", n=len(tables["credit_notes"])),
+            t("Aging"),
         ]
     )
     with t_open:
@@ -129,48 +154,47 @@ def render_statement(tables: dict[str, pd.DataFrame], buckets: list[str]) -> Non
             tables["open_lines"],
             ["amount", "allocated", "open"],
             key="customer_open_lines",
-            empty="Nothing open.",
+            empty=t("Nothing open."),
         )
     with t_pay:
         money_table(
             tables["payments"],
             ["amount", "applied", "unapplied"],
             key="customer_payments",
-            empty="No payments as of this date.",
+            empty=t("No payments as of this date."),
         )
     with t_credit:
-        money_table(tables["credit_notes"], ["amount"], key="customer_credit_notes", empty="No credit notes.")
+        money_table(tables["credit_notes"], ["amount"], key="customer_credit_notes", empty=t("No credit notes."))
     with t_aging:
         money = [*buckets, "open", "unapplied", "net", "in_dispute"]
         money_table(
             tables["aging"][["currency", *money, "lines", "oldest_days"]],
             money,
             key="customer_aging",
-            empty="Nothing open.",
+            empty=t("Nothing open."),
         )
 
 
 def render_history(loaded: state.Loaded, cid: str, as_of: pd.Timestamp, buckets: list[str]) -> None:
-    st.subheader("History")
+    st.subheader(t("History"))
     dates = tuple(month_ends(as_of - pd.DateOffset(months=HISTORY_MONTHS), as_of, include_end=True))
     history = state.history_for(loaded.key, dates, state.policy().model_dump_json(), loaded.data, (cid,))
     currencies = sorted(history.loc[history["open"] != 0, "currency"].astype(str).unique())
     if not currencies:
-        st.caption("No open balance at any of the last month ends.")
+        st.caption(t("No open balance at any of the last month ends."))
         return
     for cur in currencies:
         st.plotly_chart(charts.balance_history(history, cur, buckets), config=CHART_CONFIG,
                         key=f"customer_history_{cur}")
-    st.caption("Open balance at each month end, rebuilt from the same data as of that date.")
+    st.caption(t("Open balance at each month end, rebuilt from the same data as of that date."))
 
 
-loaded = common.page_start("Customer", "Statement of account as of {as_of}.")
+loaded = common.page_start(t("Customer"), t("Statement of account as of {as_of}."))
 analysis = state.view(loaded)
 buckets = analysis.policy.bucket_labels
 names = state.customer_names(loaded.data)
-cid = pick_customer(customer_options(loaded.data, analysis), names)
+cid = pick_customer(customer_options(loaded.data, analysis), names, analysis)
 if cid is None:
-    st.info("Choose a customer to see their statement (or select one on the Overview or Aging pages).")
     st.stop()
 
 name = str(names.get(cid, "")) if cid in names else ""
@@ -182,7 +206,7 @@ payments = state.derived(loaded, analysis, "payments", lambda a: payments_table(
 tables = statement(cid, analysis, loaded.data, payments)
 render_balances(tables["aging"], buckets)
 
-st.subheader("Statement of account")
+st.subheader(t("Statement of account"))
 render_statement(tables, buckets)
 statements_view.render_downloads(cid, loaded.data, analysis)
 render_history(loaded, cid, analysis.as_of, buckets)

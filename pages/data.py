@@ -36,6 +36,7 @@ from services.workspace import STORED, UNCHANGED, UNREADABLE, ImportResult
 from ui import auth, collections_view, common, exports, gsheets, mapping, state
 from ui.store import action_id, current_actor, done
 from ui.tables import plain_table
+from ui.i18n import t
 from ui.text import plain
 
 ACCEPTED_TYPES = ["xlsx", "xlsm", "xls", "ods", "csv"]
@@ -689,7 +690,7 @@ def render_gsheet(options: IngestOptions) -> None:
 # --------------------------------------------------------------------------- page
 
 common.ensure_app_navigation()
-st.title("Data")
+st.title(t("Data"))
 current_section = st.container()  # drawn last: an upload below may switch the data first
 options = render_upload()
 loaded = state.current()

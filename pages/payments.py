@@ -9,14 +9,15 @@ codes it paid, the unapplied cash, and the references that named nothing.
 import pandas as pd
 import streamlit as st
 
+from billing import labels
 from billing.linecode import ALPHABET, canonical, explain, is_valid
 from ui import common, exports, state
 from ui.fmt import money_text
+from ui.i18n import t
 from ui.tables import money_table, per_currency_columns, plain_table
 from ui.views import payments_table
 from ui.text import plain
 
-STEP_NAMES = {"line": "line reference", "invoice": "invoice reference", "fifo": "oldest first (FIFO)"}
 
 
 def near_codes(code: str, known: dict[str, str]) -> list[str]:
@@ -34,12 +35,12 @@ def near_codes(code: str, known: dict[str, str]) -> list[str]:
 
 
 def render_lookup(loaded: state.Loaded, analysis) -> None:
-    st.subheader("Line code lookup")
+    st.subheader(t("Line code lookup"))
     code = st.text_input(
-        "Line code",
+        t("Line code"),
         key="payments_lookup",
-        placeholder="e.g. INV-2025-000023-001K",
-        help="Checks the check character, then finds the line. Case and separators don't matter.",
+        placeholder=t("e.g. {example}", example="INV-2025-000023-001K"),
+        help=t("Checks the check character, then finds the line. Case and separators don't matter."),
     )
     code = (code or "").strip()
     if not code:
@@ -49,7 +50,7 @@ def render_lookup(loaded: state.Loaded, analysis) -> None:
         st.error(plain(explain(code)), icon=":material/error:")
         near = near_codes(code, known)
         if near:
-            st.markdown("Did you mean " + ", ".join(plain(c) for c in near) + "?")
+            st.markdown(t("Did you mean {codes}?", codes=", ".join(plain(c) for c in near)))
         return
     if canonical(code) not in known:
         st.warning(plain(explain(code, set(known))), icon=":material/help:")
@@ -58,10 +59,8 @@ def render_lookup(loaded: state.Loaded, analysis) -> None:
     line_code = known[canonical(code)]
     line = analysis.aging[analysis.aging["line_code"] == line_code]
     if not len(line):
-        st.caption(
-            "The line is not in the aging as of this date (a credit note, invoiced later, "
-            "or outside the sidebar filters)."
-        )
+        st.caption(t("The line is not in the aging as of this date (a credit note, invoiced later, "
+                     "or outside the sidebar filters)."))
         return
     money_table(
         line[
@@ -89,42 +88,50 @@ def render_lookup(loaded: state.Loaded, analysis) -> None:
         ],
         ["amount"],
         key="payments_lookup_allocations",
-        empty="No payment has been allocated to this line.",
+        empty=t("No payment has been allocated to this line."),
     )
+
+
+def step_texts(steps: pd.Series) -> pd.Series:
+    """ "line, fifo" (billing's step codes, as ui.views.payments_table joins them) -> their labels."""
+    uniques = steps.dropna().unique()
+    names = {u: ", ".join(labels.label(labels.STEPS, s.strip(), t) for s in str(u).split(",")) for u in uniques}
+    return steps.map(names).astype("string")
 
 
 def render_summary(alloc) -> None:
     eff = alloc.effective_payments
     parts = [
-        eff[eff["source"] == "payment"].assign(measure="Received"),
-        eff[eff["source"] == "credit_note"].assign(measure="Credit notes used as payment"),
+        eff[eff["source"] == "payment"].assign(measure=t("Received")),
+        eff[eff["source"] == "credit_note"].assign(measure=t("Credit notes used as payment")),
         *[
-            alloc.allocations[alloc.allocations["step"] == step].assign(measure=f"Applied by {name}")
-            for step, name in STEP_NAMES.items()
+            alloc.allocations[alloc.allocations["step"] == step].assign(
+                measure=t("Applied: {how}", how=labels.label(labels.STEPS, step, t)))
+            for step in labels.STEPS
         ],
-        alloc.unapplied.assign(measure="Unapplied"),
+        alloc.unapplied.assign(measure=t("Unapplied")),
     ]
     parts = [p for p in parts if len(p)]
     if not parts:  # an invoices-only import: nothing received, nothing applied
-        st.info("No payments or credit notes in this data yet: every invoice line is open.")
+        st.info(t("No payments or credit notes in this data yet: every invoice line is open."))
         return
     long = pd.concat([p[["measure", "currency", "amount"]] for p in parts], ignore_index=True)
     table, config = per_currency_columns(long, ["measure"], "amount")
     order = [p["measure"].iloc[0] for p in parts]
     table = table.set_index("measure").reindex(order).reset_index()
-    config["measure"] = st.column_config.Column(" ")
+    config["measure"] = st.column_config.Column(t("Figure"), pinned=True)
     st.dataframe(table, hide_index=True, column_config=config, key="payments_summary")
 
 
 def render_payments(loaded: state.Loaded, analysis) -> None:
-    st.subheader("Payments")
+    st.subheader(t("Payments"))
     alloc, as_of = analysis.alloc, analysis.as_of
     table = state.derived(loaded, analysis, "payments", lambda a: payments_table(a.alloc))
     with st.container(horizontal=True, vertical_alignment="bottom"):
         search = st.text_input(
-            "Find a payment", key="payments_search", placeholder="payment id, customer or reference"
+            t("Find a payment"), key="payments_search", placeholder=t("payment id, customer or reference")
         )
-        only_unapplied = st.toggle("Only with unapplied cash", key="payments_only_unapplied")
+        only_unapplied = st.toggle(t("Only with unapplied cash"), key="payments_only_unapplied")
     if search:
         text = search.strip().casefold()
         hay = (
@@ -137,15 +144,16 @@ def render_payments(loaded: state.Loaded, analysis) -> None:
         table = table[hay.str.contains(text, regex=False).to_numpy(dtype=bool)]
     if only_unapplied:
         table = table[table["unapplied"] > 0]
+    shown = table.assign(steps=step_texts(table["steps"]))
     chosen = money_table(
-        table,
+        shown,
         ["amount", "applied", "unapplied"],
         key="payments_table",
         select=True,
-        empty="No payment matches.",
+        empty=t("No payment matches."),
     )
     st.download_button(
-        "Download payments (XLSX)",
+        t("Download payments (XLSX)"),
         lambda: exports.xlsx_bytes(
             {"payments": table, "allocations": alloc.allocations},
             {"payments": ["amount", "applied", "unapplied"], "allocations": ["amount"]},
@@ -157,53 +165,46 @@ def render_payments(loaded: state.Loaded, analysis) -> None:
         on_click="ignore",
     )
     if chosen is None:
-        st.caption("Select a payment to see where it went.")
+        st.caption(t("Select a payment to see where it went."))
         return
     pid, cur = str(chosen["payment_id"]), str(chosen["currency"])
-    st.markdown(
-        f"**Where {pid} went** — {money_text(int(chosen['amount']), cur)} received, "
-        f"{money_text(int(chosen['applied']), cur)} applied, "
-        f"{money_text(int(chosen['unapplied']), cur)} unapplied."
-    )
+    st.markdown(t("**Where {payment} went**: {amount} received, {applied} applied, {unapplied} unapplied.",
+                  payment=plain(pid), amount=money_text(int(chosen["amount"]), cur),
+                  applied=money_text(int(chosen["applied"]), cur), unapplied=money_text(int(chosen["unapplied"]), cur)))
     rows = alloc.allocations[alloc.allocations["payment_id"] == pid]
-    rows = rows.assign(how=rows["step"].map(STEP_NAMES))
     money_table(
-        rows[["line_code", "currency", "amount", "step", "how"]],
+        rows[["line_code", "currency", "amount", "step"]],
         ["amount"],
         key="payments_allocations",
-        empty="Nothing of this payment was applied to a line.",
+        empty=t("Nothing of this payment was applied to a line."),
     )
 
 
 def render_unapplied(alloc, data) -> None:
-    st.subheader("Unapplied cash")
+    st.subheader(t("Unapplied cash"))
     un = alloc.unapplied.assign(name=alloc.unapplied["customer_id"].map(state.customer_names(data)))
     money_table(
-        un[["payment_id", "customer_id", "name", "currency", "amount", "payment_date"]],
+        un[["payment_id", "customer_id", "currency", "amount", "payment_date", "name"]],
         ["amount"],
         key="payments_unapplied",
-        empty="All cash is applied.",
+        empty=t("All cash is applied."),
     )
 
 
 def render_reference_issues(alloc) -> None:
     issues = alloc.reference_issues
-    st.subheader("References that named nothing")
-    st.caption(
-        "Payment references with a wrong check character or an unknown invoice or line; nothing was "
-        "guessed from them. The suggestion is a close invoice number, never applied silently."
-    )
-    plain_table(issues, key="payments_reference_issues", empty="Every reference was understood.")
+    st.subheader(t("References that named nothing"))
+    st.caption(t("Payment references with a wrong check character or an unknown invoice or line; nothing was "
+                 "guessed from them. The suggestion is a close invoice number, never applied silently."))
+    plain_table(issues, key="payments_reference_issues", empty=t("Every reference was understood."))
 
 
-loaded = common.page_start("Payments & allocations", "Payments and credit notes applied as of {as_of}.")
+loaded = common.page_start(t("Payments & allocations"), t("Payments and credit notes applied as of {as_of}."))
 analysis = state.view(loaded)
 render_lookup(loaded, analysis)
-st.subheader("Received and applied")
+st.subheader(t("Received and applied"))
 render_summary(analysis.alloc)
 render_payments(loaded, analysis)
-left, right = st.columns(2)
-with left:
-    render_unapplied(analysis.alloc, loaded.data)
-with right:
-    render_reference_issues(analysis.alloc)
+# one below the other, full width: side by side, half-width tables cut their amounts off
+render_unapplied(analysis.alloc, loaded.data)
+render_reference_issues(analysis.alloc)

@@ -8,10 +8,13 @@ due for billing; and the order lines held by a billing block.
 import pandas as pd
 import streamlit as st
 
+from billing import labels
 from billing.reconcile import EXCEPTION_TYPES
 from ui import common, exports, state
 from ui.disputes import open_dispute_button
-from ui.tables import money_table, per_currency_columns
+from ui.i18n import option_names, t
+from ui.tables import code_labels, money_table, per_currency_columns
+from ui.text import plain
 
 SEVERITIES = ["high", "medium", "low", "info"]
 TYPES = sorted(EXCEPTION_TYPES, key=lambda t: (SEVERITIES.index(EXCEPTION_TYPES[t]["severity"]), t))
@@ -31,20 +34,21 @@ def render_filters(exceptions: pd.DataFrame) -> tuple[list[str], list[str]]:
     counts = exceptions.groupby("type").size() if len(exceptions) else pd.Series(dtype="int64")
     with st.container(horizontal=True, vertical_alignment="bottom"):
         types = st.multiselect(
-            "Exception types",
+            t("Exception types"),
             TYPES,
             key="recon_types",
-            placeholder="All types",
-            format_func=lambda t: f"{t} ({int(counts.get(t, 0))})",
+            placeholder=t("All types"),
+            format_func=option_names(TYPES, lambda kind: f"{labels.label(labels.EXCEPTION_TYPES, kind, t)} ({int(counts.get(kind, 0))})"),
             persist_state="session",
         )
         severities = st.pills(
-            "Severity",
+            t("Severity"),
             SEVERITIES,
             selection_mode="multi",
             key="recon_severity",
             persist_state="session",
-            help="Leave empty for all severities.",
+            format_func=option_names(SEVERITIES, lambda s: labels.label(labels.SEVERITIES, s, t)),
+            help=t("Leave empty for all severities."),
         )
     return types or TYPES, severities or SEVERITIES
 
@@ -56,12 +60,14 @@ def render_summary(frame: pd.DataFrame) -> None:
     table["order"] = table["type"].map(TYPES.index)
     table = table.sort_values("order").drop(columns="order")
     config.update(
-        type=st.column_config.Column("Type"),
-        severity=st.column_config.Column("Severity"),
-        exceptions=st.column_config.NumberColumn("Exceptions", format="%d"),
+        type=st.column_config.Column(t("Type"), pinned=True),
+        severity=st.column_config.Column(t("Severity")),
+        exceptions=st.column_config.NumberColumn(t("Exceptions"), format="%d"),
     )
-    st.dataframe(table, hide_index=True, column_config=config, key="recon_summary")
-    st.caption("Amount at stake per currency (currencies are never added together).")
+    # The caption sits between the filters and the table: the table's hover toolbar, drawn above
+    # its top edge, then covers the caption, not the Severity pills.
+    st.caption(t("Amount at stake per currency (currencies are never added together)."))
+    st.dataframe(code_labels(table), hide_index=True, column_config=config, key="recon_summary")
 
 
 def line_codes(refs) -> list[str]:
@@ -73,7 +79,9 @@ def render_groups(frame: pd.DataFrame, single: bool, analysis) -> None:
     for kind in [t for t in TYPES if t in set(frame["type"])]:
         rows = frame[frame["type"] == kind]
         info = EXCEPTION_TYPES[kind]
-        with st.expander(f"{kind} · {len(rows)} · {info['severity']}", expanded=single):
+        title = f"{labels.label(labels.EXCEPTION_TYPES, kind, t)} · {len(rows)} · " \
+                f"{labels.label(labels.SEVERITIES, info['severity'], t)}"
+        with st.expander(title, expanded=single):
             st.caption(info["description"])
             with_lines = any(line_codes(refs.get(i)) for i in rows.index)
             chosen = money_table(rows[EXCEPTION_COLUMNS], ["amount"], key=f"recon_table_{kind}",
@@ -81,30 +89,31 @@ def render_groups(frame: pd.DataFrame, single: bool, analysis) -> None:
             if not with_lines:
                 continue
             if chosen is None:
-                st.caption("Select an exception to open a dispute on its lines.")
+                st.caption(t("Select an exception to open a dispute on its lines."))
                 continue
             codes = line_codes(refs.get(chosen.name))
-            what = ", ".join(codes) if len(codes) < 3 else f"{len(codes)} lines"
-            open_dispute_button(analysis, codes, key=f"recon_dispute_{kind}", label=f"Open dispute on {what}",
+            what = ", ".join(codes) if len(codes) < 3 else t("{n} lines", n=len(codes))
+            open_dispute_button(analysis, codes, key=f"recon_dispute_{kind}",
+                                label=t("Open dispute on {what}", what=plain(what)),
                                 reason=DISPUTE_REASONS.get(kind, "other"), amount=int(chosen["amount"]),
-                                note=f"{kind}: {chosen['message']}")
+                                note=f"{labels.label(labels.EXCEPTION_TYPES, kind)}: {chosen['message']}")
 
 
 def render_exceptions(analysis) -> None:
     exceptions = analysis.exceptions
     types, severities = render_filters(exceptions)
     if not len(exceptions):
-        st.success("No exceptions as of this date.", icon=":material/check_circle:")
+        st.success(t("No exceptions as of this date."), icon=":material/check_circle:")
         return
     frame = exports.exceptions_frame(exceptions, analysis.policy.default_currency)
     frame = frame[frame["type"].isin(types) & frame["severity"].isin(severities)]
     if not len(frame):
-        st.info("No exceptions of the chosen types and severities.")
+        st.info(t("No exceptions of the chosen types and severities."))
         return
     render_summary(frame)
     with st.container(horizontal=True):
         st.download_button(
-            "Download exceptions (XLSX)",
+            t("Download exceptions (XLSX)"),
             lambda: exports.xlsx_bytes({"exceptions": frame}, {"exceptions": ["amount"]}),
             file_name=f"exceptions_{analysis.as_of:%Y-%m-%d}.xlsx",
             mime=exports.XLSX_MIME,
@@ -113,7 +122,7 @@ def render_exceptions(analysis) -> None:
             on_click="ignore",
         )
         st.download_button(
-            "Download exceptions (CSV)",
+            t("Download exceptions (CSV)"),
             lambda: exports.csv_bytes(frame, ["amount"]),
             file_name=f"exceptions_{analysis.as_of:%Y-%m-%d}.csv",
             mime=exports.CSV_MIME,
@@ -143,7 +152,7 @@ def render_order_list(frame: pd.DataFrame, name: str, money: list[str], as_of: p
     money_table(frame, money, key=f"recon_{name}", empty=empty)
     if len(frame):
         st.download_button(
-            f"Download {name.replace('_', ' ')} (XLSX)",
+            t("Download this list (XLSX)"),
             lambda: exports.xlsx_bytes({name: frame}, {name: money}),
             file_name=f"{name}_{as_of:%Y-%m-%d}.xlsx",
             mime=exports.XLSX_MIME,
@@ -155,29 +164,29 @@ def render_order_list(frame: pd.DataFrame, name: str, money: list[str], as_of: p
 
 def render_billing_due(due: pd.DataFrame, as_of: pd.Timestamp) -> None:
     render_order_list(due, "billing_due", ["unit_price", "amount_to_bill"], as_of, key="due",
-                      caption="Delivered order lines, not on billing block, billed for less than delivered: "
-                              "invoice them.",
-                      empty="Every delivered order line is billed.")
+                      caption=t("Delivered order lines, not on billing block, billed for less than delivered: "
+                                "invoice them."),
+                      empty=t("Every delivered order line is billed."))
 
 
 def render_billing_blocked(blocked: pd.DataFrame, as_of: pd.Timestamp) -> None:
     columns = ["billing_block", *[c for c in blocked.columns if c != "billing_block"]]
     render_order_list(blocked[columns], "billing_blocked", ["unit_price", "amount"], as_of, key="blocked",
-                      caption="Order lines held by a billing block, with the reason and the value not yet "
-                              "billed.",
-                      empty="No order line is on billing block.")
+                      caption=t("Order lines held by a billing block, with the reason and the value not yet "
+                                "billed."),
+                      empty=t("No order line is on billing block."))
 
 
-loaded = common.page_start("Reconciliation", "Orders, invoice lines and payments matched as of {as_of}.")
+loaded = common.page_start(t("Reconciliation"), t("Orders, invoice lines and payments matched as of {as_of}."))
 analysis = state.view(loaded)
 due, blocked = state.billing_lists_for(loaded.key, analysis.as_of, loaded.data)
 due, blocked = keep_filtered(due, loaded.data), keep_filtered(blocked, loaded.data)
 
 tab_exceptions, tab_due, tab_blocked = st.tabs(
     [
-        f"Exceptions ({len(analysis.exceptions)})",
-        f"Billing due ({len(due)})",
-        f"Billing blocked ({len(blocked)})",
+        t("Exceptions ({n})", n=len(analysis.exceptions)),
+        t("Billing due ({n})", n=len(due)),
+        t("Billing blocked ({n})", n=len(blocked)),
     ]
 )
 with tab_exceptions:

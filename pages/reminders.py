@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from billing.dunning import SKIP_REASONS
+from billing import labels
+from billing.dunning import DunningPolicy
 from billing.roles import Action
 from connectors.mailer import ConfigError
 from connectors.reminders import SendReport, clients_from_secrets, make_renderer, preview
@@ -27,6 +28,7 @@ from ui import reminders_view as rv
 from ui import statements_view
 from ui.store import action_id, current_actor, done, sandbox
 from ui.tables import money_table
+from ui.i18n import t
 from ui.text import plain
 
 CONFIRM = "rem_confirm"  # session: {"customers": [...], "scope": "selected" | "all"} while the dialog is open
@@ -182,15 +184,15 @@ def render_report(plan, retry_ids: list[str], can_send: bool, mailer, sms, rende
             failed = df[df["status"] == "failed"]
             if len(failed):
                 st.dataframe(failed[["customer_id", "channel", "level", "address", "error"]], hide_index=True,
-                             key="rem_report_failed", column_config=rv.LOG_CONFIG)
+                             key="rem_report_failed", column_config=rv.log_config())
             skipped = df[df["status"] == "skipped"]
             if len(skipped):
                 with st.expander(f"Skipped while sending ({len(skipped)})"):
                     st.dataframe(skipped[["customer_id", "channel", "level", "error"]], hide_index=True,
-                                 key="rem_report_skipped", column_config=rv.LOG_CONFIG)
+                                 key="rem_report_skipped", column_config=rv.log_config())
             with st.expander(f"Every result ({len(df)})"):
                 st.dataframe(df[["customer_id", "channel", "level", "status", "address", "subject", "error"]],
-                             hide_index=True, key="rem_report_all", column_config=rv.LOG_CONFIG)
+                             hide_index=True, key="rem_report_all", column_config=rv.log_config())
         if retry_ids:
             st.markdown(f":material/replay: **{len(retry_ids)} reminder(s) failed before** and can be sent "
                         "again (the log below has the errors).")
@@ -226,7 +228,7 @@ def render_unconfirmed(unc: pd.DataFrame) -> None:
                        "a send may still be running.")
         shown = unc.reset_index(drop=True)
         event = st.dataframe(shown, hide_index=True, key="rem_unconfirmed", on_select="rerun",
-                             selection_mode="multi-row", column_config=rv.LOG_CONFIG)
+                             selection_mode="multi-row", column_config=rv.log_config())
         rows = [i for i in event.selection.rows if i < len(shown)] if event is not None else []
         picked = shown.iloc[rows]
         cols = st.columns(3)
@@ -258,7 +260,7 @@ def render_unconfirmed(unc: pd.DataFrame) -> None:
 # --------------------------------------------------------------------------- the page
 
 
-loaded = common.page_start("Reminders", "Payment reminders due as of {as_of}.")
+loaded = common.page_start(t("Reminders"), t("Payment reminders due as of {as_of}."))
 data = loaded.data
 as_of = state.as_of(data)
 today = pd.Timestamp.today().normalize()
@@ -303,26 +305,26 @@ if keep is not None:
     due_lines = due_lines[due_lines["customer_id"].astype(str).isin(keep).to_numpy(dtype=bool)]
 
 cols = st.columns(4)
-cols[0].metric("Reminders due", f"{len(due):,}", border=True)
-cols[1].metric("Lines", f"{int(due['lines'].sum()):,}", border=True)
-cols[2].metric("Customers skipped", f"{skipped['customer_id'].nunique():,}", border=True)
+cols[0].metric(t("Reminders due"), f"{len(due):,}", border=True)
+cols[1].metric(t("Lines"), f"{int(due['lines'].sum()):,}", border=True)
+cols[2].metric(t("Customers skipped"), f"{skipped['customer_id'].nunique():,}", border=True)
 unconfirmed = unconfirmed_of(plan, keep)
-cols[3].metric("Unconfirmed", f"{len(unconfirmed):,}", border=True)
+cols[3].metric(t("Unconfirmed"), f"{len(unconfirmed):,}", border=True)
 
 retry_ids = due.loc[due["retry"], "customer_id"].tolist()
 render_unconfirmed(unconfirmed)
 render_report(plan, retry_ids, can_send, mailer, sms, renderer)
 
-t_due, t_skipped, t_log = st.tabs([f"Due ({len(due)})", f"Skipped ({skipped['customer_id'].nunique()})",
-                                   "Sent log"])
+t_due, t_skipped, t_log = st.tabs([t("Due ({n})", n=len(due)), t("Skipped ({n})", n=skipped["customer_id"].nunique()),
+                                   t("Sent log")])
 
 with t_due:
     if not len(due):
-        st.info("No reminder is due as of this date.", icon=":material/check_circle:")
+        st.info(t("No reminder is due as of this date."), icon=":material/check_circle:")
         chosen: list[str] = []
     else:
         event = st.dataframe(due, hide_index=True, key="rem_due", on_select="rerun",
-                             selection_mode="multi-row", column_config=rv.DUE_CONFIG)
+                             selection_mode="multi-row", column_config=rv.due_config())
         rows = [i for i in event.selection.rows if i < len(due)] if event is not None else []
         chosen = due["customer_id"].iloc[rows].tolist()
         st.caption("Select rows to send to some customers only, or to preview one.")
@@ -372,15 +374,21 @@ with t_due:
 
 with t_skipped:
     if not len(skipped):
-        st.caption("Nobody is skipped.")
+        st.caption(t("Nobody is skipped."))
     else:
         reasons = plan.skipped[plan.skipped["customer_id"].astype(str).isin(set(skipped["customer_id"]))]
-        st.caption(" · ".join(f"**{r}** ({SKIP_REASONS.get(r, r)}): {n} line(s)"
+        st.caption(" · ".join(t("{reason}: {n} line(s)", reason=labels.label(labels.SKIP_REASONS, r, t).capitalize(), n=n)
                               for r, n in reasons["reason"].value_counts().items()))
-        money_table(skipped, ["open"], key="rem_skipped",
-                    column_config={"n_lines": st.column_config.NumberColumn("Lines"),
-                                   "reason": st.column_config.TextColumn("Reason"),
-                                   "detail": st.column_config.TextColumn("Why")})
+        # the reason in words; "Why" only where it says more than the reason (a date, a minimum)
+        general = skipped["reason"].map(labels.SKIP_REASONS)
+        shown = skipped.assign(
+            reason=skipped["reason"].map(lambda r: labels.label(labels.SKIP_REASONS, r, t).capitalize())
+            .astype("string"),
+            detail=skipped["detail"].where(skipped["detail"] != general, "").astype("string"))
+        money_table(shown, ["open"], key="rem_skipped",
+                    column_config={"n_lines": st.column_config.NumberColumn(t("Lines")),
+                                   "reason": st.column_config.TextColumn(t("Reason")),
+                                   "detail": st.column_config.TextColumn(t("Why"))})
 
 with t_log:
     if state.workspace().sandbox:
@@ -401,7 +409,7 @@ with t_log:
         view = msgs.assign(name=msgs["customer_id"].map(lambda c: names.get(c, "")).astype("string"))
         st.dataframe(view[["claimed_at", "sent_at", "customer_id", "name", "level", "channel", "status",
                            "lines", "line_codes", "attempts", "error"]],
-                     hide_index=True, key="rem_log", column_config=rv.LOG_CONFIG)
+                     hide_index=True, key="rem_log", column_config=rv.log_config())
 
 statements_view.render_bulk_send(data, analysis, mailer if problem is None else None, keep)
 statements_view.render_pdf_levels(policy)

@@ -19,6 +19,7 @@ from billing.roles import Action, Actor, Mode, RolesError, decide
 from connectors.store import StoreError
 from services.auth import SIGNED_OUT, session_actor
 from services.context import NotAllowed
+from ui.i18n import t
 from ui.text import plain
 from ui.store import ACTOR_KEY, team_store
 
@@ -157,11 +158,11 @@ def render_identity(actor: Actor) -> None:
         st.caption(plain(f"Signed in as {actor.name} · {actor.role}"))
         _sign_out_button()
     elif actor.how is Mode.LOCAL:
-        st.info("**Local mode**: no sign-in, only this computer can open the app, and you are admin.",
+        st.info(t("**Local mode**: no sign-in, only this computer can open the app, and you are admin."),
                 icon=":material/computer:")
-        st.text_input("Your name", key=ACTOR_KEY, placeholder=actor.name, max_chars=80,
-                      help="Recorded as who did it on every change (local mode only: with sign-in, "
-                           "your signed-in address is recorded).")
+        st.text_input(t("Your name"), key=ACTOR_KEY, placeholder=actor.name, max_chars=80,
+                      help=t("Recorded as who did it on every change (local mode only: with sign-in, "
+                             "your signed-in address is recorded)."))
 
 
 def refusal(exc: NotAllowed) -> None:

@@ -9,7 +9,9 @@ import plotly.graph_objects as go
 # The hover toolbar covered legends placed on top; the charts need no zoom tools.
 CHART_CONFIG = {"displayModeBar": False}
 
+from billing import labels
 from ui.fmt import digits_of
+from ui.i18n import t
 
 # Green for not yet due through red for the oldest; extra buckets reuse the last colour.
 BUCKET_COLOURS = ["#2e7d32", "#9ccc65", "#fdd835", "#fb8c00", "#e64a19", "#b71c1c"]
@@ -39,8 +41,14 @@ def _layout(fig: go.Figure, height: int = 320, **kw) -> go.Figure:
     return fig
 
 
-def aging_shares(by_currency: pd.DataFrame, buckets: list[str]) -> go.Figure:
+def bucket_names(buckets: list[str], basis: str) -> dict[str, str]:
+    """Bucket -> its label in the user's language under `basis` (billing.labels.bucket_label)."""
+    return {b: labels.bucket_label(b, basis, t) for b in buckets}
+
+
+def aging_shares(by_currency: pd.DataFrame, buckets: list[str], basis: str = "due_date") -> go.Figure:
     """One 100 % stacked horizontal bar per currency: the share of its open amount in each bucket."""
+    names = bucket_names(buckets, basis)
     fig = go.Figure()
     frame = by_currency[by_currency["open"] > 0]
     currencies = frame["currency"].astype(str).tolist()
@@ -52,15 +60,15 @@ def aging_shares(by_currency: pd.DataFrame, buckets: list[str]) -> go.Figure:
         fig.add_bar(
             y=currencies,
             x=share,
-            name=bucket,
+            name=names[bucket],
             orientation="h",
             marker_color=_colour(i),
             customdata=text,
-            hovertemplate="%{y} " + bucket + ": %{customdata} (%{x:.1f}%)<extra></extra>",
+            hovertemplate="%{y} " + names[bucket] + ": %{customdata} (%{x:.1f}%)<extra></extra>",
         )
     fig.update_layout(
         barmode="stack",
-        xaxis=dict(title="% of open amount", range=[0, 100], ticksuffix="%"),
+        xaxis=dict(title=t("% of open amount"), range=[0, 100], ticksuffix="%"),
         yaxis=dict(autorange="reversed"),
         legend_traceorder="normal",
     )
@@ -68,8 +76,13 @@ def aging_shares(by_currency: pd.DataFrame, buckets: list[str]) -> go.Figure:
     return fig.update_layout(margin_r=30)  # room for the "100%" tick label at the right edge
 
 
-def ar_trend(history: pd.DataFrame, currency: str, buckets: list[str]) -> go.Figure:
-    """Open amount at each month end, stacked by bucket, one currency (billing.aging.history rows)."""
+def ar_trend(history: pd.DataFrame, currency: str, buckets: list[str], basis: str = "due_date") -> go.Figure:
+    """Open amount at each month end, stacked by bucket, one currency (billing.aging.history rows).
+
+    One stacked bar per month end (and the as-of date), on a category axis labelled with those
+    dates: a trend of a few month ends shows those points only, nothing drawn between them.
+    """
+    names = bucket_names(buckets, basis)
     h = history[history["currency"] == currency]
     pivot = (
         h.pivot_table(index="as_of", columns="bucket", values="open", aggfunc="sum", observed=False)
@@ -78,21 +91,21 @@ def ar_trend(history: pd.DataFrame, currency: str, buckets: list[str]) -> go.Fig
     )
     fig = go.Figure()
     scale = _scale(currency)
+    dates = pd.to_datetime(pivot.index).strftime("%Y-%m-%d")
     for i, bucket in enumerate(buckets):
         y = pivot[bucket].to_numpy(dtype="float64") / scale
-        fig.add_scatter(
-            x=pivot.index,
+        fig.add_bar(
+            x=dates,
             y=y,
-            name=bucket,
-            stackgroup="open",
-            mode="lines",
-            line=dict(width=0.5, color=_colour(i)),
+            name=names[bucket],
+            marker_color=_colour(i),
             customdata=y,
-            hovertemplate="%{x|%Y-%m-%d} " + bucket + ": " + _money_hover(currency) + "<extra></extra>",
+            hovertemplate="%{x} " + names[bucket] + ": " + _money_hover(currency) + "<extra></extra>",
         )
     fig.update_layout(
-        yaxis=dict(title=f"Open ({currency})", tickformat=",.0f"),
-        xaxis=dict(title=None),
+        barmode="stack",
+        yaxis=dict(title=t("Open ({currency})", currency=currency), tickformat=",.0f"),
+        xaxis=dict(title=t("Month end"), type="category"),
         legend_traceorder="normal",
     )
     return _layout(fig)
@@ -107,7 +120,7 @@ def cash_forecast(weeks: pd.DataFrame, currency: str) -> go.Figure:
     fig.add_bar(
         x=weeks["week_start"].dt.strftime("%Y-%m-%d"),
         y=y,
-        name="Expected",
+        name=t("Expected"),
         marker_color="#1976d2",
         customdata=y,
         error_y=dict(type="data", symmetric=False,
@@ -116,8 +129,8 @@ def cash_forecast(weeks: pd.DataFrame, currency: str) -> go.Figure:
         hovertemplate="week of %{x}: " + _money_hover(currency) + "<extra></extra>",
     )
     fig.update_layout(
-        yaxis=dict(title=f"Expected ({currency})", tickformat=",.0f"),
-        xaxis=dict(title="Week starting", type="category"),
+        yaxis=dict(title=t("Expected ({currency})", currency=currency), tickformat=",.0f"),
+        xaxis=dict(title=t("Week starting"), type="category"),
     )
     return _layout(fig)
 
@@ -125,16 +138,14 @@ def cash_forecast(weeks: pd.DataFrame, currency: str) -> go.Figure:
 def balance_history(history: pd.DataFrame, currency: str, buckets: list[str]) -> go.Figure:
     """A customer's open balance at month ends: current vs overdue, one currency."""
     h = history[history["currency"] == currency]
-    h = h.assign(**{"not yet due": h["open"] - h["overdue"]})  # overdue: past the due date (is_overdue)
-    pivot = h.groupby("as_of")[["not yet due", "overdue"]].sum()
+    h = h.assign(not_due=h["open"] - h["overdue"])  # overdue: past the due date (is_overdue)
+    pivot = h.groupby("as_of")[["not_due", "overdue"]].sum()
     fig = go.Figure()
     scale = _scale(currency)
     # Each bar is labelled with its own month end: on a date axis a bar at 2026-06-30 sits under "Jul 2026".
     month_ends = pd.to_datetime(pivot.index).strftime("%Y-%m-%d")
-    for name, colour in (("not yet due", "#1976d2"), ("overdue", "#e64a19")):
-        if name not in pivot:
-            continue
-        y = pivot[name].to_numpy(dtype="float64") / scale
+    for column, name, colour in (("not_due", t("Not yet due"), "#1976d2"), ("overdue", t("Overdue"), "#e64a19")):
+        y = pivot[column].to_numpy(dtype="float64") / scale
         fig.add_bar(
             x=month_ends,
             y=y,
@@ -145,7 +156,7 @@ def balance_history(history: pd.DataFrame, currency: str, buckets: list[str]) ->
         )
     fig.update_layout(
         barmode="stack",
-        yaxis=dict(title=f"Open ({currency})", tickformat=",.0f"),
-        xaxis=dict(title="Month end", type="category"),
+        yaxis=dict(title=t("Open ({currency})", currency=currency), tickformat=",.0f"),
+        xaxis=dict(title=t("Month end"), type="category"),
     )
     return _layout(fig, height=280)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from ui import state
+from ui import i18n
+from ui.i18n import t
 from ui.text import plain
 
 DATA_PAGE = "pages/data.py"
@@ -49,38 +52,62 @@ def page_start(title: str, caption: str | None = None) -> state.Loaded:
     st.title(title)
     loaded = state.current()
     if loaded.data is None:
-        st.error(f"**{plain(loaded.label)}** could not be loaded: {plain(loaded.error)}",
+        st.error(t("**{label}** could not be loaded: {error}", label=plain(loaded.label), error=plain(loaded.error)),
                  icon=":material/error:")
-        st.page_link(DATA_PAGE, label="Fix it on the Data page", icon=":material/upload_file:")
+        st.page_link(DATA_PAGE, label=t("Fix it on the Data page"), icon=":material/upload_file:")
         st.stop()
     if loaded.is_demo:
         demo_banner()
     if caption:
-        st.caption(caption.format(as_of=state.as_of(loaded.data).strftime("%Y-%m-%d")))
+        st.caption(caption.format(as_of=i18n.day(state.as_of(loaded.data))))
     return loaded
 
 
 def demo_banner() -> None:
     with st.container(border=True, horizontal=True, vertical_alignment="center", key="demo_banner"):
-        st.markdown(
-            ":material/science: **Demo data.** These figures come from a generated sample "
-            "workbook, not from your books."
-        )
-        st.page_link(DATA_PAGE, label="Load your own data", icon=":material/upload_file:")
+        st.markdown(":material/science: " + t("**Demo data.** These figures come from a generated sample "
+                                              "workbook, not from your books."))
+        st.page_link(DATA_PAGE, label=t("Load your own data"), icon=":material/upload_file:")
 
 
-def focus_currency(currencies: list[str], key: str, label: str = "Currency") -> str | None:
-    """One currency to show figures in (amounts of different currencies are never added)."""
+def lead_currency(analysis, data) -> str | None:
+    """The currency a dashboard opens on: the base currency when set and present; else the one
+    with the largest open amount converted at the fx_rates (when the workbook has them for every
+    currency); else the one with the most open lines (amounts of different currencies are not
+    comparable without rates). Never merely the first in alphabetical order."""
+    from billing.fx import to_base
+
+    kpis = analysis.kpis
+    currencies = kpis["currency"].astype(str)
+    if not len(kpis):
+        return None
+    base = analysis.policy.base_currency
+    if base and base.upper() in set(currencies):
+        return base.upper()
+    if len(data.fx_rates):
+        base = (base or analysis.policy.default_currency).upper()
+        converted = to_base(kpis[["currency", "total_open"]], ["total_open"], data.fx_rates, analysis.as_of, base)
+        if not converted["fx_missing"].any():
+            return str(converted.sort_values(["total_open_base", "currency"], ascending=[False, True])
+                       ["currency"].iloc[0])
+    lines = analysis.by_currency.set_index(analysis.by_currency["currency"].astype(str))["lines"]
+    ranked = pd.DataFrame({"currency": currencies, "lines": currencies.map(lines).fillna(0).to_numpy()})
+    return str(ranked.sort_values(["lines", "currency"], ascending=[False, True])["currency"].iloc[0])
+
+
+def focus_currency(analysis, data, key: str, label: str | None = None) -> str | None:
+    """One currency to show figures in (amounts of different currencies are never added); opens
+    on `lead_currency`."""
+    currencies = sorted(set(analysis.kpis["currency"].astype(str)))
     if not currencies:
         return None
     if len(currencies) == 1:
         return currencies[0]
-    default = state.policy().default_currency
-    default = default if default in currencies else currencies[0]
+    default = lead_currency(analysis, data)
     if st.session_state.get(key) not in currencies:
         st.session_state.pop(key, None)
     choice = st.segmented_control(
-        label, currencies, default=default, key=key, required=True, persist_state="session"
+        label or t("Currency"), currencies, default=default, key=key, required=True, persist_state="session"
     )
     return choice or default
 

@@ -26,6 +26,7 @@ import pandas as pd
 import streamlit as st
 
 from billing.disputes import LEVELS, OUTCOMES, REASONS, TRANSITIONS, Dispute, DisputeError, InvalidTransition
+from billing import labels
 from billing.roles import Action
 from connectors.store import ActionConflict, StoreError
 from services.context import NotAllowed
@@ -34,6 +35,7 @@ from ui.fmt import digits_of, money_text
 from services import actions
 from ui.store import actor, action_id, current_actor, done
 from ui.tables import money_table
+from ui.i18n import t
 from ui.text import plain
 
 DISPUTES_PAGE = "pages/disputes.py"
@@ -54,27 +56,33 @@ F_SUBMIT, F_CANCEL = "dispute_new_submit", "dispute_new_cancel"
 LINE_COLUMNS = ["line_code", "invoice_no", "line_no", "customer_id", "currency", "due_date", "amount",
                 "allocated", "open", "days_past_due", "bucket", "in_dispute"]
 
-STATE_LABELS = {
-    "open": "Open", "in_review": "In review", "escalated": "Escalated",
-    "resolved": "Resolved", "rejected": "Rejected", "withdrawn": "Withdrawn",
-}
+STATE_LABELS = labels.DISPUTE_STATES  # English; shown through state_label (translated)
 STATE_COLORS = {
     "open": "blue", "in_review": "orange", "escalated": "red",
     "resolved": "green", "rejected": "gray", "withdrawn": "gray",
 }
 # target state -> (button label, icon, needs a confirmation dialog)
 MOVES = {
-    "in_review": ("Start review", ":material/search:", False),
-    "escalated": ("Escalate to management", ":material/trending_up:", False),
-    "resolved": ("Resolve …", ":material/task_alt:", True),
-    "rejected": ("Reject …", ":material/block:", True),
-    "withdrawn": ("Withdraw …", ":material/undo:", True),
+    "in_review": (labels.N_("Start review"), ":material/search:", False),
+    "escalated": (labels.N_("Escalate to management"), ":material/trending_up:", False),
+    "resolved": (labels.N_("Resolve …"), ":material/task_alt:", True),
+    "rejected": (labels.N_("Reject …"), ":material/block:", True),
+    "withdrawn": (labels.N_("Withdraw …"), ":material/undo:", True),
 }
 assert set(MOVES) == {t for ts in TRANSITIONS.values() for t in ts}
 
 
+def state_label(status: str) -> str:
+    """A dispute state in the user's words and language ("in_review" -> "In review")."""
+    return labels.label(labels.DISPUTE_STATES, str(status), t)
+
+
+def reason_label(reason: str) -> str:
+    return labels.label(labels.DISPUTE_REASONS, str(reason), t)
+
+
 def state_badge(status: str) -> str:
-    return f":{STATE_COLORS.get(status, 'gray')}-badge[{STATE_LABELS.get(status, status)}]"
+    return f":{STATE_COLORS.get(status, 'gray')}-badge[{state_label(status)}]"
 
 
 # --------------------------------------------------------------------------- money in the widgets
@@ -287,7 +295,7 @@ def move(d: Dispute, to: str, **kwargs: Any) -> bool:
     except InvalidTransition as exc:
         done(purpose)
         if exc.current == to:  # a second click on a button drawn before the first one was applied
-            _say("success", f"Dispute #{d.id} is already {STATE_LABELS[to].lower()}.")
+            _say("success", t("Dispute #{id} is already {state}.", id=d.id, state=state_label(to).lower()))
             return True
         _say("error", plain(exc))
         return False
@@ -295,7 +303,7 @@ def move(d: Dispute, to: str, **kwargs: Any) -> bool:
         _say("error", plain(exc))
         return False
     done(purpose)
-    _say("success", f"Dispute #{new.id} is now {STATE_LABELS[str(new.status)].lower()}.")
+    _say("success", t("Dispute #{id} is now {state}.", id=new.id, state=state_label(str(new.status)).lower()))
     return True
 
 
@@ -303,12 +311,13 @@ def move_buttons(d: Dispute) -> None:
     """One button per move the dispute's state allows (nothing else is offered)."""
     allowed = TRANSITIONS[str(d.status)]
     if not allowed:
-        st.caption(f"Closed ({STATE_LABELS[str(d.status)].lower()}): no further moves.")
+        st.caption(t("Closed ({state}): no further moves.", state=state_label(str(d.status)).lower()))
         return
     refused = auth.blocked(Action.DISPUTE_TRANSITION)  # drawing only: the service checks again
     with st.container(horizontal=True):
         for to in allowed:
             label, icon, confirm = MOVES[to]
+            label = t(label)
             if confirm:
                 st.button(label, key=f"dispute_to_{to}", icon=icon, on_click=_ask, args=(d, to),
                           disabled=refused is not None, help=refused)
@@ -359,8 +368,9 @@ def _confirm_dialog(d: Dispute, to: str) -> None:
                    "reminders.")
     st.text_area("Note for the log", key="dispute_confirm_note", height=80)
     with st.container(horizontal=True):
-        ok = st.button(f"Confirm: {STATE_LABELS[to].lower()}", key="dispute_confirm_ok", type="primary")
-        cancel = st.button("Cancel", key="dispute_confirm_cancel")
+        ok = st.button(t("Confirm: {state}", state=state_label(to).lower()), key="dispute_confirm_ok",
+                       type="primary")
+        cancel = st.button(t("Cancel"), key="dispute_confirm_cancel")
     if cancel:
         _cancel_confirm()
         st.rerun()
@@ -410,7 +420,8 @@ def add_note(dispute_id: int) -> None:
 
 
 def level_text(level: int) -> str:
-    return f"level {level} ({LEVELS.get(int(level), '?')})"
+    """ "Level 2 · management" (billing.labels.DISPUTE_LEVELS) in the user's language."""
+    return labels.label(labels.DISPUTE_LEVELS, int(level), t)
 
 
 def render_orphans(data, customer_id: str | None = None) -> None:
@@ -434,7 +445,7 @@ def render_orphans(data, customer_id: str | None = None) -> None:
 
 def customer_section(customer_id: str, analysis) -> None:
     """The customer's disputes, and "Open dispute" on open lines the user picks."""
-    st.subheader("Disputes", anchor=False)
+    st.subheader(t("Disputes"), anchor=False)
     try:
         mine = actions.list_disputes(state.workspace(), customer_id=str(customer_id))
     except Exception as exc:  # noqa: BLE001 - the statement must still draw
@@ -443,15 +454,15 @@ def customer_section(customer_id: str, analysis) -> None:
         return
     if len(mine):
         table = mine.sort_values("id", ascending=False).assign(
-            status=mine["status"].map(STATE_LABELS).astype("string"),
-            reason=mine["reason"].map(REASONS).astype("string"))
+            status=mine["status"].map(state_label).astype("string"),
+            reason=mine["reason"].map(reason_label).astype("string"))
         money_table(table[["id", "status", "currency", "amount", "reason", "owner", "line_codes", "opened_by",
                            "opened_at", "outcome", "resolved_amount"]],
                     ["amount", "resolved_amount"], key="customer_disputes", dates=["opened_at"],
                     column_config={"id": st.column_config.NumberColumn("#", format="%d")})
-        st.page_link(DISPUTES_PAGE, label="Work them on the Disputes page", icon=":material/gavel:")
+        st.page_link(DISPUTES_PAGE, label=t("Work them on the Disputes page"), icon=":material/gavel:")
     else:
-        st.caption("No disputes with this customer.")
+        st.caption(t("No disputes with this customer."))
     render_orphans(state.current().data, customer_id)
     aging = analysis.aging
     lines = aging[(aging["customer_id"] == customer_id).to_numpy(dtype=bool)
@@ -459,15 +470,17 @@ def customer_section(customer_id: str, analysis) -> None:
                   & ~aging["in_dispute"].to_numpy(dtype=bool)]
     lines = lines.sort_values(["due_date", "invoice_no", "line_no"])
     if not len(lines):
-        st.caption("No open line left to dispute.")
+        st.caption(t("No open line left to dispute."))
         return
-    label = {str(r.line_code): f"{r.line_code} · {r.invoice_no} · open "
-                               f"{money_text(int(r.open), str(r.currency))} · {r.bucket}"
+    basis = analysis.policy.basis
+    label = {str(r.line_code): f"{r.line_code} · {r.invoice_no} · "
+                               + t("open {amount}", amount=money_text(int(r.open), str(r.currency)))
+                               + f" · {labels.bucket_label(str(r.bucket), basis, t)}"
              for r in lines.itertuples()}
     kept = [c for c in st.session_state.get("customer_dispute_lines") or [] if c in label]
     st.session_state["customer_dispute_lines"] = kept  # lines just disputed are no longer offered
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        chosen = st.multiselect("Open lines to dispute", list(label), key="customer_dispute_lines",
-                                format_func=label.get, placeholder="Choose lines (one currency)")
-        open_dispute_button(analysis, chosen, key="customer_dispute", label="Open dispute",
-                            help="Pre-filled with the chosen lines and their open amounts.")
+        chosen = st.multiselect(t("Open lines to dispute"), list(label), key="customer_dispute_lines",
+                                format_func=label.get, placeholder=t("Choose lines (one currency)"))
+        open_dispute_button(analysis, chosen, key="customer_dispute", label=t("Open dispute"),
+                            help=t("Pre-filled with the chosen lines and their open amounts."))

@@ -8,9 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from billing.money import format_minor, minor_digits, minor_digits_series
-
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CNY": "¥", "HUF": "Ft "}
+from billing.money import minor_digits, minor_digits_series
 
 
 def major(frame: pd.DataFrame, columns: list[str], currency: str | pd.Series = "currency") -> pd.DataFrame:
@@ -34,13 +32,11 @@ def money_config(columns: list[str], currency: str | None = None) -> dict:
 
 
 def money_text(minor: int, currency: str) -> str:
-    """1234.5 USD -> "$1,234.50" for cards and captions."""
-    text = format_minor(int(minor), currency)
-    sign = "-" if text.startswith("-") else ""
-    whole, _, frac = text.lstrip("-").partition(".")
-    grouped = f"{int(whole):,}" + (f".{frac}" if frac else "")
-    symbol = SYMBOLS.get(currency)
-    return f"{sign}{symbol}{grouped}" if symbol else f"{sign}{grouped} {currency}"
+    """Minor units as the user's locale writes money, for cards and captions: 123450 USD ->
+    "$1,234.50" (en), 20250000 HUF -> "202 500,00 Ft" (hu); the formatter the e-mails use."""
+    from ui.i18n import money
+
+    return money(int(minor), str(currency))
 
 
 def digits_of(currency: str) -> int:
@@ -68,4 +64,6 @@ def pct_text(value: float) -> str:
 
 def days_text(value: float) -> str:
     """41.26 -> "41.3 days"; NaN -> "—"."""
-    return "—" if value is None or pd.isna(value) else f"{value:.1f} days"
+    from ui.i18n import t
+
+    return "—" if value is None or pd.isna(value) else t("{n} days", n=f"{value:.1f}")

@@ -3,30 +3,32 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.i18n import t
+
 
 def pages(admin: bool = False) -> dict[str, list]:
-    """The st.navigation sections (new st.Page objects on every call: one navigation per run);
+    """The st.navigation sections, titled in the session's language (new st.Page objects on every call: one navigation per run);
     with `admin`, also the Admin section (members), which only admins see."""
     sections = {
-        "Dashboards": [
-            st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-            st.Page("pages/aging.py", title="Aging", icon=":material/hourglass_bottom:"),
-            st.Page("pages/customer.py", title="Customer", icon=":material/person:"),
+        t("Dashboards"): [
+            st.Page("pages/overview.py", title=t("Overview"), icon=":material/dashboard:", default=True),
+            st.Page("pages/aging.py", title=t("Aging"), icon=":material/hourglass_bottom:"),
+            st.Page("pages/customer.py", title=t("Customer"), icon=":material/person:"),
         ],
-        "Work": [
-            st.Page("pages/worklist.py", title="Worklist", icon=":material/checklist:"),
-            st.Page("pages/reconciliation.py", title="Reconciliation", icon=":material/rule:"),
-            st.Page("pages/payments.py", title="Payments & allocations", icon=":material/payments:"),
-            st.Page("pages/disputes.py", title="Disputes", icon=":material/gavel:"),
-            st.Page("pages/reminders.py", title="Reminders", icon=":material/notifications:"),
-            st.Page("pages/bank.py", title="Bank", icon=":material/account_balance:"),
+        t("Work"): [
+            st.Page("pages/worklist.py", title=t("Worklist"), icon=":material/checklist:"),
+            st.Page("pages/reconciliation.py", title=t("Reconciliation"), icon=":material/rule:"),
+            st.Page("pages/payments.py", title=t("Payments & allocations"), icon=":material/payments:"),
+            st.Page("pages/disputes.py", title=t("Disputes"), icon=":material/gavel:"),
+            st.Page("pages/reminders.py", title=t("Reminders"), icon=":material/notifications:"),
+            st.Page("pages/bank.py", title=t("Bank"), icon=":material/account_balance:"),
         ],
-        "Data": [
-            st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+        t("Data"): [
+            st.Page("pages/data.py", title=t("Data"), icon=":material/upload_file:"),
         ],
     }
     if admin:
-        sections["Admin"] = [st.Page("pages/admin.py", title="Members", icon=":material/group:")]
+        sections[t("Admin")] = [st.Page("pages/admin.py", title=t("Members"), icon=":material/group:")]
     return sections
 
 

@@ -12,7 +12,9 @@ import streamlit as st
 
 from billing.dunning import SKIP_REASONS, DunningPlan, DunningPolicy, split_key_level
 from billing.messages import RenderedMessage, sms_note
+from ui import i18n
 from ui.fmt import money_text
+from ui.i18n import t
 from ui.text import plain
 
 REMINDERS_PAGE = "pages/reminders.py"
@@ -49,19 +51,21 @@ def due_customers(plan: DunningPlan, keep: set[str] | None = None) -> pd.DataFra
     return pd.DataFrame(rows, columns=columns)
 
 
-DUE_CONFIG = {
-    "customer_id": st.column_config.TextColumn("Customer ID"),
-    "name": st.column_config.TextColumn("Name"),
-    "language": st.column_config.TextColumn("Language", width="small"),
-    "level": st.column_config.TextColumn("Level", width="small"),
-    "channels": st.column_config.TextColumn("Channels", width="small"),
-    "lines": st.column_config.NumberColumn("Lines", width="small"),
-    "total_due": st.column_config.TextColumn("Total due"),
-    "oldest_days": st.column_config.NumberColumn("Oldest (days past due)"),
-    "email": st.column_config.TextColumn("E-mail"),
-    "phone": st.column_config.TextColumn("Phone"),
-    "retry": st.column_config.CheckboxColumn("Retry", help="An earlier attempt at this level failed"),
-}
+def due_config() -> dict:
+    """column_config of the due list, headers in the user's language."""
+    return {
+        "customer_id": st.column_config.TextColumn(t("Customer ID"), pinned=True),
+        "name": st.column_config.TextColumn(t("Name")),
+        "language": st.column_config.TextColumn(t("Language"), width="small"),
+        "level": st.column_config.TextColumn(t("Level"), width="small"),
+        "channels": st.column_config.TextColumn(t("Channels"), width="small"),
+        "lines": st.column_config.NumberColumn(t("Lines"), width="small"),
+        "total_due": st.column_config.TextColumn(t("Total due")),
+        "oldest_days": st.column_config.NumberColumn(t("Oldest (days past due)")),
+        "email": st.column_config.TextColumn(t("E-mail")),
+        "phone": st.column_config.TextColumn(t("Phone")),
+        "retry": st.column_config.CheckboxColumn(t("Retry"), help=t("An earlier attempt at this level failed")),
+    }
 
 
 def skipped_customers(plan: DunningPlan, names: pd.Series, keep: set[str] | None = None) -> pd.DataFrame:
@@ -122,20 +126,24 @@ def message_log(log: pd.DataFrame, policy: DunningPolicy | None = None) -> pd.Da
     return out[columns].reset_index(drop=True)
 
 
-LOG_CONFIG = {
-    "claimed_at": st.column_config.DatetimeColumn("Claimed (UTC)", format=DATETIME),
-    "sent_at": st.column_config.DatetimeColumn("Sent (UTC)", format=DATETIME),
-    "customer_id": st.column_config.TextColumn("Customer ID"),
-    "name": st.column_config.TextColumn("Name"),
-    "line_code": st.column_config.TextColumn("Line code"),
-    "level": st.column_config.TextColumn("Level"),
-    "channel": st.column_config.TextColumn("Channel"),
-    "status": st.column_config.TextColumn("Status"),
-    "lines": st.column_config.NumberColumn("Lines"),
-    "line_codes": st.column_config.TextColumn("Line codes"),
-    "attempts": st.column_config.NumberColumn("Attempts"),
-    "error": st.column_config.TextColumn("Error"),
-}
+def log_config() -> dict:
+    """column_config of the send log: headers in the user's language, times (stored in UTC) shown
+    in the browser's time zone."""
+    zone = i18n.time_zone().key
+    return {
+        "claimed_at": st.column_config.DatetimeColumn(t("Claimed"), format=DATETIME, timezone=zone),
+        "sent_at": st.column_config.DatetimeColumn(t("Sent"), format=DATETIME, timezone=zone),
+        "customer_id": st.column_config.TextColumn(t("Customer ID"), pinned=True),
+        "name": st.column_config.TextColumn(t("Name")),
+        "line_code": st.column_config.TextColumn(t("Line code")),
+        "level": st.column_config.TextColumn(t("Level")),
+        "channel": st.column_config.TextColumn(t("Channel")),
+        "status": st.column_config.TextColumn(t("Status")),
+        "lines": st.column_config.NumberColumn(t("Lines")),
+        "line_codes": st.column_config.TextColumn(t("Line codes")),
+        "attempts": st.column_config.NumberColumn(t("Attempts")),
+        "error": st.column_config.TextColumn(t("Error")),
+    }
 
 
 # --------------------------------------------------------------------------- one message
@@ -182,6 +190,6 @@ def render_customer_reminders(customer_id: str) -> None:
         msgs = message_log(log)
         sent = int((msgs["status"] == "sent").sum())
         st.caption(f"{sent} reminder(s) sent, {len(msgs) - sent} other attempt(s); newest first.")
-        st.dataframe(msgs.drop(columns=["customer_id"]), hide_index=True, column_config=LOG_CONFIG,
+        st.dataframe(msgs.drop(columns=["customer_id"]), hide_index=True, column_config=log_config(),
                      key="customer_reminders")
     st.page_link(REMINDERS_PAGE, label="Reminders due", icon=":material/notifications:")

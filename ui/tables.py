@@ -9,39 +9,62 @@ currencies are never added up.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 import pandas as pd
 import streamlit as st
 
+from billing import labels
 from ui.fmt import date_config, digits_of, major, money_format
+from ui.i18n import t
 
 MAX_ROWS = 5000  # rows drawn in one table; the rest are in the downloads
+# Columns that say which row it is: the first two of them stay in view when a wide table scrolls.
+PINNED = ("customer_id", "name", "line_code", "invoice_no", "payment_id", "type")
+MAX_PINNED = 2
 
-LABELS = {
-    "customer_id": "Customer ID",
-    "invoice_no": "Invoice",
-    "line_no": "Line",
-    "line_code": "Line code",
-    "payment_id": "Payment",
-    "order_id": "Order",
-    "order_line": "Order line",
-    "days_past_due": "Days past due",
-    "oldest_days": "Oldest (days)",
-    "in_dispute": "In dispute",
-    "due_date_derived": "Due date derived",
-    "sku": "SKU",
-    "qty_to_bill": "Qty to bill",
-    "amount_to_bill": "Amount to bill",
+# Columns holding engine codes, shown as their labels (billing.labels); "bucket" depends on the basis.
+CODE_COLUMNS = {
+    "step": labels.STEPS,
+    "source": labels.SOURCES,
+    "severity": labels.SEVERITIES,
+    "type": labels.EXCEPTION_TYPES,
+    "problem": labels.REFERENCE_PROBLEMS,
 }
 
 
+def basis() -> str:
+    """The sidebar's aging basis (what the bucket labels measure)."""
+    return str(st.session_state.get("f_basis", "due_date"))
+
+
 def label(column: str) -> str:
-    """ "customer_id" -> "Customer ID", "open" -> "Open", "31-60" stays."""
-    if column in LABELS:
-        return LABELS[column]
-    text = str(column).replace("_", " ")
-    return text[:1].upper() + text[1:]
+    """The header of a column in the user's language: "customer_id" -> "Customer ID", a bucket
+    ("31-60", "over_120", "current") -> its label under the sidebar's basis ("31-60 days late")."""
+    text = str(column)
+    shown = labels.bucket_label(text, basis(), t)
+    if shown != text or text == "current":
+        return shown
+    if text in labels.COLUMNS:
+        return labels.column_label(text, t)
+    return t(labels.readable(text))
+
+
+def code_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its code columns (bucket, step, source, severity, type, problem) as labels."""
+    out = None
+    for col in [c for c in frame.columns if c in CODE_COLUMNS or c == "bucket"]:
+        values = frame[col].astype("string")
+        uniques = values.dropna().unique()
+        if col == "bucket":
+            names = {u: labels.bucket_label(u, basis(), t) for u in uniques}
+        else:
+            table = CODE_COLUMNS[col]  # a value that is not one of its codes stays as it is
+            names = {u: t(table[u]) if u in table else u for u in uniques}
+        out = frame.copy() if out is None else out
+        out[col] = values.map(names).astype("string")
+    return frame if out is None else out
 
 
 def _config(
@@ -62,6 +85,8 @@ def _config(
                 label(col), format=money_format(digits), width=_money_width(frame[col], digits, label(col))
             )
     config.update({c: v for c, v in date_config(list(dates)).items() if c in frame})
+    for col in [c for c in frame.columns if c in PINNED][:MAX_PINNED]:
+        config[col] = st.column_config.Column(label(col), pinned=True)
     config.update(extra or {})
     return config
 
@@ -78,7 +103,12 @@ def _money_width(values: pd.Series, digits: int, header: str) -> int:
         text = "-" + text
     figures = sum(ch.isdigit() for ch in text)
     drawn = 7.5 * figures + 4 * (len(text) - figures)  # 14 px digits; separators, point and sign are narrow
-    return int(max(drawn, 7.5 * len(header)) + 28)  # + cell padding
+    return int(max(drawn, header_width(header)) + 28)  # + cell padding
+
+
+def header_width(header: str) -> float:
+    """Pixels of a header's text: CJK characters are about twice as wide as Latin ones."""
+    return sum(14.0 if unicodedata.east_asian_width(ch) in "WF" else 7.5 for ch in header)
 
 
 def money_table(
@@ -93,7 +123,7 @@ def money_table(
     column_order: list[str] | None = None,
     height: int | str = "auto",
     max_rows: int = MAX_ROWS,
-    empty: str = "Nothing to show.",
+    empty: str | None = None,
 ) -> pd.Series | None:
     """Draw `frame` (money columns in minor units of `frame[currency]`); return the selected row.
 
@@ -103,7 +133,7 @@ def money_table(
     """
     money = [c for c in money if c in frame]
     if len(frame) == 0:
-        st.caption(empty)
+        st.caption(empty or t("Nothing to show."))
         return None
     has_currency = currency is not None and currency in frame
     if has_currency:
@@ -116,9 +146,9 @@ def money_table(
     for n, digits in enumerate(groups):
         sub = frame if row_digits is None or len(groups) == 1 else frame[(row_digits == digits).to_numpy()]
         if len(groups) > 1:
-            st.caption("Amounts in " + ", ".join(sorted(sub[currency].astype(str).unique())))
+            st.caption(t("Amounts in {currencies}", currencies=", ".join(sorted(sub[currency].astype(str).unique()))))
         shown = sub.head(max_rows)
-        display = major(shown, money, currency) if money and currency else shown
+        display = code_labels(major(shown, money, currency) if money and currency else shown)
         config = _config(display, money, digits, dates, column_config)
         k = key if key is None or n == 0 else f"{key}_{digits}"
         kwargs = dict(hide_index=True, column_config=config, column_order=column_order, height=height, key=k)
@@ -130,10 +160,8 @@ def money_table(
         else:
             st.dataframe(display, **kwargs)
         if len(sub) > max_rows:
-            st.caption(
-                f"Showing the first {max_rows:,} of {len(sub):,} rows; narrow the filters or use "
-                "the download for all of them."
-            )
+            st.caption(t("Showing the first {shown:,} of {total:,} rows; narrow the filters or use "
+                         "the download for all of them.", shown=max_rows, total=len(sub)))
     return chosen
 
 
@@ -145,7 +173,7 @@ def plain_table(
     column_config: dict | None = None,
     height: int | str = "auto",
     max_rows: int = MAX_ROWS,
-    empty: str = "Nothing to show.",
+    empty: str | None = None,
 ) -> None:
     """A table without money columns, same headers and date format as `money_table`."""
     money_table(

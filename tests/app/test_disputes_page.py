@@ -18,6 +18,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from billing.analysis import analyse
+from billing.labels import EXCEPTION_TYPES as EXCEPTION_LABELS
+from billing.labels import STEPS
 from billing.policy import Policy
 from connectors.export import write_demo_workbook
 from connectors.load import load_uploads
@@ -95,7 +97,7 @@ def table(at: AppTest, *columns: str) -> pd.DataFrame | None:
 def fifo_to(at: AppTest) -> pd.DataFrame:
     """FIFO allocations in the selected line's allocations table on Aging."""
     alloc = table(at, "payment_id", "payment_date", "source")
-    return pd.DataFrame(columns=["step"]) if alloc is None else alloc[alloc["step"] == "fifo"]
+    return pd.DataFrame(columns=["step"]) if alloc is None else alloc[alloc["step"] == STEPS["fifo"]]  # as shown
 
 
 def move_keys(at: AppTest) -> set[str]:
@@ -154,7 +156,7 @@ def test_dispute_from_aging_through_its_states_with_engine_effects(demo):
 
     # the Overview counts it among the open disputes
     at.switch_page("pages/overview.py").run()
-    assert any("**1** open" in m.value for m in ok(at).markdown)
+    assert any("**1** Open" in m.value for m in ok(at).markdown)
 
     # the Disputes page: the dispute, open, with only the moves its state allows
     at.switch_page("pages/disputes.py").run()
@@ -166,15 +168,17 @@ def test_dispute_from_aging_through_its_states_with_engine_effects(demo):
     assert move_keys(at) == {"dispute_to_in_review", "dispute_to_withdrawn"}
 
     at.button(key="dispute_to_in_review").click().run()
-    assert move_keys(ok(at)) == {"dispute_to_escalated", "dispute_to_withdrawn"}
+    # SPEC §7: from in_review a dispute may be resolved or rejected at level 1, escalated or withdrawn
+    assert move_keys(ok(at)) == {"dispute_to_resolved", "dispute_to_rejected", "dispute_to_escalated",
+                                 "dispute_to_withdrawn"}
     assert status_shown(at) == "In review"
 
     # the communication log: an entry with its channel; an empty one is refused with a message
     at.selectbox(key="dispute_note_channel").set_value("phone")
     at.text_input(key="dispute_note_text").input("Called the buyer; proof of price requested.")
     at.button(key="dispute_note_add").click().run()
-    log = table(ok(at), "at", "who", "channel", "text")
-    assert log[["who", "channel", "text"]].values.tolist()[-1] == [
+    log = table(ok(at), "created_at", "actor", "channel", "text")
+    assert log[["actor", "channel", "text"]].values.tolist()[-1] == [
         NAME, "Phone", "Called the buyer; proof of price requested."]
     at.selectbox(key="dispute_note_channel").set_value("phone")  # the same entry again: a double click
     at.text_input(key="dispute_note_text").input("Called the buyer; proof of price requested.")
@@ -209,8 +213,10 @@ def test_dispute_from_aging_through_its_states_with_engine_effects(demo):
     events = get_store().audit_events("dispute", 1)
     assert list(events["action"]) == ["open", "transition", "log", "transition", "transition", "log"]
     assert set(events["actor"]) == {NAME}
-    audit = table(at, "at", "who", "action", "change")
-    assert set(audit["who"]) == {NAME} and "escalated → resolved" in " ".join(audit["change"])
+    audit = table(at, "created_at", "actor", "text")
+    trail = " | ".join(audit["text"])
+    assert set(audit["actor"]) == {NAME} and "Escalated → Resolved (write-off, $" in trail
+    assert "Opened: $" in trail and "minor units" not in trail and "_" not in trail  # words and money
 
     # closed: the line is no longer in dispute and FIFO pays it again
     at.switch_page("pages/aging.py").run()
@@ -254,14 +260,15 @@ def test_open_dispute_from_reconciliation_and_customer_pages(demo):
     at.button(key=ui.F_SUBMIT).click().run()
     d = get_store().get_dispute(1)
     assert ok(at) and d is not None and d.reason == "duplicate_billing" and d.opened_by == NAME
-    assert len(d.line_codes) == 2 and "DUPLICATE_LINE" in (d.description or "")
+    assert len(d.line_codes) == 2 and (d.description or "").startswith(EXCEPTION_LABELS["DUPLICATE_LINE"] + ": ")
     assert d.amount == round(float(stake) * 100)
     assert any("Dispute #1 opened on 2 lines" in s.value for s in at.success)
 
     # Customer: the chosen open lines, their open amounts summed
     at.switch_page("pages/customer.py").run()
     cid = str(now.aging.loc[now.aging["open"] > 0, "customer_id"].iloc[0])
-    at.selectbox(key="customer_pick").set_value(cid).run()
+    at.session_state["customer_pick"] = cid
+    at.run()
     picker = ok(at).multiselect(key="customer_dispute_lines")
     codes = [o.split(" · ")[0] for o in picker.options[:2]]  # (options are the labels shown)
     picker.set_value(codes).run()

@@ -16,6 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from billing.analysis import analyse
+from billing.labels import EXCEPTION_TYPES as EXCEPTION_LABELS
 from billing.ingest import IngestOptions
 from billing.linecode import ALPHABET, canonical
 from billing.policy import Policy
@@ -132,8 +133,21 @@ def test_overview_key_numbers_equal_the_engine(demo):
     )
     # the exception buttons count what the engine found
     counts = now.exceptions.groupby("type").size()
-    labels = {b.key: b.label for b in at.button if b.key and b.key.startswith("overview_exc_")}
-    assert labels == {f"overview_exc_{t}": f"{t} · {n}" for t, n in counts.items()}
+    shown = {b.key: b.label for b in at.button if b.key and b.key.startswith("overview_exc_")}
+    assert shown == {f"overview_exc_{t}": f"{EXCEPTION_LABELS[t]} · {n}" for t, n in counts.items()}
+    assert not any("_" in label.split(" · ")[0] for label in shown.values())  # words, not codes
+
+
+def test_overview_names_every_other_currency_beside_the_cards(demo):
+    _, now, _ = demo
+    at = ok(start())
+    text = " ".join(c.value for c in at.caption)
+    others = now.kpis[now.kpis["currency"] != "USD"]
+    assert len(others) >= 2
+    for _, row in others.iterrows():  # the USD cards never hide the cash held in another currency
+        cur = str(row["currency"])
+        assert f"**{cur}**" in text
+        assert money_text(int(row["unapplied"]), cur) in text and money_text(int(row["total_open"]), cur) in text
 
 
 def test_filters_change_the_numbers(demo):
@@ -208,7 +222,7 @@ def test_exception_button_opens_reconciliation_on_that_type():
     ok(at)
     assert at.title[0].value == "Reconciliation"
     assert at.multiselect(key="recon_types").value == ["UNBILLED"]
-    assert [e.label.split(" · ")[0] for e in at.expander] == ["UNBILLED"]
+    assert [e.label.split(" · ")[0] for e in at.expander] == [EXCEPTION_LABELS["UNBILLED"]]
 
 
 def test_top_overdue_customer_opens_the_statement():
@@ -218,8 +232,30 @@ def test_top_overdue_customer_opens_the_statement():
     at.run()
     ok(at)
     assert at.title[0].value == "Customer"
-    assert at.selectbox(key="customer_pick").value == cid
+    assert at.session_state["customer_pick"] == cid
+    assert at.header[0].value.startswith(cid)
     assert any(m.label.startswith("Open (") for m in at.metric)
+
+
+def test_customer_page_uses_the_sidebar_choice_else_lists_customers_to_pick(demo):
+    _, now, _ = demo
+    at = ok(start("customer"))
+    listed = at.dataframe(key="customer_list").value
+    overdue = now.by_customer.set_index(["customer_id", "currency"])["overdue"]
+    assert len(listed) and list(listed["customer_id"].head(1)) == [
+        now.by_customer.sort_values(["overdue", "open", "customer_id"], ascending=[False, False, True])
+        .iloc[0]["customer_id"]]
+    assert {"open", "overdue", "oldest_days"} <= set(listed.columns)
+    assert not at.header  # nobody chosen yet: the list, no statement
+    cid = str(listed.iloc[3]["customer_id"])
+    label = next(o for o in at.sidebar.multiselect(key="f_customer").options if o.split(" · ")[0] == cid)
+    at.sidebar.multiselect(key="f_customer").set_value([label]).run()
+    ok(at)
+    assert at.header[0].value.replace("\\", "").startswith(cid)  # the sidebar's one customer, no other control
+    assert not [d for d in at.dataframe if d.key == "customer_list"]
+    cur = str(listed.iloc[3]["currency"])
+    assert any(m.label == f"Overdue ({cur})" for m in at.metric)
+    assert overdue.loc[(cid, cur)] >= 0
 
 
 # --------------------------------------------------------------------------- line-code lookup

@@ -122,8 +122,8 @@ def test_planted_markdown_and_html_never_render_on_any_page(planted):
     at.query_params["dispute"] = str(planted)
     at.switch_page("pages/disputes.py").run()
     seen += assert_plain(at, "disputes")
-    (log,) = [d.value for d in at.dataframe if {"who", "text"} <= set(d.value.columns)]
-    assert EVIL in set(log["text"]) and EVIL in set(log["who"])  # shown, as text, in the table
+    (log,) = [d.value for d in at.dataframe if {"actor", "channel", "text"} <= set(d.value.columns)]
+    assert EVIL in set(log["text"]) and EVIL in set(log["actor"])  # shown, as text, in the table
     assert seen >= 3, "the planted text should be on the customer and disputes pages (as text)"
 
 

@@ -73,7 +73,7 @@ def in_state(state: str) -> Dispute:
 def test_transition_table_is_exactly_the_spec_workflow():
     assert TRANSITIONS == {
         "open": ("in_review", "withdrawn"),
-        "in_review": ("escalated", "withdrawn"),
+        "in_review": ("resolved", "rejected", "escalated", "withdrawn"),
         "escalated": ("resolved", "rejected"),
         "resolved": (), "rejected": (), "withdrawn": (),
     }
