@@ -571,8 +571,8 @@ def test_without_an_allocation_every_line_is_open():
 _AGING_TYPES = {"line_code": "string", "invoice_no": "string", "line_no": "int64", "customer_id": "string",
                 "currency": "string", "invoice_date": "datetime64[ns]", "due_date": "datetime64[ns]",
                 "due_date_derived": "bool", "amount": "int64", "allocated": "int64", "open": "int64",
-                "days_past_due": "int64", "bucket": "category", "in_dispute": "bool", "fully_paid": "bool",
-                "overdue": "bool"}
+                "days_past_due": "int64", "bucket": "category", "in_dispute": "bool", "disputed": "int64",
+                "fully_paid": "bool", "overdue": "bool"}
 
 
 def test_an_aging_with_no_lines_has_the_columns_and_types_of_a_full_one(book):

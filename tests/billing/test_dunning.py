@@ -402,7 +402,9 @@ def test_a_plan_finds_each_customers_reminder():
 
 def test_a_line_the_aging_marks_in_dispute_is_not_reminded_without_a_disputes_table():
     aging = aging_of([line("INV-1", "C1", 20), line("INV-2", "C1", 20)])
-    aging.loc[aging["line_code"] == L1, "in_dispute"] = True
+    marked = aging["line_code"] == L1  # a whole-line dispute: the aging holds all that is open
+    aging.loc[marked, "in_dispute"] = True
+    aging.loc[marked, "disputed"] = aging.loc[marked, "open"]
     p = plan(aging)
     assert [r.line_codes for r in p.reminders] == [[L2]]
     assert p.skipped[["line_code", "invoice_no", "reason"]].values.tolist() == [[L1, "INV-1", "in_dispute"]]
