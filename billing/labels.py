@@ -68,6 +68,7 @@ STEPS: dict[str, str] = {
     "line": N_("By line code"),
     "invoice": N_("By invoice number"),
     "fifo": N_("Oldest first"),
+    "adjustment": N_("Adjustment"),
 }
 
 SOURCES: dict[str, str] = {

@@ -68,4 +68,4 @@ def test_a_promise_recorded_on_the_customer_page_pauses_that_customers_reminders
     assert cid not in due["customer_id"].tolist()
     skipped = next(d.value for d in at.dataframe if list(d.value.columns[:3]) == ["customer_id", "name", "reason"])
     mine = skipped[skipped["customer_id"] == cid]
-    assert mine["reason"].tolist() == ["promised"] and mine["detail"].iloc[0].startswith("promised until ")
+    assert mine["reason"].tolist() == ["A promise to pay covers it"] and mine["detail"].iloc[0].startswith("promised until ")

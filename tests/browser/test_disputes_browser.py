@@ -90,8 +90,8 @@ def test_a_dispute_opened_on_aging_survives_a_server_restart(page, streamlit_ser
     go_to(page, "Disputes")
     assert_no_exception(page)
     assert metrics(page)["Open"]["value"] == "1"
-    rows = grid_with_header(page, "#", "Status")
-    assert [r[:2] for r in rows[1:]] == [["1", "Open"]], rows
+    rows = grid_with_header(page, "#", "Customer ID", "Name", "Status")
+    assert [[r[0], r[3]] for r in rows[1:]] == [["1", "Open"]], rows
 
     # its detail: the line, who opened it; and one move through the buttons
     page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="Dispute").click()
