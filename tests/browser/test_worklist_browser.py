@@ -24,7 +24,7 @@ def test_the_worklist_ranks_customers_and_opens_the_first_one(page, streamlit_se
     open_app(page, server.url)
     go_to(page, "Worklist")
     assert_no_exception(page)
-    rows = grid_with_header(page, "Rank", "Customer ID", "Name")
+    rows = grid_with_header(page, "Customer ID", "Name", "Rank")
     header, first = rows[0], rows[1]
     assert first[header.index("Rank")] == "1" and "At risk" in header
     customer = first[header.index("Customer ID")]
